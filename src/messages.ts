@@ -1,0 +1,231 @@
+/**
+ * The Raft RPC messages exchanged between nodes: plain data, encoded on the
+ * wire by `codec.ts`. Each request has exactly one response.
+ *
+ * @module
+ */
+
+import type { Entry, LogId, NodeId, SnapshotMeta } from "./types.ts";
+
+/**
+ * Replicates entries (or, with none, serves as a heartbeat) from a leader.
+ *
+ * @example
+ * ```ts
+ * import type { AppendRequest } from "./messages.ts";
+ * const heartbeat: AppendRequest = {
+ *   type: "append", term: 1, leaderId: 1, prevLogId: null, entries: [], leaderCommit: 0, round: 1,
+ * };
+ * ```
+ */
+export interface AppendRequest {
+  /** Discriminant. */
+  readonly type: "append";
+  /** The leader's term. */
+  readonly term: number;
+  /** The leader, so followers can redirect clients. */
+  readonly leaderId: NodeId;
+  /** The entry immediately before `entries`; `null` for the start of the log. */
+  readonly prevLogId: LogId | null;
+  /** Entries to store, consecutive from `prevLogId.index + 1`. */
+  readonly entries: readonly Entry[];
+  /** The leader's commit index. */
+  readonly leaderCommit: number;
+  /** The leader's heartbeat round when sent; echoed in the response (ReadIndex, lease). */
+  readonly round: number;
+}
+
+/**
+ * A follower's answer to an {@linkcode AppendRequest}.
+ *
+ * On success `index` is the highest index the follower now durably holds in
+ * agreement with the leader. On failure `index` is the rejected
+ * `prevLogId.index`, and the hint tells the leader where to retry:
+ * `hintTerm` is the follower's term at that index (0 when its log is shorter)
+ * and `hintIndex` the first index it holds of `hintTerm` (or its last index + 1).
+ *
+ * @example
+ * ```ts
+ * import type { AppendResponse } from "./messages.ts";
+ * const ok: AppendResponse = {
+ *   type: "append-response", term: 1, round: 1, success: true, index: 5, hintTerm: 0, hintIndex: 0,
+ * };
+ * ```
+ */
+export interface AppendResponse {
+  /** Discriminant. */
+  readonly type: "append-response";
+  /** The follower's term. */
+  readonly term: number;
+  /** The request's round, echoed. */
+  readonly round: number;
+  /** Whether `prevLogId` matched and the entries were stored. */
+  readonly success: boolean;
+  /** Matched index (success) or rejected index (failure). */
+  readonly index: number;
+  /** Failure hint: the follower's term at `index`, 0 if it has no entry there. */
+  readonly hintTerm: number;
+  /** Failure hint: first index of `hintTerm` in the follower's log, or its last index + 1. */
+  readonly hintIndex: number;
+}
+
+/**
+ * Asks for a vote (`type: "vote"`) or, without changing anybody's term, asks
+ * whether a vote would be granted (`type: "pre-vote"`).
+ *
+ * @example
+ * ```ts
+ * import type { VoteRequest } from "./messages.ts";
+ * const req: VoteRequest = {
+ *   type: "vote", term: 2, candidateId: 1, lastLogId: { term: 1, index: 4 }, transfer: false,
+ * };
+ * ```
+ */
+export interface VoteRequest {
+  /** Discriminant. */
+  readonly type: "vote" | "pre-vote";
+  /** The term the candidate campaigns for. */
+  readonly term: number;
+  /** The candidate. */
+  readonly candidateId: NodeId;
+  /** The candidate's last log id, for the up-to-date check. */
+  readonly lastLogId: LogId | null;
+  /** Set when the leader asked for this election (TimeoutNow): voters skip their leader lease. */
+  readonly transfer: boolean;
+}
+
+/**
+ * The answer to a {@linkcode VoteRequest}.
+ *
+ * @example
+ * ```ts
+ * import type { VoteResponse } from "./messages.ts";
+ * const res: VoteResponse = { type: "vote-response", term: 2, granted: true };
+ * ```
+ */
+export interface VoteResponse {
+  /** Discriminant. */
+  readonly type: "vote-response" | "pre-vote-response";
+  /** The voter's term (for a granted pre-vote: the term asked for). */
+  readonly term: number;
+  /** Whether the vote (or pre-vote) was granted. */
+  readonly granted: boolean;
+}
+
+/**
+ * Sent by a leader transferring leadership: the target campaigns at once.
+ *
+ * @example
+ * ```ts
+ * import type { TimeoutNowRequest } from "./messages.ts";
+ * const req: TimeoutNowRequest = { type: "timeout-now", term: 3, leaderId: 1 };
+ * ```
+ */
+export interface TimeoutNowRequest {
+  /** Discriminant. */
+  readonly type: "timeout-now";
+  /** The leader's term. */
+  readonly term: number;
+  /** The leader handing over. */
+  readonly leaderId: NodeId;
+}
+
+/**
+ * The answer to a {@linkcode TimeoutNowRequest}.
+ *
+ * @example
+ * ```ts
+ * import type { TimeoutNowResponse } from "./messages.ts";
+ * const res: TimeoutNowResponse = { type: "timeout-now-response", term: 3, accepted: true };
+ * ```
+ */
+export interface TimeoutNowResponse {
+  /** Discriminant. */
+  readonly type: "timeout-now-response";
+  /** The receiver's term. */
+  readonly term: number;
+  /** Whether the receiver started an election. */
+  readonly accepted: boolean;
+}
+
+/**
+ * Metadata of a snapshot a leader installs on a follower; the snapshot's
+ * bytes travel beside it as a stream.
+ *
+ * @example
+ * ```ts
+ * import type { InstallSnapshotRequest } from "./messages.ts";
+ * import { EMPTY_MEMBERSHIP } from "./types.ts";
+ * const req: InstallSnapshotRequest = {
+ *   type: "install-snapshot", term: 2, leaderId: 1,
+ *   meta: { lastLogId: { term: 2, index: 9 }, lastMembership: { logId: null, membership: EMPTY_MEMBERSHIP }, snapshotId: "s1" },
+ * };
+ * ```
+ */
+export interface InstallSnapshotRequest {
+  /** Discriminant. */
+  readonly type: "install-snapshot";
+  /** The leader's term. */
+  readonly term: number;
+  /** The leader. */
+  readonly leaderId: NodeId;
+  /** What the snapshot covers. */
+  readonly meta: SnapshotMeta;
+}
+
+/**
+ * The answer to an {@linkcode InstallSnapshotRequest}.
+ *
+ * @example
+ * ```ts
+ * import type { InstallSnapshotResponse } from "./messages.ts";
+ * const res: InstallSnapshotResponse = {
+ *   type: "install-snapshot-response", term: 2, lastLogId: { term: 2, index: 9 },
+ * };
+ * ```
+ */
+export interface InstallSnapshotResponse {
+  /** Discriminant. */
+  readonly type: "install-snapshot-response";
+  /** The follower's term. */
+  readonly term: number;
+  /** The snapshot's last log id once installed; `null` if refused. */
+  readonly lastLogId: LogId | null;
+}
+
+/**
+ * Any request a node sends to another.
+ *
+ * @example
+ * ```ts
+ * import type { RaftRequest } from "./messages.ts";
+ * function kind(r: RaftRequest): string { return r.type; }
+ * ```
+ */
+export type RaftRequest = AppendRequest | VoteRequest | TimeoutNowRequest | InstallSnapshotRequest;
+
+/**
+ * Any response to a {@linkcode RaftRequest}.
+ *
+ * @example
+ * ```ts
+ * import type { RaftResponse } from "./messages.ts";
+ * function term(r: RaftResponse): number { return r.term; }
+ * ```
+ */
+export type RaftResponse =
+  | AppendResponse
+  | VoteResponse
+  | TimeoutNowResponse
+  | InstallSnapshotResponse;
+
+/**
+ * Any Raft RPC message.
+ *
+ * @example
+ * ```ts
+ * import type { RaftMessage } from "./messages.ts";
+ * function isRequest(m: RaftMessage): boolean { return !m.type.endsWith("-response"); }
+ * ```
+ */
+export type RaftMessage = RaftRequest | RaftResponse;

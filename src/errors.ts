@@ -1,0 +1,531 @@
+/**
+ * Typed errors. Every error the library throws or rejects with extends
+ * {@linkcode RaftError}: it has a stable `code` (equal to its class name),
+ * structured readonly fields, and a `toJSON()` that serializes them, so an
+ * HTTP layer can send them to clients as they are.
+ *
+ * Underlying errors travel as the standard `cause` (ErrorOptions).
+ *
+ * @module
+ */
+
+import type { LogId, NodeId, RaftNode } from "./types.ts";
+
+/**
+ * The JSON form of a {@linkcode RaftError}: its `code`, its `message` and its
+ * structured fields (and `cause`, described as a string, when there is one).
+ *
+ * @example
+ * ```ts
+ * import { Timeout, type RaftErrorJSON } from "./errors.ts";
+ * const json: RaftErrorJSON = new Timeout("clientWrite", 500).toJSON();
+ * console.assert(json.code === "Timeout" && json.timeoutMs === 500);
+ * ```
+ */
+export interface RaftErrorJSON {
+  /** The error's code, e.g. `"ForwardToLeader"`. */
+  readonly code: string;
+  /** The human-readable message. */
+  readonly message: string;
+  /** The structured fields of the particular error. */
+  readonly [field: string]: unknown;
+}
+
+/**
+ * Base class of every error of the library. Not thrown itself.
+ *
+ * @example
+ * ```ts
+ * import { RaftError, ShuttingDown } from "./errors.ts";
+ * try {
+ *   throw new ShuttingDown();
+ * } catch (e) {
+ *   if (e instanceof RaftError) console.assert(e.code === "ShuttingDown");
+ * }
+ * ```
+ */
+export abstract class RaftError extends Error {
+  /** Stable machine-readable code: the class name, e.g. `"ForwardToLeader"`. */
+  readonly code: string;
+
+  /**
+   * @param code the class name, also used as `name`
+   * @param message human-readable description
+   * @param options standard error options (`cause`)
+   */
+  protected constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.name = code;
+  }
+
+  /**
+   * The structured fields of this error, for {@linkcode RaftError.toJSON}.
+   * Subclasses with fields override it.
+   */
+  protected fields(): Record<string, unknown> {
+    return {};
+  }
+
+  /**
+   * `{ code, message, ...fields }`, plus `cause` as a string when present.
+   *
+   * @example
+   * ```ts
+   * import { NotInMembers } from "./errors.ts";
+   * JSON.stringify(new NotInMembers(4, [1, 2, 3]));
+   * // {"code":"NotInMembers","message":"…","nodeId":4,"members":[1,2,3]}
+   * ```
+   */
+  toJSON(): RaftErrorJSON {
+    const json: Record<string, unknown> = {
+      code: this.code,
+      message: this.message,
+      ...this.fields(),
+    };
+    if (this.cause !== undefined) json.cause = _describeCause(this.cause);
+    return json as RaftErrorJSON;
+  }
+}
+
+function _describeCause(cause: unknown): string {
+  if (cause instanceof Error) return `${cause.name}: ${cause.message}`;
+  try {
+    return typeof cause === "string" ? cause : JSON.stringify(cause) ?? String(cause);
+  } catch {
+    return String(cause);
+  }
+}
+
+/**
+ * This node is not the leader: send the request to `leaderId` instead, when
+ * known (`leaderNode` gives its address).
+ *
+ * @example
+ * ```ts
+ * import { ForwardToLeader } from "./errors.ts";
+ * const e = new ForwardToLeader(2, { addr: "http://10.0.0.2:8000" });
+ * console.assert(e.leaderId === 2 && e.leaderNode?.addr === "http://10.0.0.2:8000");
+ * ```
+ */
+export class ForwardToLeader extends RaftError {
+  /** The current leader, if this node knows it. */
+  readonly leaderId: NodeId | null;
+  /** The leader's node record (address), if known. */
+  readonly leaderNode: RaftNode | null;
+
+  /**
+   * @param leaderId the leader, or `null` when unknown
+   * @param leaderNode the leader's node record, or `null`
+   */
+  constructor(leaderId: NodeId | null, leaderNode: RaftNode | null = null) {
+    super(
+      "ForwardToLeader",
+      leaderId === null
+        ? "this node is not the leader and no leader is known"
+        : `this node is not the leader; forward to node ${leaderId}` +
+          (leaderNode ? ` at ${leaderNode.addr}` : ""),
+    );
+    this.leaderId = leaderId;
+    this.leaderNode = leaderNode;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { leaderId: this.leaderId, leaderNode: this.leaderNode };
+  }
+}
+
+/**
+ * The node has no membership yet: call `initialize` (on one node) first.
+ *
+ * @example
+ * ```ts
+ * import { NotInitialized } from "./errors.ts";
+ * console.assert(new NotInitialized().code === "NotInitialized");
+ * ```
+ */
+export class NotInitialized extends RaftError {
+  /** @param message overrides the default message */
+  constructor(message: string = "the node is not initialized") {
+    super("NotInitialized", message);
+  }
+}
+
+/**
+ * `initialize` was called on a node that already has a log or a vote.
+ *
+ * @example
+ * ```ts
+ * import { AlreadyInitialized } from "./errors.ts";
+ * console.assert(new AlreadyInitialized().name === "AlreadyInitialized");
+ * ```
+ */
+export class AlreadyInitialized extends RaftError {
+  /** @param message overrides the default message */
+  constructor(message: string = "the node is already initialized") {
+    super("AlreadyInitialized", message);
+  }
+}
+
+/**
+ * A node is not among the given members (e.g. `initialize` without itself).
+ *
+ * @example
+ * ```ts
+ * import { NotInMembers } from "./errors.ts";
+ * const e = new NotInMembers(4, [1, 2, 3]);
+ * console.assert(e.nodeId === 4 && e.members.length === 3);
+ * ```
+ */
+export class NotInMembers extends RaftError {
+  /** The node that is missing. */
+  readonly nodeId: NodeId;
+  /** The members it is missing from. */
+  readonly members: readonly NodeId[];
+
+  /**
+   * @param nodeId the node that is missing
+   * @param members the members it is missing from
+   */
+  constructor(nodeId: NodeId, members: readonly NodeId[]) {
+    super("NotInMembers", `node ${nodeId} is not in members [${members.join(", ")}]`);
+    this.nodeId = nodeId;
+    this.members = Object.freeze([...members]);
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { nodeId: this.nodeId, members: [...this.members] };
+  }
+}
+
+/**
+ * Base of the errors a membership change can fail with:
+ * {@linkcode InProgress}, {@linkcode EmptyMembership}, {@linkcode LearnerNotFound}.
+ *
+ * @example
+ * ```ts
+ * import { ChangeMembershipError, EmptyMembership } from "./errors.ts";
+ * console.assert(new EmptyMembership() instanceof ChangeMembershipError);
+ * ```
+ */
+export abstract class ChangeMembershipError extends RaftError {
+  /**
+   * @param code the class name
+   * @param message human-readable description
+   * @param options standard error options (`cause`)
+   */
+  protected constructor(code: string, message: string, options?: ErrorOptions) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * A membership change is still in progress: the effective membership is not
+ * committed yet, so another change must wait.
+ *
+ * @example
+ * ```ts
+ * import { InProgress } from "./errors.ts";
+ * const e = new InProgress({ term: 1, index: 3 }, { term: 1, index: 5 });
+ * console.assert(e.effective?.index === 5);
+ * ```
+ */
+export class InProgress extends ChangeMembershipError {
+  /** The last committed membership's log id. */
+  readonly committed: LogId | null;
+  /** The effective (appended, uncommitted) membership's log id. */
+  readonly effective: LogId | null;
+
+  /**
+   * @param committed the last committed membership's log id
+   * @param effective the effective membership's log id
+   */
+  constructor(committed: LogId | null, effective: LogId | null) {
+    super(
+      "InProgress",
+      `a membership change is in progress: effective ${_fmtLogId(effective)}, ` +
+        `committed ${_fmtLogId(committed)}`,
+    );
+    this.committed = committed;
+    this.effective = effective;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { committed: this.committed, effective: this.effective };
+  }
+}
+
+function _fmtLogId(id: LogId | null): string {
+  return id === null ? "none" : `${id.term}-${id.index}`;
+}
+
+/**
+ * The requested membership would have no voters.
+ *
+ * @example
+ * ```ts
+ * import { EmptyMembership } from "./errors.ts";
+ * console.assert(new EmptyMembership().code === "EmptyMembership");
+ * ```
+ */
+export class EmptyMembership extends ChangeMembershipError {
+  /** @param message overrides the default message */
+  constructor(message: string = "the new membership has no voters") {
+    super("EmptyMembership", message);
+  }
+}
+
+/**
+ * A node to promote to voter is not a learner: add it as a learner first so
+ * it catches up before it counts toward a quorum.
+ *
+ * @example
+ * ```ts
+ * import { LearnerNotFound } from "./errors.ts";
+ * console.assert(new LearnerNotFound(7).nodeId === 7);
+ * ```
+ */
+export class LearnerNotFound extends ChangeMembershipError {
+  /** The node that is not a learner. */
+  readonly nodeId: NodeId;
+
+  /** @param nodeId the node that is not a learner */
+  constructor(nodeId: NodeId) {
+    super("LearnerNotFound", `node ${nodeId} is not a learner; add it as a learner first`);
+    this.nodeId = nodeId;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { nodeId: this.nodeId };
+  }
+}
+
+/**
+ * Not enough nodes answered to form a quorum of `cluster`; `got` lists those
+ * that did.
+ *
+ * @example
+ * ```ts
+ * import { QuorumNotEnough } from "./errors.ts";
+ * const e = new QuorumNotEnough("[1, 2, 3]", [1]);
+ * console.assert(e.got[0] === 1);
+ * ```
+ */
+export class QuorumNotEnough extends RaftError {
+  /** A description of the voter set(s) that needed a quorum. */
+  readonly cluster: string;
+  /** The nodes that did answer. */
+  readonly got: readonly NodeId[];
+
+  /**
+   * @param cluster a description of the voter set(s)
+   * @param got the nodes that answered
+   */
+  constructor(cluster: string, got: readonly NodeId[]) {
+    super("QuorumNotEnough", `no quorum of ${cluster}: got [${got.join(", ")}]`);
+    this.cluster = cluster;
+    this.got = Object.freeze([...got]);
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { cluster: this.cluster, got: [...this.got] };
+  }
+}
+
+/**
+ * An operation did not complete within its deadline.
+ *
+ * @example
+ * ```ts
+ * import { Timeout } from "./errors.ts";
+ * const e = new Timeout("send append to 2", 500);
+ * console.assert(e.timeoutMs === 500);
+ * ```
+ */
+export class Timeout extends RaftError {
+  /** What timed out. */
+  readonly action: string;
+  /** The deadline, in milliseconds. */
+  readonly timeoutMs: number;
+
+  /**
+   * @param action what timed out
+   * @param timeoutMs the deadline in milliseconds
+   * @param options standard error options (`cause`)
+   */
+  constructor(action: string, timeoutMs: number, options?: ErrorOptions) {
+    super("Timeout", `${action} timed out after ${timeoutMs} ms`, options);
+    this.action = action;
+    this.timeoutMs = timeoutMs;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { action: this.action, timeoutMs: this.timeoutMs };
+  }
+}
+
+/**
+ * A peer could not be reached; the network error, if any, is the `cause`.
+ *
+ * @example
+ * ```ts
+ * import { Unreachable } from "./errors.ts";
+ * const e = new Unreachable(3, { cause: new TypeError("connection refused") });
+ * console.assert(e.nodeId === 3 && e.cause instanceof TypeError);
+ * ```
+ */
+export class Unreachable extends RaftError {
+  /** The peer. */
+  readonly nodeId: NodeId;
+
+  /**
+   * @param nodeId the peer
+   * @param options standard error options: the network error as `cause`
+   */
+  constructor(nodeId: NodeId, options?: ErrorOptions) {
+    super("Unreachable", `node ${nodeId} is unreachable`, options);
+    this.nodeId = nodeId;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { nodeId: this.nodeId };
+  }
+}
+
+/**
+ * Storage failed. This is fatal: the node stops, since it can no longer
+ * guarantee what it has persisted.
+ *
+ * @example
+ * ```ts
+ * import { StorageError } from "./errors.ts";
+ * const e = new StorageError("append", new Error("disk full"));
+ * console.assert(e.operation === "append" && e.cause instanceof Error);
+ * ```
+ */
+export class StorageError extends RaftError {
+  /** The storage operation that failed. */
+  readonly operation: string;
+
+  /**
+   * @param operation the storage operation that failed
+   * @param cause the underlying error
+   */
+  constructor(operation: string, cause: unknown) {
+    super(
+      "StorageError",
+      `storage ${operation} failed` + (cause instanceof Error ? `: ${cause.message}` : ""),
+      { cause },
+    );
+    this.operation = operation;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { operation: this.operation };
+  }
+}
+
+/**
+ * The node is shutting down (or has shut down) and accepts no more requests.
+ *
+ * @example
+ * ```ts
+ * import { ShuttingDown } from "./errors.ts";
+ * console.assert(new ShuttingDown().code === "ShuttingDown");
+ * ```
+ */
+export class ShuttingDown extends RaftError {
+  /** @param message overrides the default message */
+  constructor(message: string = "the node is shutting down") {
+    super("ShuttingDown", message);
+  }
+}
+
+/**
+ * A client command is larger than `maxPayloadBytes`.
+ *
+ * @example
+ * ```ts
+ * import { PayloadTooLarge } from "./errors.ts";
+ * const e = new PayloadTooLarge(20_000_000, 16_777_216);
+ * console.assert(e.size > e.limit);
+ * ```
+ */
+export class PayloadTooLarge extends RaftError {
+  /** The command's size in bytes. */
+  readonly size: number;
+  /** The largest size accepted, in bytes. */
+  readonly limit: number;
+
+  /**
+   * @param size the command's size in bytes
+   * @param limit the largest size accepted
+   */
+  constructor(size: number, limit: number) {
+    super("PayloadTooLarge", `payload of ${size} bytes exceeds the limit of ${limit} bytes`);
+    this.size = size;
+    this.limit = limit;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { size: this.size, limit: this.limit };
+  }
+}
+
+/**
+ * A message (from the network or storage) could not be decoded or is not
+ * well-formed.
+ *
+ * @example
+ * ```ts
+ * import { InvalidMessage } from "./errors.ts";
+ * const e = new InvalidMessage("unknown message type 'x'");
+ * console.assert(e.reason.startsWith("unknown"));
+ * ```
+ */
+export class InvalidMessage extends RaftError {
+  /** What is wrong with it. */
+  readonly reason: string;
+
+  /**
+   * @param reason what is wrong with the message
+   * @param options standard error options (`cause`)
+   */
+  constructor(reason: string, options?: ErrorOptions) {
+    super("InvalidMessage", `invalid message: ${reason}`, options);
+    this.reason = reason;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { reason: this.reason };
+  }
+}
+
+/**
+ * A configuration value (or combination of values) is invalid; `field`
+ * names the option.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError } from "./errors.ts";
+ * const e = new ConfigError("heartbeatInterval", "heartbeatInterval must be a positive integer");
+ * console.assert(e.field === "heartbeatInterval");
+ * ```
+ */
+export class ConfigError extends RaftError {
+  /** The offending option. */
+  readonly field: string;
+
+  /**
+   * @param field the offending option
+   * @param message what is wrong; should name the field
+   */
+  constructor(field: string, message: string) {
+    super("ConfigError", message);
+    this.field = field;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { field: this.field };
+  }
+}

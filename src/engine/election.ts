@@ -1,0 +1,215 @@
+/**
+ * Leader election: campaigns (with pre-vote), granting votes, counting them,
+ * and the TimeoutNow that starts an election for a leadership transfer.
+ *
+ * Rules kept here:
+ * - A vote is granted only to a candidate whose log is at least as
+ *   up-to-date, once per term, and only after it is durable (the reply is
+ *   held back until storage reports the vote flushed).
+ * - A candidate counts its own vote, and sends its requests, only once that
+ *   vote is durable.
+ * - With check-quorum, a voter that heard from a live leader within the
+ *   minimum election timeout refuses (pre-)votes without changing its term,
+ *   unless the leader itself asked for the election (a transfer).
+ * - A pre-vote changes nobody's term or vote.
+ *
+ * @module
+ */
+
+import type { TimeoutNowRequest, VoteRequest, VoteResponse } from "../messages.ts";
+import { compareLogId, type NodeId } from "../types.ts";
+import type { EngineCore } from "./engine_core.ts";
+import { becomeLeader } from "./leader_replication.ts";
+import { hasQuorum } from "./quorum.ts";
+
+/**
+ * Starts a campaign: a pre-vote round first when enabled (and not asked for
+ * by a leader), otherwise an election at the next term. Only voters campaign.
+ *
+ * @example
+ * ```ts ignore
+ * campaign(core, { transfer: false });
+ * ```
+ */
+export function campaign(core: EngineCore, opts: { transfer: boolean }): void {
+  if (!core.isVoter() || core.role === "leader") return;
+  if (core.config.preVote && !opts.transfer) startPreVote(core);
+  else startElection(core, opts.transfer);
+}
+
+function startPreVote(core: EngineCore): void {
+  core.role = "candidate";
+  core.preCandidate = true;
+  core.campaignByTransfer = false;
+  core.leaderId = null;
+  core.votesGranted = new Set([core.id]);
+  core.resetElectionTimer();
+  if (hasQuorum(core.voterSets(), core.votesGranted)) {
+    startElection(core, false);
+    return;
+  }
+  const request: VoteRequest = {
+    type: "pre-vote",
+    term: core.vote.term + 1,
+    candidateId: core.id,
+    lastLogId: core.log.lastLogId(),
+    transfer: false,
+  };
+  for (const to of otherVoters(core)) core.emit({ type: "send", to, message: request });
+}
+
+function startElection(core: EngineCore, transfer: boolean): void {
+  const term = core.vote.term + 1;
+  core.saveVote({ term, votedFor: core.id, committed: false });
+  core.role = "candidate";
+  core.preCandidate = false;
+  core.campaignByTransfer = transfer;
+  core.leaderId = null;
+  core.votesGranted = new Set();
+  core.resetElectionTimer();
+  // Our own vote counts once it is durable: see onVoteFlushed.
+  core.pendingSelfVote = { term, io: core.ioSeq };
+  const request: VoteRequest = {
+    type: "vote",
+    term,
+    candidateId: core.id,
+    lastLogId: core.log.lastLogId(),
+    transfer,
+  };
+  for (const to of otherVoters(core)) core.emitAfterIo({ type: "send", to, message: request });
+  countOwnVoteIfDurable(core);
+}
+
+/** Called after storage progress: counts the candidate's own vote once durable. */
+export function countOwnVoteIfDurable(core: EngineCore): void {
+  const p = core.pendingSelfVote;
+  if (p === null || core.flushedIo < p.io) return;
+  core.pendingSelfVote = null;
+  if (core.role !== "candidate" || core.preCandidate || core.vote.term !== p.term) return;
+  core.votesGranted.add(core.id);
+  if (hasQuorum(core.voterSets(), core.votesGranted)) becomeLeader(core);
+}
+
+function otherVoters(core: EngineCore): NodeId[] {
+  const all = new Set<NodeId>();
+  for (const c of core.voterSets()) for (const id of c) if (id !== core.id) all.add(id);
+  return [...all].sort((a, b) => a - b);
+}
+
+/**
+ * Answers a vote or pre-vote request. The reply to a real vote waits until
+ * the vote (and any term change) is durable.
+ *
+ * @example
+ * ```ts ignore
+ * handleVoteRequest(core, 2, request, token);
+ * ```
+ */
+export function handleVoteRequest(
+  core: EngineCore,
+  from: NodeId,
+  req: VoteRequest,
+  token: number,
+): void {
+  const pre = req.type === "pre-vote";
+  const replyType = pre ? "pre-vote-response" : "vote-response";
+  const refuse = (): void => {
+    const message: VoteResponse = { type: replyType, term: core.vote.term, granted: false };
+    if (pre) core.emit({ type: "reply", token, message });
+    else core.emitAfterIo({ type: "reply", token, message });
+  };
+  if (req.term > core.vote.term && !req.transfer && core.inLeaderLease()) {
+    // A live leader exists: ignore the campaign, keep our term.
+    refuse();
+    return;
+  }
+  if (req.term < core.vote.term) {
+    refuse();
+    return;
+  }
+  const upToDate = compareLogId(req.lastLogId, core.log.lastLogId()) >= 0;
+  if (pre) {
+    // Grant if a real vote at req.term could be granted; change nothing.
+    const v = core.vote;
+    const canVote = req.term > v.term ||
+      v.votedFor === from ||
+      (v.votedFor === null && core.leaderId === null);
+    const granted = canVote && upToDate;
+    core.emit({
+      type: "reply",
+      token,
+      message: { type: replyType, term: granted ? req.term : v.term, granted },
+    });
+    return;
+  }
+  if (req.term > core.vote.term) core.becomeFollower(req.term, null);
+  const v = core.vote;
+  const canVote = v.votedFor === from || (v.votedFor === null && core.leaderId === null);
+  if (canVote && upToDate) {
+    core.saveVote({ term: v.term, votedFor: from, committed: false });
+    core.resetElectionTimer();
+    core.emitAfterIo({
+      type: "reply",
+      token,
+      message: { type: replyType, term: core.vote.term, granted: true },
+    });
+    return;
+  }
+  refuse();
+}
+
+/**
+ * Counts a vote or pre-vote response; steps down on a higher term.
+ *
+ * @example
+ * ```ts ignore
+ * handleVoteResponse(core, 2, { type: "vote-response", term: 3, granted: true });
+ * ```
+ */
+export function handleVoteResponse(core: EngineCore, from: NodeId, res: VoteResponse): void {
+  if (res.type === "pre-vote-response") {
+    if (!res.granted) {
+      if (res.term > core.vote.term) core.becomeFollower(res.term, null);
+      return;
+    }
+    if (core.role !== "candidate" || !core.preCandidate || res.term !== core.vote.term + 1) return;
+    core.votesGranted.add(from);
+    if (hasQuorum(core.voterSets(), core.votesGranted)) startElection(core, false);
+    return;
+  }
+  if (res.term > core.vote.term) {
+    core.becomeFollower(res.term, null);
+    return;
+  }
+  if (core.role !== "candidate" || core.preCandidate || res.term !== core.vote.term) return;
+  if (!res.granted) return;
+  core.votesGranted.add(from);
+  if (core.votesGranted.has(core.id) && hasQuorum(core.voterSets(), core.votesGranted)) {
+    becomeLeader(core);
+  }
+}
+
+/**
+ * A leader asks this node to campaign at once (leadership transfer). Only
+ * honoured from the current term's leader and by a voter.
+ *
+ * @example
+ * ```ts ignore
+ * handleTimeoutNow(core, 1, { type: "timeout-now", term: 2, leaderId: 1 }, token);
+ * ```
+ */
+export function handleTimeoutNow(
+  core: EngineCore,
+  from: NodeId,
+  req: TimeoutNowRequest,
+  token: number,
+): void {
+  const accepted = req.term === core.vote.term && core.role !== "leader" && core.isVoter() &&
+    (core.leaderId === null || core.leaderId === from);
+  core.emit({
+    type: "reply",
+    token,
+    message: { type: "timeout-now-response", term: core.vote.term, accepted },
+  });
+  if (accepted) startElection(core, true);
+}

@@ -1,0 +1,344 @@
+/**
+ * `RaftEngine`: the Raft protocol as a pure, synchronous, deterministic state
+ * machine. Events go in (time, messages, proposals, storage progress,
+ * administrative calls); commands come out through `takeCommands()`, in the
+ * order the runtime must honour. No I/O, promises, timers or clocks: time
+ * arrives with `tick(now)`, randomness from the injected source.
+ *
+ * @module
+ */
+
+import type { RaftMessage } from "../messages.ts";
+import type { LogId, Membership, NodeId, StoredMembership, Vote } from "../types.ts";
+import type { AdminResult, Command, EngineInit, ProposeResult } from "./commands.ts";
+import {
+  campaign,
+  countOwnVoteIfDurable,
+  handleTimeoutNow,
+  handleVoteRequest,
+  handleVoteResponse,
+} from "./election.ts";
+import { EngineCore, type Role } from "./engine_core.ts";
+import { handleAppendRequest } from "./follower_append.ts";
+import {
+  advanceCommit,
+  handleAppendResponse,
+  handleUnreachable,
+  leaderTick,
+  replicateTo,
+  sendHeartbeats,
+} from "./leader_replication.ts";
+import { expireTransfer, transferLeader } from "./leadership_transfer.ts";
+import { changeMembership } from "./membership_change.ts";
+import { leaseValid, requestReads } from "./read_index.ts";
+import type { Entry } from "../types.ts";
+import { isVoter } from "../types.ts";
+
+/**
+ * Replication state of one peer as the leader sees it.
+ *
+ * @example
+ * ```ts
+ * import type { PeerStatus } from "./engine.ts";
+ * const p: PeerStatus = { matched: { term: 1, index: 4 }, state: "pipeline", inflight: 0 };
+ * ```
+ */
+export interface PeerStatus {
+  /** Last log id known replicated to the peer. */
+  readonly matched: LogId | null;
+  /** Probing for the match point, or pipelining. */
+  readonly state: "probe" | "pipeline";
+  /** Append requests in flight. */
+  readonly inflight: number;
+}
+
+/**
+ * A read-only view of the engine's state, for metrics and tests.
+ *
+ * @example
+ * ```ts
+ * import type { EngineStatus } from "./engine.ts";
+ * function describe(s: EngineStatus): string { return `${s.role} at term ${s.term}`; }
+ * ```
+ */
+export interface EngineStatus {
+  /** This node. */
+  readonly id: NodeId;
+  /** Current role. */
+  readonly role: Role;
+  /** Whether a candidate is still in its pre-vote round. */
+  readonly preCandidate: boolean;
+  /** Current term. */
+  readonly term: number;
+  /** Current vote. */
+  readonly vote: Vote;
+  /** Known leader of the current term. */
+  readonly leaderId: NodeId | null;
+  /** Last log id (written, not necessarily durable). */
+  readonly lastLogId: LogId | null;
+  /** Last log id durable in the store. */
+  readonly durable: LogId | null;
+  /** Last committed log id. */
+  readonly committed: LogId | null;
+  /** Last log id the state machine reported applied. */
+  readonly applied: LogId | null;
+  /** Last purged log id. */
+  readonly purged: LogId | null;
+  /** The effective (latest appended) membership. */
+  readonly membership: StoredMembership;
+  /** The latest committed membership. */
+  readonly committedMembership: StoredMembership;
+  /** Leader only: each peer's replication state. */
+  readonly replication: ReadonlyMap<NodeId, PeerStatus>;
+  /** Leader only: when the last round acknowledged by a quorum was sent (engine time). */
+  readonly quorumAckAt: number | null;
+  /** Leader only: whether a lease read would be served now. */
+  readonly leaseValid: boolean;
+  /** Leader only: the node a transfer is handing leadership to. */
+  readonly transferTo: NodeId | null;
+}
+
+/**
+ * The Raft protocol engine. Feed it events; execute the commands it emits.
+ *
+ * @example
+ * ```ts
+ * import { RaftEngine } from "./engine.ts";
+ * import { membershipOf } from "../types.ts";
+ * const engine = new RaftEngine({
+ *   id: 1, now: 0, random: { int: (min) => min },
+ *   config: {
+ *     electionTimeoutMin: 150, electionTimeoutMax: 300, heartbeatInterval: 50,
+ *     maxPayloadEntries: 300, maxInflight: 64, preVote: true, checkQuorum: true,
+ *     leaseMargin: 50, enableElect: true, enableHeartbeat: true,
+ *   },
+ * });
+ * engine.initialize(membershipOf([1]));
+ * for (const c of engine.takeCommands()) {
+ *   if ("io" in c) engine.flushed(c.io); // a real runtime writes to storage first
+ * }
+ * engine.status().role; // "leader": a single voter elects itself
+ * ```
+ */
+export class RaftEngine {
+  readonly #core: EngineCore;
+
+  /** Recovers an engine from what storage holds. */
+  constructor(init: EngineInit) {
+    this.#core = new EngineCore(init);
+  }
+
+  /** Takes the commands emitted since the last call, in execution order. */
+  takeCommands(): Command[] {
+    return this.#core.takeCommands();
+  }
+
+  /**
+   * Advances time to `now` (monotonic ms): campaigns when the election
+   * timeout passed, sends heartbeats, checks quorum, expires transfers.
+   */
+  tick(now: number): void {
+    const core = this.#core;
+    if (now > core.now) core.now = now;
+    if (core.role === "leader") {
+      leaderTick(core);
+      if (core.role === "leader") expireTransfer(core);
+      return;
+    }
+    if (core.electEnabled && core.isVoter() && core.now >= core.electionDeadline) {
+      campaign(core, { transfer: false });
+    }
+  }
+
+  /**
+   * The earliest time at which {@linkcode tick} has something to do, or
+   * `Infinity`. The runtime keeps one timer for it.
+   */
+  nextDeadline(): number {
+    const core = this.#core;
+    if (core.role === "leader") {
+      let d = core.heartbeatDue;
+      if (core.config.checkQuorum) {
+        d = Math.min(
+          d,
+          Math.max(core.quorumAckAt, core.leaderSince) + core.config.electionTimeoutMax,
+        );
+      }
+      if (core.transfer !== null) d = Math.min(d, core.transfer.deadline);
+      return d;
+    }
+    return core.electEnabled && core.isVoter() ? core.electionDeadline : Infinity;
+  }
+
+  /**
+   * Handles a message from `from`. Requests need the runtime's `token`,
+   * which the matching `reply` command carries back.
+   */
+  receive(from: NodeId, message: RaftMessage, token = 0): void {
+    const core = this.#core;
+    switch (message.type) {
+      case "append":
+        handleAppendRequest(core, from, message, token);
+        break;
+      case "append-response":
+        handleAppendResponse(core, from, message);
+        break;
+      case "vote":
+      case "pre-vote":
+        handleVoteRequest(core, from, message, token);
+        break;
+      case "vote-response":
+      case "pre-vote-response":
+        handleVoteResponse(core, from, message);
+        break;
+      case "timeout-now":
+        handleTimeoutNow(core, from, message, token);
+        break;
+      case "timeout-now-response":
+        if (message.term > core.vote.term) core.becomeFollower(message.term, null);
+        break;
+      case "install-snapshot":
+      case "install-snapshot-response":
+        // Snapshot installation is handled by the runtime (membership and snapshots issue).
+        break;
+    }
+  }
+
+  /** A request to `peer` failed (unreachable, timed out): probe it again later. */
+  unreachable(peer: NodeId): void {
+    handleUnreachable(this.#core, peer);
+  }
+
+  /**
+   * Appends client commands (already encoded) as one batch, if leader.
+   * Their results arrive through `apply` commands.
+   */
+  propose(payloads: readonly Uint8Array[]): ProposeResult {
+    const core = this.#core;
+    if (core.role !== "leader") return { ok: false, reason: "not-leader", leaderId: core.leaderId };
+    if (core.transfer !== null) return { ok: false, reason: "transferring", leaderId: core.id };
+    const term = core.vote.term;
+    const firstIndex = core.log.lastIndex() + 1;
+    const entries: Entry[] = new Array(payloads.length);
+    for (let i = 0; i < payloads.length; i++) {
+      entries[i] = { term, index: firstIndex + i, type: "normal", data: payloads[i]! };
+    }
+    core.appendEntries(entries);
+    for (const id of core.progress.keys()) replicateTo(core, id, false);
+    return { ok: true, term, firstIndex };
+  }
+
+  /** Asks for linearizable reads; answered by `read-ready` / `read-failed`. */
+  read(tokens: readonly number[], policy: "read-index" | "lease"): void {
+    requestReads(this.#core, tokens, policy);
+  }
+
+  /** Storage made every command numbered up to `io` durable. */
+  flushed(io: number): void {
+    const core = this.#core;
+    if (!core.onFlushed(io)) {
+      countOwnVoteIfDurable(core);
+      return;
+    }
+    countOwnVoteIfDurable(core);
+    if (core.role === "leader") advanceCommit(core);
+    core.maybeApply();
+  }
+
+  /** The state machine applied everything up to `upTo`. */
+  applied(upTo: LogId): void {
+    const core = this.#core;
+    if (core.applied === null || upTo.index > core.applied.index) core.applied = upTo;
+  }
+
+  /**
+   * Initializes a blank node with its first membership, stored at index 1
+   * (term 0). A voter of it campaigns at once.
+   */
+  initialize(membership: Membership): AdminResult {
+    const core = this.#core;
+    if (core.log.lastIndex() > 0 || core.vote.term > 0 || core.memberships.length > 0) {
+      return { ok: false, reason: "already-initialized", leaderId: core.leaderId };
+    }
+    if (!membership.nodes.has(core.id)) {
+      return { ok: false, reason: "not-in-members", leaderId: null };
+    }
+    if (membership.configs.length !== 1 || membership.configs[0]!.length === 0) {
+      return { ok: false, reason: "empty-membership", leaderId: null };
+    }
+    const logId = { term: 0, index: 1 };
+    core.appendEntries([{ ...logId, type: "membership", membership }]);
+    if (isVoter(membership, core.id)) campaign(core, { transfer: false });
+    return { ok: true, logId };
+  }
+
+  /** Changes the voter set (joint consensus) or learners; see membership_change.ts. */
+  changeMembership(target: Membership): AdminResult {
+    return changeMembership(this.#core, target);
+  }
+
+  /** Hands leadership to `to`; see leadership_transfer.ts. */
+  transferLeader(to: NodeId): AdminResult {
+    return transferLeader(this.#core, to);
+  }
+
+  /** Campaigns now (with pre-vote when enabled), if a voter and not leading. */
+  triggerElect(): void {
+    campaign(this.#core, { transfer: false });
+  }
+
+  /** Leader: sends a heartbeat round now. */
+  triggerHeartbeat(): void {
+    if (this.#core.role === "leader") sendHeartbeats(this.#core);
+  }
+
+  /** Turns campaigning on the election timeout on or off. */
+  setElectEnabled(enabled: boolean): void {
+    const core = this.#core;
+    core.electEnabled = enabled;
+    if (enabled && core.role !== "leader") core.resetElectionTimer();
+  }
+
+  /** Turns scheduled heartbeats on or off. */
+  setHeartbeatEnabled(enabled: boolean): void {
+    this.#core.heartbeatEnabled = enabled;
+  }
+
+  /** A read-only view of the current state. */
+  status(): EngineStatus {
+    const core = this.#core;
+    const replication = new Map<NodeId, PeerStatus>();
+    for (const [id, p] of core.progress) {
+      replication.set(id, {
+        matched: core.log.logIdAt(p.match),
+        state: p.state,
+        inflight: p.state === "probe" ? (p.probeInflight ? 1 : 0) : p.inflight.length,
+      });
+    }
+    const leader = core.role === "leader";
+    return {
+      id: core.id,
+      role: core.role,
+      preCandidate: core.preCandidate,
+      term: core.vote.term,
+      vote: core.vote,
+      leaderId: core.leaderId,
+      lastLogId: core.log.lastLogId(),
+      durable: core.durable,
+      committed: core.log.logIdAt(core.commit),
+      applied: core.applied,
+      purged: core.log.purged(),
+      membership: core.effective(),
+      committedMembership: core.committedMembership(),
+      replication,
+      quorumAckAt: leader && core.quorumAckAt > -Infinity ? core.quorumAckAt : null,
+      leaseValid: leaseValid(core),
+      transferTo: core.transfer?.to ?? null,
+    };
+  }
+
+  /** Ids of every entry in the log view (for tests and small logs). */
+  logIds(): LogId[] {
+    return this.#core.log.logIds();
+  }
+}

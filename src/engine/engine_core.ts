@@ -1,0 +1,436 @@
+/**
+ * The engine's state and the mechanics every protocol concern shares:
+ * emitting commands, sequencing storage I/O (and holding back output that
+ * must wait for it), mutating the log view, tracking memberships and
+ * changing role. The protocol itself lives beside it: `election.ts`,
+ * `follower_append.ts`, `leader_replication.ts`, `read_index.ts`,
+ * `leadership_transfer.ts`, `membership_change.ts`.
+ *
+ * Internal to the engine: applications use `RaftEngine` (engine.ts).
+ *
+ * @module
+ */
+
+import type { Command, EngineConfig, EngineInit, EngineRandom } from "./commands.ts";
+import { LogView } from "./log_view.ts";
+import { ReplicationProgress } from "./replication_progress.ts";
+import type {
+  Entry,
+  LogId,
+  Membership,
+  NodeId,
+  SnapshotMeta,
+  StoredMembership,
+  Vote,
+} from "../types.ts";
+import { EMPTY_MEMBERSHIP, INITIAL_VOTE, isVoter } from "../types.ts";
+
+/**
+ * The role of a node. A `learner` is any node that is not a voter in its
+ * effective membership (including an uninitialized node).
+ *
+ * @example
+ * ```ts
+ * import type { Role } from "./engine_core.ts";
+ * const r: Role = "follower";
+ * ```
+ */
+export type Role = "follower" | "candidate" | "leader" | "learner";
+
+/** A read waiting for a heartbeat round to be acknowledged by a quorum. */
+export interface PendingRead {
+  /** The runtime's token for the request. */
+  readonly token: number;
+  /** The commit index when the read arrived: the read is served at it. */
+  readonly index: number;
+  /** The round that must be acknowledged by a quorum. */
+  readonly round: number;
+}
+
+/** A leadership transfer in progress. */
+export interface Transfer {
+  /** The node that should take over. */
+  readonly to: NodeId;
+  /** When to give up (engine time, ms). */
+  readonly deadline: number;
+  /** Whether TimeoutNow was sent. */
+  sent: boolean;
+}
+
+/**
+ * The engine's state and shared mechanics. Fields are public for the
+ * engine's own protocol modules; nothing outside `src/engine/` touches them.
+ *
+ * @example
+ * ```ts
+ * import { EngineCore } from "./engine_core.ts";
+ * const core = new EngineCore({
+ *   id: 1, now: 0, random: { int: (min) => min },
+ *   config: {
+ *     electionTimeoutMin: 150, electionTimeoutMax: 300, heartbeatInterval: 50,
+ *     maxPayloadEntries: 300, maxInflight: 64, preVote: true, checkQuorum: true,
+ *     leaseMargin: 50, enableElect: true, enableHeartbeat: true,
+ *   },
+ * });
+ * core.role; // "learner": not initialized
+ * ```
+ */
+export class EngineCore {
+  /** This node. */
+  readonly id: NodeId;
+  /** Protocol options. */
+  readonly config: EngineConfig;
+  /** Election jitter. */
+  readonly random: EngineRandom;
+  /** Time of the latest event, ms. */
+  now: number;
+
+  /** Current term and vote (what was last handed to storage). */
+  vote: Vote;
+  /** Current role. */
+  role: Role = "learner";
+  /** A candidate still asking for pre-votes. */
+  preCandidate = false;
+  /** The known leader of the current term. */
+  leaderId: NodeId | null = null;
+
+  /** Terms of the log's entries. */
+  readonly log: LogView;
+  /** Highest index known committed. */
+  commit: number;
+  /** Highest index handed to the state machine. */
+  applyRequested: number;
+  /** Highest log id the state machine reported applied. */
+  applied: LogId | null;
+  /** Memberships in the log (and snapshot), ascending; last = effective. */
+  memberships: StoredMembership[];
+  /** The current snapshot. */
+  snapshot: SnapshotMeta | null;
+
+  /** Number of the last storage command emitted. */
+  ioSeq = 0;
+  /** Number of the last storage command reported durable. */
+  flushedIo = 0;
+  /** Log writes not yet durable, with the last log id each leaves behind. */
+  pendingLogIo: { io: number; last: LogId | null }[] = [];
+  /** Last log id known durable in the current log. */
+  durable: LogId | null;
+  /** Output held back until storage catches up. */
+  deferred: { io: number; cmd: Command }[] = [];
+
+  /** When to campaign, if a voter that is not leading. */
+  electionDeadline: number;
+  /** When a valid leader was last heard from (or was ourselves). */
+  leaderSeenAt = -Infinity;
+  /** Votes (or pre-votes) granted in the current campaign. */
+  votesGranted: Set<NodeId> = new Set();
+  /** Candidate: its own vote, counted once storage reports `io` durable. */
+  pendingSelfVote: { term: number; io: number } | null = null;
+  /** Whether the current campaign was asked for by a leader (TimeoutNow). */
+  campaignByTransfer = false;
+  /** Campaign when the election timeout passes. */
+  electEnabled: boolean;
+  /** Send heartbeats on schedule. */
+  heartbeatEnabled: boolean;
+
+  /** Leader: per-peer replication progress. */
+  progress: Map<NodeId, ReplicationProgress> = new Map();
+  /** Leader: the current heartbeat round. */
+  round = 0;
+  /** Leader: when each unacknowledged round was sent. */
+  roundSentAt: Map<number, number> = new Map();
+  /** Leader: highest round acknowledged by a quorum. */
+  quorumRound = 0;
+  /** Leader: when the round last acknowledged by a quorum was sent. */
+  quorumAckAt = -Infinity;
+  /** Leader: when the next heartbeat is due. */
+  heartbeatDue = Infinity;
+  /** Leader: when it took office. */
+  leaderSince = -Infinity;
+  /** Leader: the lease counts only rounds after this one (set when a transfer is abandoned). */
+  leaseFloorRound = 0;
+  /** Leader: index of the last membership reported done. */
+  reportedMembership = 0;
+  /** Leader: reads waiting for a quorum round. */
+  reads: PendingRead[] = [];
+  /** Leader: reads waiting for the first entry of this term to commit. */
+  readsAwaitingCommit: { token: number; policy: "read-index" | "lease" }[] = [];
+  /** Leader: the transfer in progress. */
+  transfer: Transfer | null = null;
+  /** Leader: the final membership of a joint change, appended once the joint one commits. */
+  pendingFinal: Membership | null = null;
+
+  #out: Command[] = [];
+
+  /** Recovers an engine from `init`. */
+  constructor(init: EngineInit) {
+    this.id = init.id;
+    this.config = init.config;
+    this.random = init.random;
+    this.now = init.now;
+    this.vote = init.vote ?? INITIAL_VOTE;
+    this.snapshot = init.snapshot ?? null;
+    const purged = init.purged ?? this.snapshot?.lastLogId ?? null;
+    this.log = LogView.fromLogIds(init.logIds ?? [], purged);
+    this.durable = this.log.lastLogId();
+    const applied = init.applied ?? null;
+    this.applied = applied;
+    const lowest = Math.max(applied?.index ?? 0, this.snapshot?.lastLogId?.index ?? 0);
+    this.commit = Math.min(Math.max(init.committed?.index ?? 0, lowest), this.log.lastIndex());
+    this.applyRequested = applied?.index ?? 0;
+    this.memberships = [...(init.memberships ?? [])];
+    if (this.memberships.length === 0 && this.snapshot !== null) {
+      this.memberships.push(this.snapshot.lastMembership);
+    }
+    this.electEnabled = init.config.enableElect;
+    this.heartbeatEnabled = init.config.enableHeartbeat;
+    this.electionDeadline = Infinity;
+    this.role = this.isVoter() ? "follower" : "learner";
+    this.resetElectionTimer();
+  }
+
+  // ---- output ---------------------------------------------------------------
+
+  /** Emits a command now. */
+  emit(cmd: Command): void {
+    this.#out.push(cmd);
+  }
+
+  /** Emits a command once every storage write emitted so far is durable. */
+  emitAfterIo(cmd: Command): void {
+    if (this.flushedIo >= this.ioSeq && this.deferred.length === 0) this.#out.push(cmd);
+    else this.deferred.push({ io: this.ioSeq, cmd });
+  }
+
+  /** Takes the commands emitted since the last call. */
+  takeCommands(): Command[] {
+    const out = this.#out;
+    this.#out = [];
+    return out;
+  }
+
+  // ---- storage --------------------------------------------------------------
+
+  /** Sets and persists the vote (no-op when unchanged). */
+  saveVote(vote: Vote): void {
+    const v = this.vote;
+    if (v.term === vote.term && v.votedFor === vote.votedFor && v.committed === vote.committed) {
+      return;
+    }
+    this.vote = vote;
+    this.emit({ type: "save-vote", vote, io: ++this.ioSeq });
+  }
+
+  /** Appends entries to the log view and emits the write. */
+  appendEntries(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    this.log.append(entries);
+    const io = ++this.ioSeq;
+    this.pendingLogIo.push({ io, last: this.log.lastLogId() });
+    this.emit({ type: "append-log", entries, io });
+    for (const e of entries) {
+      if (e.type === "membership") {
+        this.memberships.push({
+          logId: { term: e.term, index: e.index },
+          membership: e.membership,
+        });
+        this.onMembershipChanged();
+      }
+    }
+  }
+
+  /** Removes entries from `since` on (never committed ones) and emits the write. */
+  truncateEntries(since: number): void {
+    if (since <= this.commit) throw new RangeError(`truncate at ${since} ≤ commit ${this.commit}`);
+    this.log.truncate(since);
+    const keep = this.log.lastLogId();
+    if (this.durable !== null && this.durable.index >= since) this.durable = keep;
+    for (const p of this.pendingLogIo) {
+      if (p.last !== null && p.last.index >= since) p.last = keep;
+    }
+    const io = ++this.ioSeq;
+    this.pendingLogIo.push({ io, last: keep });
+    this.emit({ type: "truncate-log", since, io });
+    const before = this.memberships.length;
+    while (this.memberships.length > 0) {
+      const last = this.memberships[this.memberships.length - 1]!;
+      if (last.logId === null || last.logId.index < since) break;
+      this.memberships.pop();
+    }
+    if (this.memberships.length !== before) this.onMembershipChanged();
+  }
+
+  /**
+   * Storage reports every command up to `io` durable: advance the durable
+   * log id and release held-back output. Returns whether `durable` moved.
+   */
+  onFlushed(io: number): boolean {
+    if (io <= this.flushedIo) return false;
+    this.flushedIo = Math.min(io, this.ioSeq);
+    let moved = false;
+    while (this.pendingLogIo.length > 0 && this.pendingLogIo[0]!.io <= this.flushedIo) {
+      const p = this.pendingLogIo.shift()!;
+      this.durable = p.last;
+      moved = true;
+    }
+    let k = 0;
+    while (k < this.deferred.length && this.deferred[k]!.io <= this.flushedIo) {
+      this.#out.push(this.deferred[k]!.cmd);
+      k++;
+    }
+    if (k > 0) this.deferred.splice(0, k);
+    return moved;
+  }
+
+  /** Index of the last entry known durable. */
+  durableIndex(): number {
+    return this.durable?.index ?? this.log.purged()?.index ?? 0;
+  }
+
+  // ---- membership -----------------------------------------------------------
+
+  /** The effective membership: the latest appended. */
+  effective(): StoredMembership {
+    return this.memberships[this.memberships.length - 1] ??
+      { logId: null, membership: EMPTY_MEMBERSHIP };
+  }
+
+  /** The latest membership at or before the commit index. */
+  committedMembership(): StoredMembership {
+    for (let i = this.memberships.length - 1; i >= 0; i--) {
+      const m = this.memberships[i]!;
+      if (m.logId === null || m.logId.index <= this.commit) return m;
+    }
+    return { logId: null, membership: EMPTY_MEMBERSHIP };
+  }
+
+  /** Whether this node votes in its effective membership. */
+  isVoter(): boolean {
+    return isVoter(this.effective().membership, this.id);
+  }
+
+  /** Voter sets of the effective membership. */
+  voterSets(): readonly (readonly NodeId[])[] {
+    return this.effective().membership.configs;
+  }
+
+  /** Drops memberships older than the latest committed one. */
+  trimMemberships(): void {
+    let keepFrom = 0;
+    for (let i = this.memberships.length - 1; i >= 0; i--) {
+      const m = this.memberships[i]!;
+      if (m.logId === null || m.logId.index <= this.commit) {
+        keepFrom = i;
+        break;
+      }
+    }
+    if (keepFrom > 0) this.memberships.splice(0, keepFrom);
+  }
+
+  /** Hook: the effective membership changed (appended or reverted). */
+  onMembershipChanged(): void {
+    if (this.role === "leader") {
+      this.syncProgress();
+      return;
+    }
+    if (this.role === "candidate") {
+      if (!this.isVoter()) this.becomeFollower(this.vote.term, this.leaderId);
+      return;
+    }
+    const voter = this.isVoter();
+    this.role = voter ? "follower" : "learner";
+    if (voter && this.electionDeadline === Infinity) this.resetElectionTimer();
+  }
+
+  /**
+   * Leader: keeps one progress per replication target: every node of the
+   * effective and the committed membership except itself.
+   */
+  syncProgress(): void {
+    const targets = new Set<NodeId>(this.effective().membership.nodes.keys());
+    for (const id of this.committedMembership().membership.nodes.keys()) targets.add(id);
+    targets.delete(this.id);
+    for (const id of [...this.progress.keys()]) if (!targets.has(id)) this.progress.delete(id);
+    for (const id of targets) {
+      if (!this.progress.has(id)) {
+        this.progress.set(id, new ReplicationProgress(id, this.log.lastIndex() + 1));
+      }
+    }
+  }
+
+  // ---- time and roles ---------------------------------------------------------
+
+  /** Picks a new random election deadline. */
+  resetElectionTimer(): void {
+    const { electionTimeoutMin: min, electionTimeoutMax: max } = this.config;
+    this.electionDeadline = this.now + this.random.int(min, max + 1);
+  }
+
+  /** Whether a live leader was heard from within the minimum election timeout. */
+  inLeaderLease(): boolean {
+    if (!this.config.checkQuorum) return false;
+    if (this.role === "leader") return true;
+    return this.now - this.leaderSeenAt < this.config.electionTimeoutMin;
+  }
+
+  /**
+   * Becomes a follower (or learner) in `term`, following `leaderId` if known.
+   * Persists the term when it rises. Fails what only a leader could serve.
+   */
+  becomeFollower(term: number, leaderId: NodeId | null): void {
+    if (term > this.vote.term) this.saveVote({ term, votedFor: null, committed: false });
+    const wasLeader = this.role === "leader";
+    this.role = this.isVoter() ? "follower" : "learner";
+    this.preCandidate = false;
+    this.votesGranted = new Set();
+    this.campaignByTransfer = false;
+    this.leaderId = leaderId;
+    if (wasLeader) this.clearLeaderState();
+    this.resetElectionTimer();
+  }
+
+  /** Forgets leader-only state, failing pending reads. */
+  clearLeaderState(): void {
+    for (const r of this.reads) {
+      this.emit({
+        type: "read-failed",
+        token: r.token,
+        reason: { kind: "not-leader", leaderId: this.leaderId },
+      });
+    }
+    for (const r of this.readsAwaitingCommit) {
+      this.emit({
+        type: "read-failed",
+        token: r.token,
+        reason: { kind: "not-leader", leaderId: this.leaderId },
+      });
+    }
+    this.reads = [];
+    this.readsAwaitingCommit = [];
+    this.progress = new Map();
+    this.roundSentAt = new Map();
+    this.transfer = null;
+    this.pendingFinal = null;
+    this.heartbeatDue = Infinity;
+    this.quorumAckAt = -Infinity;
+    this.leaseFloorRound = 0;
+  }
+
+  /** Moves the commit index forward to `index` and applies what is durable. */
+  setCommit(index: number): void {
+    if (index <= this.commit) return;
+    this.commit = index;
+    this.trimMemberships();
+    this.maybeApply();
+  }
+
+  /** Emits `apply` for newly committed entries that are durable here. */
+  maybeApply(): void {
+    const upTo = Math.min(this.commit, this.durableIndex());
+    if (upTo <= this.applyRequested) return;
+    const last = this.log.logIdAt(upTo);
+    if (last === null) return;
+    this.emit({ type: "apply", first: this.applyRequested + 1, last });
+    this.applyRequested = upTo;
+  }
+}

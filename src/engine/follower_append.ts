@@ -1,0 +1,100 @@
+/**
+ * The follower's side of log replication: the consistency check on
+ * `prevLogId`, truncation at the first real conflict, appending, following
+ * the leader's commit index, and acknowledging only what is durable.
+ *
+ * Rules kept here:
+ * - A request from an older term changes nothing and is answered with ours.
+ * - Entries that match are never dropped: an old or duplicated request
+ *   truncates nothing; only the first entry whose term differs, and all
+ *   after it, are replaced.
+ * - The ack (`index` = last entry known to match the leader) is held back
+ *   until storage reports every earlier write durable.
+ * - A rejection carries a hint (our term at the rejected index and the first
+ *   index of that term, or our last index + 1) so the leader skips a whole
+ *   term per round trip instead of one entry.
+ *
+ * @module
+ */
+
+import type { AppendRequest, AppendResponse } from "../messages.ts";
+import type { NodeId } from "../types.ts";
+import type { EngineCore } from "./engine_core.ts";
+
+/**
+ * Handles an append request (or heartbeat) from a leader.
+ *
+ * @example
+ * ```ts ignore
+ * handleAppendRequest(core, 1, request, token);
+ * ```
+ */
+export function handleAppendRequest(
+  core: EngineCore,
+  from: NodeId,
+  req: AppendRequest,
+  token: number,
+): void {
+  const prev = req.prevLogId;
+  const prevIndex = prev?.index ?? 0;
+  const reply = (success: boolean, index: number, hintTerm: number, hintIndex: number): void => {
+    const message: AppendResponse = {
+      type: "append-response",
+      term: core.vote.term,
+      round: req.round,
+      success,
+      index,
+      hintTerm,
+      hintIndex,
+    };
+    core.emitAfterIo({ type: "reply", token, message });
+  };
+  if (req.term < core.vote.term) {
+    reply(false, prevIndex, 0, 0);
+    return;
+  }
+  if (req.term > core.vote.term || core.role === "candidate" || core.leaderId !== from) {
+    core.becomeFollower(req.term, from);
+  }
+  const v = core.vote;
+  if (!v.committed && (v.votedFor === null || v.votedFor === from)) {
+    core.saveVote({ term: v.term, votedFor: from, committed: true });
+  }
+  core.leaderSeenAt = core.now;
+  core.resetElectionTimer();
+
+  const purgedIndex = core.log.purged()?.index ?? 0;
+  if (prev !== null && prevIndex > purgedIndex) {
+    const term = core.log.termAt(prevIndex);
+    if (term === undefined) {
+      reply(false, prevIndex, 0, core.log.lastIndex() + 1);
+      return;
+    }
+    if (term !== prev.term) {
+      const first = core.log.firstIndexOfTerm(term) ?? prevIndex;
+      reply(false, prevIndex, term, Math.max(first, purgedIndex + 1));
+      return;
+    }
+  }
+
+  const entries = req.entries;
+  let i = 0;
+  for (; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (e.index <= purgedIndex) continue;
+    const term = core.log.termAt(e.index);
+    if (term === undefined) break;
+    if (term !== e.term) {
+      core.truncateEntries(e.index);
+      break;
+    }
+  }
+  if (i < entries.length) core.appendEntries(i === 0 ? entries : entries.slice(i));
+
+  const lastNew = prevIndex + entries.length;
+  if (req.leaderCommit > core.commit) {
+    const c = Math.min(req.leaderCommit, lastNew);
+    if (c > core.commit) core.setCommit(c);
+  }
+  reply(true, lastNew, 0, 0);
+}

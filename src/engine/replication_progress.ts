@@ -1,0 +1,109 @@
+/**
+ * What a leader knows about replicating to one peer: how far the peer
+ * matches, what to send next, and how much is in flight.
+ *
+ * - `probe`: the match point is unknown; one request at a time, and a
+ *   rejection moves `next` back using the follower's conflict hint.
+ * - `pipeline`: the match point is known; up to `maxInflight` requests are
+ *   in flight, each ending at an index recorded in `inflight`.
+ *
+ * @module
+ */
+
+import type { NodeId } from "../types.ts";
+
+/**
+ * Replication state of one peer, owned by the leader's engine.
+ *
+ * @example
+ * ```ts
+ * import { ReplicationProgress } from "./replication_progress.ts";
+ * const p = new ReplicationProgress(2, 11);
+ * p.state; // "probe"
+ * p.onMatch(10);
+ * p.state; // "pipeline"
+ * ```
+ */
+export class ReplicationProgress {
+  /** The peer. */
+  readonly id: NodeId;
+  /** Highest index known to be durably stored by the peer, matching the leader. */
+  match = 0;
+  /** Next index to send. */
+  next: number;
+  /** Probing or pipelining. */
+  state: "probe" | "pipeline" = "probe";
+  /** In probe state: a request is in flight. */
+  probeInflight = false;
+  /** In pipeline state: the last index of each request in flight, ascending. */
+  inflight: number[] = [];
+  /** Highest heartbeat round the peer acknowledged. */
+  ackedRound = 0;
+  /** Commit index carried by the latest request sent. */
+  sentCommit = 0;
+
+  /** A peer about to be probed from `next`. */
+  constructor(id: NodeId, next: number) {
+    this.id = id;
+    this.next = next;
+  }
+
+  /**
+   * Records that the peer matches up to `index`. Returns whether `match`
+   * grew. Never moves `match` backwards.
+   */
+  onMatch(index: number): boolean {
+    const grew = index > this.match;
+    if (grew) this.match = index;
+    if (this.state === "probe") {
+      this.state = "pipeline";
+      this.probeInflight = false;
+      this.inflight = [];
+      this.next = this.match + 1;
+    } else {
+      let k = 0;
+      while (k < this.inflight.length && this.inflight[k]! <= index) k++;
+      if (k > 0) this.inflight.splice(0, k);
+      if (this.next <= this.match) this.next = this.match + 1;
+    }
+    return grew;
+  }
+
+  /**
+   * Handles a rejection of the request whose previous index was `rejected`.
+   * Returns `false` for a stale rejection (ignored); otherwise switches to
+   * probing from `next`, never below `match + 1`.
+   */
+  onReject(rejected: number, next: number): boolean {
+    if (this.state === "pipeline") {
+      if (rejected <= this.match) return false;
+    } else if (rejected !== this.next - 1) {
+      return false;
+    }
+    this.becomeProbe(Math.max(this.match + 1, Math.min(next, rejected)));
+    return true;
+  }
+
+  /** Starts probing from `next` (after a rejection or an unreachable peer). */
+  becomeProbe(next: number = this.match + 1): void {
+    this.state = "probe";
+    this.next = Math.max(next, this.match + 1);
+    this.probeInflight = false;
+    this.inflight = [];
+  }
+
+  /** Whether another request may be sent now. */
+  canSend(maxInflight: number): boolean {
+    return this.state === "probe" ? !this.probeInflight : this.inflight.length < maxInflight;
+  }
+
+  /** Records a request ending at `last` as sent. */
+  onSent(last: number): void {
+    if (this.state === "probe") {
+      this.probeInflight = true;
+    } else {
+      this.inflight.push(last);
+      this.next = last + 1;
+    }
+  }
+}

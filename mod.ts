@@ -1,0 +1,27 @@
+/**
+ * `@x/raft`: Raft consensus for Deno and Bun, with openraft's feature set.
+ *
+ * The protocol lives in a pure, synchronous, deterministic engine; a runtime
+ * drives it with injected storage, network, clock and randomness. This module
+ * is the public API: plain data ({@linkcode LogId}, {@linkcode Entry},
+ * {@linkcode Membership}, the RPC messages), configuration
+ * ({@linkcode resolveConfig}), typed errors ({@linkcode RaftError} and its
+ * subclasses), and the injectable {@linkcode Clock} and {@linkcode Random}.
+ *
+ * @example
+ * ```ts
+ * import { membershipOf, resolveConfig, votersOf } from "./mod.ts";
+ * const config = resolveConfig({ clusterName: "kv", heartbeatInterval: 100 });
+ * const membership = membershipOf([1, 2, 3], [4]);
+ * console.assert(config.electionTimeoutMin === 150 && votersOf(membership).length === 3);
+ * ```
+ *
+ * @module
+ */
+
+export * from "./src/types.ts";
+export * from "./src/messages.ts";
+export * from "./src/config.ts";
+export * from "./src/errors.ts";
+export * from "./src/random.ts";
+export * from "./src/clock.ts";

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The test command: every gate and every test, under Deno and under Bun.
+#
+#   bash scripts/test.sh        (or: npm test, deno task ok)
+#
+# Steps: fmt, lint, check, doc (JSDoc examples type-check), deno test, bun test,
+# publish dry run. Every step runs even if an earlier one failed. Test cases are
+# counted from each runner's JUnit report; a gate step that fails counts as one
+# failed case, and so does a runner that fails without reporting a failed case
+# (e.g. a test file that cannot load). The last line is always
+# "N passed, N failed"; the exit status is non-zero if anything failed.
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 2
+export NO_COLOR=1
+export RUST_BACKTRACE=0
+
+if [ ! -d node_modules ]; then
+  echo "==== npm ci (node_modules is missing) ===="
+  # Fall back to npm install (same lockfile) if npm ci rejects the lockfile:
+  # see .ci/run.
+  npm ci --no-audit --no-fund --loglevel=error ||
+    npm install --no-save --no-audit --no-fund --loglevel=error || {
+    echo "0 passed, 1 failed"
+    exit 1
+  }
+fi
+
+DENO=node_modules/.bin/deno
+BUN=node_modules/.bin/bun
+TMP=.tmp
+mkdir -p "$TMP"
+
+PASSED=0
+FAILED=0
+SUMMARY=()
+
+heading() {
+  printf '\n==== %s ====\n' "$1"
+}
+
+# gate NAME CMD...: runs a gate step; a failure counts as one failed case.
+gate() {
+  local name=$1
+  shift
+  heading "$name: $*"
+  if "$@"; then
+    SUMMARY+=("$(printf '%-7s %s' ok "$name")")
+  else
+    FAILED=$((FAILED + 1))
+    SUMMARY+=("$(printf '%-7s %s' FAILED "$name")")
+  fi
+}
+
+# count_junit FILE: prints "passed failed skipped" for the leaf <testcase>s of a
+# JUnit report (a case failed if it holds a <failure> or <error>), or nothing
+# if the file is missing or unreadable.
+count_junit() {
+  [ -s "$1" ] || return 0
+  node -e '
+    const xml = require("fs").readFileSync(process.argv[1], "utf8");
+    let passed = 0, failed = 0, skipped = 0;
+    // Split at each <testcase; markup inside attribute values and text is escaped.
+    for (const part of xml.split(/<testcase[\s>]/).slice(1)) {
+      const body = part.split("</testcase>")[0];
+      if (/<(failure|error)[\s>\/]/.test(body)) failed++;
+      else if (/<skipped[\s>\/]/.test(body)) skipped++;
+      else passed++;
+    }
+    console.log(passed, failed, skipped);
+  ' "$1" 2>/dev/null || true
+}
+
+# runner NAME JUNIT_FILE CMD...: runs a test runner and adds its counts.
+runner() {
+  local name=$1 junit=$2
+  shift 2
+  heading "$name: $*"
+  rm -f "$junit"
+  "$@"
+  local status=$?
+  local counts p=0 f=0 s=0
+  counts=$(count_junit "$junit")
+  if [ -n "$counts" ]; then read -r p f s <<<"$counts"; fi
+  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "$name exited with status $status without a failed test case in $junit: counting 1 failure"
+    f=1
+  fi
+  PASSED=$((PASSED + p))
+  FAILED=$((FAILED + f))
+  local line="$name: $p passed, $f failed"
+  [ "$s" -gt 0 ] && line="$line, $s skipped"
+  SUMMARY+=("$(printf '%-7s %s' "$([ "$f" -eq 0 ] && echo ok || echo FAILED)" "$line")")
+}
+
+# Directories (and mod.ts) that hold TypeScript, for deno check.
+CHECK_TARGETS=()
+[ -f mod.ts ] && CHECK_TARGETS+=(mod.ts)
+for dir in src adapters testing tests examples bench; do
+  if [ -d "$dir" ] && [ -n "$(find "$dir" -name '*.ts' -print -quit)" ]; then
+    CHECK_TARGETS+=("$dir/")
+  fi
+done
+DOC_TARGETS=()
+[ -f mod.ts ] && DOC_TARGETS+=(mod.ts)
+for dir in src adapters testing; do
+  if [ -d "$dir" ] && [ -n "$(find "$dir" -name '*.ts' -print -quit)" ]; then
+    DOC_TARGETS+=("$dir/")
+  fi
+done
+
+# Bun's npm package installs its binary in a postinstall script; if that was
+# skipped, node_modules/.bin/bun is a placeholder. Repair it once.
+if ! "$BUN" --version >/dev/null 2>&1 && [ -f node_modules/bun/install.js ]; then
+  heading "bun: running its postinstall (the binary was not installed)"
+  (cd node_modules/bun && node install.js) || true
+fi
+
+gate fmt "$DENO" fmt --check
+gate lint "$DENO" lint
+gate check "$DENO" check --quiet "${CHECK_TARGETS[@]}"
+gate doc "$DENO" check --quiet --doc-only "${DOC_TARGETS[@]}"
+# Types are checked once, by the check step; the runners only run.
+runner "deno test" "$TMP/deno.xml" "$DENO" test -A --no-check --junit-path="$TMP/deno.xml" tests/
+runner "bun test" "$TMP/bun.xml" "$BUN" test --reporter=junit --reporter-outfile="$TMP/bun.xml" ./tests/
+gate publish "$DENO" publish --dry-run --allow-dirty --quiet
+
+heading "summary"
+printf '%s\n' "${SUMMARY[@]}"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]

@@ -126,6 +126,8 @@ export class RaftEngine {
   /** Recovers an engine from what storage holds. */
   constructor(init: EngineInit) {
     this.#core = new EngineCore(init);
+    // Committed entries the state machine has not applied yet are applied at once.
+    this.#core.maybeApply();
   }
 
   /** Takes the commands emitted since the last call, in execution order. */

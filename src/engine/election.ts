@@ -204,6 +204,8 @@ export function handleTimeoutNow(
   req: TimeoutNowRequest,
   token: number,
 ): void {
+  // A newer term's leader exists: follow it first (then its request is honoured).
+  if (req.term > core.vote.term) core.becomeFollower(req.term, from);
   const accepted = req.term === core.vote.term && core.role !== "leader" && core.isVoter() &&
     (core.leaderId === null || core.leaderId === from);
   core.emit({

@@ -261,7 +261,10 @@ export function advanceCommit(core: EngineCore): void {
     (id) => id === core.id ? core.durableIndex() : core.progress.get(id)?.match ?? 0,
   );
   if (q <= core.commit || core.log.termAt(q) !== core.vote.term) return;
+  const membershipBefore = core.committedMembership().logId?.index;
   core.setCommit(q);
+  // A config that commits may leave nodes out: stop replicating to them.
+  if (core.committedMembership().logId?.index !== membershipBefore) core.syncProgress();
   for (const id of core.progress.keys()) syncCommit(core, id);
   onOwnTermCommitted(core);
   maybeFinalizeMembership(core);

@@ -1,0 +1,539 @@
+// Scenarios 15 (joint consensus), 16 (removing the leader), 17 (learners), 24
+// (removed follower), membership-change errors and the membership/replication
+// view of status(), on the synchronous TestCluster.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { type Envelope, TEST_CONFIG, TestCluster, type TestNode } from "./_cluster.ts";
+import type { EngineConfig } from "../../src/engine/commands.ts";
+import type { Membership, NodeId, RaftNode } from "../../src/types.ts";
+import { membershipOf } from "../../src/types.ts";
+
+const st = (c: TestCluster, id: NodeId) => c.node(id).engine.status();
+const cfg = (over: Partial<EngineConfig>): EngineConfig => ({ ...TEST_CONFIG, ...over });
+const configsOf = (c: TestCluster, id: NodeId) => st(c, id).membership.membership.configs;
+const committedConfigsOf = (c: TestCluster, id: NodeId) =>
+  st(c, id).committedMembership.membership.configs;
+
+function hold(c: TestCluster, pred: (e: Envelope) => boolean): Envelope[] {
+  const held: Envelope[] = [];
+  c.dropIf = (e) => {
+    if (!pred(e)) return false;
+    held.push(e);
+    return true;
+  };
+  return held;
+}
+
+function campaignSends(n: TestNode): number {
+  return n.commands.filter((c) =>
+    c.type === "send" && (c.message.type === "vote" || c.message.type === "pre-vote")
+  ).length;
+}
+
+function replicatesTo(n: TestNode, to: NodeId, since = 0): number {
+  return n.commands.slice(since).filter((c) => c.type === "replicate" && c.to === to).length;
+}
+
+/** Voters `voters`, learners `learners`, all present from the start; 1 elected. */
+function elected(
+  voters: NodeId[] = [1, 2, 3],
+  learners: NodeId[] = [],
+  config: EngineConfig = TEST_CONFIG,
+): TestCluster {
+  const c = new TestCluster([...voters, ...learners], config, {
+    membership: membershipOf(voters, learners),
+  });
+  c.elect(1);
+  assert.equal(st(c, 1).role, "leader");
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  return c;
+}
+
+/** {1,2,3} with 1 leading, then node 4 added (blank) as a learner through a change. */
+function withNewLearner4(): TestCluster {
+  const c = elected();
+  c.addNode(4);
+  const r = c.node(1).engine.changeMembership(membershipOf([1, 2, 3], [4]));
+  assert.deepEqual(r, { ok: true, logId: { term: 1, index: 2 } });
+  c.run();
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  assert.equal(st(c, 1).committed?.index, 2);
+  assert.deepEqual(c.node(4).terms(), [1, 1]);
+  assert.equal(st(c, 4).role, "learner");
+  assert.deepEqual(c.node(1).membershipsDone, [{ term: 1, index: 2 }]);
+  return c;
+}
+
+// ---- 15. joint consensus {1,2,3} → {2,3,4} with 1 leading ---------------------------
+
+test("engine/membership: a learner change (same voters) is appended directly, not joint", () => {
+  const c = withNewLearner4();
+  assert.deepEqual(configsOf(c, 1), [[1, 2, 3]]);
+  assert.deepEqual([...st(c, 1).membership.membership.nodes.keys()].sort(), [1, 2, 3, 4]);
+  assert.deepEqual(configsOf(c, 4), [[1, 2, 3]]);
+  assert.equal(st(c, 4).committed?.index, 2);
+});
+
+test("engine/membership: in the joint config an entry acked by {1,2} only does not commit", () => {
+  const c = withNewLearner4();
+  const held = hold(c, (e) => e.to === 3 || e.to === 4);
+  const r = c.node(1).engine.changeMembership(membershipOf([2, 3, 4]));
+  assert.deepEqual(r, { ok: true, logId: { term: 1, index: 3 } });
+  assert.deepEqual(configsOf(c, 1), [[1, 2, 3], [2, 3, 4]]);
+  c.run();
+  assert.deepEqual(configsOf(c, 2), [[1, 2, 3], [2, 3, 4]]);
+  assert.equal(c.propose(1, 7).ok, true);
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  assert.equal(st(c, 1).committed?.index, 2);
+  assert.equal(st(c, 1).replication.get(2)?.matched?.index, 4);
+  assert.deepEqual(committedConfigsOf(c, 1), [[1, 2, 3]]);
+  assert.ok(held.length > 0);
+});
+
+test("engine/membership: a joint entry acked by a new-config majority but no old-config majority does not commit", () => {
+  const c = withNewLearner4();
+  c.node(1).autoFlush = false; // the leader's own copy is not durable: it cannot count itself
+  c.dropIf = (e) => e.to === 2;
+  c.node(1).engine.changeMembership(membershipOf([2, 3, 4]));
+  c.run();
+  assert.equal(st(c, 1).replication.get(3)?.matched?.index, 3);
+  assert.equal(st(c, 1).replication.get(4)?.matched?.index, 3);
+  // {3,4} is a majority of {2,3,4}, but {3} is no majority of {1,2,3}.
+  assert.equal(st(c, 1).committed?.index, 2);
+  c.node(1).flush();
+  c.run();
+  // Now {1,3} of the old and {3,4} of the new: the joint entry commits.
+  assert.ok(st(c, 1).committed!.index >= 3);
+});
+
+test("engine/membership: acks from a quorum of both configs commit the joint entry", () => {
+  const c = withNewLearner4();
+  const held = hold(c, (e) => e.to === 3 || e.to === 4);
+  c.node(1).engine.changeMembership(membershipOf([2, 3, 4]));
+  c.propose(1, 7);
+  assert.equal(st(c, 1).committed?.index, 2);
+  // Deliver what was held for 4 only: {1,2} of {1,2,3} and {2,4} of {2,3,4}.
+  const to4 = held.filter((e) => e.to === 4);
+  const still = hold(c, (e) => e.to === 3);
+  still.push(...held.filter((e) => e.to === 3));
+  c.queue.push(...to4);
+  c.run();
+  assert.ok(st(c, 1).committed!.index >= 4);
+  assert.deepEqual(c.node(3).terms(), [1, 1]);
+  assert.ok(c.node(1).applied.some((e) => e.type === "normal" && e.data[0] === 7));
+});
+
+test("engine/membership: the effective membership is joint, then final; 1 leaves and cannot win", () => {
+  const c = withNewLearner4();
+  c.node(1).engine.changeMembership(membershipOf([2, 3, 4]));
+  c.process();
+  assert.deepEqual(configsOf(c, 1), [[1, 2, 3], [2, 3, 4]]);
+  assert.deepEqual(committedConfigsOf(c, 1), [[1, 2, 3]]);
+  assert.equal(st(c, 1).committedMembership.membership.nodes.has(4), true);
+  c.run();
+  // Joint at 3 committed, final at 4 committed, leader stepped down.
+  assert.deepEqual(c.node(1).membershipsDone, [{ term: 1, index: 2 }, { term: 1, index: 4 }]);
+  for (const id of [1, 2, 3, 4]) {
+    assert.deepEqual(c.node(id).terms(), [1, 1, 1, 1], `node ${id}`);
+    assert.deepEqual(configsOf(c, id), [[2, 3, 4]], `node ${id}`);
+  }
+  assert.deepEqual(committedConfigsOf(c, 1), [[2, 3, 4]]);
+  assert.equal(st(c, 1).membership.membership.nodes.has(1), false);
+  assert.equal(st(c, 1).role, "learner");
+  assert.equal(st(c, 4).role, "follower");
+  const before = campaignSends(c.node(1));
+  c.node(1).engine.triggerElect();
+  c.advance(10 * TEST_CONFIG.electionTimeoutMax);
+  assert.equal(campaignSends(c.node(1)), before);
+  assert.equal(st(c, 1).role, "learner");
+  const leaders = c.leaders();
+  assert.equal(leaders.length, 1);
+  assert.ok([2, 3, 4].includes(leaders[0]!));
+  assert.equal(st(c, leaders[0]!).replication.has(1), false);
+  c.assertElectionSafety();
+});
+
+// ---- 16. removing the leader ----------------------------------------------------------
+
+test("engine/membership: a leader removing itself does not count itself, and steps down after the final config commits", () => {
+  const c = elected();
+  const held = hold(c, (e) => e.to === 3);
+  const r = c.node(1).engine.changeMembership(membershipOf([2, 3]));
+  assert.deepEqual(r, { ok: true, logId: { term: 1, index: 2 } });
+  c.run();
+  // Joint {1,2,3},{2,3}: 1 and 2 acked; {2,3} lacks 3.
+  assert.equal(st(c, 1).committed?.index, 1);
+  assert.equal(st(c, 1).role, "leader");
+  // Let 3 take the joint entry, but hold its acks of the final config (index 3).
+  const finalAcks = hold(
+    c,
+    (e) => e.from === 3 && e.message.type === "append-response" && e.message.index >= 3,
+  );
+  c.queue.push(...held.splice(0));
+  c.run();
+  assert.equal(st(c, 1).committed?.index, 2);
+  assert.deepEqual(configsOf(c, 1), [[2, 3]]);
+  assert.equal(st(c, 1).replication.get(2)?.matched?.index, 3);
+  // Only 1 itself and 2 hold the final config: no commit, still leading.
+  assert.equal(st(c, 1).role, "leader");
+  assert.equal(c.node(1).membershipsDone.length, 0);
+  assert.ok(finalAcks.length > 0);
+  c.dropIf = null;
+  c.queue.push(...finalAcks.splice(0));
+  c.run();
+  assert.equal(st(c, 1).committed?.index, 3);
+  assert.deepEqual(c.node(1).membershipsDone, [{ term: 1, index: 3 }]);
+  assert.notEqual(st(c, 1).role, "leader");
+  assert.equal(st(c, 1).role, "learner");
+  c.advance(10 * TEST_CONFIG.electionTimeoutMax);
+  const leaders = c.leaders();
+  assert.equal(leaders.length, 1);
+  assert.ok([2, 3].includes(leaders[0]!));
+  assert.equal(st(c, leaders[0]!).term, 2);
+  c.assertElectionSafety();
+});
+
+test("engine/membership: the removed leader keeps serving proposals until the final config commits", () => {
+  const c = elected();
+  const held = hold(c, (e) => e.to === 3);
+  c.node(1).engine.changeMembership(membershipOf([2, 3]));
+  c.run();
+  const r = c.propose(1, 1);
+  assert.deepEqual(r, { ok: true, term: 1, firstIndex: 3 });
+  c.dropIf = null;
+  c.queue.push(...held.splice(0));
+  c.run();
+  assert.notEqual(st(c, 1).role, "leader");
+  for (const id of [2, 3]) {
+    assert.deepEqual(c.node(id).terms(), [1, 1, 1, 1], `node ${id}`);
+    assert.ok(c.node(id).applied.some((e) => e.type === "normal" && e.data[0] === 1));
+  }
+});
+
+test("engine/membership: the remaining voters elect a leader after the old one left", () => {
+  const c = elected([1, 2, 3, 4, 5]);
+  c.node(1).engine.changeMembership(membershipOf([2, 3, 4, 5]));
+  c.run();
+  assert.equal(st(c, 1).role, "learner");
+  c.advance(5 * TEST_CONFIG.electionTimeoutMax);
+  const leaders = c.leaders();
+  assert.equal(leaders.length, 1);
+  assert.notEqual(leaders[0], 1);
+  const l = leaders[0]!;
+  const r = c.propose(l, 42);
+  assert.equal(r.ok, true);
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  for (const id of [2, 3, 4, 5]) {
+    assert.deepEqual(c.node(id).terms(), c.node(l).terms(), `node ${id}`);
+  }
+});
+
+// ---- 17. learners ------------------------------------------------------------------
+
+test("engine/learner: a learner replicates and applies the leader's log", () => {
+  const c = elected([1, 2, 3], [4]);
+  c.propose(1, 1, 2);
+  c.propose(1, 3);
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  assert.equal(st(c, 4).role, "learner");
+  assert.deepEqual(c.node(4).terms(), c.node(1).terms());
+  assert.equal(st(c, 4).committed?.index, 4);
+  assert.deepEqual(
+    c.node(4).applied.map((e) => e.index),
+    c.node(1).applied.map((e) => e.index),
+  );
+  assert.equal(st(c, 1).replication.get(4)?.matched?.index, 4);
+});
+
+test("engine/learner: a learner never campaigns, even with the leader silent for many timeouts", () => {
+  const c = elected([1, 2, 3], [4]);
+  c.isolate(1);
+  c.node(2).engine.setElectEnabled(false);
+  c.node(3).engine.setElectEnabled(false);
+  for (let i = 0; i < 40; i++) {
+    c.advance(TEST_CONFIG.electionTimeoutMax / 2);
+    assert.equal(st(c, 4).role, "learner");
+  }
+  assert.equal(campaignSends(c.node(4)), 0);
+  assert.equal(st(c, 4).term, 1);
+  c.node(4).engine.triggerElect();
+  c.run();
+  assert.equal(campaignSends(c.node(4)), 0);
+  assert.equal(st(c, 4).role, "learner");
+});
+
+test("engine/learner: an isolated learner never campaigns nor raises its term", () => {
+  const c = elected([1, 2, 3], [4]);
+  c.isolate(4);
+  c.advance(20 * TEST_CONFIG.electionTimeoutMax);
+  assert.equal(campaignSends(c.node(4)), 0);
+  assert.equal(st(c, 4).term, 1);
+  assert.equal(st(c, 4).role, "learner");
+});
+
+test("engine/learner: learners never count toward a commit quorum", () => {
+  const c = elected([1, 2, 3], [4, 5]);
+  c.cut(1, 2);
+  c.cut(1, 3);
+  c.propose(1, 9);
+  // 1, 4 and 5 hold index 2: three of five nodes, but only one of three voters.
+  assert.equal(st(c, 1).replication.get(4)?.matched?.index, 2);
+  assert.equal(st(c, 1).replication.get(5)?.matched?.index, 2);
+  assert.equal(st(c, 1).committed?.index, 1);
+  c.heal();
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  c.node(1).engine.unreachable(2);
+  c.node(1).engine.unreachable(3);
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  assert.equal(st(c, 1).committed?.index, 2);
+});
+
+test("engine/learner: after promotion to voter it can win an election", () => {
+  const c = elected([1, 2, 3], [4]);
+  const r = c.node(1).engine.changeMembership(membershipOf([1, 2, 3, 4]));
+  assert.equal(r.ok, true);
+  c.run();
+  assert.deepEqual(configsOf(c, 4), [[1, 2, 3, 4]]);
+  assert.equal(st(c, 4).role, "follower");
+  assert.deepEqual(c.node(1).membershipsDone, [{ term: 1, index: 3 }]);
+  c.isolate(1);
+  c.node(2).engine.setElectEnabled(false);
+  c.node(3).engine.setElectEnabled(false);
+  c.advance(2 * TEST_CONFIG.electionTimeoutMax);
+  assert.equal(st(c, 4).role, "leader");
+  assert.equal(st(c, 4).term, 2);
+});
+
+test("engine/learner: a node that still believes it is a learner votes for a candidate of a newer config", () => {
+  const c = elected([1, 2, 3], [4]);
+  c.dropIf = (e) => e.to === 4;
+  c.node(1).engine.changeMembership(membershipOf([1, 2, 3, 4]));
+  c.run();
+  assert.deepEqual(configsOf(c, 2), [[1, 2, 3, 4]]);
+  assert.deepEqual(configsOf(c, 4), [[1, 2, 3]]);
+  assert.equal(st(c, 4).role, "learner");
+  c.dropIf = null;
+  c.isolate(1);
+  c.node(2).engine.setElectEnabled(false);
+  c.node(3).engine.setElectEnabled(false);
+  c.advance(TEST_CONFIG.electionTimeoutMin);
+  // 2 needs a majority of {1,2,3,4}: 2, 3 and the would-be learner 4.
+  c.elect(2);
+  assert.equal(st(c, 2).role, "leader");
+  assert.equal(st(c, 2).term, 2);
+  assert.deepEqual(st(c, 4).vote.votedFor, 2);
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  assert.deepEqual(configsOf(c, 4), [[1, 2, 3, 4]]);
+  assert.equal(st(c, 4).role, "follower");
+});
+
+// ---- 24. removed follower -----------------------------------------------------------
+
+test("engine/membership: a removed follower gets no replication once the final config commits", () => {
+  const c = elected();
+  c.node(1).engine.changeMembership(membershipOf([1, 2]));
+  c.run();
+  assert.deepEqual(committedConfigsOf(c, 1), [[1, 2]]);
+  assert.equal(st(c, 1).replication.has(3), false);
+  const mark = c.node(1).commands.length;
+  c.propose(1, 5);
+  c.advance(10 * TEST_CONFIG.electionTimeoutMax);
+  assert.equal(replicatesTo(c.node(1), 3, mark), 0);
+  assert.equal(st(c, 3).role, "learner");
+  assert.equal(campaignSends(c.node(3)), 0);
+  assert.equal(st(c, 3).term, 1);
+  assert.deepEqual(c.leaders(), [1]);
+  assert.equal(st(c, 1).committed?.index, 4);
+});
+
+for (const preVote of [true, false]) {
+  test(`engine/membership: a removed follower that missed its removal cannot disrupt the cluster (preVote ${preVote})`, () => {
+    const c = elected([1, 2, 3], [], cfg({ preVote }));
+    c.cuts.add("1>3");
+    c.node(1).engine.changeMembership(membershipOf([1, 2]));
+    c.run();
+    assert.deepEqual(committedConfigsOf(c, 1), [[1, 2]]);
+    const mark = c.node(1).commands.length;
+    c.advance(10 * TEST_CONFIG.electionTimeoutMax);
+    assert.ok(campaignSends(c.node(3)) > 0, "3 campaigns");
+    if (preVote) assert.equal(st(c, 3).term, 1);
+    else assert.ok(st(c, 3).term > 1);
+    assert.equal(replicatesTo(c.node(1), 3, mark), 0);
+    assert.deepEqual(c.leaders(), [1]);
+    assert.equal(st(c, 1).term, 1);
+    assert.equal(st(c, 2).term, 1);
+    assert.equal(c.propose(1, 8).ok, true);
+    assert.equal(st(c, 1).committed?.index, 4);
+  });
+}
+
+// ---- errors --------------------------------------------------------------------------
+
+test("engine/membership: on a follower, refused with not-leader and the leader id", () => {
+  const c = elected();
+  assert.deepEqual(c.node(2).engine.changeMembership(membershipOf([1, 2])), {
+    ok: false,
+    reason: "not-leader",
+    leaderId: 1,
+  });
+});
+
+test("engine/membership: a second change while one is uncommitted is refused with in-progress", () => {
+  const c = elected([1, 2, 3], [4]);
+  c.dropIf = (e) => e.to !== 1;
+  assert.equal(c.node(1).engine.changeMembership(membershipOf([1, 2, 3, 4])).ok, true);
+  c.run();
+  const before = c.node(1).terms();
+  assert.deepEqual(c.node(1).engine.changeMembership(membershipOf([1, 2])), {
+    ok: false,
+    reason: "in-progress",
+    leaderId: 1,
+  });
+  assert.deepEqual(c.node(1).engine.changeMembership(membershipOf([1, 2, 3])), {
+    ok: false,
+    reason: "in-progress",
+    leaderId: 1,
+  });
+  assert.deepEqual(c.node(1).terms(), before);
+});
+
+test("engine/membership: refused with in-progress while the final config of a change is uncommitted", () => {
+  const c = elected([1, 2, 3], [4]);
+  const held = hold(c, (e) => e.message.type === "append-response" && e.message.index >= 3);
+  c.node(1).engine.changeMembership(membershipOf([1, 2, 3, 4]));
+  c.run();
+  assert.equal(st(c, 1).committed?.index, 2);
+  assert.deepEqual(configsOf(c, 1), [[1, 2, 3, 4]]);
+  assert.equal(c.node(1).engine.changeMembership(membershipOf([1, 2, 3])).ok, false);
+  c.dropIf = null;
+  c.queue.push(...held.splice(0));
+  c.run();
+  assert.equal(st(c, 1).committed?.index, 3);
+  const r = c.node(1).engine.changeMembership(membershipOf([1, 2, 3]));
+  assert.deepEqual(r, { ok: true, logId: { term: 1, index: 4 } });
+});
+
+test("engine/membership: an empty voter set is refused with empty-membership", () => {
+  const c = elected();
+  assert.deepEqual(c.node(1).engine.changeMembership(membershipOf([], [2])), {
+    ok: false,
+    reason: "empty-membership",
+    leaderId: 1,
+  });
+  assert.deepEqual(configsOf(c, 1), [[1, 2, 3]]);
+});
+
+test("engine/membership: a voter missing from nodes is refused with learner-not-found", () => {
+  const c = elected();
+  const nodes = new Map<NodeId, RaftNode>([[1, { addr: "" }], [2, { addr: "" }]]);
+  const target: Membership = { configs: [[1, 2, 5]], nodes };
+  assert.deepEqual(c.node(1).engine.changeMembership(target), {
+    ok: false,
+    reason: "learner-not-found",
+    leaderId: 1,
+  });
+  assert.deepEqual(c.node(1).terms(), [1]);
+});
+
+test("engine/membership: a joint target is refused and changes nothing", () => {
+  const c = elected();
+  const m = membershipOf([1, 2, 3, 4]);
+  const target: Membership = { configs: [[1, 2, 3], [1, 2, 3, 4]], nodes: m.nodes };
+  assert.equal(c.node(1).engine.changeMembership(target).ok, false);
+  assert.deepEqual(c.node(1).terms(), [1]);
+});
+
+test("engine/membership: a change before the new leader committed its blank entry is in-progress", () => {
+  const c = new TestCluster([1, 2, 3]);
+  const held = hold(c, (e) => e.to === 1 && e.message.type === "append-response");
+  c.elect(1);
+  assert.equal(st(c, 1).role, "leader");
+  assert.equal(st(c, 1).committed, null);
+  assert.deepEqual(c.node(1).engine.changeMembership(membershipOf([1, 2])), {
+    ok: false,
+    reason: "in-progress",
+    leaderId: 1,
+  });
+  c.dropIf = null;
+  c.queue.push(...held.splice(0));
+  c.run();
+  assert.equal(c.node(1).engine.changeMembership(membershipOf([1, 2])).ok, true);
+});
+
+// ---- recovery and reverts -----------------------------------------------------------
+
+test("engine/membership: an appended config takes effect at once and is reverted when truncated", () => {
+  const c = elected([1, 2, 3], [], cfg({ checkQuorum: false }));
+  c.isolate(1);
+  c.addNode(4);
+  assert.equal(c.node(1).engine.changeMembership(membershipOf([1, 2, 3], [4])).ok, true);
+  assert.equal(st(c, 1).membership.membership.nodes.has(4), true);
+  assert.deepEqual(st(c, 1).membership.logId, { term: 1, index: 2 });
+  c.isolated.clear();
+  c.isolate(1);
+  c.elect(2);
+  assert.equal(st(c, 2).role, "leader");
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  c.heal();
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  assert.equal(st(c, 1).role, "follower");
+  assert.deepEqual(c.node(1).terms(), [1, 2]);
+  assert.equal(st(c, 1).membership.logId, null);
+  assert.equal(st(c, 1).membership.membership.nodes.has(4), false);
+});
+
+test("engine/membership: a new leader that finds a committed joint config finishes the change", () => {
+  const c = elected([1, 2, 3], [4]);
+  // Drop every append carrying index 3 (the final config): only the joint one gets out.
+  c.dropIf = (e) => e.message.type === "append" && e.message.entries.some((x) => x.index === 3);
+  c.node(1).engine.changeMembership(membershipOf([2, 3, 4]));
+  c.run();
+  assert.equal(st(c, 1).committed?.index, 2);
+  assert.deepEqual(configsOf(c, 2), [[1, 2, 3], [2, 3, 4]]);
+  c.dropIf = null;
+  c.isolate(1);
+  c.advance(5 * TEST_CONFIG.electionTimeoutMax);
+  const leaders = c.leaders().filter((id) => id !== 1);
+  assert.equal(leaders.length, 1);
+  const l = leaders[0]!;
+  assert.deepEqual(configsOf(c, l), [[2, 3, 4]]);
+  assert.deepEqual(committedConfigsOf(c, l), [[2, 3, 4]]);
+  assert.equal(c.node(l).membershipsDone.length, 1);
+  for (const id of [2, 3, 4]) assert.deepEqual(configsOf(c, id), [[2, 3, 4]], `node ${id}`);
+});
+
+// ---- status view -------------------------------------------------------------------
+
+test("engine/status: replication shows each peer's matched log id on the leader", () => {
+  const c = elected([1, 2, 3], [4]);
+  c.dropIf = (e) => e.to === 3;
+  c.propose(1, 1, 2, 3);
+  const s = st(c, 1);
+  assert.deepEqual([...s.replication.keys()].sort(), [2, 3, 4]);
+  assert.deepEqual(s.replication.get(2)?.matched, { term: 1, index: 4 });
+  assert.deepEqual(s.replication.get(4)?.matched, { term: 1, index: 4 });
+  assert.deepEqual(s.replication.get(3)?.matched, { term: 1, index: 1 });
+  assert.equal(s.replication.get(2)?.state, "pipeline");
+  assert.equal(s.replication.get(2)?.inflight, 0);
+  assert.equal(s.replication.get(3)?.inflight, 1);
+  assert.equal(st(c, 2).replication.size, 0);
+});
+
+test("engine/status: committedMembership lags the effective membership during a change", () => {
+  const c = elected([1, 2, 3], [4]);
+  const held = hold(c, (e) => e.to !== 1);
+  c.node(1).engine.changeMembership(membershipOf([1, 2, 3, 4]));
+  c.run();
+  let s = st(c, 1);
+  assert.deepEqual(s.membership.logId, { term: 1, index: 2 });
+  assert.deepEqual(s.membership.membership.configs, [[1, 2, 3], [1, 2, 3, 4]]);
+  assert.equal(s.committedMembership.logId, null);
+  assert.deepEqual(s.committedMembership.membership.configs, [[1, 2, 3]]);
+  c.dropIf = null;
+  c.queue.push(...held.splice(0));
+  c.run();
+  s = st(c, 1);
+  assert.deepEqual(s.membership.logId, { term: 1, index: 3 });
+  assert.deepEqual(s.committedMembership.logId, { term: 1, index: 3 });
+  assert.deepEqual(s.committedMembership.membership.configs, [[1, 2, 3, 4]]);
+});

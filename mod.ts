@@ -6,7 +6,8 @@
  * is the public API: plain data ({@linkcode LogId}, {@linkcode Entry},
  * {@linkcode Membership}, the RPC messages), configuration
  * ({@linkcode resolveConfig}), typed errors ({@linkcode RaftError} and its
- * subclasses), and the injectable {@linkcode Clock} and {@linkcode Random}.
+ * subclasses), the injectable {@linkcode Clock} and {@linkcode Random}, and the
+ * CBOR codec ({@linkcode encodeMessage}, {@linkcode decodeMessage}, …).
  *
  * @example
  * ```ts
@@ -25,3 +26,4 @@ export * from "./src/config.ts";
 export * from "./src/errors.ts";
 export * from "./src/random.ts";
 export * from "./src/clock.ts";
+export * from "./src/codec.ts";

@@ -86,7 +86,8 @@ export function replicateTo(core: EngineCore, peer: NodeId, heartbeat: boolean):
     sent = true;
   }
   if (heartbeat && !sent) {
-    p.sentCommit = core.commit;
+    // The follower can use the commit index only up to what the request covers.
+    p.sentCommit = Math.min(core.commit, p.match);
     const prevLogId = core.log.logIdAt(p.match);
     core.emit({
       type: "replicate",
@@ -109,7 +110,7 @@ function sendRange(core: EngineCore, peer: NodeId, first: number, last: number):
   // The entry before `first` is purged: the peer needs a snapshot (sent by the runtime).
   if (prevTerm === undefined) return false;
   const p = core.progress.get(peer);
-  if (p !== undefined) p.sentCommit = core.commit;
+  if (p !== undefined) p.sentCommit = Math.min(core.commit, last);
   core.emit({
     type: "replicate",
     to: peer,

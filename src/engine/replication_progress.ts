@@ -39,7 +39,7 @@ export class ReplicationProgress {
   inflight: number[] = [];
   /** Highest heartbeat round the peer acknowledged. */
   ackedRound = 0;
-  /** Commit index carried by the latest request sent. */
+  /** Commit index the latest request let the peer use (capped at the entries it covered). */
   sentCommit = 0;
 
   /** A peer about to be probed from `next`. */

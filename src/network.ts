@@ -1,0 +1,45 @@
+/**
+ * How a {@linkcode Raft} node reaches its peers. The HTTP transport
+ * (`transport/`) and the in-process network (`testing/`) implement it.
+ *
+ * @module
+ */
+
+import type { RaftRequest, RaftResponse } from "./messages.ts";
+import type { NodeId, RaftNode } from "./types.ts";
+
+/**
+ * Options of one RPC.
+ *
+ * @example
+ * ```ts
+ * import type { SendOptions } from "./network.ts";
+ * const opts: SendOptions = { signal: AbortSignal.timeout(500) };
+ * ```
+ */
+export interface SendOptions {
+  /** Aborts the call (timeout, shutdown). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Sends Raft requests to other nodes. A rejected promise means the target
+ * could not be reached (or did not answer in time); the runtime retries.
+ *
+ * @example
+ * ```ts
+ * import type { RaftNetwork } from "./network.ts";
+ * const silent: RaftNetwork = {
+ *   send: () => Promise.reject(new Error("unreachable")),
+ * };
+ * ```
+ */
+export interface RaftNetwork {
+  /** Sends `request` to `target` (at `node.addr`) and resolves with its response. */
+  send(
+    target: NodeId,
+    node: RaftNode,
+    request: RaftRequest,
+    options?: SendOptions,
+  ): Promise<RaftResponse>;
+}

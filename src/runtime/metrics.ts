@@ -1,0 +1,210 @@
+/**
+ * Metrics a node publishes after every turn of its loop, and the watcher
+ * that lets applications subscribe to them or wait for a condition.
+ *
+ * @module
+ */
+
+import type { StorageError } from "../errors.ts";
+import { Timeout } from "../errors.ts";
+import type { Clock } from "../clock.ts";
+import type { LogId, NodeId, StoredMembership, Vote } from "../types.ts";
+import { votersOf } from "../types.ts";
+
+/**
+ * A node's role as reported in metrics; `shutdown` once it stopped.
+ *
+ * @example
+ * ```ts
+ * import type { ServerState } from "./metrics.ts";
+ * const s: ServerState = "leader";
+ * ```
+ */
+export type ServerState = "learner" | "follower" | "candidate" | "leader" | "shutdown";
+
+/**
+ * Replication of one peer, on the leader.
+ *
+ * @example
+ * ```ts
+ * import type { ReplicationMetrics } from "./metrics.ts";
+ * const r: ReplicationMetrics = { matched: { term: 1, index: 5 }, lag: 0 };
+ * ```
+ */
+export interface ReplicationMetrics {
+  /** Last log id known stored on the peer. */
+  readonly matched: LogId | null;
+  /** Entries the peer is behind the leader's last log index. */
+  readonly lag: number;
+}
+
+/**
+ * A snapshot of a node's state.
+ *
+ * @example
+ * ```ts
+ * import type { RaftMetrics } from "./metrics.ts";
+ * function isLeader(m: RaftMetrics): boolean { return m.state === "leader"; }
+ * ```
+ */
+export interface RaftMetrics {
+  /** This node. */
+  readonly id: NodeId;
+  /** Role, or `shutdown`. */
+  readonly state: ServerState;
+  /** Current term. */
+  readonly currentTerm: number;
+  /** Current vote. */
+  readonly vote: Vote;
+  /** The leader this node knows of, or `null`. */
+  readonly currentLeader: NodeId | null;
+  /** Last log id appended (not necessarily durable). */
+  readonly lastLogId: LogId | null;
+  /** Index of the last log entry (0 for an empty log). */
+  readonly lastLogIndex: number;
+  /** Last committed log id. */
+  readonly committed: LogId | null;
+  /** Last log id applied to the state machine. */
+  readonly lastApplied: LogId | null;
+  /** Last log id of the current snapshot. */
+  readonly snapshot: LogId | null;
+  /** Last purged log id. */
+  readonly purged: LogId | null;
+  /** The effective membership. */
+  readonly membership: StoredMembership;
+  /** Leader only: replication state of each peer; `null` elsewhere. */
+  readonly replication: ReadonlyMap<NodeId, ReplicationMetrics> | null;
+  /** Leader only: milliseconds since a quorum last acknowledged it. */
+  readonly millisSinceQuorumAck: number | null;
+  /** The fatal storage error that stopped the node, if any. */
+  readonly storageError: StorageError | null;
+}
+
+/**
+ * Waits for metrics to satisfy a condition, within a timeout. Each method
+ * resolves with the first metrics that satisfy it (the current ones if they
+ * already do) or rejects with {@linkcode Timeout}.
+ *
+ * @example
+ * ```ts ignore
+ * await raft.metrics.wait({ timeout: 1000 }).leader(1);
+ * await raft.metrics.wait({ timeout: 1000 }).appliedAtLeast(10);
+ * ```
+ */
+export class Wait {
+  readonly #watch: MetricsWatch;
+  readonly #timeout: number;
+
+  /** @param watch the metrics source; @param timeout ms */
+  constructor(watch: MetricsWatch, timeout: number) {
+    this.#watch = watch;
+    this.#timeout = timeout;
+  }
+
+  /** Until `predicate(metrics)` holds. */
+  metrics(predicate: (m: RaftMetrics) => boolean, what = "metrics"): Promise<RaftMetrics> {
+    return this.#watch.until(predicate, this.#timeout, what);
+  }
+
+  /** Until the node's role is `state`. */
+  role(state: ServerState): Promise<RaftMetrics> {
+    return this.metrics((m) => m.state === state, `role ${state}`);
+  }
+
+  /** Until the node knows a leader (or the given one). */
+  leader(id?: NodeId): Promise<RaftMetrics> {
+    return this.metrics(
+      (m) => m.currentLeader !== null && (id === undefined || m.currentLeader === id),
+      `leader ${id ?? "any"}`,
+    );
+  }
+
+  /** Until the last log index is at least `index`. */
+  logIndexAtLeast(index: number): Promise<RaftMetrics> {
+    return this.metrics((m) => m.lastLogIndex >= index, `log index >= ${index}`);
+  }
+
+  /** Until the last applied index is at least `index`. */
+  appliedAtLeast(index: number): Promise<RaftMetrics> {
+    return this.metrics((m) => (m.lastApplied?.index ?? 0) >= index, `applied >= ${index}`);
+  }
+
+  /** Until the effective membership's voters are exactly `voters`. */
+  members(voters: Iterable<NodeId>): Promise<RaftMetrics> {
+    const want = [...new Set(voters)].sort((a, b) => a - b).join(",");
+    return this.metrics(
+      (m) => votersOf(m.membership.membership).join(",") === want,
+      `voters [${want}]`,
+    );
+  }
+}
+
+/**
+ * Holds the latest metrics, notifies subscribers, and serves {@linkcode Wait}.
+ *
+ * @example
+ * ```ts ignore
+ * const off = raft.metrics.subscribe((m) => console.log(m.state));
+ * off();
+ * ```
+ */
+export class MetricsWatch {
+  #current: RaftMetrics;
+  readonly #listeners: Set<(m: RaftMetrics) => void> = new Set();
+  readonly #clock: Clock;
+
+  /** Starts with `initial`. */
+  constructor(initial: RaftMetrics, clock: Clock) {
+    this.#current = initial;
+    this.#clock = clock;
+  }
+
+  /** The latest metrics. */
+  get current(): RaftMetrics {
+    return this.#current;
+  }
+
+  /** Calls `listener` with every new metrics; returns a function that unsubscribes. */
+  subscribe(listener: (m: RaftMetrics) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** A waiter whose conditions must hold within `timeout` ms (default 10 s). */
+  wait(options: { timeout?: number } = {}): Wait {
+    return new Wait(this, options.timeout ?? 10_000);
+  }
+
+  /** Publishes new metrics (runtime only). */
+  publish(m: RaftMetrics): void {
+    this.#current = m;
+    for (const l of [...this.#listeners]) {
+      try {
+        l(m);
+      } catch {
+        // A listener's failure must not stop the node.
+      }
+    }
+  }
+
+  /** Resolves when `predicate` holds; rejects with Timeout after `timeout` ms. */
+  until(
+    predicate: (m: RaftMetrics) => boolean,
+    timeout: number,
+    what: string,
+  ): Promise<RaftMetrics> {
+    if (predicate(this.#current)) return Promise.resolve(this.#current);
+    return new Promise((resolve, reject) => {
+      const timer = this.#clock.setTimer(timeout, () => {
+        off();
+        reject(new Timeout(`wait for ${what}`, timeout));
+      });
+      const off = this.subscribe((m) => {
+        if (!predicate(m)) return;
+        off();
+        this.#clock.clearTimer(timer);
+        resolve(m);
+      });
+    });
+  }
+}

@@ -1,0 +1,884 @@
+/**
+ * `Raft`: the public handle of one node. It drives the pure engine with
+ * injected storage, network, clock and randomness: everything that arrives
+ * in one turn of the event loop goes to the engine as one batch, and the
+ * commands it emits are executed with as few storage writes and messages as
+ * possible.
+ *
+ * @module
+ */
+
+import type { Clock, TimerHandle } from "../clock.ts";
+import { SystemClock } from "../clock.ts";
+import type { Config } from "../config.ts";
+import { resolveConfig } from "../config.ts";
+import type { AppendPlan, Command, ReadFailure } from "../engine/commands.ts";
+import { RaftEngine } from "../engine/engine.ts";
+import {
+  AlreadyInitialized,
+  EmptyMembership,
+  ForwardToLeader,
+  InProgress,
+  LearnerNotFound,
+  NotInMembers,
+  PayloadTooLarge,
+  QuorumNotEnough,
+  RaftError,
+  ShuttingDown,
+  StorageError,
+  Timeout,
+} from "../errors.ts";
+import type {
+  AppendRequest,
+  AppendResponse,
+  RaftRequest,
+  RaftResponse,
+  TimeoutNowRequest,
+  TimeoutNowResponse,
+  VoteRequest,
+  VoteResponse,
+} from "../messages.ts";
+import type { RaftNetwork } from "../network.ts";
+import type { Random } from "../random.ts";
+import { cryptoRandom } from "../random.ts";
+import type { LogStore, StateMachine } from "../storage.ts";
+import type { Entry, LogId, Membership, NodeId, RaftNode, StoredMembership } from "../types.ts";
+import { INITIAL_VOTE, isNodeId, membershipOf, votersOf } from "../types.ts";
+import { applyChange, type ChangeMembers } from "./change_members.ts";
+import { LogIo } from "./log_io.ts";
+import { MetricsWatch, type RaftMetrics, type ReplicationMetrics } from "./metrics.ts";
+
+/**
+ * Structured logging hook. Every method receives a message and fields.
+ *
+ * @example
+ * ```ts
+ * import type { Logger } from "./raft.ts";
+ * const logger: Logger = {
+ *   debug: () => {}, info: () => {}, warn: console.warn, error: console.error,
+ * };
+ * ```
+ */
+export interface Logger {
+  /** Verbose protocol events. */
+  debug(message: string, fields?: Record<string, unknown>): void;
+  /** Role changes, membership changes. */
+  info(message: string, fields?: Record<string, unknown>): void;
+  /** Recoverable problems (unreachable peers). */
+  warn(message: string, fields?: Record<string, unknown>): void;
+  /** Fatal problems (storage errors). */
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * What a node is made of.
+ *
+ * @example
+ * ```ts ignore
+ * const options: RaftOptions<Uint8Array | null> = {
+ *   id: 1, logStore: new MemoryLogStore(), stateMachine: new MemoryStateMachine(), network,
+ * };
+ * ```
+ */
+export interface RaftOptions<R> {
+  /** This node's id. */
+  readonly id: NodeId;
+  /** Options; missing ones take the defaults of `DEFAULT_CONFIG`. */
+  readonly config?: Partial<Config>;
+  /** Durable vote and log. */
+  readonly logStore: LogStore;
+  /** The application's state machine. */
+  readonly stateMachine: StateMachine<R>;
+  /** How to reach other nodes. */
+  readonly network: RaftNetwork;
+  /** Time source; default the system clock. */
+  readonly clock?: Clock;
+  /** Election jitter; default seeded from crypto.getRandomValues. */
+  readonly random?: Random;
+  /** Logging hook; default silent. */
+  readonly logger?: Logger;
+}
+
+/**
+ * The result of a client write: where the command went in the log and what
+ * the state machine returned for it.
+ *
+ * @example
+ * ```ts
+ * import type { ClientWriteResult } from "./raft.ts";
+ * const r: ClientWriteResult<number> = { logId: { term: 1, index: 3 }, response: 7 };
+ * ```
+ */
+export interface ClientWriteResult<R> {
+  /** The entry that holds the command. */
+  readonly logId: LogId;
+  /** The state machine's response. */
+  readonly response: R;
+}
+
+/**
+ * How a linearizable read is confirmed: `read-index` (a quorum round) or
+ * `lease` (no round, while the leader lease holds).
+ *
+ * @example
+ * ```ts
+ * import type { ReadPolicy } from "./raft.ts";
+ * const p: ReadPolicy = "lease";
+ * ```
+ */
+export type ReadPolicy = "read-index" | "lease";
+
+interface Proposal<R> {
+  readonly data: Uint8Array;
+  term: number;
+  resolve(r: ClientWriteResult<R>): void;
+  reject(e: unknown): void;
+}
+
+interface ReadRequest {
+  readonly policy: ReadPolicy;
+  resolve(index: number): void;
+  reject(e: unknown): void;
+}
+
+interface MembershipWaiter {
+  readonly index: number;
+  resolve(logId: LogId): void;
+  reject(e: unknown): void;
+}
+
+/** Entries read at once while applying or recovering. */
+const CHUNK = 1000;
+
+/**
+ * One Raft node.
+ *
+ * @example
+ * ```ts
+ * import { Raft } from "./raft.ts";
+ * import { MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
+ * import { MemoryNetwork } from "../../testing/memory_network.ts";
+ *
+ * const net = new MemoryNetwork();
+ * const raft = await Raft.create({
+ *   id: 1,
+ *   logStore: new MemoryLogStore(),
+ *   stateMachine: new MemoryStateMachine(),
+ *   network: net.client(1),
+ * });
+ * net.register(1, (_from, req) => raft.handle(req));
+ * await raft.initialize([1]);
+ * await raft.metrics.wait({ timeout: 5000 }).role("leader");
+ * await raft.shutdown();
+ * ```
+ */
+export class Raft<R = unknown> {
+  /** This node's id. */
+  readonly id: NodeId;
+  /** The resolved configuration. */
+  readonly config: Config;
+  /** Current metrics, subscriptions and waits. */
+  readonly metrics: MetricsWatch;
+  /** Manual triggers. */
+  readonly trigger: {
+    /** Campaign now (if a voter and not leading). */
+    elect(): Promise<void>;
+    /** Leader: send a heartbeat round now. */
+    heartbeat(): Promise<void>;
+    /** Hand leadership to `to`: resolves once started; see `metrics.wait().leader(to)`. */
+    transferLeader(to: NodeId): Promise<void>;
+  };
+  /** Switches that change behaviour at run time. */
+  readonly runtimeConfig: {
+    /** Campaign on election timeout (default on). */
+    elect(enabled: boolean): Promise<void>;
+    /** Send heartbeats (default on). */
+    heartbeat(enabled: boolean): Promise<void>;
+  };
+
+  readonly #engine: RaftEngine;
+  readonly #clock: Clock;
+  readonly #network: RaftNetwork;
+  readonly #logStore: LogStore;
+  readonly #sm: StateMachine<R>;
+  readonly #logger: Logger;
+  readonly #io: LogIo;
+
+  #inbox: (() => void)[] = [];
+  #proposals: Proposal<R>[] = [];
+  #reads: ReadRequest[] = [];
+  #scheduled = false;
+  #stopped = false;
+  #fatal: StorageError | null = null;
+  #timer: TimerHandle | null = null;
+  #timerAt = Infinity;
+  #nextToken = 1;
+  readonly #waiters = new Map<number, Proposal<R>>();
+  readonly #replies = new Map<
+    number,
+    { resolve(m: RaftResponse): void; reject(e: unknown): void }
+  >();
+  readonly #readWaiters = new Map<number, ReadRequest>();
+  #readsAwaitApply: { index: number; read: ReadRequest }[] = [];
+  #membershipWaiters: MembershipWaiter[] = [];
+  #applyQueue: { first: number; last: LogId }[] = [];
+  #applying = false;
+  #appliedIndex: number;
+  #nodes = new Map<NodeId, RaftNode>();
+  #membershipLogId: LogId | null | undefined = undefined;
+  readonly #chains = new Map<NodeId, Promise<void>>();
+  #lastRole = "";
+  readonly #turnFn = (): void => this.#turn();
+  readonly #timerFn = (): void => {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    this.#schedule();
+  };
+
+  private constructor(
+    opts: RaftOptions<R>,
+    config: Config,
+    clock: Clock,
+    engine: RaftEngine,
+    appliedIndex: number,
+  ) {
+    this.id = opts.id;
+    this.config = config;
+    this.#clock = clock;
+    this.#network = opts.network;
+    this.#logStore = opts.logStore;
+    this.#sm = opts.stateMachine;
+    this.#logger = opts.logger ?? SILENT;
+    this.#engine = engine;
+    this.#appliedIndex = appliedIndex;
+    this.#io = new LogIo(
+      opts.logStore,
+      (io) => this.#post(() => this.#engine.flushed(io)),
+      (op, e) => this.#fail(op, e),
+    );
+    this.metrics = new MetricsWatch(this.#buildMetrics(), clock);
+    this.trigger = {
+      elect: () => this.#call(() => this.#engine.triggerElect()),
+      heartbeat: () => this.#call(() => this.#engine.triggerHeartbeat()),
+      transferLeader: (to) => this.#transferLeader(to),
+    };
+    this.runtimeConfig = {
+      elect: (enabled) => this.#call(() => this.#engine.setElectEnabled(enabled)),
+      heartbeat: (enabled) => this.#call(() => this.#engine.setHeartbeatEnabled(enabled)),
+    };
+  }
+
+  /**
+   * Starts a node: recovers its vote, log, commit index and the state
+   * machine's applied state from storage, and re-applies committed entries
+   * the state machine lacks. Rejects with `ConfigError` for bad options and
+   * `StorageError` if storage cannot be read.
+   */
+  static async create<R>(opts: RaftOptions<R>): Promise<Raft<R>> {
+    if (!isNodeId(opts.id)) throw new TypeError(`node id must be a non-negative safe integer`);
+    const config = resolveConfig(opts.config ?? {});
+    const clock = opts.clock ?? new SystemClock();
+    const random = opts.random ?? cryptoRandom();
+    const store = opts.logStore;
+    let op = "recover";
+    try {
+      op = "readVote";
+      const vote = (await store.readVote()) ?? INITIAL_VOTE;
+      op = "logState";
+      const state = await store.logState();
+      op = "readCommitted";
+      const committed = await store.readCommitted();
+      op = "appliedState";
+      const applied = await opts.stateMachine.appliedState();
+      const memberships: StoredMembership[] = [];
+      const smm = applied.membership;
+      if (smm.membership.configs.length > 0) memberships.push(smm);
+      const logIds: LogId[] = [];
+      const first = (state.lastPurged?.index ?? 0) + 1;
+      const last = state.lastLogId?.index ?? 0;
+      op = "entries";
+      for (let from = first; from <= last; from += CHUNK) {
+        const to = Math.min(last, from + CHUNK - 1);
+        const entries = await store.entries(from, to);
+        if (entries.length !== to - from + 1) {
+          throw new RangeError(`log store returned ${entries.length} entries for ${from}..${to}`);
+        }
+        for (const e of entries) {
+          logIds.push({ term: e.term, index: e.index });
+          if (e.type === "membership" && e.index > (smm.logId?.index ?? 0)) {
+            memberships.push({ logId: { term: e.term, index: e.index }, membership: e.membership });
+          }
+        }
+      }
+      const engine = new RaftEngine({
+        id: opts.id,
+        config,
+        random,
+        now: clock.now(),
+        vote,
+        logIds,
+        purged: state.lastPurged,
+        committed,
+        applied: applied.lastApplied,
+        memberships,
+      });
+      const raft = new Raft<R>(opts, config, clock, engine, applied.lastApplied?.index ?? 0);
+      raft.#schedule();
+      return raft;
+    } catch (e) {
+      if (e instanceof RaftError) throw e;
+      throw new StorageError(op, e);
+    }
+  }
+
+  // ---- application API ---------------------------------------------------------
+
+  /**
+   * Initializes a new cluster with `members` (ids, or ids with addresses) as
+   * its voters. Call it on one node (or on all with the same members).
+   * Rejects with {@linkcode AlreadyInitialized} if this node has any log or
+   * vote, and {@linkcode NotInMembers} if it is not among `members`.
+   */
+  async initialize(members: readonly NodeId[] | ReadonlyMap<NodeId, RaftNode>): Promise<void> {
+    const ids = Array.isArray(members)
+      ? members
+      : [...(members as ReadonlyMap<NodeId, RaftNode>).keys()];
+    const addrs = Array.isArray(members) ? new Map() : members as ReadonlyMap<NodeId, RaftNode>;
+    for (const id of ids) if (!isNodeId(id)) throw new TypeError(`invalid node id ${id}`);
+    if (ids.length === 0) throw new EmptyMembership();
+    const membership = membershipOf(ids, [], addrs);
+    const r = await this.#call(() => this.#engine.initialize(membership));
+    if (r.ok) return;
+    if (r.reason === "not-in-members") throw new NotInMembers(this.id, votersOf(membership));
+    if (r.reason === "empty-membership") throw new EmptyMembership();
+    throw new AlreadyInitialized();
+  }
+
+  /** Whether this node has a membership (it was initialized or joined). */
+  isInitialized(): boolean {
+    const m = this.metrics.current;
+    return m.membership.membership.nodes.size > 0 || m.lastLogIndex > 0;
+  }
+
+  /**
+   * Replicates `command` and applies it; resolves with its log id and the
+   * state machine's response once applied here. Rejects with
+   * {@linkcode ForwardToLeader} on a non-leader, {@linkcode PayloadTooLarge}
+   * for a command over `maxPayloadBytes`.
+   */
+  clientWrite(command: Uint8Array): Promise<ClientWriteResult<R>> {
+    const err = this.#unusable();
+    if (err !== null) return Promise.reject(err);
+    if (!(command instanceof Uint8Array)) {
+      return Promise.reject(new TypeError("clientWrite takes the command as a Uint8Array"));
+    }
+    if (command.byteLength > this.config.maxPayloadBytes) {
+      return Promise.reject(new PayloadTooLarge(command.byteLength, this.config.maxPayloadBytes));
+    }
+    return new Promise((resolve, reject) => {
+      this.#proposals.push({ data: command, term: 0, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /**
+   * Writes several commands as one batch (consecutive entries); resolves with
+   * every result in order, or rejects with the first failure.
+   */
+  clientWriteMany(commands: readonly Uint8Array[]): Promise<ClientWriteResult<R>[]> {
+    return Promise.all(commands.map((c) => this.clientWrite(c)));
+  }
+
+  /**
+   * Confirms this node is the leader in a way that makes a following local
+   * read linearizable, and waits until the state machine has applied up to
+   * the read index. Resolves with that index. Rejects with
+   * {@linkcode ForwardToLeader} on a non-leader, {@linkcode QuorumNotEnough}
+   * when the lease lapsed (policy `lease`), {@linkcode Timeout} after
+   * `timeout` ms.
+   */
+  ensureLinearizable(
+    options: { policy?: ReadPolicy; timeout?: number } = {},
+  ): Promise<number> {
+    const err = this.#unusable();
+    if (err !== null) return Promise.reject(err);
+    const policy = options.policy ?? "read-index";
+    if (policy !== "read-index" && policy !== "lease") {
+      return Promise.reject(new TypeError(`unknown read policy ${String(policy)}`));
+    }
+    const timeout = options.timeout ?? this.config.electionTimeoutMax * 4;
+    return new Promise((resolve, reject) => {
+      const timer = this.#clock.setTimer(timeout, () => {
+        reject(new Timeout("ensureLinearizable", timeout));
+      });
+      this.#reads.push({
+        policy,
+        resolve: (i) => {
+          this.#clock.clearTimer(timer);
+          resolve(i);
+        },
+        reject: (e) => {
+          this.#clock.clearTimer(timer);
+          reject(e);
+        },
+      });
+      this.#schedule();
+    });
+  }
+
+  /**
+   * Adds `id` at `node` as a learner. With `blocking` (default), resolves once
+   * the learner holds the log up to the entry that added it.
+   */
+  async addLearner(
+    id: NodeId,
+    node: RaftNode,
+    options: { blocking?: boolean; timeout?: number } = {},
+  ): Promise<{ logId: LogId }> {
+    if (!isNodeId(id)) throw new TypeError(`invalid node id ${id}`);
+    const logId = await this.changeMembership({ type: "add-nodes", nodes: new Map([[id, node]]) });
+    if (options.blocking ?? true) {
+      const target = logId.index;
+      await this.metrics.wait({ timeout: options.timeout ?? 30_000 }).metrics(
+        (m) => (m.replication?.get(id)?.matched?.index ?? 0) >= target || m.state !== "leader",
+        `learner ${id} caught up`,
+      );
+    }
+    return { logId };
+  }
+
+  /**
+   * Changes the membership by joint consensus (two steps when voters
+   * change); resolves with the log id of the final configuration once it is
+   * committed. With `retain`, removed voters stay as learners. Rejects with
+   * {@linkcode InProgress} while another change runs, {@linkcode EmptyMembership},
+   * {@linkcode LearnerNotFound}, {@linkcode ForwardToLeader}.
+   */
+  changeMembership(
+    change: ChangeMembers,
+    options: { retain?: boolean } = {},
+  ): Promise<LogId> {
+    const retain = options.retain ?? false;
+    return new Promise((resolve, reject) => {
+      const err = this.#unusable();
+      if (err !== null) return reject(err);
+      this.#post(() => {
+        try {
+          const st = this.#engine.status();
+          if (st.role !== "leader") throw this.#forward(st.leaderId);
+          const eff = st.membership;
+          if (
+            eff.membership.configs.length !== 1 ||
+            (eff.logId?.index ?? 0) > (st.committed?.index ?? 0)
+          ) {
+            throw new InProgress(st.committedMembership.logId, eff.logId);
+          }
+          const target: Membership = applyChange(eff.membership, change, retain);
+          const r = this.#engine.changeMembership(target);
+          if (!r.ok) {
+            if (r.reason === "not-leader") throw this.#forward(r.leaderId);
+            if (r.reason === "empty-membership") throw new EmptyMembership();
+            if (r.reason === "learner-not-found") throw new LearnerNotFound(-1);
+            throw new InProgress(st.committedMembership.logId, eff.logId);
+          }
+          this.#membershipWaiters.push({ index: r.logId?.index ?? 0, resolve, reject });
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+  }
+
+  // ---- RPC handlers (called by the transport) -------------------------------------
+
+  /** Handles any Raft request from a peer. */
+  handle(request: RaftRequest): Promise<RaftResponse> {
+    switch (request.type) {
+      case "append":
+        return this.#request(request.leaderId, request);
+      case "vote":
+      case "pre-vote":
+        return this.#request(request.candidateId, request);
+      case "timeout-now":
+        return this.#request(request.leaderId, request);
+      case "install-snapshot":
+        return Promise.reject(new RangeError("snapshot installation is not supported yet"));
+      default:
+        return Promise.reject(new TypeError("not a Raft request"));
+    }
+  }
+
+  /** Handles an AppendEntries request from the leader. */
+  handleAppend(request: AppendRequest): Promise<AppendResponse> {
+    return this.#request(request.leaderId, request) as Promise<AppendResponse>;
+  }
+
+  /** Handles a vote request from a candidate. */
+  handleVote(request: VoteRequest): Promise<VoteResponse> {
+    return this.#request(request.candidateId, request) as Promise<VoteResponse>;
+  }
+
+  /** Handles a pre-vote request from a would-be candidate. */
+  handlePreVote(request: VoteRequest): Promise<VoteResponse> {
+    return this.#request(request.candidateId, request) as Promise<VoteResponse>;
+  }
+
+  /** Handles the leader's TimeoutNow (leadership transfer). */
+  handleTimeoutNow(request: TimeoutNowRequest): Promise<TimeoutNowResponse> {
+    return this.#request(request.leaderId, request) as Promise<TimeoutNowResponse>;
+  }
+
+  /**
+   * Stops the node: timers stop, pending requests reject with
+   * {@linkcode ShuttingDown}, queued storage writes finish, storage closes.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer !== null) this.#clock.clearTimer(this.#timer);
+    this.#timer = null;
+    this.#rejectAll(new ShuttingDown());
+    await this.#io.idle();
+    await this.#logStore.close();
+    this.metrics.publish(this.#buildMetrics());
+  }
+
+  // ---- the loop --------------------------------------------------------------------
+
+  #post(fn: () => void): void {
+    this.#inbox.push(fn);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#stopped) return;
+    this.#scheduled = true;
+    queueMicrotask(this.#turnFn);
+  }
+
+  #call<T>(fn: () => T): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const err = this.#unusable();
+      if (err !== null) return reject(err);
+      this.#post(() => {
+        try {
+          resolve(fn());
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+  }
+
+  #request(from: NodeId, request: RaftRequest): Promise<RaftResponse> {
+    return new Promise((resolve, reject) => {
+      const err = this.#unusable();
+      if (err !== null) return reject(err);
+      const token = this.#nextToken++;
+      this.#replies.set(token, { resolve, reject });
+      this.#post(() => this.#engine.receive(from, request, token));
+    });
+  }
+
+  #turn(): void {
+    this.#scheduled = false;
+    if (this.#stopped) return;
+    const engine = this.#engine;
+    engine.tick(this.#clock.now());
+    while (this.#inbox.length > 0) {
+      const inbox = this.#inbox;
+      this.#inbox = [];
+      for (const fn of inbox) fn();
+    }
+    if (this.#proposals.length > 0) this.#propose();
+    if (this.#reads.length > 0) this.#startReads();
+    this.#execute(engine.takeCommands());
+    if (this.#stopped) return;
+    this.#armTimer();
+    this.#publish();
+  }
+
+  #armTimer(): void {
+    const at = this.#engine.nextDeadline();
+    if (at === this.#timerAt) return;
+    if (this.#timer !== null) this.#clock.clearTimer(this.#timer);
+    this.#timer = null;
+    this.#timerAt = at;
+    if (at === Infinity) return;
+    this.#timer = this.#clock.setTimer(Math.max(0, at - this.#clock.now()), this.#timerFn);
+  }
+
+  #propose(): void {
+    const batch = this.#proposals;
+    this.#proposals = [];
+    const r = this.#engine.propose(batch.map((p) => p.data));
+    if (!r.ok) {
+      const err = this.#forward(r.reason === "transferring" ? null : r.leaderId);
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      p.term = r.term;
+      this.#waiters.set(r.firstIndex + i, p);
+    }
+  }
+
+  #startReads(): void {
+    const readIndex: number[] = [];
+    const lease: number[] = [];
+    for (const r of this.#reads) {
+      const token = this.#nextToken++;
+      this.#readWaiters.set(token, r);
+      (r.policy === "lease" ? lease : readIndex).push(token);
+    }
+    this.#reads = [];
+    if (readIndex.length > 0) this.#engine.read(readIndex, "read-index");
+    if (lease.length > 0) this.#engine.read(lease, "lease");
+  }
+
+  #execute(commands: Command[]): void {
+    for (const c of commands) {
+      switch (c.type) {
+        case "save-vote":
+        case "append-log":
+        case "truncate-log":
+          this.#io.submit(c);
+          break;
+        case "send":
+          this.#send(c.to, c.message);
+          break;
+        case "replicate":
+          this.#replicate(c.to, c.plan);
+          break;
+        case "reply": {
+          const r = this.#replies.get(c.token);
+          if (r !== undefined) {
+            this.#replies.delete(c.token);
+            r.resolve(c.message);
+          }
+          break;
+        }
+        case "apply":
+          this.#applyQueue.push(c);
+          if (!this.#applying) void this.#runApply();
+          break;
+        case "read-ready": {
+          const r = this.#readWaiters.get(c.token);
+          if (r === undefined) break;
+          this.#readWaiters.delete(c.token);
+          if (this.#appliedIndex >= c.index) r.resolve(c.index);
+          else this.#readsAwaitApply.push({ index: c.index, read: r });
+          break;
+        }
+        case "read-failed": {
+          const r = this.#readWaiters.get(c.token);
+          if (r === undefined) break;
+          this.#readWaiters.delete(c.token);
+          r.reject(this.#readError(c.reason));
+          break;
+        }
+        case "membership-done": {
+          const done = this.#membershipWaiters.filter((w) => w.index <= c.logId.index);
+          this.#membershipWaiters = this.#membershipWaiters.filter((w) => w.index > c.logId.index);
+          for (const w of done) w.resolve(c.logId);
+          break;
+        }
+      }
+    }
+  }
+
+  #send(to: NodeId, message: RaftRequest): void {
+    const node = this.#nodes.get(to) ?? { addr: "" };
+    this.#network.send(to, node, message).then(
+      (res) => this.#post(() => this.#engine.receive(to, res)),
+      (e) => {
+        this.#logger.debug("send failed", { to, type: message.type, error: String(e) });
+        if (message.type === "append") this.#post(() => this.#engine.unreachable(to));
+      },
+    );
+  }
+
+  #replicate(to: NodeId, plan: AppendPlan): void {
+    if (!this.#chains.has(to)) {
+      const cached = plan.last < plan.first ? [] : this.#io.cached(plan.first, plan.last);
+      if (cached !== null) {
+        this.#send(to, this.#appendRequest(plan, cached));
+        return;
+      }
+    }
+    // Entries must come from the store: keep this peer's requests in order behind the read.
+    const prev = this.#chains.get(to) ?? Promise.resolve();
+    const next: Promise<void> = prev.then(async () => {
+      const entries = await this.#io.entries(plan.first, plan.last);
+      this.#send(to, this.#appendRequest(plan, entries));
+    }).catch((e) => {
+      this.#logger.warn("cannot read entries to replicate", { to, error: String(e) });
+      this.#post(() => this.#engine.unreachable(to));
+    });
+    this.#chains.set(to, next);
+    void next.then(() => {
+      if (this.#chains.get(to) === next) this.#chains.delete(to);
+    });
+  }
+
+  #appendRequest(plan: AppendPlan, entries: readonly Entry[]): AppendRequest {
+    return {
+      type: "append",
+      term: plan.term,
+      leaderId: plan.leaderId,
+      prevLogId: plan.prevLogId,
+      entries,
+      leaderCommit: plan.leaderCommit,
+      round: plan.round,
+    };
+  }
+
+  async #runApply(): Promise<void> {
+    this.#applying = true;
+    try {
+      while (this.#applyQueue.length > 0 && !this.#stopped) {
+        const { first, last } = this.#applyQueue.shift()!;
+        for (let from = first; from <= last.index; from += CHUNK) {
+          const to = Math.min(last.index, from + CHUNK - 1);
+          const entries = await this.#io.entries(from, to);
+          const responses = await this.#sm.apply(entries);
+          for (let i = 0; i < entries.length; i++) {
+            const e = entries[i]!;
+            const w = this.#waiters.get(e.index);
+            if (w === undefined) continue;
+            this.#waiters.delete(e.index);
+            if (w.term === e.term) {
+              w.resolve({ logId: { term: e.term, index: e.index }, response: responses[i] as R });
+            } else {
+              w.reject(this.#forward(this.#engine.status().leaderId));
+            }
+          }
+          const lastEntry = entries[entries.length - 1]!;
+          const appliedId = { term: lastEntry.term, index: lastEntry.index };
+          this.#appliedIndex = appliedId.index;
+          this.#post(() => this.#engine.applied(appliedId));
+          this.#releaseReads();
+        }
+        void this.#logStore.saveCommitted(last).catch(() => {});
+      }
+    } catch (e) {
+      this.#fail("apply", e);
+    }
+    this.#applying = false;
+  }
+
+  #releaseReads(): void {
+    if (this.#readsAwaitApply.length === 0) return;
+    const ready = this.#readsAwaitApply.filter((r) => r.index <= this.#appliedIndex);
+    if (ready.length === 0) return;
+    this.#readsAwaitApply = this.#readsAwaitApply.filter((r) => r.index > this.#appliedIndex);
+    for (const r of ready) r.read.resolve(r.index);
+  }
+
+  async #transferLeader(to: NodeId): Promise<void> {
+    if (!isNodeId(to)) throw new TypeError(`invalid node id ${to}`);
+    const r = await this.#call(() => this.#engine.transferLeader(to));
+    if (r.ok) return;
+    if (r.reason === "not-leader") throw this.#forward(r.leaderId);
+    throw new NotInMembers(to, votersOf(this.#engine.status().membership.membership));
+  }
+
+  // ---- errors and metrics ------------------------------------------------------------
+
+  #forward(leaderId: NodeId | null): ForwardToLeader {
+    return new ForwardToLeader(
+      leaderId,
+      leaderId === null ? null : this.#nodes.get(leaderId) ?? null,
+    );
+  }
+
+  #readError(reason: ReadFailure): RaftError {
+    if (reason.kind === "not-leader") return this.#forward(reason.leaderId);
+    const voters = votersOf(this.#engine.status().membership.membership);
+    return new QuorumNotEnough(`[${voters.join(", ")}]`, [this.id]);
+  }
+
+  #unusable(): RaftError | null {
+    if (this.#fatal !== null) return this.#fatal;
+    if (this.#stopped) return new ShuttingDown();
+    return null;
+  }
+
+  #fail(operation: string, error: unknown): void {
+    if (this.#fatal !== null) return;
+    this.#fatal = new StorageError(operation, error);
+    this.#logger.error("storage failed: node stopped", { operation, error: String(error) });
+    this.#stopped = true;
+    if (this.#timer !== null) this.#clock.clearTimer(this.#timer);
+    this.#timer = null;
+    this.#rejectAll(this.#fatal);
+    this.metrics.publish(this.#buildMetrics());
+  }
+
+  #rejectAll(err: RaftError): void {
+    for (const p of this.#proposals) p.reject(err);
+    this.#proposals = [];
+    for (const p of this.#waiters.values()) p.reject(err);
+    this.#waiters.clear();
+    for (const r of this.#reads) r.reject(err);
+    this.#reads = [];
+    for (const r of this.#readWaiters.values()) r.reject(err);
+    this.#readWaiters.clear();
+    for (const r of this.#readsAwaitApply) r.read.reject(err);
+    this.#readsAwaitApply = [];
+    for (const r of this.#replies.values()) r.reject(err);
+    this.#replies.clear();
+    for (const w of this.#membershipWaiters) w.reject(err);
+    this.#membershipWaiters = [];
+  }
+
+  #publish(): void {
+    const m = this.#buildMetrics();
+    if (m.state !== this.#lastRole) {
+      this.#logger.info("role", { id: this.id, role: m.state, term: m.currentTerm });
+      this.#lastRole = m.state;
+      if (m.state !== "leader" && this.#membershipWaiters.length > 0) {
+        const err = this.#forward(m.currentLeader);
+        for (const w of this.#membershipWaiters) w.reject(err);
+        this.#membershipWaiters = [];
+      }
+    }
+    this.metrics.publish(m);
+  }
+
+  #buildMetrics(): RaftMetrics {
+    const s = this.#engine.status();
+    if (this.#membershipLogId !== s.membership.logId) {
+      this.#membershipLogId = s.membership.logId;
+      this.#nodes = new Map(s.membership.membership.nodes);
+    }
+    let replication: Map<NodeId, ReplicationMetrics> | null = null;
+    const lastIndex = s.lastLogId?.index ?? 0;
+    if (s.role === "leader") {
+      replication = new Map();
+      for (const [id, p] of s.replication) {
+        replication.set(id, { matched: p.matched, lag: lastIndex - (p.matched?.index ?? 0) });
+      }
+    }
+    return {
+      id: this.id,
+      state: this.#stopped ? "shutdown" : s.role,
+      currentTerm: s.term,
+      vote: s.vote,
+      currentLeader: s.leaderId,
+      lastLogId: s.lastLogId,
+      lastLogIndex: lastIndex,
+      committed: s.committed,
+      lastApplied: s.applied,
+      snapshot: null,
+      purged: s.purged,
+      membership: s.membership,
+      replication,
+      millisSinceQuorumAck: s.quorumAckAt === null ? null : this.#clock.now() - s.quorumAckAt,
+      storageError: this.#fatal,
+    };
+  }
+}

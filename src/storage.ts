@@ -1,0 +1,129 @@
+/**
+ * The storage interfaces a {@linkcode Raft} node runs on: a durable
+ * {@linkcode LogStore} for the vote and the log, and the application's
+ * {@linkcode StateMachine}. Implementations: `adapters/memory.ts` (any
+ * runtime), Deno KV and bun:sqlite (adapters/).
+ *
+ * Contract, which the runtime relies on for safety:
+ * - A returned promise means durable: after `saveVote` or `append` resolves,
+ *   a crash loses nothing written by it.
+ * - Calls are never concurrent: the runtime issues one at a time, in order.
+ * - A rejected promise is fatal: the node stops (StorageError) rather than
+ *   continue with a half-written state.
+ *
+ * @module
+ */
+
+import type { Entry, LogId, SnapshotMeta, StoredMembership, Vote } from "./types.ts";
+
+/**
+ * Where the log stands: the last purged id and the last id present.
+ *
+ * @example
+ * ```ts
+ * import type { LogState } from "./storage.ts";
+ * const s: LogState = { lastPurged: null, lastLogId: { term: 1, index: 3 } };
+ * ```
+ */
+export interface LogState {
+  /** The last purged (compacted) log id, or `null`. */
+  readonly lastPurged: LogId | null;
+  /** The last log id present, or the last purged one when the log is empty, or `null`. */
+  readonly lastLogId: LogId | null;
+}
+
+/**
+ * Durable storage of the vote and the log.
+ *
+ * @example
+ * ```ts
+ * import type { LogStore } from "./storage.ts";
+ * async function lastIndex(store: LogStore): Promise<number> {
+ *   return (await store.logState()).lastLogId?.index ?? 0;
+ * }
+ * ```
+ */
+export interface LogStore {
+  /** The saved vote, or `null` if none was ever saved. */
+  readVote(): Promise<Vote | null>;
+  /** Saves the vote durably. */
+  saveVote(vote: Vote): Promise<void>;
+  /** Where the log stands. */
+  logState(): Promise<LogState>;
+  /**
+   * Entries with `from <= index <= to`, in order. Every requested index
+   * between the purge point and the last entry must be returned.
+   */
+  entries(from: number, to: number): Promise<Entry[]>;
+  /** Appends consecutive entries after the last one, durably. */
+  append(entries: readonly Entry[]): Promise<void>;
+  /** Deletes every entry with `index >= since`, durably. */
+  truncate(since: number): Promise<void>;
+  /** Deletes every entry with `index <= upTo.index` and records `upTo` as purged. */
+  purge(upTo: LogId): Promise<void>;
+  /** Remembers the commit index (need not be durable; speeds up recovery). */
+  saveCommitted(committed: LogId | null): Promise<void>;
+  /** The last saved commit index, or `null`. */
+  readCommitted(): Promise<LogId | null>;
+  /** Releases resources. The store is not used afterwards. */
+  close(): Promise<void>;
+}
+
+/**
+ * What the state machine has applied, and the membership it last saw.
+ *
+ * @example
+ * ```ts
+ * import type { AppliedState } from "./storage.ts";
+ * import { EMPTY_MEMBERSHIP } from "./types.ts";
+ * const s: AppliedState = { lastApplied: null, membership: { logId: null, membership: EMPTY_MEMBERSHIP } };
+ * ```
+ */
+export interface AppliedState {
+  /** The last applied log id, or `null`. */
+  readonly lastApplied: LogId | null;
+  /** The last membership applied (from a membership entry or a snapshot). */
+  readonly membership: StoredMembership;
+}
+
+/**
+ * A snapshot's metadata and its bytes.
+ *
+ * @example
+ * ```ts
+ * import type { Snapshot } from "./storage.ts";
+ * function size(s: Snapshot): number { return s.data.byteLength; }
+ * ```
+ */
+export interface Snapshot {
+  /** What the snapshot covers. */
+  readonly meta: SnapshotMeta;
+  /** The serialized state. */
+  readonly data: Uint8Array;
+}
+
+/**
+ * The application's replicated state. `R` is what applying a command returns
+ * to the client that proposed it.
+ *
+ * @example
+ * ```ts
+ * import type { StateMachine } from "./storage.ts";
+ * function responses<R>(sm: StateMachine<R>): StateMachine<R> { return sm; }
+ * ```
+ */
+export interface StateMachine<R = unknown> {
+  /** What is applied; read on start-up to skip re-applying. */
+  appliedState(): Promise<AppliedState>;
+  /**
+   * Applies committed entries, in order, exactly once each, and returns one
+   * response per entry (`undefined` for blank and membership entries).
+   */
+  apply(entries: readonly Entry[]): Promise<(R | undefined)[]>;
+  /** Serializes the applied state as a snapshot. */
+  buildSnapshot(): Promise<Snapshot>;
+  /** Replaces the state with a snapshot's. */
+  installSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void>;
+  /** The latest snapshot built or installed, or `null`. */
+  currentSnapshot(): Promise<Snapshot | null>;
+}

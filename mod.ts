@@ -27,3 +27,24 @@ export * from "./src/errors.ts";
 export * from "./src/random.ts";
 export * from "./src/clock.ts";
 export * from "./src/codec.ts";
+export * from "./src/storage.ts";
+export * from "./src/network.ts";
+export { Raft } from "./src/runtime/raft.ts";
+export type { ClientWriteResult, Logger, RaftOptions, ReadPolicy } from "./src/runtime/raft.ts";
+export { MetricsWatch, Wait } from "./src/runtime/metrics.ts";
+export type { RaftMetrics, ReplicationMetrics, ServerState } from "./src/runtime/metrics.ts";
+export { applyChange } from "./src/runtime/change_members.ts";
+export type { ChangeMembers } from "./src/runtime/change_members.ts";
+export { RaftEngine } from "./src/engine/engine.ts";
+export type { EngineStatus, PeerStatus } from "./src/engine/engine.ts";
+export type {
+  AdminResult,
+  AppendPlan,
+  Command,
+  EngineConfig,
+  EngineInit,
+  EngineRandom,
+  ProposeResult,
+  ReadFailure,
+} from "./src/engine/commands.ts";
+export type { Role } from "./src/engine/engine_core.ts";

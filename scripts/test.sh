@@ -15,16 +15,10 @@ cd "$(dirname "$0")/.." || exit 2
 export NO_COLOR=1
 export RUST_BACKTRACE=0
 
-if [ ! -d node_modules ]; then
-  echo "==== npm ci (node_modules is missing) ===="
-  # Fall back to npm install (same lockfile) if npm ci rejects the lockfile:
-  # see .ci/run.
-  npm ci --no-audit --no-fund --loglevel=error ||
-    npm install --no-save --no-audit --no-fund --loglevel=error || {
-    echo "0 passed, 1 failed"
-    exit 1
-  }
-fi
+bash scripts/setup.sh || {
+  echo "0 passed, 1 failed"
+  exit 1
+}
 
 DENO=node_modules/.bin/deno
 BUN=node_modules/.bin/bun
@@ -108,13 +102,6 @@ for dir in src adapters testing; do
     DOC_TARGETS+=("$dir/")
   fi
 done
-
-# Bun's npm package installs its binary in a postinstall script; if that was
-# skipped, node_modules/.bin/bun is a placeholder. Repair it once.
-if ! "$BUN" --version >/dev/null 2>&1 && [ -f node_modules/bun/install.js ]; then
-  heading "bun: running its postinstall (the binary was not installed)"
-  (cd node_modules/bun && node install.js) || true
-fi
 
 gate fmt "$DENO" fmt --check
 gate lint "$DENO" lint

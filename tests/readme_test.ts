@@ -1,0 +1,33 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+
+const root = new URL("../", import.meta.url);
+
+test("readme: the quick start runs as written (jsr imports mapped to this checkout)", async () => {
+  const readme = readFileSync(new URL("README.md", root), "utf8");
+  const section = readme.slice(readme.indexOf("## Quick start"));
+  const match = section.match(/```ts\n([\s\S]*?)```/);
+  assert.ok(match, "README has a Quick start code block");
+  const code = match[1]!
+    .replaceAll(
+      '"jsr:@x/raft/adapters/memory"',
+      JSON.stringify(new URL("adapters/memory.ts", root).href),
+    )
+    .replaceAll('"jsr:@x/raft/testing"', JSON.stringify(new URL("testing/mod.ts", root).href))
+    .replaceAll('"jsr:@x/raft"', JSON.stringify(new URL("mod.ts", root).href));
+  assert.ok(!code.includes("jsr:"), "every import was mapped");
+  const dir = new URL(".tmp/", root);
+  mkdirSync(dir, { recursive: true });
+  const file = new URL(`readme_quickstart_${Date.now()}.ts`, dir);
+  writeFileSync(file, code);
+  const logged: unknown[] = [];
+  const log = console.log;
+  console.log = (...args: unknown[]) => logged.push(args);
+  try {
+    await import(file.href);
+  } finally {
+    console.log = log;
+  }
+  assert.deepEqual(logged, [["committed at", { term: 1, index: 3 }]]);
+});

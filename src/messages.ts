@@ -57,7 +57,7 @@ export interface AppendResponse {
   readonly type: "append-response";
   /** The follower's term. */
   readonly term: number;
-  /** The request's round, echoed. */
+  /** The request's round, echoed; 0 when the request's term is older than the follower's. */
   readonly round: number;
   /** Whether `prevLogId` matched and the entries were stored. */
   readonly success: boolean;

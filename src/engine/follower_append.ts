@@ -37,11 +37,14 @@ export function handleAppendRequest(
 ): void {
   const prev = req.prevLogId;
   const prevIndex = prev?.index ?? 0;
+  // A request of an older term comes from an earlier leadership: its round means nothing to
+  // the current leader (rounds restart each term), so it is not echoed.
+  const round = req.term < core.vote.term ? 0 : req.round;
   const reply = (success: boolean, index: number, hintTerm: number, hintIndex: number): void => {
     const message: AppendResponse = {
       type: "append-response",
       term: core.vote.term,
-      round: req.round,
+      round,
       success,
       index,
       hintTerm,

@@ -170,7 +170,8 @@ export function handleAppendResponse(core: EngineCore, from: NodeId, res: Append
   if (core.role !== "leader" || res.term !== core.vote.term) return;
   const p = core.progress.get(from);
   if (p === undefined) return;
-  if (res.round > p.ackedRound) {
+  // A round never sent in this term (an echo from an earlier leadership) confirms nothing.
+  if (res.round > p.ackedRound && res.round <= core.round) {
     p.ackedRound = res.round;
     onRoundAck(core);
   }

@@ -776,3 +776,83 @@ test("engine/replication: a leader resumes a peer that was unreachable from its 
   assert.equal(st(c, 1).replication.get(3)?.state, "pipeline");
   assert.deepEqual(appliedData(c.node(3)), [1, 2]);
 });
+
+test("engine/replication: a late reply to an old term's request cannot confirm a ReadIndex round", () => {
+  const c = new TestCluster([1, 2, 3], NO_ELECT);
+  c.elect(1);
+  c.advance(1000); // many heartbeat rounds at term 1
+  const stash: Envelope[] = [];
+  c.dropIf = (e) => {
+    if (e.from !== 1 || e.to !== 3 || e.message.type !== "append" || stash.length > 0) {
+      return false;
+    }
+    stash.push(e);
+    return true;
+  };
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  c.dropIf = null;
+  const late = stash[0]!.message as AppendRequest;
+  assert.ok(late.round > 10, `round ${late.round}`);
+  // 1 loses leadership to 2 (term 2), catches up, then wins again at term 3.
+  c.isolate(1);
+  c.advance(TEST_CONFIG.electionTimeoutMin + 10);
+  c.elect(2);
+  assert.equal(st(c, 2).role, "leader");
+  c.heal();
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  assert.equal(st(c, 1).role, "follower");
+  c.isolate(2);
+  c.advance(TEST_CONFIG.electionTimeoutMin + 10);
+  c.elect(1);
+  assert.equal(st(c, 1).role, "leader");
+  assert.equal(st(c, 1).term, 3);
+  // Partition {1} | {2,3}. The old term-1 request reaches 3 late; 3's reply is delayed.
+  c.heal();
+  c.isolate(1);
+  const token = deliver(c, 1, 3, late);
+  const staleReply = appendReply(c.node(3), token);
+  assert.equal(staleReply.term, 3);
+  // 2 and 3 move on: 3 is elected at term 4 and commits x=2.
+  c.advance(TEST_CONFIG.electionTimeoutMin + 10);
+  c.elect(3);
+  assert.equal(st(c, 3).role, "leader");
+  assert.equal(st(c, 3).term, 4);
+  assert.ok(c.propose(3, 2).ok);
+  const newCommit = st(c, 3).committed!.index;
+  assert.equal(st(c, 1).role, "leader", "1 has not noticed yet");
+  // A read on 1 must not be confirmed by the reply 3 produced before the read arrived.
+  c.node(1).engine.read([77], "read-index");
+  c.process();
+  // More reads push 1's round past the late reply's (rounds restart every term).
+  for (let t = 78; t < 78 + late.round; t++) c.node(1).engine.read([t], "read-index");
+  c.process();
+  c.node(1).engine.receive(3, staleReply);
+  c.process();
+  const served = c.node(1).readsReady.get(77);
+  assert.equal(served, undefined, `stale read served at ${served} < ${newCommit}`);
+});
+
+test("engine/replication: an ack of a round the leader never sent confirms no read", () => {
+  const c = new TestCluster([1, 2, 3], NO_ELECT);
+  c.elect(1);
+  c.isolate(1);
+  const leader = c.node(1);
+  leader.engine.read([5], "read-index");
+  c.process();
+  for (const from of [2, 3]) {
+    leader.engine.receive(from, {
+      type: "append-response",
+      term: 1,
+      round: 1000,
+      success: true,
+      index: 1,
+      hintTerm: 0,
+      hintIndex: 0,
+    });
+  }
+  c.process();
+  leader.engine.read([6], "read-index");
+  c.process();
+  assert.equal(leader.readsReady.has(5), false);
+  assert.equal(leader.readsReady.has(6), false);
+});

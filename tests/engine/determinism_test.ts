@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { EngineConfig } from "../../src/engine/commands.ts";
-import type { NodeId } from "../../src/types.ts";
+import { membershipOf, type NodeId } from "../../src/types.ts";
 import { TEST_CONFIG, TestCluster } from "./_cluster.ts";
 
 /** JSON of every command every node emitted, with Maps and byte arrays spelled out. */
@@ -51,7 +51,7 @@ function scriptedRun(seed: number, config: EngineConfig = TEST_CONFIG): TestClus
   proposeOnLeader(2);
   c.advance(600);
   c.heal();
-  c.node(4).crashAndRestart(c.now);
+  c.node(4).crashAndRestart(c.now, [{ logId: null, membership: membershipOf([1, 2, 3, 4, 5]) }]);
   c.advance(500);
   proposeOnLeader(5);
   const last = leaderOf(c);

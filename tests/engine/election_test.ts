@@ -3,12 +3,20 @@ import assert from "node:assert/strict";
 import { RaftEngine } from "../../src/engine/engine.ts";
 import type { Command, EngineConfig, EngineRandom } from "../../src/engine/commands.ts";
 import type { RaftMessage, VoteRequest, VoteResponse } from "../../src/messages.ts";
-import { type LogId, membershipOf, type NodeId, type Vote } from "../../src/types.ts";
+import {
+  type LogId,
+  membershipOf,
+  type NodeId,
+  type StoredMembership,
+  type Vote,
+} from "../../src/types.ts";
 import { TEST_CONFIG, TestCluster, type TestNode } from "./_cluster.ts";
 
 // ---- helpers ------------------------------------------------------------------
 
 const NO_ELECT: EngineConfig = { ...TEST_CONFIG, enableElect: false };
+/** What storage recovers for a node of the {1,2,3} harness cluster: its initial membership. */
+const MEMBERS_123: StoredMembership[] = [{ logId: null, membership: membershipOf([1, 2, 3]) }];
 
 function vote(term: number, votedFor: NodeId | null = null, committed = false): Vote {
   return { term, votedFor, committed };
@@ -210,7 +218,8 @@ test("engine/election: the vote survives a crash: after restart B is still refus
   const a = deliver(c, 2, 1, voteReq(1, 2, null));
   assert.equal(voteReply(c.node(1), a).granted, true);
   assert.deepEqual(c.node(1).durableVote, vote(1, 2));
-  c.node(1).crashAndRestart(c.now);
+  c.node(1).crashAndRestart(c.now, MEMBERS_123);
+  assert.equal(st(c, 1).role, "follower");
   assert.deepEqual(st(c, 1).vote, vote(1, 2), "recovered from storage");
   const b = deliver(c, 3, 1, voteReq(1, 3, null));
   const rb = voteReply(c.node(1), b);
@@ -621,7 +630,7 @@ test("engine/election: a voter that crashes before its vote is durable never ans
   const voter = c.node(2);
   voter.autoFlush = false;
   c.elect(1);
-  voter.crashAndRestart(c.now);
+  voter.crashAndRestart(c.now, MEMBERS_123);
   voter.autoFlush = true;
   c.run();
   assert.deepEqual(st(c, 2).vote, vote(0));

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { AppendPlan, Command, EngineConfig } from "../../src/engine/commands.ts";
 import type { AppendRequest, AppendResponse, RaftMessage } from "../../src/messages.ts";
-import type { Entry, NodeId, Vote } from "../../src/types.ts";
+import { type Entry, membershipOf, type NodeId, type Vote } from "../../src/types.ts";
 import { type Envelope, TEST_CONFIG, TestCluster, type TestNode } from "./_cluster.ts";
 
 // ---- helpers ------------------------------------------------------------------
@@ -548,7 +548,8 @@ test("engine/replication: a follower crashing before its write is durable never 
   const f = c.node(2);
   f.autoFlush = false;
   c.propose(1, 9);
-  f.crashAndRestart(c.now);
+  f.crashAndRestart(c.now, [{ logId: null, membership: membershipOf([1, 2, 3]) }]);
+  assert.equal(st(c, 2).role, "follower");
   f.autoFlush = true;
   c.run();
   assert.deepEqual(f.terms(), [1], "the unflushed entry is gone");

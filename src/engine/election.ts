@@ -24,7 +24,8 @@ import { hasQuorum } from "./quorum.ts";
 
 /**
  * Starts a campaign: a pre-vote round first when enabled (and not asked for
- * by a leader), otherwise an election at the next term. Only voters campaign.
+ * by a leader), otherwise an election at the next term. Only voters campaign
+ * (of the effective or, while a change is uncommitted, the committed config).
  *
  * @example
  * ```ts ignore
@@ -32,7 +33,7 @@ import { hasQuorum } from "./quorum.ts";
  * ```
  */
 export function campaign(core: EngineCore, opts: { transfer: boolean }): void {
-  if (!core.isVoter() || core.role === "leader") return;
+  if (!core.mayCampaign() || core.role === "leader") return;
   if (core.config.preVote && !opts.transfer) startPreVote(core);
   else startElection(core, opts.transfer);
 }

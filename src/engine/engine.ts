@@ -147,7 +147,7 @@ export class RaftEngine {
       if (core.role === "leader") expireTransfer(core);
       return;
     }
-    if (core.electEnabled && core.isVoter() && core.now >= core.electionDeadline) {
+    if (core.electEnabled && core.mayCampaign() && core.now >= core.electionDeadline) {
       campaign(core, { transfer: false });
     }
   }
@@ -169,7 +169,7 @@ export class RaftEngine {
       if (core.transfer !== null) d = Math.min(d, core.transfer.deadline);
       return d;
     }
-    return core.electEnabled && core.isVoter() ? core.electionDeadline : Infinity;
+    return core.electEnabled && core.mayCampaign() ? core.electionDeadline : Infinity;
   }
 
   /**

@@ -309,6 +309,16 @@ export class EngineCore {
     return isVoter(this.effective().membership, this.id);
   }
 
+  /**
+   * Whether this node may campaign: a voter of its effective membership, or
+   * of the committed one while a change that drops it is not yet committed
+   * (the others may still hold a configuration whose quorum needs it; it
+   * counts votes by its effective configuration, which excludes itself).
+   */
+  mayCampaign(): boolean {
+    return this.isVoter() || isVoter(this.committedMembership().membership, this.id);
+  }
+
   /** Voter sets of the effective membership. */
   voterSets(): readonly (readonly NodeId[])[] {
     return this.effective().membership.configs;

@@ -320,3 +320,37 @@ test("engine/durability: a term raised by a newer leader's request is durable be
   n3.crashAndRestart(c.now, stored([1, 2, 3]));
   assert.equal(st(c, 3).term, 1);
 });
+
+test("engine/durability: a single voter becomes leader only once its own vote is durable", () => {
+  const c = new TestCluster([1]);
+  c.node(1).autoFlush = false;
+  c.elect(1);
+  assert.equal(st(c, 1).role, "candidate");
+  assert.equal(st(c, 1).term, 1);
+  c.node(1).flush();
+  c.run();
+  assert.equal(st(c, 1).role, "leader");
+});
+
+test("engine/durability: a config in the durable log is effective after a restart; a lost one is not", () => {
+  const c = new TestCluster([1, 2, 3, 4], TEST_CONFIG, {
+    membership: membershipOf([1, 2, 3], [4]),
+  });
+  c.elect(1);
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  const n3 = c.node(3);
+  c.node(1).engine.changeMembership(membershipOf([1, 2, 3, 4]));
+  c.run();
+  assert.deepEqual(st(c, 3).membership.membership.configs, [[1, 2, 3, 4]]);
+  n3.crashAndRestart(c.now, [{ logId: null, membership: membershipOf([1, 2, 3], [4]) }]);
+  assert.deepEqual(st(c, 3).membership.membership.configs, [[1, 2, 3, 4]]);
+  assert.deepEqual(st(c, 3).membership.logId, { term: 1, index: 3 });
+  // Now a change that 3 holds only in memory when it crashes.
+  n3.autoFlush = false;
+  c.node(1).engine.changeMembership(membershipOf([1, 2, 3]));
+  c.run();
+  assert.notDeepEqual(st(c, 3).membership.membership.configs, [[1, 2, 3, 4]]);
+  assert.ok(st(c, 3).membership.logId!.index > 3);
+  n3.crashAndRestart(c.now, [{ logId: null, membership: membershipOf([1, 2, 3], [4]) }]);
+  assert.deepEqual(st(c, 3).membership.membership.configs, [[1, 2, 3, 4]]);
+});

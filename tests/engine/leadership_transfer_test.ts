@@ -263,3 +263,21 @@ test("engine/transfer: TimeoutNow of a stale term, from a non-leader, or to a le
   assert.deepEqual(c.leaders(), [1]);
   for (const id of [1, 2, 3, 4]) assert.equal(st(c, id).term, 1, `node ${id}`);
 });
+
+test("engine/transfer: a far-behind target is caught up over several batches first", () => {
+  const c = new TestCluster([1, 2, 3], { ...TEST_CONFIG, maxPayloadEntries: 2 });
+  c.elect(1);
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  c.isolate(2);
+  for (let i = 0; i < 7; i++) c.propose(1, i);
+  c.heal();
+  c.node(1).engine.unreachable(2);
+  assert.deepEqual(c.node(2).terms(), [1]);
+  c.node(1).engine.transferLeader(2);
+  c.run();
+  assert.deepEqual(timeoutNowsSent(c.node(1)), [2]);
+  assert.equal(st(c, 2).role, "leader");
+  assert.deepEqual(c.node(2).terms(), [1, 1, 1, 1, 1, 1, 1, 1, 2]);
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  assert.equal(st(c, 3).committed?.index, 9);
+});

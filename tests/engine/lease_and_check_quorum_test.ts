@@ -342,3 +342,32 @@ test("engine/restart: a restarted follower kept apart for long returns without r
   for (const id of [1, 2, 3]) assert.equal(st(c, id).term, 1, `node ${id}`);
   assert.equal(st(c, 3).leaderId, 1);
 });
+
+test("engine/check-quorum: ticking only at nextDeadline() steps an isolated leader down on time", () => {
+  const c = new TestCluster([1, 2, 3]);
+  c.elect(1);
+  c.isolate(1);
+  const e = c.node(1).engine;
+  for (let i = 0; i < 100 && e.status().role === "leader"; i++) {
+    const d = e.nextDeadline();
+    assert.ok(d > c.now && d <= c.now + TEST_CONFIG.heartbeatInterval, `deadline ${d} at ${c.now}`);
+    c.now = d;
+    e.tick(d);
+    c.run();
+  }
+  assert.equal(e.status().role, "follower");
+  assert.equal(c.now, TEST_CONFIG.electionTimeoutMax);
+});
+
+test("engine/lease: ticking a follower at nextDeadline() starts its campaign", () => {
+  const c = new TestCluster([1, 2, 3]);
+  const e = c.node(2).engine;
+  const d = e.nextDeadline();
+  assert.ok(d >= TEST_CONFIG.electionTimeoutMin && d <= TEST_CONFIG.electionTimeoutMax);
+  e.tick(d - 1);
+  assert.equal(e.status().role, "follower");
+  e.tick(d);
+  assert.equal(e.status().role, "candidate");
+  assert.equal(e.status().preCandidate, true);
+  assert.equal(e.status().term, 0);
+});

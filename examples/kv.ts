@@ -1,0 +1,699 @@
+/**
+ * A replicated key-value server: `@x/raft` over HTTP (Hono routes +
+ * `HttpNetwork`), with a small client API beside the Raft routes.
+ *
+ * ```sh
+ * # one node, initialized alone, on 127.0.0.1:8001 (what `deno task node` runs)
+ * deno run -A examples/kv.ts            # or: bun run examples/kv.ts
+ *
+ * # three nodes
+ * P=1=http://127.0.0.1:8001,2=http://127.0.0.1:8002,3=http://127.0.0.1:8003
+ * deno run -A examples/kv.ts --id 1 --peers $P --init &
+ * deno run -A examples/kv.ts --id 2 --peers $P &
+ * deno run -A examples/kv.ts --id 3 --peers $P &
+ *
+ * curl -X PUT --data-binary hello http://127.0.0.1:8001/kv/greeting
+ * curl http://127.0.0.1:8001/kv/greeting               # hello
+ * curl http://127.0.0.1:8001/metrics
+ * ```
+ *
+ * Flags (environment variable in brackets): `--id N` [RAFT_ID] default 1;
+ * `--port P` [RAFT_PORT] default 8000 + id; `--host H` [RAFT_HOST] default
+ * 127.0.0.1; `--peers 1=http://…,2=http://…` [RAFT_PEERS]; `--init`
+ * [RAFT_INIT=1] initializes the cluster with the peers as voters. Without
+ * peers the node initializes itself as a one-node cluster.
+ *
+ * Client API:
+ * - `PUT /kv/:key` (body = value) and `DELETE /kv/:key`: replicated writes.
+ *   On a follower: 307 to the leader (`Location`, and the leader in the JSON body).
+ * - `GET /kv/:key?consistency=linearizable|lease|local` (default linearizable):
+ *   the value's bytes, or 404.
+ * - `GET /metrics`: role, term, leader, log indexes, membership (JSON).
+ * - `POST /cluster/learners` `{"id": 4, "addr": "http://…"}`: adds a learner.
+ * - `POST /cluster/members` `{"voters": [1, 2, 4]}`: replaces the voters.
+ *
+ * Storage is in memory, so a restarted node starts empty. Durable adapters
+ * (Deno KV, bun:sqlite) will be selected by `openStorage()` once they exist.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { Config } from "../src/config.ts";
+import {
+  AlreadyInitialized,
+  ChangeMembershipError,
+  ForwardToLeader,
+  InvalidMessage,
+  NotInMembers,
+  PayloadTooLarge,
+  RaftError,
+  type RaftErrorJSON,
+} from "../src/errors.ts";
+import { Raft, type ReadPolicy } from "../src/runtime/raft.ts";
+import { HttpNetwork, raftRoutes } from "../src/transport/mod.ts";
+import { isNodeId, learnersOf, type NodeId, type RaftNode, votersOf } from "../src/types.ts";
+import { kvDelete, kvSet, MemoryLogStore, MemoryStateMachine } from "../adapters/memory.ts";
+
+// ------------------------------------------------------------------ the app
+
+/**
+ * What the app reads values from: the node's state machine.
+ *
+ * @example
+ * ```ts
+ * import type { KvStore } from "./kv.ts";
+ * const empty: KvStore = { get: () => null };
+ * ```
+ */
+export interface KvStore {
+  /** The value of `key`, or `null`. */
+  get(key: string): Uint8Array | null;
+}
+
+/**
+ * The node the app serves: a `Raft` whose state machine answers writes
+ * with the previous value (as `MemoryStateMachine` does).
+ *
+ * @example
+ * ```ts ignore
+ * const raft: KvRaft = await Raft.create({ id: 1, stateMachine: new MemoryStateMachine(), ... });
+ * ```
+ */
+export type KvRaft = Raft<Uint8Array | null>;
+
+const _JSON_HEADERS = { "content-type": "application/json" } as const;
+const _decoder = new TextDecoder();
+
+/**
+ * Builds the server of one node: the Raft RPC routes (`raftRoutes`) and the
+ * client API described in the module documentation.
+ *
+ * @example
+ * ```ts
+ * import { createKvApp } from "./kv.ts";
+ * import { Raft } from "../src/runtime/raft.ts";
+ * import { MemoryLogStore, MemoryStateMachine } from "../adapters/memory.ts";
+ * import { HttpNetwork } from "../src/transport/mod.ts";
+ *
+ * const sm = new MemoryStateMachine();
+ * const raft = await Raft.create({
+ *   id: 1, logStore: new MemoryLogStore(), stateMachine: sm, network: new HttpNetwork(),
+ * });
+ * await raft.initialize([1]);
+ * await raft.metrics.wait({ timeout: 5000 }).role("leader");
+ * const app = createKvApp(raft, sm);
+ * await app.request("/kv/greeting", { method: "PUT", body: "hello" });
+ * const res = await app.request("/kv/greeting");
+ * console.assert((await res.text()) === "hello");
+ * await raft.shutdown();
+ * ```
+ */
+export function createKvApp(raft: KvRaft, store: KvStore): Hono {
+  const app = new Hono();
+  app.route("/", raftRoutes(raft));
+
+  app.put("/kv/:key", async (c) => {
+    try {
+      const declared = Number(c.req.header("content-length") ?? 0);
+      if (declared > raft.config.maxPayloadBytes) {
+        throw new PayloadTooLarge(declared, raft.config.maxPayloadBytes);
+      }
+      const value = new Uint8Array(await c.req.arrayBuffer());
+      const r = await raft.clientWrite(kvSet(c.req.param("key"), value));
+      return _json(200, { logId: r.logId, created: r.response === null });
+    } catch (e) {
+      return _errorResponse(raft, c.req.raw, e);
+    }
+  });
+
+  app.delete("/kv/:key", async (c) => {
+    try {
+      const r = await raft.clientWrite(kvDelete(c.req.param("key")));
+      return _json(200, { logId: r.logId, deleted: r.response !== null });
+    } catch (e) {
+      return _errorResponse(raft, c.req.raw, e);
+    }
+  });
+
+  app.get("/kv/:key", async (c) => {
+    try {
+      const consistency = c.req.query("consistency") ?? "linearizable";
+      let policy: ReadPolicy | null;
+      if (consistency === "linearizable") policy = "read-index";
+      else if (consistency === "lease") policy = "lease";
+      else if (consistency === "local") policy = null;
+      else {
+        return _json(400, {
+          code: "BadRequest",
+          message: `consistency must be linearizable, lease or local, got ${consistency}`,
+        });
+      }
+      if (policy !== null) await raft.ensureLinearizable({ policy });
+      const key = c.req.param("key");
+      const value = store.get(key);
+      if (value === null) return _json(404, { code: "NotFound", message: `no key ${key}`, key });
+      return new Response(value.slice(), {
+        headers: { "content-type": "application/octet-stream" },
+      });
+    } catch (e) {
+      return _errorResponse(raft, c.req.raw, e);
+    }
+  });
+
+  app.get("/metrics", () => _json(200, kvMetrics(raft)));
+
+  app.post("/cluster/learners", async (c) => {
+    try {
+      const body = await _jsonBody(c.req.raw);
+      const id = body.id;
+      const addr = body.addr;
+      if (!isNodeId(id) || typeof addr !== "string" || !/^https?:\/\//.test(addr)) {
+        return _json(400, {
+          code: "BadRequest",
+          message: 'expected {"id": <node id>, "addr": "http://host:port"}',
+        });
+      }
+      const r = await raft.addLearner(id, { addr });
+      return _json(200, { logId: r.logId });
+    } catch (e) {
+      return _errorResponse(raft, c.req.raw, e);
+    }
+  });
+
+  app.post("/cluster/members", async (c) => {
+    try {
+      const body = await _jsonBody(c.req.raw);
+      const voters = body.voters;
+      if (!Array.isArray(voters) || !voters.every(isNodeId)) {
+        return _json(400, { code: "BadRequest", message: 'expected {"voters": [<node id>...]}' });
+      }
+      const logId = await raft.changeMembership(
+        { type: "replace-all-voters", ids: voters },
+        { retain: body.retain === true },
+      );
+      return _json(200, { logId });
+    } catch (e) {
+      return _errorResponse(raft, c.req.raw, e);
+    }
+  });
+
+  return app;
+}
+
+/**
+ * The JSON `GET /metrics` serves.
+ *
+ * @example
+ * ```ts
+ * import type { KvMetrics } from "./kv.ts";
+ * const m: KvMetrics = {
+ *   id: 1, role: "leader", term: 1, leader: 1, leaderAddr: "http://127.0.0.1:8001",
+ *   lastLogIndex: 2, committed: 2, applied: 2,
+ *   membership: { voters: [1], learners: [], joint: false, nodes: { "1": "http://127.0.0.1:8001" } },
+ * };
+ * ```
+ */
+export interface KvMetrics {
+  /** This node. */
+  readonly id: NodeId;
+  /** `leader`, `follower`, `candidate`, `learner` or `shutdown`. */
+  readonly role: string;
+  /** Current term. */
+  readonly term: number;
+  /** The known leader, or `null`. */
+  readonly leader: NodeId | null;
+  /** The known leader's address, or `null`. */
+  readonly leaderAddr: string | null;
+  /** Index of the last log entry. */
+  readonly lastLogIndex: number;
+  /** Committed index. */
+  readonly committed: number;
+  /** Applied index. */
+  readonly applied: number;
+  /** The effective membership. */
+  readonly membership: {
+    /** Voters (of every config, while joint). */
+    readonly voters: NodeId[];
+    /** Learners. */
+    readonly learners: NodeId[];
+    /** Whether a joint (two-config) membership is in effect. */
+    readonly joint: boolean;
+    /** Addresses by node id. */
+    readonly nodes: Record<string, string>;
+  };
+}
+
+/**
+ * The metrics of `raft` as `GET /metrics` serves them.
+ *
+ * @example
+ * ```ts
+ * import { kvMetrics } from "./kv.ts";
+ * import { Raft } from "../src/runtime/raft.ts";
+ * import { MemoryLogStore, MemoryStateMachine } from "../adapters/memory.ts";
+ * import { HttpNetwork } from "../src/transport/mod.ts";
+ *
+ * const raft = await Raft.create({
+ *   id: 1, logStore: new MemoryLogStore(), stateMachine: new MemoryStateMachine(),
+ *   network: new HttpNetwork(),
+ * });
+ * console.assert(kvMetrics(raft).leader === null);
+ * await raft.shutdown();
+ * ```
+ */
+export function kvMetrics(raft: KvRaft): KvMetrics {
+  const m = raft.metrics.current;
+  const membership = m.membership.membership;
+  const nodes: Record<string, string> = {};
+  for (const [id, node] of membership.nodes) nodes[String(id)] = node.addr;
+  return {
+    id: m.id,
+    role: m.state,
+    term: m.currentTerm,
+    leader: m.currentLeader,
+    leaderAddr: m.currentLeader === null
+      ? null
+      : membership.nodes.get(m.currentLeader)?.addr ?? null,
+    lastLogIndex: m.lastLogIndex,
+    committed: m.committed?.index ?? 0,
+    applied: m.lastApplied?.index ?? 0,
+    membership: {
+      voters: votersOf(membership),
+      learners: learnersOf(membership),
+      joint: membership.configs.length > 1,
+      nodes,
+    },
+  };
+}
+
+async function _jsonBody(req: Request): Promise<Record<string, unknown>> {
+  let body: unknown;
+  try {
+    body = await req.json();
+  } catch (e) {
+    throw new InvalidMessage("the body is not JSON", { cause: e });
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new InvalidMessage("the body must be a JSON object");
+  }
+  return body as Record<string, unknown>;
+}
+
+function _json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { ..._JSON_HEADERS, ...headers },
+  });
+}
+
+function _errorResponse(raft: KvRaft, req: Request, e: unknown): Response {
+  if (e instanceof ForwardToLeader) {
+    const leader = e.leaderId === null ? null : e.leaderNode ??
+      raft.metrics.current.membership.membership.nodes.get(e.leaderId) ?? null;
+    const body = { ...e.toJSON(), leaderNode: leader };
+    if (leader === null || e.leaderId === raft.id) {
+      return _json(503, body, { "retry-after": "1" });
+    }
+    const url = new URL(req.url);
+    const location = leader.addr.replace(/\/$/, "") + url.pathname + url.search;
+    return _json(307, body, { location });
+  }
+  if (e instanceof RaftError) return _json(_statusOf(e), e.toJSON());
+  if (e instanceof TypeError || e instanceof RangeError) {
+    return _json(400, { code: "BadRequest", message: e.message });
+  }
+  const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return _json(500, { code: "InternalError", message } satisfies RaftErrorJSON);
+}
+
+function _statusOf(e: RaftError): number {
+  if (e instanceof PayloadTooLarge) return 413;
+  if (e instanceof InvalidMessage) return 400;
+  if (e instanceof ChangeMembershipError) return e.code === "InProgress" ? 409 : 400;
+  if (e instanceof NotInMembers) return 400;
+  return 503; // ShuttingDown, StorageError, QuorumNotEnough, Timeout, NotInitialized
+}
+
+// --------------------------------------------------------------- the server
+
+/**
+ * Where and how a node runs; see {@linkcode parseKvArgs}.
+ *
+ * @example
+ * ```ts
+ * import type { KvNodeOptions } from "./kv.ts";
+ * const options: KvNodeOptions = {
+ *   id: 1, host: "127.0.0.1", port: 0, peers: new Map(), init: true,
+ * };
+ * ```
+ */
+export interface KvNodeOptions {
+  /** This node's id. */
+  readonly id: NodeId;
+  /** Interface to listen on. */
+  readonly host: string;
+  /** Port to listen on; 0 picks a free one. */
+  readonly port: number;
+  /** Addresses of the cluster's nodes (may include this one), by id. */
+  readonly peers: ReadonlyMap<NodeId, string>;
+  /** Initialize the cluster with `peers` (and this node) as voters. */
+  readonly init: boolean;
+  /** Raft options (timeouts…); defaults otherwise. */
+  readonly config?: Partial<Config>;
+  /** Per-request timeout of the HTTP network, ms; default 1000. */
+  readonly rpcTimeout?: number;
+}
+
+/**
+ * Reads node options from command-line `args`, falling back to the
+ * environment (`RAFT_ID`, `RAFT_PORT`, `RAFT_HOST`, `RAFT_PEERS`,
+ * `RAFT_INIT`). With no peers, `init` is on: the node forms a cluster of one.
+ *
+ * @example
+ * ```ts
+ * import { parseKvArgs } from "./kv.ts";
+ * const o = parseKvArgs(["--id", "2", "--peers", "1=http://127.0.0.1:8001,2=http://127.0.0.1:8002"]);
+ * console.assert(o.id === 2 && o.port === 8002 && o.peers.size === 2 && !o.init);
+ * ```
+ */
+export function parseKvArgs(
+  args: readonly string[],
+  env: (name: string) => string | undefined = () => undefined,
+): KvNodeOptions {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (m === null) throw new RangeError(`unexpected argument ${arg}\n${KV_USAGE}`);
+    const name = m[1]!;
+    if (name === "init" || name === "help") {
+      flags.set(name, m[2] ?? "true");
+      continue;
+    }
+    if (!["id", "port", "host", "peers"].includes(name)) {
+      throw new RangeError(`unknown flag --${name}\n${KV_USAGE}`);
+    }
+    const value = m[2] ?? args[++i];
+    if (value === undefined) throw new RangeError(`--${name} needs a value\n${KV_USAGE}`);
+    flags.set(name, value);
+  }
+  if (flags.has("help")) throw new RangeError(KV_USAGE);
+  const get = (name: string): string | undefined =>
+    flags.get(name) ?? env(`RAFT_${name.toUpperCase()}`);
+  const id = _int(get("id") ?? "1", "id");
+  const port = _int(get("port") ?? String(8000 + id), "port");
+  if (port > 65535) throw new RangeError(`port must be at most 65535, got ${port}`);
+  const host = get("host") ?? "127.0.0.1";
+  const peers = new Map<NodeId, string>();
+  for (const part of (get("peers") ?? "").split(",")) {
+    if (part.trim() === "") continue;
+    const eq = part.indexOf("=");
+    const addr = part.slice(eq + 1).trim();
+    if (eq < 0 || !/^https?:\/\/[^/]+/.test(addr)) {
+      throw new RangeError(`--peers takes id=http://host:port,…; got ${part}`);
+    }
+    peers.set(_int(part.slice(0, eq).trim(), "peer id"), addr.replace(/\/$/, ""));
+  }
+  const initFlag = get("init");
+  const init = peers.size === 0 || (initFlag !== undefined && !/^(0|false|no)$/i.test(initFlag));
+  return { id, host, port, peers, init };
+}
+
+/**
+ * The usage text of the example.
+ *
+ * @example
+ * ```ts
+ * import { KV_USAGE } from "./kv.ts";
+ * console.assert(KV_USAGE.includes("--peers"));
+ * ```
+ */
+export const KV_USAGE: string =
+  "usage: kv.ts [--id N] [--port P] [--host H] [--peers 1=http://h:p,2=…] [--init]";
+
+function _int(s: string, what: string): number {
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(n)) {
+    throw new RangeError(`${what} must be a non-negative integer, got ${s}`);
+  }
+  return n;
+}
+
+/**
+ * A running node: its Raft handle, state machine, URL, and how to stop it.
+ *
+ * @example
+ * ```ts ignore
+ * const node: KvNode = await startKvNode(parseKvArgs([]));
+ * await node.close();
+ * ```
+ */
+export interface KvNode {
+  /** The Raft node. */
+  readonly raft: KvRaft;
+  /** Its state machine. */
+  readonly store: MemoryStateMachine;
+  /** The base URL it serves on (and its address in the membership). */
+  readonly url: string;
+  /** Shuts the node down and closes the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a node: creates it (memory storage, `HttpNetwork`), serves
+ * {@linkcode createKvApp} on `host:port`, and initializes the cluster when
+ * `init` is set (an already initialized node is left as it is).
+ *
+ * @example
+ * ```ts
+ * import { startKvNode } from "./kv.ts";
+ * const node = await startKvNode({
+ *   id: 1, host: "127.0.0.1", port: 0, peers: new Map(), init: true,
+ * });
+ * await node.raft.metrics.wait({ timeout: 5000 }).role("leader");
+ * await fetch(`${node.url}/kv/a`, { method: "PUT", body: "1" }).then((r) => r.body?.cancel());
+ * console.assert((await fetch(`${node.url}/kv/a`).then((r) => r.text())) === "1");
+ * await node.close();
+ * ```
+ */
+export async function startKvNode(options: KvNodeOptions): Promise<KvNode> {
+  // Memory storage for now: once the Deno KV and bun:sqlite adapters exist,
+  // openStorage() (adapters/mod.ts) will pick the durable one for the runtime.
+  const store = new MemoryStateMachine();
+  const raft: KvRaft = await Raft.create({
+    id: options.id,
+    ...(options.config ? { config: options.config } : {}),
+    logStore: new MemoryLogStore(),
+    stateMachine: store,
+    network: new HttpNetwork(options.rpcTimeout ? { timeout: options.rpcTimeout } : {}),
+  });
+  let server: Server;
+  try {
+    server = await serve(createKvApp(raft, store).fetch, {
+      hostname: options.host,
+      port: options.port,
+    });
+  } catch (e) {
+    await raft.shutdown();
+    throw e;
+  }
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  const url = options.peers.get(options.id) ?? `http://${host}:${server.port}`;
+  const close = async (): Promise<void> => {
+    await raft.shutdown();
+    await server.close();
+  };
+  if (options.init) {
+    const members = new Map<NodeId, RaftNode>();
+    for (const [id, addr] of options.peers) members.set(id, { addr });
+    members.set(options.id, { addr: url });
+    try {
+      await raft.initialize(members);
+    } catch (e) {
+      if (!(e instanceof AlreadyInitialized)) {
+        await close();
+        throw e;
+      }
+    }
+  }
+  return { raft, store, url, close };
+}
+
+// ------------------------------------------------------- runtime specifics
+
+/**
+ * A running HTTP server.
+ *
+ * @example
+ * ```ts ignore
+ * const server: Server = await serve(app.fetch, { hostname: "127.0.0.1", port: 0 });
+ * ```
+ */
+export interface Server {
+  /** The port it listens on. */
+  readonly port: number;
+  /** Stops it (closing open connections) and resolves once it stopped. */
+  close(): Promise<void>;
+}
+
+/**
+ * The request handler {@linkcode serve} takes (`app.fetch` of a Hono app).
+ *
+ * @example
+ * ```ts
+ * import type { FetchHandler } from "./kv.ts";
+ * const hello: FetchHandler = () => new Response("hello");
+ * ```
+ */
+export type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+interface _DenoServer {
+  readonly addr: { readonly port: number };
+  shutdown(): Promise<void>;
+}
+
+interface _Deno {
+  serve(
+    options: { hostname: string; port: number; onListen: () => void },
+    handler: FetchHandler,
+  ): _DenoServer;
+  readonly args: readonly string[];
+  readonly env: { get(name: string): string | undefined };
+  addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
+  exit(code?: number): never;
+}
+
+interface _BunServer {
+  readonly port: number;
+  stop(closeActiveConnections?: boolean): Promise<void> | void;
+}
+
+interface _Bun {
+  serve(options: { hostname: string; port: number; fetch: FetchHandler }): _BunServer;
+  readonly argv: readonly string[];
+  readonly env: Record<string, string | undefined>;
+}
+
+interface _Process {
+  on(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
+  exit(code?: number): never;
+}
+
+interface _Globals {
+  readonly Bun?: _Bun;
+  readonly Deno?: _Deno;
+  readonly process?: _Process;
+}
+
+const _globals = globalThis as unknown as _Globals;
+
+/**
+ * Serves `handler` on `hostname:port` (port 0: a free one) with `Bun.serve`
+ * under Bun and `Deno.serve` under Deno.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "./kv.ts";
+ * const server = await serve(() => new Response("hi"), { hostname: "127.0.0.1", port: 0 });
+ * console.assert((await fetch(`http://127.0.0.1:${server.port}/`).then((r) => r.text())) === "hi");
+ * await server.close();
+ * ```
+ */
+export function serve(
+  handler: FetchHandler,
+  options: { readonly hostname: string; readonly port: number },
+): Promise<Server> {
+  const { hostname, port } = options;
+  if ("Bun" in globalThis && _globals.Bun !== undefined) {
+    const server = _globals.Bun.serve({ hostname, port, fetch: handler });
+    return Promise.resolve({
+      port: server.port,
+      close: async () => {
+        await server.stop(true);
+      },
+    });
+  }
+  if (_globals.Deno !== undefined) {
+    const server = _globals.Deno.serve({ hostname, port, onListen: () => {} }, handler);
+    return Promise.resolve({ port: server.addr.port, close: () => server.shutdown() });
+  }
+  return Promise.reject(new Error("serve() needs Deno or Bun"));
+}
+
+interface _Runtime {
+  readonly args: readonly string[];
+  env(name: string): string | undefined;
+  onSignal(handler: () => void): void;
+  exit(code: number): never;
+}
+
+function _runtime(): _Runtime {
+  const { Bun, Deno, process } = _globals;
+  if ("Bun" in globalThis && Bun !== undefined && process !== undefined) {
+    return {
+      args: Bun.argv.slice(2),
+      env: (name) => Bun.env[name],
+      onSignal: (handler) => {
+        process.on("SIGINT", handler);
+        process.on("SIGTERM", handler);
+      },
+      exit: (code) => process.exit(code),
+    };
+  }
+  if (Deno !== undefined) {
+    return {
+      args: Deno.args,
+      env: (name) => Deno.env.get(name),
+      onSignal: (handler) => {
+        Deno.addSignalListener("SIGINT", handler);
+        Deno.addSignalListener("SIGTERM", handler);
+      },
+      exit: (code) => Deno.exit(code),
+    };
+  }
+  throw new Error("examples/kv.ts runs under Deno or Bun");
+}
+
+async function _main(): Promise<void> {
+  const rt = _runtime();
+  let options: KvNodeOptions;
+  try {
+    options = parseKvArgs(rt.args, rt.env);
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : String(e));
+    return rt.exit(2);
+  }
+  const node = await startKvNode(options);
+  const { raft } = node;
+  if (options.init) {
+    // A lone node elects itself within an election timeout; others may not be up yet.
+    await raft.metrics.wait({ timeout: 1000 }).leader().catch(() => {});
+  }
+  const m = raft.metrics.current;
+  const role = m.state === "leader"
+    ? "leader"
+    : !raft.isInitialized()
+    ? "not initialized: waiting to be added"
+    : `${m.state}, leader ${m.currentLeader ?? "unknown"}`;
+  console.log(`@x/raft node ${options.id} listening on ${node.url} (${role})`);
+  let stopping = false;
+  rt.onSignal(() => {
+    if (stopping) return;
+    stopping = true;
+    node.close().then(
+      () => rt.exit(0),
+      (e) => {
+        console.error(e);
+        rt.exit(1);
+      },
+    );
+  });
+}
+
+if (import.meta.main) {
+  _main().catch((e) => {
+    console.error(e);
+    _runtime().exit(1);
+  });
+}

@@ -1,0 +1,181 @@
+/**
+ * The client side of the HTTP transport: a {@linkcode RaftNetwork} that
+ * POSTs each CBOR-encoded request to the peer's `raftRoutes()` with `fetch`.
+ *
+ * @module
+ */
+
+import { type CodecLimits, decodeMessage, encodeMessage } from "../codec.ts";
+import { InvalidMessage, Timeout, Unreachable } from "../errors.ts";
+import type { RaftRequest, RaftResponse } from "../messages.ts";
+import type { RaftNetwork, SendOptions } from "../network.ts";
+import type { NodeId, RaftNode } from "../types.ts";
+
+/**
+ * The `fetch` signature {@linkcode HttpNetwork} uses (the global one by default).
+ *
+ * @example
+ * ```ts
+ * import type { FetchFn } from "./http_network.ts";
+ * const refuse: FetchFn = () => Promise.reject(new TypeError("connection refused"));
+ * ```
+ */
+export type FetchFn = (input: string, init: RequestInit) => Promise<Response>;
+
+/**
+ * Options of {@linkcode HttpNetwork}.
+ *
+ * @example
+ * ```ts
+ * import type { HttpNetworkOptions } from "./http_network.ts";
+ * const options: HttpNetworkOptions = { timeout: 500 };
+ * ```
+ */
+export interface HttpNetworkOptions {
+  /** Per-request deadline in milliseconds, response body included. Default 1000. */
+  readonly timeout?: number;
+  /** The `fetch` to use; default `globalThis.fetch`. */
+  readonly fetch?: FetchFn;
+  /** Limits for decoding responses; default `DEFAULT_CODEC_LIMITS`. */
+  readonly limits?: Partial<CodecLimits>;
+}
+
+const _HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  "content-type": "application/cbor",
+  accept: "application/cbor",
+});
+
+const _anySignal: ((signals: AbortSignal[]) => AbortSignal) | undefined =
+  typeof AbortSignal.any === "function" ? AbortSignal.any.bind(AbortSignal) : undefined;
+
+/**
+ * Sends Raft requests over HTTP: `POST ${node.addr}/raft/<type>` with the
+ * request encoded by `encodeMessage`, and decodes the response, which must be
+ * the matching response type. Every failure rejects with
+ * {@linkcode Unreachable} whose `cause` tells why: the network error, a
+ * {@linkcode Timeout}, an `Error` naming a non-2xx status, or an
+ * {@linkcode InvalidMessage} for a response that does not decode or match.
+ *
+ * @example
+ * ```ts
+ * import { HttpNetwork } from "./http_network.ts";
+ * import { encodeMessage } from "../codec.ts";
+ *
+ * // A fake peer, so the example runs without a server.
+ * const network = new HttpNetwork({
+ *   timeout: 500,
+ *   fetch: (url) => {
+ *     console.assert(url === "http://127.0.0.1:8002/raft/vote");
+ *     return Promise.resolve(
+ *       new Response(encodeMessage({ type: "vote-response", term: 2, granted: true }).slice()),
+ *     );
+ *   },
+ * });
+ * const res = await network.send(2, { addr: "http://127.0.0.1:8002" }, {
+ *   type: "vote", term: 2, candidateId: 1, lastLogId: null, transfer: false,
+ * });
+ * console.assert(res.type === "vote-response" && res.granted);
+ * ```
+ */
+export class HttpNetwork implements RaftNetwork {
+  readonly #timeout: number;
+  readonly #fetch: FetchFn;
+  readonly #limits: Partial<CodecLimits> | undefined;
+
+  /** @param options timeout, fetch, decode limits */
+  constructor(options: HttpNetworkOptions = {}) {
+    const timeout = options.timeout ?? 1000;
+    if (!(timeout > 0) || !Number.isFinite(timeout)) {
+      throw new RangeError(`timeout must be a positive number of milliseconds, got ${timeout}`);
+    }
+    this.#timeout = timeout;
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.#limits = options.limits;
+  }
+
+  /**
+   * Sends `request` to `target` at `node.addr` and resolves with its
+   * response; rejects with {@linkcode Unreachable}.
+   *
+   * @example
+   * ```ts
+   * import { HttpNetwork } from "./http_network.ts";
+   * import { Unreachable } from "../errors.ts";
+   *
+   * const network = new HttpNetwork({
+   *   fetch: () => Promise.resolve(new Response("busy", { status: 503 })),
+   * });
+   * const err = await network
+   *   .send(3, { addr: "http://10.0.0.3:8000" }, { type: "timeout-now", term: 4, leaderId: 1 })
+   *   .catch((e) => e);
+   * console.assert(err instanceof Unreachable && err.nodeId === 3);
+   * ```
+   */
+  async send(
+    target: NodeId,
+    node: RaftNode,
+    request: RaftRequest,
+    options?: SendOptions,
+  ): Promise<RaftResponse> {
+    const outer = options?.signal;
+    if (outer?.aborted) throw new Unreachable(target, { cause: outer.reason });
+    const addr = node.addr;
+    const url = (addr.endsWith("/") ? addr.slice(0, -1) : addr) + "/raft/" + request.type;
+    const timeout = this.#timeout;
+    const ctrl = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ctrl.abort(new Timeout(`send ${request.type} to ${target}`, timeout));
+    }, timeout);
+    let signal = ctrl.signal;
+    let forward: (() => void) | undefined;
+    if (outer !== undefined) {
+      if (_anySignal !== undefined) {
+        signal = _anySignal([ctrl.signal, outer]);
+      } else {
+        forward = () => ctrl.abort(outer.reason);
+        outer.addEventListener("abort", forward, { once: true });
+      }
+    }
+    try {
+      let res: Response;
+      let bytes: Uint8Array;
+      try {
+        res = await this.#fetch(url, {
+          method: "POST",
+          headers: _HEADERS,
+          body: encodeMessage(request) as Uint8Array<ArrayBuffer>,
+          signal,
+        });
+        if (!res.ok) {
+          const text = await res.text().catch(() => "");
+          throw new Error(
+            `HTTP ${res.status} from ${url}` + (text ? `: ${text.slice(0, 300)}` : ""),
+          );
+        }
+        bytes = new Uint8Array(await res.arrayBuffer());
+      } catch (e) {
+        const cause = timedOut ? ctrl.signal.reason : signal.aborted ? signal.reason ?? e : e;
+        throw new Unreachable(target, { cause });
+      }
+      let response;
+      try {
+        response = decodeMessage(bytes, this.#limits);
+      } catch (e) {
+        throw new Unreachable(target, { cause: e });
+      }
+      if (response.type !== `${request.type}-response`) {
+        throw new Unreachable(target, {
+          cause: new InvalidMessage(
+            `expected a ${request.type}-response from ${url}, got ${response.type}`,
+          ),
+        });
+      }
+      return response as RaftResponse;
+    } finally {
+      clearTimeout(timer);
+      if (forward !== undefined) outer!.removeEventListener("abort", forward);
+    }
+  }
+}

@@ -1,0 +1,259 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { HttpNetwork } from "../../src/transport/http_network.ts";
+import { raftRoutes } from "../../src/transport/raft_routes.ts";
+import { decodeMessage, encodeMessage } from "../../src/codec.ts";
+import { InvalidMessage, ShuttingDown, Timeout, Unreachable } from "../../src/errors.ts";
+import type { RaftRequest, RaftResponse } from "../../src/messages.ts";
+import { Raft } from "../../src/runtime/raft.ts";
+import type { NodeId, RaftNode } from "../../src/types.ts";
+import { kvSet, MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
+import { closedPort, serveLocal } from "./_serve.ts";
+
+const VOTE: RaftRequest = {
+  type: "vote",
+  term: 4,
+  candidateId: 2,
+  lastLogId: { term: 3, index: 9 },
+  transfer: false,
+};
+const APPEND: RaftRequest = {
+  type: "append",
+  term: 3,
+  leaderId: 1,
+  prevLogId: null,
+  entries: [{ type: "normal", term: 3, index: 1, data: new Uint8Array([7, 8]) }],
+  leaderCommit: 0,
+  round: 1,
+};
+
+function answer(req: RaftRequest): RaftResponse {
+  switch (req.type) {
+    case "append":
+      return {
+        type: "append-response",
+        term: req.term,
+        round: req.round,
+        success: true,
+        index: 1,
+        hintTerm: 0,
+        hintIndex: 0,
+      };
+    case "vote":
+    case "pre-vote":
+      return { type: `${req.type}-response`, term: req.term, granted: true };
+    case "timeout-now":
+      return { type: "timeout-now-response", term: req.term, accepted: true };
+    case "install-snapshot":
+      return { type: "install-snapshot-response", term: req.term, lastLogId: null };
+  }
+}
+
+function cborResponse(m: RaftResponse, init?: ResponseInit): Response {
+  return new Response(encodeMessage(m).slice(), init);
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  assert.fail("expected a rejection");
+}
+
+test("HttpNetwork: round-trips every request type through raftRoutes on a real server", async () => {
+  const seen: RaftRequest[] = [];
+  const app = raftRoutes({
+    handle: (req) => {
+      seen.push(req);
+      return Promise.resolve(answer(req));
+    },
+  });
+  const server = await serveLocal(app.fetch);
+  try {
+    const net = new HttpNetwork();
+    const requests: RaftRequest[] = [
+      APPEND,
+      VOTE,
+      { ...VOTE, type: "pre-vote" },
+      { type: "timeout-now", term: 5, leaderId: 1 },
+    ];
+    for (const req of requests) {
+      assert.deepEqual(await net.send(2, { addr: server.url }, req), answer(req), req.type);
+    }
+    // An address with a trailing slash works the same.
+    assert.deepEqual(await net.send(2, { addr: server.url + "/" }, VOTE), answer(VOTE));
+    assert.deepEqual(seen, [...requests, VOTE]);
+  } finally {
+    await server.close();
+  }
+});
+
+test("HttpNetwork: POSTs CBOR to <addr>/raft/<type> through the injected fetch", async () => {
+  const calls: { url: string; init: RequestInit }[] = [];
+  const net = new HttpNetwork({
+    fetch: (url, init) => {
+      calls.push({ url, init });
+      return Promise.resolve(cborResponse(answer(APPEND)));
+    },
+  });
+  const res = await net.send(3, { addr: "http://10.1.2.3:9000" }, APPEND);
+  assert.deepEqual(res, answer(APPEND));
+  assert.equal(calls.length, 1);
+  const { url, init } = calls[0]!;
+  assert.equal(url, "http://10.1.2.3:9000/raft/append");
+  assert.equal(init.method, "POST");
+  assert.equal(new Headers(init.headers).get("content-type"), "application/cbor");
+  assert.ok(init.signal instanceof AbortSignal);
+  assert.deepEqual(decodeMessage(init.body as Uint8Array), APPEND);
+});
+
+test("HttpNetwork: connection refused rejects with Unreachable", async () => {
+  const port = await closedPort();
+  const net = new HttpNetwork({ timeout: 2000 });
+  const err = await rejection(net.send(7, { addr: `http://127.0.0.1:${port}` }, VOTE));
+  assert.ok(err instanceof Unreachable, String(err));
+  assert.equal(err.nodeId, 7);
+  assert.ok(err.cause !== undefined);
+});
+
+test("HttpNetwork: a peer that does not answer in time rejects with Unreachable(Timeout)", async () => {
+  let release = (): void => {};
+  const stuck = new Promise<void>((r) => release = r);
+  const server = await serveLocal(async () => {
+    await stuck;
+    return new Response("late");
+  });
+  try {
+    const net = new HttpNetwork({ timeout: 100 });
+    const started = performance.now();
+    const err = await rejection(net.send(2, { addr: server.url }, VOTE));
+    assert.ok(err instanceof Unreachable, String(err));
+    assert.ok(err.cause instanceof Timeout, String(err.cause));
+    assert.equal(err.cause.timeoutMs, 100);
+    assert.ok(performance.now() - started < 5000);
+  } finally {
+    release();
+    await server.close();
+  }
+});
+
+test("HttpNetwork: a garbage or mismatched response rejects with Unreachable(InvalidMessage)", async () => {
+  const server = await serveLocal((req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/raft/vote") return new Response(new Uint8Array([0xff, 0xfe, 0x00]));
+    if (path === "/raft/pre-vote") return new Response("<html>not raft</html>");
+    // A well-formed response of the wrong type.
+    return cborResponse({ type: "vote-response", term: 1, granted: true });
+  });
+  try {
+    const net = new HttpNetwork();
+    for (const req of [VOTE, { ...VOTE, type: "pre-vote" } as RaftRequest, APPEND]) {
+      const err = await rejection(net.send(2, { addr: server.url }, req));
+      assert.ok(err instanceof Unreachable, `${req.type}: ${err}`);
+      assert.ok(err.cause instanceof InvalidMessage, `${req.type}: ${err.cause}`);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+test("HttpNetwork: a non-2xx status rejects with Unreachable naming the status", async () => {
+  const app = raftRoutes({ handle: () => Promise.reject(new ShuttingDown()) });
+  const server = await serveLocal(app.fetch);
+  try {
+    const net = new HttpNetwork();
+    const err = await rejection(net.send(2, { addr: server.url }, VOTE));
+    assert.ok(err instanceof Unreachable);
+    assert.match(String((err.cause as Error).message), /HTTP 503.*ShuttingDown/);
+    const missing = await rejection(net.send(2, { addr: server.url + "/nothing-here" }, VOTE));
+    assert.ok(missing instanceof Unreachable);
+    assert.match(String((missing.cause as Error).message), /HTTP 404/);
+  } finally {
+    await server.close();
+  }
+});
+
+test("HttpNetwork: options.signal aborts the request", async () => {
+  const reason = new Error("shutting down");
+  const net = new HttpNetwork({
+    fetch: (_url, init) =>
+      new Promise((_resolve, reject) => {
+        const signal = init.signal!;
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      }),
+  });
+  const ctrl = new AbortController();
+  const pending = rejection(net.send(2, { addr: "http://x" }, VOTE, { signal: ctrl.signal }));
+  ctrl.abort(reason);
+  const err = await pending;
+  assert.ok(err instanceof Unreachable);
+  assert.equal(err.cause, reason);
+
+  let fetched = false;
+  const lazy = new HttpNetwork({
+    fetch: () => {
+      fetched = true;
+      return Promise.reject(new Error("unexpected"));
+    },
+  });
+  const already = await rejection(
+    lazy.send(2, { addr: "http://x" }, VOTE, { signal: AbortSignal.abort(reason) }),
+  );
+  assert.ok(already instanceof Unreachable);
+  assert.equal(fetched, false, "an aborted signal sends nothing");
+});
+
+test("HttpNetwork: rejects a non-positive timeout", () => {
+  assert.throws(() => new HttpNetwork({ timeout: 0 }), RangeError);
+  assert.throws(() => new HttpNetwork({ timeout: Number.NaN }), RangeError);
+});
+
+test("HttpNetwork: a 3-node cluster over real HTTP elects a leader and replicates writes", async () => {
+  const ids: NodeId[] = [1, 2, 3];
+  const nodes = new Map<NodeId, Raft<Uint8Array | null>>();
+  const machines = new Map<NodeId, MemoryStateMachine>();
+  const servers: { close(): Promise<void> }[] = [];
+  const members = new Map<NodeId, RaftNode>();
+  try {
+    for (const id of ids) {
+      const sm = new MemoryStateMachine();
+      const raft = await Raft.create({
+        id,
+        config: { electionTimeoutMin: 150, electionTimeoutMax: 300, heartbeatInterval: 30 },
+        logStore: new MemoryLogStore(),
+        stateMachine: sm,
+        network: new HttpNetwork({ timeout: 500 }),
+      });
+      nodes.set(id, raft);
+      machines.set(id, sm);
+      const server = await serveLocal(raftRoutes(raft).fetch);
+      servers.push(server);
+      members.set(id, { addr: server.url });
+    }
+    await nodes.get(1)!.initialize(members);
+    const m = await nodes.get(1)!.metrics.wait({ timeout: 10_000 }).leader();
+    const leaderId = m.currentLeader!;
+    const leader = nodes.get(leaderId)!;
+    await leader.metrics.wait({ timeout: 10_000 }).role("leader");
+
+    let last = 0;
+    for (let i = 0; i < 20; i++) {
+      last = (await leader.clientWrite(kvSet(`k${i}`, `v${i}`))).logId.index;
+    }
+    for (const id of ids) {
+      await nodes.get(id)!.metrics.wait({ timeout: 10_000 }).appliedAtLeast(last);
+      const value = machines.get(id)!.get("k19");
+      assert.equal(value && new TextDecoder().decode(value), "v19", `node ${id}`);
+      assert.equal(nodes.get(id)!.metrics.current.currentLeader, leaderId);
+    }
+    const follower = ids.find((id) => id !== leaderId)!;
+    await assert.rejects(nodes.get(follower)!.clientWrite(kvSet("x", "y")), {
+      name: "ForwardToLeader",
+    });
+  } finally {
+    for (const raft of nodes.values()) await raft.shutdown();
+    for (const s of servers) await s.close();
+  }
+});

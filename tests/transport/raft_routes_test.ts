@@ -1,0 +1,270 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  type RaftHandler,
+  raftRoutes,
+} from "../../src/transport/raft_routes.ts";
+import { decodeMessage, encodeMessage } from "../../src/codec.ts";
+import { ShuttingDown, StorageError } from "../../src/errors.ts";
+import type { RaftMessage, RaftRequest, RaftResponse } from "../../src/messages.ts";
+import { Raft } from "../../src/runtime/raft.ts";
+import { MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
+import { MemoryNetwork } from "../../testing/memory_network.ts";
+
+const APPEND: RaftRequest = {
+  type: "append",
+  term: 3,
+  leaderId: 1,
+  prevLogId: { term: 2, index: 7 },
+  entries: [
+    { type: "normal", term: 3, index: 8, data: new Uint8Array([1, 2, 3]) },
+    { type: "blank", term: 3, index: 9 },
+  ],
+  leaderCommit: 7,
+  round: 12,
+};
+const VOTE: RaftRequest = {
+  type: "vote",
+  term: 4,
+  candidateId: 2,
+  lastLogId: { term: 3, index: 9 },
+  transfer: false,
+};
+const PRE_VOTE: RaftRequest = { ...VOTE, type: "pre-vote", term: 5 };
+const TIMEOUT_NOW: RaftRequest = { type: "timeout-now", term: 4, leaderId: 1 };
+
+function answer(req: RaftRequest): RaftResponse {
+  switch (req.type) {
+    case "append":
+      return {
+        type: "append-response",
+        term: req.term,
+        round: req.round,
+        success: true,
+        index: 9,
+        hintTerm: 0,
+        hintIndex: 0,
+      };
+    case "vote":
+      return { type: "vote-response", term: req.term, granted: true };
+    case "pre-vote":
+      return { type: "pre-vote-response", term: req.term, granted: false };
+    case "timeout-now":
+      return { type: "timeout-now-response", term: req.term, accepted: true };
+    case "install-snapshot":
+      return { type: "install-snapshot-response", term: req.term, lastLogId: null };
+  }
+}
+
+/** A handler that answers each request with its matching response and records it. */
+function fake(): RaftHandler & { seen: RaftRequest[] } {
+  const seen: RaftRequest[] = [];
+  return {
+    seen,
+    handle(req) {
+      seen.push(req);
+      return Promise.resolve(answer(req));
+    },
+  };
+}
+
+function post(
+  body: Uint8Array | string | ReadableStream<Uint8Array> | null,
+  headers: Record<string, string> = {},
+): RequestInit {
+  return {
+    method: "POST",
+    headers: { "content-type": "application/cbor", ...headers },
+    body: body instanceof Uint8Array ? body.slice() : body,
+    ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
+  };
+}
+
+function cbor(m: RaftMessage): Uint8Array {
+  return encodeMessage(m);
+}
+
+async function errorJson(res: Response): Promise<Record<string, unknown>> {
+  assert.match(res.headers.get("content-type") ?? "", /application\/json/);
+  return await res.json() as Record<string, unknown>;
+}
+
+test("raftRoutes: every route round-trips its request and response as CBOR", async () => {
+  const h = fake();
+  const app = raftRoutes(h);
+  for (const req of [APPEND, VOTE, PRE_VOTE, TIMEOUT_NOW]) {
+    const res = await app.request(`/raft/${req.type}`, post(cbor(req)));
+    assert.equal(res.status, 200, req.type);
+    assert.equal(res.headers.get("content-type"), "application/cbor");
+    const got = decodeMessage(new Uint8Array(await res.arrayBuffer()));
+    assert.deepEqual(got, answer(req), req.type);
+  }
+  assert.deepEqual(h.seen, [APPEND, VOTE, PRE_VOTE, TIMEOUT_NOW]);
+});
+
+test("raftRoutes: accepts a body with a content-length and one streamed without", async () => {
+  const h = fake();
+  const app = raftRoutes(h);
+  const bytes = cbor(APPEND);
+  const withLength = await app.request(
+    "/raft/append",
+    post(bytes, { "content-length": String(bytes.length) }),
+  );
+  assert.equal(withLength.status, 200);
+  // Streamed in two chunks, no content-length.
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(bytes.slice(0, 5));
+      c.enqueue(bytes.slice(5));
+      c.close();
+    },
+  });
+  const streamed = await app.request("/raft/append", post(stream));
+  assert.equal(streamed.status, 200);
+  assert.deepEqual(h.seen, [APPEND, APPEND]);
+});
+
+test("raftRoutes: malformed CBOR gets 400 with an InvalidMessage JSON body", async () => {
+  const h = fake();
+  const app = raftRoutes(h);
+  for (const body of [new Uint8Array([0xff, 0x00, 0x13]), new Uint8Array(0), "hello"]) {
+    const res = await app.request("/raft/append", post(body));
+    assert.equal(res.status, 400);
+    const json = await errorJson(res);
+    assert.equal(json.code, "InvalidMessage");
+    assert.equal(typeof json.reason, "string");
+  }
+  // Trailing bytes after a valid message.
+  const bytes = cbor(VOTE);
+  const padded = new Uint8Array(bytes.length + 1);
+  padded.set(bytes);
+  const res = await app.request("/raft/vote", post(padded));
+  assert.equal(res.status, 400);
+  assert.equal((await errorJson(res)).code, "InvalidMessage");
+  assert.equal(h.seen.length, 0, "the node never sees a malformed message");
+});
+
+test("raftRoutes: a message whose type does not match the route gets 400", async () => {
+  const h = fake();
+  const app = raftRoutes(h);
+  const cases: [string, RaftMessage][] = [
+    ["/raft/append", VOTE],
+    ["/raft/vote", PRE_VOTE],
+    ["/raft/pre-vote", VOTE],
+    ["/raft/timeout-now", APPEND],
+    ["/raft/vote", { type: "vote-response", term: 1, granted: true }],
+  ];
+  for (const [path, m] of cases) {
+    const res = await app.request(path, post(cbor(m)));
+    assert.equal(res.status, 400, `${m.type} on ${path}`);
+    const json = await errorJson(res);
+    assert.equal(json.code, "InvalidMessage");
+    assert.match(String(json.reason), new RegExp(m.type));
+  }
+  assert.equal(h.seen.length, 0);
+});
+
+test("raftRoutes: a body over maxBodyBytes gets 413, declared or streamed", async () => {
+  const h = fake();
+  const app = raftRoutes(h, { maxBodyBytes: 16 });
+  const big = cbor(APPEND);
+  assert.ok(big.length > 16);
+  const declared = await app.request(
+    "/raft/append",
+    post(big, { "content-length": String(big.length) }),
+  );
+  assert.equal(declared.status, 413);
+  const json = await errorJson(declared);
+  assert.equal(json.code, "PayloadTooLarge");
+  assert.equal(json.limit, 16);
+
+  let pulled = 0;
+  const endless = new ReadableStream<Uint8Array>({
+    pull(c) {
+      pulled++;
+      c.enqueue(new Uint8Array(10));
+    },
+  });
+  const streamed = await app.request("/raft/append", post(endless));
+  assert.equal(streamed.status, 413);
+  assert.equal((await errorJson(streamed)).code, "PayloadTooLarge");
+  assert.ok(pulled < 10, "stops reading once over the limit");
+
+  const small = await app.request("/raft/timeout-now", post(cbor(TIMEOUT_NOW)));
+  assert.equal(small.status, 200, "a body under the limit passes");
+  assert.deepEqual(h.seen, [TIMEOUT_NOW]);
+});
+
+test("raftRoutes: the default body limit is 64 MiB and must be a non-negative integer", () => {
+  assert.equal(DEFAULT_MAX_BODY_BYTES, 64 * 1024 * 1024);
+  assert.throws(() => raftRoutes(fake(), { maxBodyBytes: -1 }), RangeError);
+  assert.throws(() => raftRoutes(fake(), { maxBodyBytes: 1.5 }), RangeError);
+});
+
+test("raftRoutes: a RaftError from the node gets 503 with its JSON", async () => {
+  for (const err of [new ShuttingDown(), new StorageError("append", new Error("disk full"))]) {
+    const app = raftRoutes({ handle: () => Promise.reject(err) });
+    const res = await app.request("/raft/vote", post(cbor(VOTE)));
+    assert.equal(res.status, 503);
+    assert.deepEqual(await errorJson(res), JSON.parse(JSON.stringify(err)));
+  }
+});
+
+test("raftRoutes: other failures of the node get 500, never a throw", async () => {
+  const throwing = raftRoutes({
+    handle: () => {
+      throw new Error("boom");
+    },
+  });
+  const r1 = await throwing.request("/raft/vote", post(cbor(VOTE)));
+  assert.equal(r1.status, 500);
+  const j1 = await errorJson(r1);
+  assert.equal(j1.code, "InternalError");
+  assert.match(String(j1.message), /boom/);
+
+  const rejecting = raftRoutes({ handle: () => Promise.reject("just a string") });
+  const r2 = await rejecting.request("/raft/vote", post(cbor(VOTE)));
+  assert.equal(r2.status, 500);
+
+  const mismatched = raftRoutes({
+    handle: () => Promise.resolve({ type: "timeout-now-response", term: 1, accepted: true }),
+  });
+  const r3 = await mismatched.request("/raft/vote", post(cbor(VOTE)));
+  assert.equal(r3.status, 500);
+  assert.equal((await errorJson(r3)).code, "InvalidMessage");
+});
+
+test("raftRoutes: unknown routes and methods get 404; install-snapshot gets 501", async () => {
+  const h = fake();
+  const app = raftRoutes(h);
+  assert.equal((await app.request("/raft/bogus", post(cbor(VOTE)))).status, 404);
+  assert.equal((await app.request("/raft/vote")).status, 404, "GET is not served");
+  assert.equal((await app.request("/vote", post(cbor(VOTE)))).status, 404);
+  const snap = await app.request("/raft/install-snapshot", post(new Uint8Array([1])));
+  assert.equal(snap.status, 501);
+  assert.equal((await errorJson(snap)).code, "NotImplemented");
+  assert.equal(h.seen.length, 0);
+});
+
+test("raftRoutes: serves a real Raft node, and 503 once it shut down", async () => {
+  const net = new MemoryNetwork();
+  const raft = await Raft.create({
+    id: 2,
+    logStore: new MemoryLogStore(),
+    stateMachine: new MemoryStateMachine(),
+    network: net.client(2),
+  });
+  const app = raftRoutes(raft);
+  try {
+    const res = await app.request("/raft/vote", post(cbor({ ...VOTE, lastLogId: null })));
+    assert.equal(res.status, 200);
+    const vote = decodeMessage(new Uint8Array(await res.arrayBuffer()));
+    assert.equal(vote.type, "vote-response");
+  } finally {
+    await raft.shutdown();
+  }
+  const after = await app.request("/raft/append", post(cbor(APPEND)));
+  assert.equal(after.status, 503);
+  assert.equal((await errorJson(after)).code, "ShuttingDown");
+});

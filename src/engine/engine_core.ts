@@ -310,13 +310,16 @@ export class EngineCore {
   }
 
   /**
-   * Whether this node may campaign: a voter of its effective membership, or
-   * of the committed one while a change that drops it is not yet committed
-   * (the others may still hold a configuration whose quorum needs it; it
-   * counts votes by its effective configuration, which excludes itself).
+   * Whether this node may campaign: a voter of any membership it holds from
+   * the latest known committed one on. Until it knows that a change dropping
+   * it committed, the others may still hold a configuration whose quorum
+   * needs it (it counts votes by its effective configuration, which excludes
+   * itself). After a restart the commit index may be unknown, so every
+   * retained membership counts, not only the committed one.
    */
   mayCampaign(): boolean {
-    return this.isVoter() || isVoter(this.committedMembership().membership, this.id);
+    for (const m of this.memberships) if (isVoter(m.membership, this.id)) return true;
+    return false;
   }
 
   /** Voter sets of the effective membership. */

@@ -748,3 +748,36 @@ test("engine/membership: a node its own latest config drops still campaigns whil
   }
   c.assertElectionSafety();
 });
+
+test("engine/membership: after a restart that lost the commit index, a node dropped by an unfinished change still campaigns", () => {
+  // 3 joins {2} as a voter, takes over, then starts removing itself ({2,3} → {2}).
+  // The joint config commits; the final {2} reaches nobody; 3 steps down and
+  // restarts, forgetting its commit index. 2 holds the joint config, whose
+  // {2,3} half needs 3's vote, and 3's log is longer: only 3 can win.
+  const c = new TestCluster([2, 3], TEST_CONFIG, { membership: membershipOf([2], [3]) });
+  c.elect(2);
+  assert.equal(c.node(2).engine.changeMembership(membershipOf([2, 3])).ok, true);
+  c.run();
+  assert.deepEqual(committedConfigsOf(c, 2), [[2, 3]]);
+  assert.equal(c.node(2).engine.transferLeader(3).ok, true);
+  c.run();
+  assert.equal(st(c, 3).role, "leader");
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  const final = st(c, 3).lastLogId!.index + 2;
+  c.dropIf = (e) => e.message.type === "append" && e.message.entries.some((x) => x.index === final);
+  assert.equal(c.node(3).engine.changeMembership(membershipOf([2], [3])).ok, true);
+  c.run();
+  assert.deepEqual(configsOf(c, 3), [[2]]);
+  assert.deepEqual(configsOf(c, 2), [[2, 3], [2]]);
+  c.isolate(3);
+  c.advance(TEST_CONFIG.electionTimeoutMax);
+  assert.equal(st(c, 3).role, "learner");
+  c.node(3).crashAndRestart(c.now, [{ logId: null, membership: membershipOf([2], [3]) }]);
+  assert.equal(st(c, 3).committed, null);
+  c.heal();
+  c.advance(10 * TEST_CONFIG.electionTimeoutMax);
+  assert.deepEqual(c.leaders(), [2]);
+  assert.deepEqual(committedConfigsOf(c, 2), [[2]]);
+  assert.deepEqual(c.node(3).terms(), c.node(2).terms());
+  c.assertElectionSafety();
+});

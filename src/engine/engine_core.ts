@@ -147,7 +147,7 @@ export class EngineCore {
   heartbeatDue = Infinity;
   /** Leader: when it took office. */
   leaderSince = -Infinity;
-  /** Leader: the lease counts only rounds after this one (set when a transfer is abandoned). */
+  /** Leader: the lease counts only rounds after this one (`Infinity` once TimeoutNow was sent). */
   leaseFloorRound = 0;
   /** Leader: index of the last membership reported done. */
   reportedMembership = 0;

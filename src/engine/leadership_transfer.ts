@@ -4,6 +4,10 @@
  * lease). Proposals are refused while a transfer is pending; it is abandoned
  * after the maximum election timeout, and the old leader keeps leading.
  *
+ * Once a TimeoutNow is out, the leader lease is void for the rest of the
+ * term: the message may still arrive at any later time, and voters skip
+ * their lease for the election it starts.
+ *
  * @module
  */
 
@@ -47,6 +51,7 @@ export function maybeSendTimeoutNow(core: EngineCore): void {
   const p = core.progress.get(t.to);
   if (p === undefined || p.match !== core.log.lastIndex()) return;
   t.sent = true;
+  core.leaseFloorRound = Infinity; // No lease for the rest of this term: see the module doc.
   core.emit({
     type: "send",
     to: t.to,
@@ -55,8 +60,8 @@ export function maybeSendTimeoutNow(core: EngineCore): void {
 }
 
 /**
- * Gives up a transfer whose deadline passed. The lease resumes only with
- * rounds acknowledged after this point.
+ * Gives up a transfer whose deadline passed. If its TimeoutNow went out,
+ * the lease stays void for the rest of the term.
  *
  * @example
  * ```ts ignore
@@ -67,5 +72,4 @@ export function expireTransfer(core: EngineCore): void {
   const t = core.transfer;
   if (t === null || core.now < t.deadline) return;
   core.transfer = null;
-  core.leaseFloorRound = core.round;
 }

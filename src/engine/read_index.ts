@@ -12,7 +12,8 @@
  * - The lease lasts from when the last quorum-acknowledged round was sent,
  *   for the minimum election timeout less `leaseMargin`: voters refuse to
  *   elect anybody else for the minimum election timeout after hearing from
- *   us. It is void while a leadership transfer is under way.
+ *   us. It is void for the rest of the term once a leadership transfer sent
+ *   TimeoutNow (voters skip their lease for the election it starts).
  *
  * @module
  */

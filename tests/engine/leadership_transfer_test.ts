@@ -214,15 +214,36 @@ test("engine/transfer: the lease is void while TimeoutNow is out", () => {
   assert.deepEqual(c.node(1).readsFailed.get(1), { kind: "lease-expired" });
 });
 
-test("engine/transfer: after giving up, the lease returns only with a round sent afterwards", () => {
+test("engine/transfer: after giving up on a sent TimeoutNow, the lease stays void for the term; ReadIndex works", () => {
   const c = elected();
   c.isolate(2);
   c.node(1).engine.transferLeader(2);
+  c.run();
+  assert.deepEqual(timeoutNowsSent(c.node(1)), [2]);
   c.advance(TEST_CONFIG.electionTimeoutMax);
   assert.equal(st(c, 1).transferTo, null);
   assert.equal(st(c, 1).leaseValid, false);
-  c.advance(TEST_CONFIG.heartbeatInterval);
+  c.advance(5 * TEST_CONFIG.electionTimeoutMax);
+  assert.equal(st(c, 1).role, "leader");
+  assert.equal(st(c, 1).leaseValid, false);
+  c.node(1).engine.read([1], "read-index");
+  c.run();
+  assert.equal(c.node(1).readsReady.get(1), 1);
+});
+
+test("engine/transfer: giving up before TimeoutNow was sent leaves the lease intact", () => {
+  const c = elected();
+  c.dropIf = (e) => e.from === 2 && e.message.type === "append-response";
+  c.propose(1, 1);
+  c.node(1).engine.transferLeader(2);
+  c.run();
+  assert.deepEqual(timeoutNowsSent(c.node(1)), []);
   assert.equal(st(c, 1).leaseValid, true);
+  c.advance(TEST_CONFIG.electionTimeoutMax);
+  assert.equal(st(c, 1).transferTo, null);
+  assert.deepEqual(timeoutNowsSent(c.node(1)), []);
+  assert.equal(st(c, 1).leaseValid, true);
+  assert.equal(st(c, 1).term, 1);
 });
 
 test("engine/transfer: the old leader's pending reads fail when the target takes over", () => {
@@ -280,4 +301,29 @@ test("engine/transfer: a far-behind target is caught up over several batches fir
   assert.deepEqual(c.node(2).terms(), [1, 1, 1, 1, 1, 1, 1, 1, 2]);
   c.advance(TEST_CONFIG.heartbeatInterval);
   assert.equal(st(c, 3).committed?.index, 9);
+});
+
+test("engine/transfer: a TimeoutNow delivered after the transfer was abandoned cannot yield a stale lease read", () => {
+  const c = elected();
+  const held = hold(c, (e) => e.message.type === "timeout-now");
+  assert.equal(c.node(1).engine.transferLeader(2).ok, true);
+  c.advance(TEST_CONFIG.electionTimeoutMax);
+  assert.equal(st(c, 1).transferTo, null);
+  c.advance(2 * TEST_CONFIG.heartbeatInterval);
+  assert.equal(held.length, 1);
+  // The old TimeoutNow finally arrives; voters skip their lease for it.
+  c.cuts.add("2>1");
+  c.cuts.add("3>1");
+  release(c, held);
+  assert.equal(st(c, 2).role, "leader");
+  assert.equal(st(c, 2).term, 2);
+  c.propose(2, 42);
+  assert.equal(st(c, 2).committed?.index, 3);
+  // 1 has not heard of term 2 yet: it must not serve a lease read from its old state.
+  assert.equal(st(c, 1).role, "leader");
+  assert.equal(st(c, 1).leaseValid, false);
+  c.node(1).engine.read([1], "lease");
+  c.process();
+  assert.equal(c.node(1).readsReady.has(1), false);
+  assert.deepEqual(c.node(1).readsFailed.get(1), { kind: "lease-expired" });
 });

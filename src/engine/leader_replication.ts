@@ -81,6 +81,7 @@ export function replicateTo(core: EngineCore, peer: NodeId, heartbeat: boolean):
   let sent = false;
   while (p.next <= last && p.inflight.length < core.config.maxInflight) {
     const hi = Math.min(last, p.next + max - 1);
+    if (p.inflight.length === 0) p.progressAt = core.now;
     if (!sendRange(core, peer, p.next, hi)) return;
     p.onSent(hi);
     sent = true;
@@ -148,6 +149,16 @@ export function broadcast(core: EngineCore, heartbeat: boolean): void {
  * ```
  */
 export function sendHeartbeats(core: EngineCore): void {
+  // Requests lost without a failure report would stall a pipeline for good: after an
+  // election timeout without progress, probe the peer again from its match point.
+  for (const p of core.progress.values()) {
+    if (
+      p.state === "pipeline" && p.inflight.length > 0 &&
+      core.now - p.progressAt >= core.config.electionTimeoutMax
+    ) {
+      p.becomeProbe();
+    }
+  }
   core.round++;
   core.roundSentAt.set(core.round, core.now);
   broadcast(core, true);
@@ -177,6 +188,8 @@ export function handleAppendResponse(core: EngineCore, from: NodeId, res: Append
   }
   if (res.success) {
     if (res.index > core.log.lastIndex()) return; // Not from this leader's log: ignore.
+    const oldest = p.inflight[0];
+    if (oldest !== undefined && res.index >= oldest) p.progressAt = core.now;
     if (p.onMatch(res.index)) advanceCommit(core);
     maybeSendTimeoutNow(core);
   } else {

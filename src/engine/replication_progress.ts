@@ -39,6 +39,12 @@ export class ReplicationProgress {
   inflight: number[] = [];
   /** Highest heartbeat round the peer acknowledged. */
   ackedRound = 0;
+  /**
+   * In pipeline state: when the oldest request in flight was sent, or last
+   * acknowledged progress. A peer whose requests stay unacknowledged for an
+   * election timeout is probed again (requests lost without a failure report).
+   */
+  progressAt = 0;
   /** Commit index the latest request let the peer use (capped at the entries it covered). */
   sentCommit = 0;
 

@@ -857,3 +857,18 @@ test("engine/replication: an ack of a round the leader never sent confirms no re
   assert.equal(leader.readsReady.has(5), false);
   assert.equal(leader.readsReady.has(6), false);
 });
+
+test("engine/replication: a pipeline whose appends vanish silently recovers without an unreachable report", () => {
+  const c = new TestCluster([1, 2, 3]);
+  c.elect(1);
+  // Lose every append carrying entries to node 3, silently (no unreachable()).
+  c.dropIf = (e) => e.to === 3 && e.message.type === "append" && e.message.entries.length > 0;
+  for (let i = 0; i < 5; i++) c.propose(1, i);
+  const last = c.node(1).engine.status().lastLogId!.index;
+  assert.ok((c.node(3).engine.status().lastLogId?.index ?? 0) < last, "node 3 missed entries");
+  c.dropIf = null;
+  // No new proposals: only the heartbeat-driven recovery can bring node 3 up to date.
+  c.advance(1000);
+  assert.deepEqual(c.node(3).terms(), c.node(1).terms());
+  assert.equal(c.node(3).engine.status().committed?.index, last);
+});

@@ -702,8 +702,14 @@ export class Raft<R = unknown> {
   }
 
   #replicate(to: NodeId, plan: AppendPlan): void {
+    // A heartbeat (no entries) is never delayed behind a pending store read: its
+    // prevLogId is the peer's known match point, so overtaking an append is harmless.
+    if (plan.last < plan.first) {
+      this.#send(to, this.#appendRequest(plan, []));
+      return;
+    }
     if (!this.#chains.has(to)) {
-      const cached = plan.last < plan.first ? [] : this.#io.cached(plan.first, plan.last);
+      const cached = this.#io.cached(plan.first, plan.last);
       if (cached !== null) {
         this.#send(to, this.#appendRequest(plan, cached));
         return;

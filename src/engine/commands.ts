@@ -152,7 +152,10 @@ export type ReadFailure =
 /**
  * A command for the runtime. Storage commands carry an increasing `io`
  * number: the runtime executes them in order and reports completion with
- * `RaftEngine.flushed(io)`. Commands that depend on durability (vote
+ * `RaftEngine.flushed(io)`. `send-snapshot` asks the runtime to stream the
+ * current snapshot to a peer whose entries are purged; `install-snapshot`
+ * asks it to install a received snapshot into the state machine (after every
+ * earlier `apply`) and report `snapshotInstalled(token)`. Commands that depend on durability (vote
  * replies, append acks, a candidate's vote requests) are only emitted once
  * the writes they depend on are reported flushed.
  *
@@ -166,6 +169,7 @@ export type Command =
   | { readonly type: "save-vote"; readonly vote: Vote; readonly io: number }
   | { readonly type: "append-log"; readonly entries: readonly Entry[]; readonly io: number }
   | { readonly type: "truncate-log"; readonly since: number; readonly io: number }
+  | { readonly type: "purge-log"; readonly upTo: LogId; readonly io: number }
   | {
     readonly type: "send";
     readonly to: NodeId;
@@ -174,6 +178,13 @@ export type Command =
   | { readonly type: "replicate"; readonly to: NodeId; readonly plan: AppendPlan }
   | { readonly type: "reply"; readonly token: number; readonly message: RaftResponse }
   | { readonly type: "apply"; readonly first: number; readonly last: LogId }
+  | {
+    readonly type: "send-snapshot";
+    readonly to: NodeId;
+    readonly term: number;
+    readonly leaderId: NodeId;
+  }
+  | { readonly type: "install-snapshot"; readonly token: number; readonly meta: SnapshotMeta }
   | { readonly type: "read-ready"; readonly token: number; readonly index: number }
   | { readonly type: "read-failed"; readonly token: number; readonly reason: ReadFailure }
   | {

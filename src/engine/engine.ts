@@ -9,7 +9,7 @@
  */
 
 import type { RaftMessage } from "../messages.ts";
-import type { LogId, Membership, NodeId, StoredMembership, Vote } from "../types.ts";
+import type { LogId, Membership, NodeId, SnapshotMeta, StoredMembership, Vote } from "../types.ts";
 import type { AdminResult, Command, EngineInit, ProposeResult } from "./commands.ts";
 import {
   campaign,
@@ -31,6 +31,14 @@ import {
 import { expireTransfer, transferLeader } from "./leadership_transfer.ts";
 import { changeMembership } from "./membership_change.ts";
 import { leaseValid, requestReads } from "./read_index.ts";
+import {
+  handleInstallSnapshot,
+  handleInstallSnapshotResponse,
+  purgeLog,
+  snapshotBuilt,
+  snapshotInstalled,
+  snapshotInstallFailed,
+} from "./snapshot.ts";
 import type { Entry } from "../types.ts";
 import { isVoter } from "../types.ts";
 
@@ -46,8 +54,8 @@ import { isVoter } from "../types.ts";
 export interface PeerStatus {
   /** Last log id known replicated to the peer. */
   readonly matched: LogId | null;
-  /** Probing for the match point, or pipelining. */
-  readonly state: "probe" | "pipeline";
+  /** Probing for the match point, pipelining, or sending a snapshot. */
+  readonly state: "probe" | "pipeline" | "snapshot";
   /** Append requests in flight. */
   readonly inflight: number;
 }
@@ -84,6 +92,8 @@ export interface EngineStatus {
   readonly applied: LogId | null;
   /** Last purged log id. */
   readonly purged: LogId | null;
+  /** The current snapshot, if any. */
+  readonly snapshot: SnapshotMeta | null;
   /** The effective (latest appended) membership. */
   readonly membership: StoredMembership;
   /** The latest committed membership. */
@@ -200,8 +210,10 @@ export class RaftEngine {
         if (message.term > core.vote.term) core.becomeFollower(message.term, null);
         break;
       case "install-snapshot":
+        handleInstallSnapshot(core, from, message, token);
+        break;
       case "install-snapshot-response":
-        // Snapshot installation is handled by the runtime (membership and snapshots issue).
+        handleInstallSnapshotResponse(core, from, message);
         break;
     }
   }
@@ -233,6 +245,29 @@ export class RaftEngine {
   /** Asks for linearizable reads; answered by `read-ready` / `read-failed`. */
   read(tokens: readonly number[], policy: "read-index" | "lease"): void {
     requestReads(this.#core, tokens, policy);
+  }
+
+  /** The state machine built a snapshot: record it (purging is separate). */
+  snapshotBuilt(meta: SnapshotMeta): void {
+    snapshotBuilt(this.#core, meta);
+  }
+
+  /**
+   * Purges the log up to `upTo`, bounded by the snapshot and the applied
+   * index. Returns the log id purged up to, or `null` if nothing was purged.
+   */
+  purgeLog(upTo: number): LogId | null {
+    return purgeLog(this.#core, upTo);
+  }
+
+  /** The runtime installed the snapshot of an `install-snapshot` command. */
+  snapshotInstalled(token: number): void {
+    snapshotInstalled(this.#core, token);
+  }
+
+  /** The runtime could not install the snapshot of an `install-snapshot` command. */
+  snapshotInstallFailed(token: number): void {
+    snapshotInstallFailed(this.#core, token);
   }
 
   /** Storage made every command numbered up to `io` durable. */
@@ -330,6 +365,7 @@ export class RaftEngine {
       committed: core.log.logIdAt(core.commit),
       applied: core.applied,
       purged: core.log.purged(),
+      snapshot: core.snapshot,
       membership: core.effective(),
       committedMembership: core.committedMembership(),
       replication,

@@ -157,6 +157,8 @@ export class EngineCore {
   readsAwaitingCommit: { token: number; policy: "read-index" | "lease" }[] = [];
   /** Leader: the transfer in progress. */
   transfer: Transfer | null = null;
+  /** Follower: a received snapshot being installed by the runtime. */
+  pendingInstall: { token: number; meta: SnapshotMeta } | null = null;
   /** Leader: the final membership of a joint change, appended once the joint one commits. */
   pendingFinal: Membership | null = null;
 
@@ -239,9 +241,14 @@ export class EngineCore {
     }
   }
 
-  /** Removes entries from `since` on (never committed ones) and emits the write. */
-  truncateEntries(since: number): void {
-    if (since <= this.commit) throw new RangeError(`truncate at ${since} ≤ commit ${this.commit}`);
+  /**
+   * Removes entries from `since` on (never committed ones, unless a snapshot
+   * covering them replaces the log: `bySnapshot`) and emits the write.
+   */
+  truncateEntries(since: number, bySnapshot = false): void {
+    if (since <= this.commit && !bySnapshot) {
+      throw new RangeError(`truncate at ${since} ≤ commit ${this.commit}`);
+    }
     this.log.truncate(since);
     const keep = this.log.lastLogId();
     if (this.durable !== null && this.durable.index >= since) this.durable = keep;
@@ -258,6 +265,26 @@ export class EngineCore {
       this.memberships.pop();
     }
     if (this.memberships.length !== before) this.onMembershipChanged();
+  }
+
+  /**
+   * Forgets entries up to `upTo` (covered by a snapshot) and emits the write.
+   * Keeps the latest membership at or before `upTo`.
+   */
+  purgeEntries(upTo: LogId): void {
+    this.log.purge(upTo);
+    const io = ++this.ioSeq;
+    this.pendingLogIo.push({ io, last: this.log.lastLogId() });
+    this.emit({ type: "purge-log", upTo, io });
+    let keepFrom = 0;
+    for (let i = this.memberships.length - 1; i >= 0; i--) {
+      const m = this.memberships[i]!;
+      if (m.logId === null || m.logId.index <= upTo.index) {
+        keepFrom = i;
+        break;
+      }
+    }
+    if (keepFrom > 0) this.memberships.splice(0, keepFrom);
   }
 
   /**

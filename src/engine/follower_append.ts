@@ -65,6 +65,11 @@ export function handleAppendRequest(
   }
   core.leaderSeenAt = core.now;
   core.resetElectionTimer();
+  // While a snapshot is being installed nothing may be appended or committed past it.
+  if (core.pendingInstall !== null) {
+    reply(false, prevIndex, 0, 0);
+    return;
+  }
 
   const purgedIndex = core.log.purged()?.index ?? 0;
   if (prev !== null && prevIndex > purgedIndex) {

@@ -19,6 +19,7 @@ import type { AppendResponse } from "../messages.ts";
 import type { Entry, NodeId } from "../types.ts";
 import type { EngineCore } from "./engine_core.ts";
 import { maybeFinalizeMembership } from "./membership_change.ts";
+import type { ReplicationProgress } from "./replication_progress.ts";
 import { quorumValue } from "./quorum.ts";
 import { onOwnTermCommitted, releaseReads } from "./read_index.ts";
 import { maybeSendTimeoutNow } from "./leadership_transfer.ts";
@@ -71,10 +72,14 @@ export function replicateTo(core: EngineCore, peer: NodeId, heartbeat: boolean):
   if (p === undefined) return;
   const last = core.log.lastIndex();
   const max = core.config.maxPayloadEntries;
+  if (p.state === "snapshot") {
+    if (heartbeat) sendHeartbeat(core, p);
+    return;
+  }
   if (p.state === "probe") {
     if (p.probeInflight && !heartbeat) return;
     const hi = Math.min(last, p.next + max - 1);
-    if (!sendRange(core, peer, p.next, hi)) return;
+    if (!sendRange(core, peer, p.next, hi)) return startSnapshot(core, p);
     p.onSent(hi);
     return;
   }
@@ -82,34 +87,44 @@ export function replicateTo(core: EngineCore, peer: NodeId, heartbeat: boolean):
   while (p.next <= last && p.inflight.length < core.config.maxInflight) {
     const hi = Math.min(last, p.next + max - 1);
     if (p.inflight.length === 0) p.progressAt = core.now;
-    if (!sendRange(core, peer, p.next, hi)) return;
+    if (!sendRange(core, peer, p.next, hi)) return startSnapshot(core, p);
     p.onSent(hi);
     sent = true;
   }
-  if (heartbeat && !sent) {
-    // The follower can use the commit index only up to what the request covers.
-    p.sentCommit = Math.min(core.commit, p.match);
-    const prevLogId = core.log.logIdAt(p.match);
-    core.emit({
-      type: "replicate",
-      to: peer,
-      plan: {
-        term: core.vote.term,
-        leaderId: core.id,
-        prevLogId,
-        first: (prevLogId?.index ?? 0) + 1,
-        last: prevLogId?.index ?? 0,
-        leaderCommit: core.commit,
-        round: core.round,
-      },
-    });
-  }
+  if (heartbeat && !sent) sendHeartbeat(core, p);
+}
+
+/** An empty append at the peer's match point: carries the round and the commit index. */
+function sendHeartbeat(core: EngineCore, p: ReplicationProgress): void {
+  // The follower can use the commit index only up to what the request covers.
+  p.sentCommit = Math.min(core.commit, p.match);
+  const prevLogId = core.log.logIdAt(p.match);
+  core.emit({
+    type: "replicate",
+    to: p.id,
+    plan: {
+      term: core.vote.term,
+      leaderId: core.id,
+      prevLogId,
+      first: (prevLogId?.index ?? 0) + 1,
+      last: prevLogId?.index ?? 0,
+      leaderCommit: core.commit,
+      round: core.round,
+    },
+  });
+}
+
+/** The entries the peer needs are purged: send it the current snapshot instead. */
+function startSnapshot(core: EngineCore, p: ReplicationProgress): void {
+  p.becomeSnapshot();
+  p.progressAt = core.now;
+  core.emit({ type: "send-snapshot", to: p.id, term: core.vote.term, leaderId: core.id });
 }
 
 function sendRange(core: EngineCore, peer: NodeId, first: number, last: number): boolean {
   const prevTerm = core.log.termAt(first - 1);
-  // The entry before `first` is purged: the peer needs a snapshot (sent by the runtime).
-  if (prevTerm === undefined) return false;
+  // Entries from `first` (or the one before) are purged: the peer needs a snapshot.
+  if (prevTerm === undefined || first < core.log.firstIndex()) return false;
   const p = core.progress.get(peer);
   if (p !== undefined) p.sentCommit = Math.min(core.commit, last);
   core.emit({

@@ -6,6 +6,8 @@
  *   rejection moves `next` back using the follower's conflict hint.
  * - `pipeline`: the match point is known; up to `maxInflight` requests are
  *   in flight, each ending at an index recorded in `inflight`.
+ * - `snapshot`: the entries the peer needs are purged; a snapshot is being
+ *   sent, and nothing else until it is answered (or fails).
  *
  * @module
  */
@@ -32,7 +34,7 @@ export class ReplicationProgress {
   /** Next index to send. */
   next: number;
   /** Probing or pipelining. */
-  state: "probe" | "pipeline" = "probe";
+  state: "probe" | "pipeline" | "snapshot" = "probe";
   /** In probe state: a request is in flight. */
   probeInflight = false;
   /** In pipeline state: the last index of each request in flight, ascending. */
@@ -61,6 +63,8 @@ export class ReplicationProgress {
   onMatch(index: number): boolean {
     const grew = index > this.match;
     if (grew) this.match = index;
+    // While a snapshot is in flight only its answer moves the peer on.
+    if (this.state === "snapshot") return grew;
     if (this.state === "probe") {
       this.state = "pipeline";
       this.probeInflight = false;
@@ -81,6 +85,7 @@ export class ReplicationProgress {
    * probing from `next`, never below `match + 1`.
    */
   onReject(rejected: number, next: number): boolean {
+    if (this.state === "snapshot") return false;
     if (this.state === "pipeline") {
       if (rejected <= this.match) return false;
     } else if (rejected !== this.next - 1) {
@@ -98,8 +103,26 @@ export class ReplicationProgress {
     this.inflight = [];
   }
 
+  /** Starts sending a snapshot; appends wait until it is answered. */
+  becomeSnapshot(): void {
+    this.state = "snapshot";
+    this.probeInflight = false;
+    this.inflight = [];
+  }
+
+  /** The peer installed a snapshot ending at `index` (or refused: `index` = its match). */
+  onSnapshotDone(index: number): boolean {
+    const grew = index > this.match;
+    if (grew) this.match = index;
+    this.state = "pipeline";
+    this.inflight = [];
+    this.next = this.match + 1;
+    return grew;
+  }
+
   /** Whether another request may be sent now. */
   canSend(maxInflight: number): boolean {
+    if (this.state === "snapshot") return false;
     return this.state === "probe" ? !this.probeInflight : this.inflight.length < maxInflight;
   }
 

@@ -4,7 +4,15 @@
 import { RaftEngine } from "../../src/engine/engine.ts";
 import type { Command, EngineConfig, ReadFailure } from "../../src/engine/commands.ts";
 import type { AppendRequest, RaftMessage } from "../../src/messages.ts";
-import type { Entry, LogId, Membership, NodeId, StoredMembership, Vote } from "../../src/types.ts";
+import type {
+  Entry,
+  LogId,
+  Membership,
+  NodeId,
+  SnapshotMeta,
+  StoredMembership,
+  Vote,
+} from "../../src/types.ts";
 import { INITIAL_VOTE, membershipOf } from "../../src/types.ts";
 import { SeededRandom } from "../../src/random.ts";
 
@@ -27,6 +35,8 @@ export interface Envelope {
   to: NodeId;
   message: RaftMessage;
   token: number;
+  /** install-snapshot only: the snapshot's content (the entries it covers). */
+  data?: Entry[];
 }
 
 /** One node: its engine plus a fake store that records durable state. */
@@ -44,6 +54,12 @@ export class TestNode {
   readsReady = new Map<number, number>();
   readsFailed = new Map<number, ReadFailure>();
   membershipsDone: LogId[] = [];
+  /** The node's current snapshot: its meta and the entries it covers (their state). */
+  snapshot: { meta: SnapshotMeta; entries: Entry[] } | null = null;
+  /** Snapshot contents received, by request token, until installed. */
+  receivedSnapshots = new Map<number, Entry[]>();
+  /** Snapshots installed into this node's state machine. */
+  installs = 0;
   commands: Command[] = [];
   autoFlush = true;
   seed: number;
@@ -256,7 +272,64 @@ export class TestCluster {
       case "membership-done":
         n.membershipsDone.push(c.logId);
         break;
+      case "purge-log": {
+        // The harness keeps purged entries readable (tests compare whole logs), but a
+        // log that a snapshot replaced gets the snapshot's entries as its prefix.
+        const snap = n.snapshot;
+        const have = n.entry(c.upTo.index);
+        if ((have === undefined || have.term !== c.upTo.term) && snap !== null) {
+          n.log = [...snap.entries, ...n.log.slice(c.upTo.index)];
+        }
+        n.pendingIo.push(c);
+        break;
+      }
+      case "send-snapshot": {
+        const snap = n.snapshot;
+        if (snap === null) throw new Error(`node ${n.id} has no snapshot to send`);
+        const token = this.nextToken++;
+        this.replyTo.set(token, n.id);
+        this.queue.push({
+          from: n.id,
+          to: c.to,
+          message: {
+            type: "install-snapshot",
+            term: c.term,
+            leaderId: c.leaderId,
+            meta: snap.meta,
+          },
+          token,
+          data: snap.entries,
+        });
+        break;
+      }
+      case "install-snapshot": {
+        const data = n.receivedSnapshots.get(c.token);
+        if (data === undefined) throw new Error(`no snapshot data for token ${c.token}`);
+        n.receivedSnapshots.delete(c.token);
+        n.snapshot = { meta: c.meta, entries: data };
+        n.applied = [...data];
+        n.installs++;
+        n.engine.snapshotInstalled(c.token);
+        break;
+      }
     }
+  }
+
+  /** Builds a snapshot of what `id` applied and purges its log up to `upTo` (default: all of it). */
+  snapshot(id: NodeId, upTo?: number): SnapshotMeta {
+    const n = this.node(id);
+    const s = n.engine.status();
+    const last = s.applied!;
+    const meta: SnapshotMeta = {
+      lastLogId: last,
+      lastMembership: s.committedMembership,
+      snapshotId: `${id}-${last.term}-${last.index}`,
+    };
+    n.snapshot = { meta, entries: n.log.slice(0, last.index) };
+    n.engine.snapshotBuilt(meta);
+    n.engine.purgeLog(upTo ?? last.index);
+    this.run();
+    return meta;
   }
 
   #dropped(e: Envelope): boolean {
@@ -272,6 +345,7 @@ export class TestCluster {
     if (e === undefined) return false;
     if (this.#dropped(e)) return true;
     this.delivered.push(e);
+    if (e.data !== undefined) this.node(e.to).receivedSnapshots.set(e.token, e.data);
     this.node(e.to).engine.receive(e.from, e.message, e.token);
     this.process();
     return true;

@@ -1,0 +1,182 @@
+/**
+ * Snapshots and log compaction: recording snapshots the state machine
+ * built, purging the log up to them, sending a snapshot to a peer whose
+ * entries are purged, and installing one received from the leader.
+ *
+ * Rules kept here:
+ * - Purge only what a snapshot covers and the state machine applied; a
+ *   peer that needs purged entries gets the snapshot instead.
+ * - A follower installs a snapshot only if it is ahead of its commit index;
+ *   while it is being installed, appends are refused (the leader waits for
+ *   the snapshot's answer), so nothing is applied past it meanwhile.
+ * - After installing, the log keeps the entries after the snapshot if they
+ *   agree with it (same term at its last index); otherwise it is discarded.
+ *   Memberships revert to the snapshot's plus any in the kept entries.
+ *
+ * @module
+ */
+
+import type { InstallSnapshotRequest, InstallSnapshotResponse } from "../messages.ts";
+import type { LogId, NodeId, SnapshotMeta } from "../types.ts";
+import type { EngineCore } from "./engine_core.ts";
+import { advanceCommit, replicateTo } from "./leader_replication.ts";
+
+/**
+ * Records a snapshot the state machine built (if newer than the current one).
+ *
+ * @example
+ * ```ts ignore
+ * snapshotBuilt(core, meta);
+ * ```
+ */
+export function snapshotBuilt(core: EngineCore, meta: SnapshotMeta): void {
+  const cur = core.snapshot?.lastLogId?.index ?? 0;
+  if ((meta.lastLogId?.index ?? 0) > cur || core.snapshot === null) core.snapshot = meta;
+}
+
+/**
+ * Purges the log up to `upTo`, bounded by the current snapshot, the applied
+ * index and the commit index. Returns the log id purged up to, or `null`
+ * when there is nothing to purge.
+ *
+ * @example
+ * ```ts ignore
+ * purgeLog(core, 1000);
+ * ```
+ */
+export function purgeLog(core: EngineCore, upTo: number): LogId | null {
+  const snap = core.snapshot?.lastLogId;
+  if (snap === null || snap === undefined) return null;
+  const bound = Math.min(upTo, snap.index, core.applied?.index ?? 0, core.commit);
+  if (bound <= (core.log.purged()?.index ?? 0)) return null;
+  const id = core.log.logIdAt(bound);
+  if (id === null) return null;
+  core.purgeEntries(id);
+  return id;
+}
+
+/**
+ * Handles a leader's snapshot offer (metadata; the runtime holds the bytes).
+ *
+ * @example
+ * ```ts ignore
+ * handleInstallSnapshot(core, 1, request, token);
+ * ```
+ */
+export function handleInstallSnapshot(
+  core: EngineCore,
+  from: NodeId,
+  req: InstallSnapshotRequest,
+  token: number,
+): void {
+  const reply = (lastLogId: LogId | null): void => {
+    const message: InstallSnapshotResponse = {
+      type: "install-snapshot-response",
+      term: core.vote.term,
+      lastLogId,
+    };
+    core.emitAfterIo({ type: "reply", token, message });
+  };
+  if (req.term < core.vote.term) return reply(null);
+  if (req.term > core.vote.term || core.role === "candidate" || core.leaderId !== from) {
+    core.becomeFollower(req.term, from);
+  }
+  const v = core.vote;
+  if (!v.committed && (v.votedFor === null || v.votedFor === from)) {
+    core.saveVote({ term: v.term, votedFor: from, committed: true });
+  }
+  core.leaderSeenAt = core.now;
+  core.resetElectionTimer();
+  const last = req.meta.lastLogId;
+  if (core.pendingInstall !== null) return reply(null);
+  if (last === null || last.index <= core.commit) {
+    // Already committed that far: nothing to install.
+    return reply(core.log.logIdAt(core.commit) ?? last);
+  }
+  core.pendingInstall = { token, meta: req.meta };
+  core.emit({ type: "install-snapshot", token, meta: req.meta });
+}
+
+/**
+ * The runtime installed the snapshot of `token` into the state machine:
+ * replace the log up to it, move commit and applied, answer the leader.
+ *
+ * @example
+ * ```ts ignore
+ * snapshotInstalled(core, token);
+ * ```
+ */
+export function snapshotInstalled(core: EngineCore, token: number): void {
+  const pending = core.pendingInstall;
+  if (pending === null || pending.token !== token) return;
+  core.pendingInstall = null;
+  const meta = pending.meta;
+  const last = meta.lastLogId!;
+  if (core.log.termAt(last.index) !== last.term && core.log.lastIndex() >= core.log.firstIndex()) {
+    core.truncateEntries(core.log.firstIndex(), true);
+  }
+  core.purgeEntries(last);
+  if (last.index > core.commit) core.commit = last.index;
+  if (last.index > core.applyRequested) core.applyRequested = last.index;
+  if (core.applied === null || core.applied.index < last.index) core.applied = last;
+  core.snapshot = meta;
+  const kept = core.memberships.filter((m) => m.logId !== null && m.logId.index > last.index);
+  core.memberships = [meta.lastMembership, ...kept];
+  core.onMembershipChanged();
+  core.emitAfterIo({
+    type: "reply",
+    token,
+    message: { type: "install-snapshot-response", term: core.vote.term, lastLogId: last },
+  });
+}
+
+/**
+ * The runtime could not install the snapshot (bad data): refuse it; the
+ * leader will offer it again.
+ *
+ * @example
+ * ```ts ignore
+ * snapshotInstallFailed(core, token);
+ * ```
+ */
+export function snapshotInstallFailed(core: EngineCore, token: number): void {
+  const pending = core.pendingInstall;
+  if (pending === null || pending.token !== token) return;
+  core.pendingInstall = null;
+  core.emit({
+    type: "reply",
+    token,
+    message: { type: "install-snapshot-response", term: core.vote.term, lastLogId: null },
+  });
+}
+
+/**
+ * Leader: a peer answered a snapshot. On success, replicate from its end;
+ * on refusal, probe again at the next heartbeat.
+ *
+ * @example
+ * ```ts ignore
+ * handleInstallSnapshotResponse(core, 3, response);
+ * ```
+ */
+export function handleInstallSnapshotResponse(
+  core: EngineCore,
+  from: NodeId,
+  res: InstallSnapshotResponse,
+): void {
+  if (res.term > core.vote.term) {
+    core.becomeFollower(res.term, null);
+    return;
+  }
+  if (core.role !== "leader" || res.term !== core.vote.term) return;
+  const p = core.progress.get(from);
+  if (p === undefined || p.state !== "snapshot") return;
+  if (res.lastLogId === null) {
+    p.becomeProbe();
+    p.probeInflight = true; // Retried with the next heartbeat, not at once.
+    return;
+  }
+  const index = Math.min(res.lastLogId.index, core.log.lastIndex());
+  if (p.onSnapshotDone(index)) advanceCommit(core);
+  replicateTo(core, from, false);
+}

@@ -12,8 +12,13 @@
 import type { Clock } from "../src/clock.ts";
 import { SystemClock } from "../src/clock.ts";
 import { RaftError } from "../src/errors.ts";
-import type { RaftRequest, RaftResponse } from "../src/messages.ts";
-import type { RaftNetwork, SendOptions } from "../src/network.ts";
+import type {
+  InstallSnapshotRequest,
+  InstallSnapshotResponse,
+  RaftRequest,
+  RaftResponse,
+} from "../src/messages.ts";
+import { type RaftNetwork, readAllBytes, type SendOptions } from "../src/network.ts";
 import { type Random, SeededRandom } from "../src/random.ts";
 import type { NodeId, RaftNode } from "../src/types.ts";
 
@@ -28,7 +33,11 @@ import type { NodeId, RaftNode } from "../src/types.ts";
  *   Promise.resolve({ type: "vote-response", term: request.term, granted: false });
  * ```
  */
-export type RequestHandler = (from: NodeId, request: RaftRequest) => Promise<RaftResponse>;
+export type RequestHandler = (
+  from: NodeId,
+  request: RaftRequest,
+  data?: Uint8Array,
+) => Promise<RaftResponse>;
 
 /**
  * The type of a request: `"append"`, `"vote"`, `"pre-vote"`,
@@ -464,7 +473,21 @@ export class MemoryNetwork {
         _node: RaftNode,
         request: RaftRequest,
         options?: SendOptions,
-      ): Promise<RaftResponse> => this.#send(from, target, request, options?.signal),
+      ): Promise<RaftResponse> => this.#send(from, target, request, options?.signal, undefined),
+      installSnapshot: async (
+        target: NodeId,
+        _node: RaftNode,
+        request: InstallSnapshotRequest,
+        data: ReadableStream<Uint8Array>,
+        options?: SendOptions,
+      ): Promise<InstallSnapshotResponse> => {
+        const bytes = await readAllBytes(data);
+        const res = await this.#send(from, target, request, options?.signal, bytes);
+        if (res.type !== "install-snapshot-response") {
+          throw new TypeError(`expected install-snapshot-response, got ${res.type}`);
+        }
+        return res;
+      },
     };
   }
 
@@ -670,13 +693,14 @@ export class MemoryNetwork {
     target: NodeId,
     request: RaftRequest,
     signal: AbortSignal | undefined,
+    data: Uint8Array | undefined,
   ): Promise<RaftResponse> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const counts = this.#countsOf(request.type);
     counts.sent++;
     if (this.#faulty) {
       return new Promise<RaftResponse>((resolve, reject) => {
-        this.#sendFaulty(from, target, request, counts, new _Call(resolve, reject, signal));
+        this.#sendFaulty(from, target, request, counts, new _Call(resolve, reject, signal), data);
       });
     }
     // The direct path.
@@ -688,7 +712,7 @@ export class MemoryNetwork {
     counts.delivered++;
     let response: Promise<RaftResponse>;
     try {
-      response = handler(from, request);
+      response = handler(from, request, data);
     } catch (e) {
       response = Promise.reject(e);
     }
@@ -728,6 +752,7 @@ export class MemoryNetwork {
     request: RaftRequest,
     counts: _Counts,
     call: _Call,
+    data: Uint8Array | undefined,
   ): void {
     const req = this.#cloneMessages ? structuredClone(request) : request;
     const delay = this.#sampleDelay();
@@ -742,11 +767,14 @@ export class MemoryNetwork {
       return;
     }
     const duplicate = this.#roll(this.#duplicateRate);
-    this.#after(delay, () => this.#deliver(from, target, req, counts, call));
+    this.#after(delay, () => this.#deliver(from, target, req, counts, call, data));
     if (duplicate) {
       counts.duplicated++;
       const copy = this.#cloneMessages ? structuredClone(request) : request;
-      this.#after(this.#sampleDelay(), () => this.#deliver(from, target, copy, counts, null));
+      this.#after(
+        this.#sampleDelay(),
+        () => this.#deliver(from, target, copy, counts, null, data),
+      );
     }
   }
 
@@ -757,6 +785,7 @@ export class MemoryNetwork {
     request: RaftRequest,
     counts: _Counts,
     call: _Call | null,
+    data: Uint8Array | undefined,
   ): void {
     const handler = this.#handlers.get(target);
     const failure: NetworkFailure | null = handler === undefined
@@ -772,7 +801,7 @@ export class MemoryNetwork {
     counts.delivered++;
     let response: Promise<RaftResponse>;
     try {
-      response = handler(from, request);
+      response = handler(from, request, data);
     } catch (e) {
       response = Promise.reject(e);
     }

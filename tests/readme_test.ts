@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 
 const root = new URL("../", import.meta.url);
 
@@ -28,6 +28,7 @@ test("readme: the quick start runs as written (jsr imports mapped to this checko
     await import(file.href);
   } finally {
     console.log = log;
+    rmSync(file);
   }
   assert.deepEqual(logged, [["committed at", { term: 1, index: 3 }]]);
 });

@@ -58,6 +58,7 @@ export class LogIo {
     if (this.#failed) return;
     if (cmd.type === "append-log") this.#cacheAppend(cmd.entries);
     else if (cmd.type === "truncate-log") this.#cacheTruncate(cmd.since);
+    else if (cmd.type === "purge-log") this.#cachePurge(cmd.upTo.index);
     this.#queue.push(cmd);
     if (!this.#running) void this.#run();
   }
@@ -119,6 +120,16 @@ export class LogIo {
     }
   }
 
+  #cachePurge(upTo: number): void {
+    const end = this.#cacheFirst + this.#cache.length - 1;
+    if (upTo >= end) {
+      this.#cache = [];
+      this.#cacheFirst = upTo + 1;
+    } else {
+      this.releaseBelow(upTo + 1);
+    }
+  }
+
   async #run(): Promise<void> {
     this.#running = true;
     while (this.#queue.length > 0 && !this.#failed) {
@@ -147,9 +158,13 @@ export class LogIo {
             op = "saveVote";
             await this.#store.saveVote(cmd.vote);
             i++;
-          } else {
+          } else if (cmd.type === "truncate-log") {
             op = "truncate";
             await this.#store.truncate(cmd.since);
+            i++;
+          } else {
+            op = "purge";
+            await this.#store.purge(cmd.upTo);
             i++;
           }
         }

@@ -31,6 +31,8 @@ import {
 import type {
   AppendRequest,
   AppendResponse,
+  InstallSnapshotRequest,
+  InstallSnapshotResponse,
   RaftRequest,
   RaftResponse,
   TimeoutNowRequest,
@@ -38,11 +40,19 @@ import type {
   VoteRequest,
   VoteResponse,
 } from "../messages.ts";
-import type { RaftNetwork } from "../network.ts";
+import { bytesToStream, type RaftNetwork, readAllBytes } from "../network.ts";
 import type { Random } from "../random.ts";
 import { cryptoRandom } from "../random.ts";
 import type { LogStore, StateMachine } from "../storage.ts";
-import type { Entry, LogId, Membership, NodeId, RaftNode, StoredMembership } from "../types.ts";
+import type {
+  Entry,
+  LogId,
+  Membership,
+  NodeId,
+  RaftNode,
+  SnapshotMeta,
+  StoredMembership,
+} from "../types.ts";
 import { INITIAL_VOTE, isNodeId, membershipOf, votersOf } from "../types.ts";
 import { applyChange, type ChangeMembers } from "./change_members.ts";
 import { LogIo } from "./log_io.ts";
@@ -168,7 +178,7 @@ const CHUNK = 1000;
  *   stateMachine: new MemoryStateMachine(),
  *   network: net.client(1),
  * });
- * net.register(1, (_from, req) => raft.handle(req));
+ * net.register(1, (_from, req, data) => raft.handle(req, data));
  * await raft.initialize([1]);
  * await raft.metrics.wait({ timeout: 5000 }).role("leader");
  * await raft.shutdown();
@@ -189,6 +199,17 @@ export class Raft<R = unknown> {
     heartbeat(): Promise<void>;
     /** Hand leadership to `to`: resolves once started; see `metrics.wait().leader(to)`. */
     transferLeader(to: NodeId): Promise<void>;
+    /**
+     * Build a snapshot of the applied state now; resolves with its metadata.
+     * The log is then purged up to it, keeping `maxInSnapshotLogsToKeep`
+     * entries.
+     */
+    snapshot(): Promise<SnapshotMeta>;
+    /**
+     * Purge the log up to `upTo`, bounded by the current snapshot and the
+     * applied index; resolves with the log id purged up to, or `null`.
+     */
+    purgeLog(upTo: number): Promise<LogId | null>;
   };
   /** Switches that change behaviour at run time. */
   readonly runtimeConfig: {
@@ -223,7 +244,16 @@ export class Raft<R = unknown> {
   readonly #readWaiters = new Map<number, ReadRequest>();
   #readsAwaitApply: { index: number; read: ReadRequest }[] = [];
   #membershipWaiters: MembershipWaiter[] = [];
-  #applyQueue: { first: number; last: LogId }[] = [];
+  #applyQueue: (
+    | { readonly type: "apply"; readonly first: number; readonly last: LogId }
+    | { readonly type: "install"; readonly token: number; readonly meta: SnapshotMeta }
+  )[] = [];
+  /** Received snapshot bytes, by request token, until installed. */
+  readonly #snapshotData = new Map<number, Uint8Array>();
+  /** Peers a snapshot is being sent to. */
+  readonly #sendingSnapshot = new Set<NodeId>();
+  #building: Promise<SnapshotMeta> | null = null;
+  #snapshotIndex = 0;
   #applying = false;
   #appliedIndex: number;
   #nodes = new Map<NodeId, RaftNode>();
@@ -263,6 +293,13 @@ export class Raft<R = unknown> {
       elect: () => this.#call(() => this.#engine.triggerElect()),
       heartbeat: () => this.#call(() => this.#engine.triggerHeartbeat()),
       transferLeader: (to) => this.#transferLeader(to),
+      snapshot: () => this.#buildSnapshot(),
+      purgeLog: (upTo) => {
+        if (!Number.isSafeInteger(upTo) || upTo < 0) {
+          return Promise.reject(new TypeError(`purgeLog takes a log index, got ${upTo}`));
+        }
+        return this.#call(() => this.#engine.purgeLog(upTo));
+      },
     };
     this.runtimeConfig = {
       elect: (enabled) => this.#call(() => this.#engine.setElectEnabled(enabled)),
@@ -292,6 +329,8 @@ export class Raft<R = unknown> {
       const committed = await store.readCommitted();
       op = "appliedState";
       const applied = await opts.stateMachine.appliedState();
+      op = "currentSnapshot";
+      const snapshot = (await opts.stateMachine.currentSnapshot())?.meta ?? null;
       const memberships: StoredMembership[] = [];
       const smm = applied.membership;
       if (smm.membership.configs.length > 0) memberships.push(smm);
@@ -323,8 +362,10 @@ export class Raft<R = unknown> {
         committed,
         applied: applied.lastApplied,
         memberships,
+        snapshot,
       });
       const raft = new Raft<R>(opts, config, clock, engine, applied.lastApplied?.index ?? 0);
+      raft.#snapshotIndex = snapshot?.lastLogId?.index ?? 0;
       raft.#schedule();
       return raft;
     } catch (e) {
@@ -493,8 +534,14 @@ export class Raft<R = unknown> {
 
   // ---- RPC handlers (called by the transport) -------------------------------------
 
-  /** Handles any Raft request from a peer. */
-  handle(request: RaftRequest): Promise<RaftResponse> {
+  /**
+   * Handles any Raft request from a peer; `data` carries an install-snapshot
+   * request's bytes.
+   */
+  handle(
+    request: RaftRequest,
+    data?: ReadableStream<Uint8Array> | Uint8Array,
+  ): Promise<RaftResponse> {
     switch (request.type) {
       case "append":
         return this.#request(request.leaderId, request);
@@ -504,7 +551,10 @@ export class Raft<R = unknown> {
       case "timeout-now":
         return this.#request(request.leaderId, request);
       case "install-snapshot":
-        return Promise.reject(new RangeError("snapshot installation is not supported yet"));
+        if (data === undefined) {
+          return Promise.reject(new TypeError("an install-snapshot request needs its bytes"));
+        }
+        return this.handleInstallSnapshot(request, data);
       default:
         return Promise.reject(new TypeError("not a Raft request"));
     }
@@ -523,6 +573,33 @@ export class Raft<R = unknown> {
   /** Handles a pre-vote request from a would-be candidate. */
   handlePreVote(request: VoteRequest): Promise<VoteResponse> {
     return this.#request(request.candidateId, request) as Promise<VoteResponse>;
+  }
+
+  /**
+   * Handles a snapshot from the leader: `data` is its bytes (a stream of
+   * chunks, or all at once). Resolves once it is installed (or refused).
+   */
+  async handleInstallSnapshot(
+    request: InstallSnapshotRequest,
+    data: ReadableStream<Uint8Array> | Uint8Array,
+  ): Promise<InstallSnapshotResponse> {
+    const err = this.#unusable();
+    if (err !== null) throw err;
+    const bytes = data instanceof Uint8Array ? data : await readAllBytes(data);
+    return await new Promise((resolve, reject) => {
+      const err = this.#unusable();
+      if (err !== null) return reject(err);
+      const token = this.#nextToken++;
+      this.#snapshotData.set(token, bytes);
+      this.#replies.set(token, {
+        resolve: (m) => {
+          this.#snapshotData.delete(token);
+          resolve(m as InstallSnapshotResponse);
+        },
+        reject,
+      });
+      this.#post(() => this.#engine.receive(request.leaderId, request, token));
+    });
   }
 
   /** Handles the leader's TimeoutNow (leadership transfer). */
@@ -645,6 +722,7 @@ export class Raft<R = unknown> {
         case "save-vote":
         case "append-log":
         case "truncate-log":
+        case "purge-log":
           this.#io.submit(c);
           break;
         case "send":
@@ -662,8 +740,16 @@ export class Raft<R = unknown> {
           break;
         }
         case "apply":
-          this.#applyQueue.push(c);
+        case "install-snapshot":
+          this.#applyQueue.push(
+            c.type === "apply"
+              ? { type: "apply", first: c.first, last: c.last }
+              : { type: "install", token: c.token, meta: c.meta },
+          );
           if (!this.#applying) void this.#runApply();
+          break;
+        case "send-snapshot":
+          void this.#sendSnapshot(c.to, c.term, c.leaderId);
           break;
         case "read-ready": {
           const r = this.#readWaiters.get(c.token);
@@ -746,7 +832,12 @@ export class Raft<R = unknown> {
     this.#applying = true;
     try {
       while (this.#applyQueue.length > 0 && !this.#stopped) {
-        const { first, last } = this.#applyQueue.shift()!;
+        const item = this.#applyQueue.shift()!;
+        if (item.type === "install") {
+          await this.#install(item.token, item.meta);
+          continue;
+        }
+        const { first, last } = item;
         for (let from = first; from <= last.index; from += CHUNK) {
           const to = Math.min(last.index, from + CHUNK - 1);
           const entries = await this.#io.entries(from, to);
@@ -769,11 +860,100 @@ export class Raft<R = unknown> {
           this.#releaseReads();
         }
         void this.#logStore.saveCommitted(last).catch(() => {});
+        this.#maybeSnapshot();
       }
     } catch (e) {
       this.#fail("apply", e);
     }
     this.#applying = false;
+  }
+
+  /** Installs a received snapshot into the state machine, in apply order. */
+  async #install(token: number, meta: SnapshotMeta): Promise<void> {
+    const bytes = this.#snapshotData.get(token);
+    if (bytes === undefined) return; // The request was abandoned (shutdown).
+    try {
+      await this.#sm.installSnapshot(meta, bytes);
+    } catch (e) {
+      this.#logger.warn("cannot install snapshot", {
+        snapshotId: meta.snapshotId,
+        error: String(e),
+      });
+      this.#post(() => this.#engine.snapshotInstallFailed(token));
+      return;
+    }
+    const index = meta.lastLogId?.index ?? 0;
+    this.#appliedIndex = Math.max(this.#appliedIndex, index);
+    this.#snapshotIndex = Math.max(this.#snapshotIndex, index);
+    // Proposals at or below the snapshot can no longer be told apart: their outcome is
+    // unknown to this node (another leader decided them).
+    for (const [i, w] of this.#waiters) {
+      if (i <= index) {
+        this.#waiters.delete(i);
+        w.reject(this.#forward(this.#engine.status().leaderId));
+      }
+    }
+    this.#post(() => this.#engine.snapshotInstalled(token));
+    this.#releaseReads();
+  }
+
+  /** Builds a snapshot when the policy says enough entries were applied since the last. */
+  #maybeSnapshot(): void {
+    const policy = this.config.snapshotPolicy;
+    if (policy.kind !== "logs-since-last" || this.#building !== null) return;
+    if (this.#appliedIndex - this.#snapshotIndex < policy.logs) return;
+    this.#buildSnapshot().catch((e) => {
+      this.#logger.warn("snapshot failed", { error: String(e) });
+    });
+  }
+
+  #buildSnapshot(): Promise<SnapshotMeta> {
+    const err = this.#unusable();
+    if (err !== null) return Promise.reject(err);
+    if (this.#building !== null) return this.#building;
+    const building = (async () => {
+      try {
+        const snap = await this.#sm.buildSnapshot();
+        const meta = snap.meta;
+        const index = meta.lastLogId?.index ?? 0;
+        if (index > this.#snapshotIndex) this.#snapshotIndex = index;
+        const keep = this.config.maxInSnapshotLogsToKeep;
+        await this.#call(() => {
+          this.#engine.snapshotBuilt(meta);
+          if (index - keep > 0) this.#engine.purgeLog(index - keep);
+        });
+        return meta;
+      } finally {
+        this.#building = null;
+      }
+    })();
+    this.#building = building;
+    return building;
+  }
+
+  /** Streams the current snapshot to a peer whose entries are purged. */
+  async #sendSnapshot(to: NodeId, term: number, leaderId: NodeId): Promise<void> {
+    if (this.#sendingSnapshot.has(to)) return;
+    this.#sendingSnapshot.add(to);
+    try {
+      const snap = await this.#sm.currentSnapshot();
+      if (snap === null) throw new RangeError("no snapshot to send");
+      const request: InstallSnapshotRequest = {
+        type: "install-snapshot",
+        term,
+        leaderId,
+        meta: snap.meta,
+      };
+      const node = this.#nodes.get(to) ?? { addr: "" };
+      const data = bytesToStream(snap.data, this.config.snapshotChunkSize);
+      const res = await this.#network.installSnapshot(to, node, request, data);
+      this.#post(() => this.#engine.receive(to, res));
+    } catch (e) {
+      this.#logger.warn("snapshot transfer failed", { to, error: String(e) });
+      this.#post(() => this.#engine.unreachable(to));
+    } finally {
+      this.#sendingSnapshot.delete(to);
+    }
   }
 
   #releaseReads(): void {
@@ -839,6 +1019,7 @@ export class Raft<R = unknown> {
     this.#replies.clear();
     for (const w of this.#membershipWaiters) w.reject(err);
     this.#membershipWaiters = [];
+    this.#snapshotData.clear();
   }
 
   #publish(): void {
@@ -879,7 +1060,7 @@ export class Raft<R = unknown> {
       lastLogIndex: lastIndex,
       committed: s.committed,
       lastApplied: s.applied,
-      snapshot: null,
+      snapshot: s.snapshot?.lastLogId ?? null,
       purged: s.purged,
       membership: s.membership,
       replication,

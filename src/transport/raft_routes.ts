@@ -37,8 +37,11 @@ import type { RaftRequest, RaftResponse } from "../messages.ts";
  * ```
  */
 export interface RaftHandler {
-  /** Handles one request from a peer and resolves with its response. */
-  handle(request: RaftRequest): Promise<RaftResponse>;
+  /**
+   * Handles one request from a peer and resolves with its response;
+   * `data` carries an install-snapshot request's bytes.
+   */
+  handle(request: RaftRequest, data?: Uint8Array): Promise<RaftResponse>;
 }
 
 /**
@@ -53,6 +56,8 @@ export interface RaftHandler {
 export interface RaftRoutesOptions {
   /** Largest request body accepted, in bytes; larger ones get 413. Default 64 MiB. */
   readonly maxBodyBytes?: number;
+  /** Largest snapshot accepted on `/raft/install-snapshot`, in bytes. Default 1 GiB. */
+  readonly maxSnapshotBytes?: number;
   /** Limits for decoding requests; default `DEFAULT_CODEC_LIMITS`. */
   readonly limits?: Partial<CodecLimits>;
 }
@@ -106,11 +111,11 @@ export function raftRoutes(raft: RaftHandler, options: RaftRoutesOptions = {}): 
   for (const type of _ROUTES) {
     app.post(`/raft/${type}`, (c) => _serve(raft, c.req.raw, type, maxBodyBytes, limits));
   }
-  app.post("/raft/install-snapshot", () =>
-    _json(501, {
-      code: "NotImplemented",
-      message: "snapshot installation over HTTP is not supported yet",
-    }));
+  const maxSnapshotBytes = options.maxSnapshotBytes ?? 1024 * 1024 * 1024;
+  app.post(
+    "/raft/install-snapshot",
+    (c) => _serveSnapshot(raft, c.req.raw, maxSnapshotBytes, limits),
+  );
   return app;
 }
 
@@ -157,6 +162,59 @@ async function _serve(
         500,
         new InvalidMessage(`the node answered a ${type} request with ${response?.type}`).toJSON(),
       );
+    }
+    return new Response(encodeMessage(response) as Uint8Array<ArrayBuffer>, _CBOR_INIT);
+  } catch (e) {
+    return _json(500, _internal(e));
+  }
+}
+
+/**
+ * Serves `/raft/install-snapshot`: a 4-byte big-endian length, the CBOR
+ * install-snapshot request, then the snapshot's bytes.
+ */
+async function _serveSnapshot(
+  raft: RaftHandler,
+  req: Request,
+  max: number,
+  limits: Partial<CodecLimits> | undefined,
+): Promise<Response> {
+  try {
+    let body: Uint8Array | number;
+    try {
+      body = await _readBody(req, max);
+    } catch (e) {
+      return _json(400, new InvalidMessage("cannot read the request body", { cause: e }).toJSON());
+    }
+    if (typeof body === "number") return _json(413, new PayloadTooLarge(body, max).toJSON());
+    const headerLength = body.byteLength >= 4
+      ? new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(0)
+      : -1;
+    if (headerLength < 0 || 4 + headerLength > body.byteLength) {
+      return _json(400, new InvalidMessage("truncated install-snapshot frame").toJSON());
+    }
+    let request;
+    try {
+      request = decodeMessage(body.subarray(4, 4 + headerLength), limits);
+    } catch (e) {
+      const err = e instanceof InvalidMessage ? e : new InvalidMessage(String(e), { cause: e });
+      return _json(400, err.toJSON());
+    }
+    if (request.type !== "install-snapshot") {
+      return _json(
+        400,
+        new InvalidMessage(`expected an install-snapshot request, got ${request.type}`).toJSON(),
+      );
+    }
+    let response: RaftResponse;
+    try {
+      response = await raft.handle(request, body.subarray(4 + headerLength));
+    } catch (e) {
+      if (e instanceof RaftError) return _json(503, e.toJSON());
+      return _json(500, _internal(e));
+    }
+    if (response?.type !== "install-snapshot-response") {
+      return _json(500, new InvalidMessage(`unexpected answer ${response?.type}`).toJSON());
     }
     return new Response(encodeMessage(response) as Uint8Array<ArrayBuffer>, _CBOR_INIT);
   } catch (e) {

@@ -48,7 +48,7 @@ export class RuntimeCluster {
     this.stores.set(id, store);
     this.machines.set(id, sm);
     this.nodes.set(id, raft);
-    this.net.register(id, (_from, req) => raft.handle(req));
+    this.net.register(id, (_from, req, data) => raft.handle(req, data));
     return raft;
   }
 

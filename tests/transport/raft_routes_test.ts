@@ -6,6 +6,7 @@ import {
   raftRoutes,
 } from "../../src/transport/raft_routes.ts";
 import { decodeMessage, encodeMessage } from "../../src/codec.ts";
+import { EMPTY_MEMBERSHIP } from "../../src/types.ts";
 import { ShuttingDown, StorageError } from "../../src/errors.ts";
 import type { RaftMessage, RaftRequest, RaftResponse } from "../../src/messages.ts";
 import { Raft } from "../../src/runtime/raft.ts";
@@ -235,16 +236,71 @@ test("raftRoutes: other failures of the node get 500, never a throw", async () =
   assert.equal((await errorJson(r3)).code, "InvalidMessage");
 });
 
-test("raftRoutes: unknown routes and methods get 404; install-snapshot gets 501", async () => {
+test("raftRoutes: unknown routes and methods get 404", async () => {
   const h = fake();
   const app = raftRoutes(h);
   assert.equal((await app.request("/raft/bogus", post(cbor(VOTE)))).status, 404);
   assert.equal((await app.request("/raft/vote")).status, 404, "GET is not served");
   assert.equal((await app.request("/vote", post(cbor(VOTE)))).status, 404);
-  const snap = await app.request("/raft/install-snapshot", post(new Uint8Array([1])));
-  assert.equal(snap.status, 501);
-  assert.equal((await errorJson(snap)).code, "NotImplemented");
   assert.equal(h.seen.length, 0);
+});
+
+function snapshotFrame(request: RaftRequest, data: Uint8Array): Uint8Array {
+  const header = encodeMessage(request);
+  const body = new Uint8Array(4 + header.byteLength + data.byteLength);
+  new DataView(body.buffer).setUint32(0, header.byteLength);
+  body.set(header, 4);
+  body.set(data, 4 + header.byteLength);
+  return body;
+}
+
+const INSTALL: RaftRequest = {
+  type: "install-snapshot",
+  term: 2,
+  leaderId: 1,
+  meta: {
+    lastLogId: { term: 2, index: 9 },
+    lastMembership: { logId: null, membership: EMPTY_MEMBERSHIP },
+    snapshotId: "s-9",
+  },
+};
+
+test("raftRoutes: install-snapshot hands the metadata and the bytes to the node", async () => {
+  const seen: { request: RaftRequest; data: Uint8Array | undefined }[] = [];
+  const app = raftRoutes({
+    handle(request, data) {
+      seen.push({ request, data });
+      return Promise.resolve({
+        type: "install-snapshot-response",
+        term: 2,
+        lastLogId: { term: 2, index: 9 },
+      });
+    },
+  });
+  const data = new Uint8Array([9, 8, 7, 6, 5]);
+  const res = await app.request("/raft/install-snapshot", post(snapshotFrame(INSTALL, data)));
+  assert.equal(res.status, 200);
+  const reply = decodeMessage(new Uint8Array(await res.arrayBuffer()));
+  assert.equal(reply.type, "install-snapshot-response");
+  assert.equal(seen.length, 1);
+  assert.deepEqual(seen[0]!.request, INSTALL);
+  assert.deepEqual([...seen[0]!.data!], [...data]);
+});
+
+test("raftRoutes: a malformed or mistyped install-snapshot frame gets 400", async () => {
+  const h = fake();
+  const app = raftRoutes(h);
+  const short = await app.request("/raft/install-snapshot", post(new Uint8Array([0, 0])));
+  assert.equal(short.status, 400);
+  assert.equal((await errorJson(short)).code, "InvalidMessage");
+  const overlong = new Uint8Array([0, 0, 0, 99, 1, 2]);
+  assert.equal((await app.request("/raft/install-snapshot", post(overlong))).status, 400);
+  const wrong = await app.request(
+    "/raft/install-snapshot",
+    post(snapshotFrame(VOTE, new Uint8Array())),
+  );
+  assert.equal(wrong.status, 400);
+  assert.equal(h.seen.length, 0, "the node saw nothing");
 });
 
 test("raftRoutes: serves a real Raft node, and 503 once it shut down", async () => {

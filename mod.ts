@@ -29,6 +29,7 @@ export * from "./src/clock.ts";
 export * from "./src/codec.ts";
 export * from "./src/storage.ts";
 export * from "./src/network.ts";
+export * from "./src/byte_stream.ts";
 export { Raft } from "./src/runtime/raft.ts";
 export type { ClientWriteResult, Logger, RaftOptions, ReadPolicy } from "./src/runtime/raft.ts";
 export { MetricsWatch, Wait } from "./src/runtime/metrics.ts";

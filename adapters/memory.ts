@@ -27,6 +27,8 @@
  */
 
 import type { AppliedState, LogState, LogStore, Snapshot, StateMachine } from "../src/storage.ts";
+import { snapshotOfBytes } from "../src/storage.ts";
+import { readAllBytes } from "../src/byte_stream.ts";
 import {
   compareLogId,
   EMPTY_MEMBERSHIP,
@@ -1017,7 +1019,7 @@ function _decodeKvSnapshot(
  * console.assert(previous === null);
  * const snapshot = await a.buildSnapshot();
  * const b = new MemoryStateMachine();
- * await b.installSnapshot(snapshot.meta, snapshot.data);
+ * await b.installSnapshot(snapshot.meta, snapshot.open());
  * console.assert(new TextDecoder().decode(b.get("x")!) === "1");
  * ```
  */
@@ -1025,7 +1027,7 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
   #map = new Map<string, Uint8Array>();
   #lastApplied: LogId | null = null;
   #membership: StoredMembership = _INITIAL_MEMBERSHIP;
-  #snapshot: Snapshot | null = null;
+  #snapshot: { meta: SnapshotMeta; bytes: Uint8Array } | null = null;
   #counter = 0;
   #appliedCount = 0;
   #applyLog: LogId[] = [];
@@ -1195,9 +1197,9 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
       lastMembership: this.#membership,
       snapshotId: `${last?.term ?? 0}-${last?.index ?? 0}-${++this.#counter}`,
     };
-    const snapshot: Snapshot = { meta, data: _encodeKvSnapshot(last, this.#map) };
-    this.#snapshot = snapshot;
-    return Promise.resolve(snapshot);
+    const bytes = _encodeKvSnapshot(last, this.#map);
+    this.#snapshot = { meta, bytes };
+    return Promise.resolve(snapshotOfBytes(meta, bytes));
   }
 
   /**
@@ -1211,19 +1213,14 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
    * import { MemoryStateMachine } from "./memory.ts";
    * const source = new MemoryStateMachine();
    * await source.apply([{ term: 1, index: 1, type: "blank" }]);
-   * const { meta, data } = await source.buildSnapshot();
+   * const snap = await source.buildSnapshot();
    * const target = new MemoryStateMachine();
-   * await target.installSnapshot(meta, data);
+   * await target.installSnapshot(snap.meta, snap.open());
    * console.assert(target.lastApplied?.index === 1);
    * ```
    */
-  installSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
-    try {
-      this.#install(meta, data);
-      return Promise.resolve();
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  async installSnapshot(meta: SnapshotMeta, data: ReadableStream<Uint8Array>): Promise<void> {
+    this.#install(meta, await readAllBytes(data));
   }
 
   #install(meta: SnapshotMeta, data: Uint8Array): void {
@@ -1243,7 +1240,7 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
     this.#map = decoded.map;
     this.#lastApplied = _idOrNull(meta.lastLogId);
     this.#membership = meta.lastMembership;
-    this.#snapshot = { meta, data };
+    this.#snapshot = { meta, bytes: data };
   }
 
   /**
@@ -1256,7 +1253,8 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
    * ```
    */
   currentSnapshot(): Promise<Snapshot | null> {
-    return Promise.resolve(this.#snapshot);
+    const s = this.#snapshot;
+    return Promise.resolve(s === null ? null : snapshotOfBytes(s.meta, s.bytes));
   }
 
   /**
@@ -1279,7 +1277,7 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
   crash(): MemoryStateMachine {
     const next = new MemoryStateMachine();
     next.#counter = this.#counter;
-    if (this.#snapshot !== null) next.#install(this.#snapshot.meta, this.#snapshot.data);
+    if (this.#snapshot !== null) next.#install(this.#snapshot.meta, this.#snapshot.bytes);
     return next;
   }
 }
@@ -1305,7 +1303,7 @@ export class CountingStateMachine implements StateMachine<number> {
   #count = 0;
   #lastApplied: LogId | null = null;
   #membership: StoredMembership = _INITIAL_MEMBERSHIP;
-  #snapshot: Snapshot | null = null;
+  #snapshot: { meta: SnapshotMeta; bytes: Uint8Array } | null = null;
   #counter = 0;
 
   /**
@@ -1379,24 +1377,22 @@ export class CountingStateMachine implements StateMachine<number> {
    * @example
    * ```ts
    * import { CountingStateMachine } from "./memory.ts";
+   * import { readAllBytes } from "../src/byte_stream.ts";
    * const s = await new CountingStateMachine().buildSnapshot();
-   * console.assert(s.data.byteLength === 8);
+   * console.assert((await readAllBytes(s.open())).byteLength === 8);
    * ```
    */
   buildSnapshot(): Promise<Snapshot> {
     const last = _idOrNull(this.#lastApplied);
     const data = new Uint8Array(8);
     new DataView(data.buffer).setFloat64(0, this.#count);
-    const snapshot: Snapshot = {
-      meta: {
-        lastLogId: last,
-        lastMembership: this.#membership,
-        snapshotId: `${last?.term ?? 0}-${last?.index ?? 0}-${++this.#counter}`,
-      },
-      data,
+    const meta: SnapshotMeta = {
+      lastLogId: last,
+      lastMembership: this.#membership,
+      snapshotId: `${last?.term ?? 0}-${last?.index ?? 0}-${++this.#counter}`,
     };
-    this.#snapshot = snapshot;
-    return Promise.resolve(snapshot);
+    this.#snapshot = { meta, bytes: data };
+    return Promise.resolve(snapshotOfBytes(meta, data));
   }
 
   /**
@@ -1405,25 +1401,23 @@ export class CountingStateMachine implements StateMachine<number> {
    * import { CountingStateMachine } from "./memory.ts";
    * const a = new CountingStateMachine();
    * await a.apply([{ term: 1, index: 1, type: "normal", data: new Uint8Array() }]);
-   * const { meta, data } = await a.buildSnapshot();
+   * const snap = await a.buildSnapshot();
    * const b = new CountingStateMachine();
-   * await b.installSnapshot(meta, data);
+   * await b.installSnapshot(snap.meta, snap.open());
    * console.assert(b.count === 1);
    * ```
    */
-  installSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
-    if (!(data instanceof Uint8Array) || data.byteLength !== 8) {
-      return Promise.reject(new Error("CountingStateMachine: invalid snapshot: not 8 bytes"));
+  async installSnapshot(meta: SnapshotMeta, stream: ReadableStream<Uint8Array>): Promise<void> {
+    const data = await readAllBytes(stream);
+    if (data.byteLength !== 8) {
+      throw new Error("CountingStateMachine: invalid snapshot: not 8 bytes");
     }
     const count = new DataView(data.buffer, data.byteOffset, 8).getFloat64(0);
-    if (!_isTerm(count)) {
-      return Promise.reject(new Error("CountingStateMachine: invalid snapshot: bad count"));
-    }
+    if (!_isTerm(count)) throw new Error("CountingStateMachine: invalid snapshot: bad count");
     this.#count = count;
     this.#lastApplied = _idOrNull(meta.lastLogId);
     this.#membership = meta.lastMembership;
-    this.#snapshot = { meta, data };
-    return Promise.resolve();
+    this.#snapshot = { meta, bytes: data };
   }
 
   /**
@@ -1434,6 +1428,7 @@ export class CountingStateMachine implements StateMachine<number> {
    * ```
    */
   currentSnapshot(): Promise<Snapshot | null> {
-    return Promise.resolve(this.#snapshot);
+    const s = this.#snapshot;
+    return Promise.resolve(s === null ? null : snapshotOfBytes(s.meta, s.bytes));
   }
 }

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { bytesToStream } from "./byte_stream.ts";
 import type { Entry, LogId, SnapshotMeta, StoredMembership, Vote } from "./types.ts";
 
 /**
@@ -87,19 +88,52 @@ export interface AppliedState {
 }
 
 /**
- * A snapshot's metadata and its bytes.
+ * A snapshot: its metadata and a way to read its bytes. `open()` returns a
+ * new stream from the start each time (a snapshot may be sent to several
+ * peers), so a large snapshot never has to be held in memory whole.
  *
  * @example
  * ```ts
  * import type { Snapshot } from "./storage.ts";
- * function size(s: Snapshot): number { return s.data.byteLength; }
+ * import { snapshotOfBytes } from "./storage.ts";
+ * import { EMPTY_MEMBERSHIP } from "./types.ts";
+ * const snap: Snapshot = snapshotOfBytes(
+ *   { lastLogId: null, lastMembership: { logId: null, membership: EMPTY_MEMBERSHIP }, snapshotId: "s" },
+ *   new Uint8Array([1, 2, 3]),
+ * );
+ * const reader = snap.open().getReader();
  * ```
  */
 export interface Snapshot {
   /** What the snapshot covers. */
   readonly meta: SnapshotMeta;
-  /** The serialized state. */
-  readonly data: Uint8Array;
+  /** Streams the serialized state, from the start. */
+  open(): ReadableStream<Uint8Array>;
+}
+
+/**
+ * A {@linkcode Snapshot} over bytes held in memory, streamed in chunks of
+ * `chunkSize` (views, not copies).
+ *
+ * @example
+ * ```ts
+ * import { snapshotOfBytes } from "./storage.ts";
+ * import { readAllBytes } from "./byte_stream.ts";
+ * import { EMPTY_MEMBERSHIP } from "./types.ts";
+ * const snap = snapshotOfBytes(
+ *   { lastLogId: null, lastMembership: { logId: null, membership: EMPTY_MEMBERSHIP }, snapshotId: "s" },
+ *   new Uint8Array(10),
+ *   4,
+ * );
+ * console.assert((await readAllBytes(snap.open())).length === 10);
+ * ```
+ */
+export function snapshotOfBytes(
+  meta: SnapshotMeta,
+  bytes: Uint8Array,
+  chunkSize: number = 64 * 1024,
+): Snapshot {
+  return { meta, open: () => bytesToStream(bytes, chunkSize) };
 }
 
 /**
@@ -122,8 +156,11 @@ export interface StateMachine<R = unknown> {
   apply(entries: readonly Entry[]): Promise<(R | undefined)[]>;
   /** Serializes the applied state as a snapshot. */
   buildSnapshot(): Promise<Snapshot>;
-  /** Replaces the state with a snapshot's. */
-  installSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void>;
+  /**
+   * Replaces the state with a snapshot's, reading its bytes from `data` (a
+   * stream of chunks as they arrive from the leader).
+   */
+  installSnapshot(meta: SnapshotMeta, data: ReadableStream<Uint8Array>): Promise<void>;
   /** The latest snapshot built or installed, or `null`. */
   currentSnapshot(): Promise<Snapshot | null>;
 }

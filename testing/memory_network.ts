@@ -18,7 +18,8 @@ import type {
   RaftRequest,
   RaftResponse,
 } from "../src/messages.ts";
-import { type RaftNetwork, readAllBytes, type SendOptions } from "../src/network.ts";
+import type { RaftNetwork, SendOptions } from "../src/network.ts";
+import { readAllBytes } from "../src/byte_stream.ts";
 import { type Random, SeededRandom } from "../src/random.ts";
 import type { NodeId, RaftNode } from "../src/types.ts";
 

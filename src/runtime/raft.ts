@@ -40,7 +40,8 @@ import type {
   VoteRequest,
   VoteResponse,
 } from "../messages.ts";
-import { bytesToStream, type RaftNetwork, readAllBytes } from "../network.ts";
+import type { RaftNetwork } from "../network.ts";
+import { bytesToStream } from "../byte_stream.ts";
 import type { Random } from "../random.ts";
 import { cryptoRandom } from "../random.ts";
 import type { LogStore, StateMachine } from "../storage.ts";
@@ -248,8 +249,8 @@ export class Raft<R = unknown> {
     | { readonly type: "apply"; readonly first: number; readonly last: LogId }
     | { readonly type: "install"; readonly token: number; readonly meta: SnapshotMeta }
   )[] = [];
-  /** Received snapshot bytes, by request token, until installed. */
-  readonly #snapshotData = new Map<number, Uint8Array>();
+  /** Received snapshot streams, by request token, until installed (or refused). */
+  readonly #snapshotData = new Map<number, ReadableStream<Uint8Array>>();
   /** Peers a snapshot is being sent to. */
   readonly #sendingSnapshot = new Set<NodeId>();
   #building: Promise<SnapshotMeta> | null = null;
@@ -583,23 +584,33 @@ export class Raft<R = unknown> {
     request: InstallSnapshotRequest,
     data: ReadableStream<Uint8Array> | Uint8Array,
   ): Promise<InstallSnapshotResponse> {
-    const err = this.#unusable();
-    if (err !== null) throw err;
-    const bytes = data instanceof Uint8Array ? data : await readAllBytes(data);
+    // The bytes stay in the stream (back-pressuring the sender) until the install's
+    // turn comes; a refused snapshot's stream is cancelled.
+    const stream = data instanceof Uint8Array ? bytesToStream(data, 1 << 20) : data;
     return await new Promise((resolve, reject) => {
       const err = this.#unusable();
-      if (err !== null) return reject(err);
+      if (err !== null) {
+        void stream.cancel().catch(() => {});
+        return reject(err);
+      }
       const token = this.#nextToken++;
-      this.#snapshotData.set(token, bytes);
+      this.#snapshotData.set(token, stream);
       this.#replies.set(token, {
         resolve: (m) => {
-          this.#snapshotData.delete(token);
+          this.#dropSnapshotData(token);
           resolve(m as InstallSnapshotResponse);
         },
         reject,
       });
       this.#post(() => this.#engine.receive(request.leaderId, request, token));
     });
+  }
+
+  #dropSnapshotData(token: number): void {
+    const unread = this.#snapshotData.get(token);
+    if (unread === undefined) return;
+    this.#snapshotData.delete(token);
+    void unread.cancel().catch(() => {});
   }
 
   /** Handles the leader's TimeoutNow (leadership transfer). */
@@ -870,10 +881,11 @@ export class Raft<R = unknown> {
 
   /** Installs a received snapshot into the state machine, in apply order. */
   async #install(token: number, meta: SnapshotMeta): Promise<void> {
-    const bytes = this.#snapshotData.get(token);
-    if (bytes === undefined) return; // The request was abandoned (shutdown).
+    const stream = this.#snapshotData.get(token);
+    if (stream === undefined) return; // The request was abandoned (shutdown).
+    this.#snapshotData.delete(token);
     try {
-      await this.#sm.installSnapshot(meta, bytes);
+      await this.#sm.installSnapshot(meta, stream);
     } catch (e) {
       this.#logger.warn("cannot install snapshot", {
         snapshotId: meta.snapshotId,
@@ -945,8 +957,7 @@ export class Raft<R = unknown> {
         meta: snap.meta,
       };
       const node = this.#nodes.get(to) ?? { addr: "" };
-      const data = bytesToStream(snap.data, this.config.snapshotChunkSize);
-      const res = await this.#network.installSnapshot(to, node, request, data);
+      const res = await this.#network.installSnapshot(to, node, request, snap.open());
       this.#post(() => this.#engine.receive(to, res));
     } catch (e) {
       this.#logger.warn("snapshot transfer failed", { to, error: String(e) });
@@ -1019,7 +1030,7 @@ export class Raft<R = unknown> {
     this.#replies.clear();
     for (const w of this.#membershipWaiters) w.reject(err);
     this.#membershipWaiters = [];
-    this.#snapshotData.clear();
+    for (const token of [...this.#snapshotData.keys()]) this.#dropSnapshotData(token);
   }
 
   #publish(): void {

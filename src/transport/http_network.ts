@@ -13,7 +13,8 @@ import type {
   RaftRequest,
   RaftResponse,
 } from "../messages.ts";
-import { type RaftNetwork, readAllBytes, type SendOptions } from "../network.ts";
+import type { RaftNetwork, SendOptions } from "../network.ts";
+import { readAllBytes } from "../byte_stream.ts";
 import type { NodeId, RaftNode } from "../types.ts";
 
 /**
@@ -150,7 +151,7 @@ export class HttpNetwork implements RaftNetwork {
    * @example
    * ```ts
    * import { HttpNetwork } from "./http_network.ts";
-   * import { bytesToStream } from "../network.ts";
+   * import { bytesToStream } from "../byte_stream.ts";
    * import { Unreachable } from "../errors.ts";
    * import { EMPTY_MEMBERSHIP } from "../types.ts";
    *

@@ -1,4 +1,6 @@
 import { test } from "node:test";
+import { bytesToStream, readAllBytes } from "../../src/byte_stream.ts";
+import type { Snapshot } from "../../src/storage.ts";
 import assert from "node:assert/strict";
 import {
   CountingStateMachine,
@@ -60,6 +62,10 @@ for (const c of LOG_STORE_CASES) {
 }
 
 // ------------------------------------------------------------ log store
+
+const bytesOf = (s: Snapshot): Promise<Uint8Array> => readAllBytes(s.open());
+/** Small chunks, so state machines see a snapshot in several pieces. */
+const streamOf = (b: Uint8Array): ReadableStream<Uint8Array> => bytesToStream(b, 7);
 
 test("memory log store: methods settle asynchronously, never synchronously", async () => {
   const store = new MemoryLogStore();
@@ -452,10 +458,10 @@ test("memory state machine: snapshot round trip restores map, lastApplied and me
   assert.deepEqual(snap.meta.lastLogId, { term: 2, index: 4 });
   assert.deepEqual(snap.meta.lastMembership.logId, { term: 1, index: 1 });
   assert.equal(snap.meta.snapshotId, "2-4-1");
-  assert.equal(await a.currentSnapshot(), snap);
+  assert.equal((await a.currentSnapshot())?.meta, snap.meta);
 
   const b = new MemoryStateMachine();
-  await b.installSnapshot(snap.meta, snap.data);
+  await b.installSnapshot(snap.meta, snap.open());
   assert.deepEqual(b.pairs(), a.pairs());
   assert.deepEqual(b.lastApplied, { term: 2, index: 4 });
   const state = await b.appliedState();
@@ -476,13 +482,13 @@ test("memory state machine: snapshots are deterministic and ids count up", async
   await b.apply([normal(1, 1, kvSet("y", "2")), normal(1, 2, kvSet("x", "1"))]);
   const sa = await a.buildSnapshot();
   const sb = await b.buildSnapshot();
-  assert.deepEqual(sa.data, sb.data);
+  assert.deepEqual(await bytesOf(sa), await bytesOf(sb));
   assert.equal((await a.buildSnapshot()).meta.snapshotId, "1-2-2");
   const empty = await new MemoryStateMachine().buildSnapshot();
   assert.equal(empty.meta.snapshotId, "0-0-1");
   assert.equal(empty.meta.lastLogId, null);
   const c = new MemoryStateMachine();
-  await c.installSnapshot(empty.meta, empty.data);
+  await c.installSnapshot(empty.meta, empty.open());
   assert.equal(c.lastApplied, null);
 });
 
@@ -491,17 +497,18 @@ test("memory state machine: installSnapshot rejects bad data, mismatched meta an
   await a.apply([normal(1, 1, kvSet("x", "1")), normal(1, 2, kvSet("y", "2"))]);
   const snap = await a.buildSnapshot();
   const target = new MemoryStateMachine();
-  await rejection(target.installSnapshot(snap.meta, snap.data.subarray(0, snap.data.length - 1)));
-  await rejection(target.installSnapshot(snap.meta, new Uint8Array([1, 2, 3])));
-  const trailing = new Uint8Array(snap.data.length + 1);
-  trailing.set(snap.data);
-  await rejection(target.installSnapshot(snap.meta, trailing));
+  const data = await bytesOf(snap);
+  await rejection(target.installSnapshot(snap.meta, streamOf(data.subarray(0, data.length - 1))));
+  await rejection(target.installSnapshot(snap.meta, streamOf(new Uint8Array([1, 2, 3]))));
+  const trailing = new Uint8Array(data.length + 1);
+  trailing.set(data);
+  await rejection(target.installSnapshot(snap.meta, streamOf(trailing)));
   const otherMeta: SnapshotMeta = { ...snap.meta, lastLogId: { term: 1, index: 3 } };
-  assert.match((await rejection(target.installSnapshot(otherMeta, snap.data))).message, /meta/);
+  assert.match((await rejection(target.installSnapshot(otherMeta, snap.open()))).message, /meta/);
   assert.equal(target.lastApplied, null);
   // Older than what is applied.
   await a.apply([normal(1, 3, kvSet("z", "3"))]);
-  assert.match((await rejection(a.installSnapshot(snap.meta, snap.data))).message, /older/);
+  assert.match((await rejection(a.installSnapshot(snap.meta, snap.open()))).message, /older/);
   assert.equal(a.size, 3);
 });
 
@@ -551,11 +558,11 @@ test("counting state machine: snapshot round trip", async () => {
   await a.apply([normal(1, 1), normal(1, 2)]);
   const snap = await a.buildSnapshot();
   assert.equal(snap.meta.snapshotId, "1-2-1");
-  assert.equal(await a.currentSnapshot(), snap);
+  assert.equal((await a.currentSnapshot())?.meta, snap.meta);
   const b = new CountingStateMachine();
-  await b.installSnapshot(snap.meta, snap.data);
+  await b.installSnapshot(snap.meta, snap.open());
   assert.equal(b.count, 2);
   assert.deepEqual((await b.appliedState()).lastApplied, { term: 1, index: 2 });
   assert.deepEqual(await b.apply([normal(1, 3)]), [3]);
-  await rejection(b.installSnapshot(snap.meta, new Uint8Array(3)));
+  await rejection(b.installSnapshot(snap.meta, streamOf(new Uint8Array(3))));
 });

@@ -157,7 +157,7 @@ export class RaftEngine {
       if (core.role === "leader") expireTransfer(core);
       return;
     }
-    if (core.electEnabled && core.mayCampaign() && core.now >= core.electionDeadline) {
+    if (core.now >= core.electionDeadline && core.electEnabled && core.mayCampaign()) {
       campaign(core, { transfer: false });
     }
   }
@@ -339,6 +339,21 @@ export class RaftEngine {
   /** Turns scheduled heartbeats on or off. */
   setHeartbeatEnabled(enabled: boolean): void {
     this.#core.heartbeatEnabled = enabled;
+  }
+
+  /** The current role (cheaper than {@linkcode status}). */
+  get role(): Role {
+    return this.#core.role;
+  }
+
+  /** The effective membership (cheaper than {@linkcode status}). */
+  effectiveMembership(): StoredMembership {
+    return this.#core.effective();
+  }
+
+  /** The known leader of the current term (cheaper than {@linkcode status}). */
+  get leaderId(): NodeId | null {
+    return this.#core.leaderId;
   }
 
   /** A read-only view of the current state. */

@@ -127,14 +127,17 @@ export class LogView {
    * `lastIndex() + 1` and non-decreasing terms. Throws otherwise (a bug).
    */
   append(ids: readonly LogId[]): void {
+    let lastTerm = this.lastTerm();
     for (const id of ids) {
       if (id.index !== this.#lastIndex + 1) {
         throw new RangeError(`log append at ${id.index}, expected ${this.#lastIndex + 1}`);
       }
-      const lastTerm = this.lastTerm();
       if (id.term < lastTerm) throw new RangeError(`log term ${id.term} after ${lastTerm}`);
-      if (this.#starts.length === 0 || id.term !== lastTerm) this.#starts.push(id);
+      if (this.#starts.length === 0 || id.term !== lastTerm) {
+        this.#starts.push({ term: id.term, index: id.index });
+      }
       this.#lastIndex = id.index;
+      lastTerm = id.term;
     }
   }
 

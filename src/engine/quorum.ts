@@ -50,6 +50,14 @@ export function quorumValue(
   valueOf: (id: NodeId) => number,
 ): number {
   if (configs.length === 0) return 0;
+  if (configs.length === 1 && configs[0]!.length === 3) {
+    // The common case, without allocating: the median of three.
+    const c = configs[0]!;
+    const a = valueOf(c[0]!);
+    const b = valueOf(c[1]!);
+    const d = valueOf(c[2]!);
+    return Math.max(Math.min(a, b), Math.min(Math.max(a, b), d));
+  }
   let result = Infinity;
   for (const voters of configs) {
     if (voters.length === 0) return 0;

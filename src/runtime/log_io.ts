@@ -104,8 +104,10 @@ export class LogIo {
       this.#cacheFirst = first.index;
     }
     for (const e of entries) this.#cache.push(e);
+    // Trim in bulk once the cache holds twice the limit: O(1) amortized per entry
+    // (trimming a few entries per append would move the whole array each time).
     const over = this.#cache.length - this.#cacheLimit;
-    if (over > 0) {
+    if (over >= this.#cacheLimit) {
       this.#cache.splice(0, over);
       this.#cacheFirst += over;
     }

@@ -159,9 +159,26 @@ export class MetricsWatch {
     this.#clock = clock;
   }
 
+  #source: (() => RaftMetrics) | null = null;
+  #dirty = false;
+
   /** The latest metrics. */
   get current(): RaftMetrics {
+    if (this.#dirty) {
+      this.#dirty = false;
+      this.#current = this.#source!();
+    }
     return this.#current;
+  }
+
+  /**
+   * Runtime only: the metrics may have changed. They are rebuilt with
+   * `source` at once when somebody listens, otherwise when next read.
+   */
+  invalidate(source: () => RaftMetrics): void {
+    this.#source = source;
+    if (this.#listeners.size > 0) this.publish(source());
+    else this.#dirty = true;
   }
 
   /** Calls `listener` with every new metrics; returns a function that unsubscribes. */
@@ -177,6 +194,7 @@ export class MetricsWatch {
 
   /** Publishes new metrics (runtime only). */
   publish(m: RaftMetrics): void {
+    this.#dirty = false;
     this.#current = m;
     for (const l of [...this.#listeners]) {
       try {
@@ -193,7 +211,8 @@ export class MetricsWatch {
     timeout: number,
     what: string,
   ): Promise<RaftMetrics> {
-    if (predicate(this.#current)) return Promise.resolve(this.#current);
+    const now = this.current;
+    if (predicate(now)) return Promise.resolve(now);
     return new Promise((resolve, reject) => {
       const timer = this.#clock.setTimer(timeout, () => {
         off();

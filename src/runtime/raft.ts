@@ -237,7 +237,11 @@ export class Raft<R = unknown> {
   #timer: TimerHandle | null = null;
   #timerAt = Infinity;
   #nextToken = 1;
-  readonly #waiters = new Map<number, Proposal<R>>();
+  /** Proposals waiting for their entry: `#waiters[i]` waits for index `#waitFirst + i`. */
+  #waiters: (Proposal<R> | undefined)[] = [];
+  #waitFirst = 0;
+  /** Slots before this one are all answered. */
+  #waitHead = 0;
   readonly #replies = new Map<
     number,
     { resolve(m: RaftResponse): void; reject(e: unknown): void }
@@ -691,6 +695,9 @@ export class Raft<R = unknown> {
   #armTimer(): void {
     const at = this.#engine.nextDeadline();
     if (at === this.#timerAt) return;
+    // A timer due earlier than needed stays (re-arming costs more than an early wake-up,
+    // which re-arms for the rest): followers push their deadline on every append.
+    if (this.#timer !== null && this.#timerAt <= at) return;
     if (this.#timer !== null) this.#clock.clearTimer(this.#timer);
     this.#timer = null;
     this.#timerAt = at;
@@ -707,11 +714,46 @@ export class Raft<R = unknown> {
       for (const p of batch) p.reject(err);
       return;
     }
-    for (let i = 0; i < batch.length; i++) {
-      const p = batch[i]!;
-      p.term = r.term;
-      this.#waiters.set(r.firstIndex + i, p);
+    this.#addWaiters(r.firstIndex, r.term, batch);
+  }
+
+  #addWaiters(firstIndex: number, term: number, batch: Proposal<R>[]): void {
+    const w = this.#waiters;
+    if (this.#waitHead >= w.length) {
+      this.#waiters = [];
+      this.#waitHead = 0;
+      this.#waitFirst = firstIndex;
     }
+    const at = firstIndex - this.#waitFirst;
+    // Indexes of a lost term reused by a new one: those proposals were overwritten.
+    while (this.#waiters.length > at && this.#waiters.length > this.#waitHead) {
+      this.#waiters.pop()?.reject(this.#forward(this.#engine.leaderId));
+    }
+    while (this.#waiters.length < at) this.#waiters.push(undefined);
+    for (const p of batch) {
+      p.term = term;
+      this.#waiters.push(p);
+    }
+  }
+
+  /** Takes the proposal waiting for `index`, if any. */
+  #takeWaiter(index: number): Proposal<R> | undefined {
+    const k = index - this.#waitFirst;
+    const w = this.#waiters;
+    if (k < this.#waitHead || k >= w.length) return undefined;
+    const p = w[k];
+    w[k] = undefined;
+    if (k === this.#waitHead) {
+      let h = k + 1;
+      while (h < w.length && w[h] === undefined) h++;
+      this.#waitHead = h;
+      if (h > 4096 && h * 2 > w.length) {
+        this.#waiters = w.slice(h);
+        this.#waitFirst += h;
+        this.#waitHead = 0;
+      }
+    }
+    return p;
   }
 
   #startReads(): void {
@@ -851,13 +893,12 @@ export class Raft<R = unknown> {
         const { first, last } = item;
         for (let from = first; from <= last.index; from += CHUNK) {
           const to = Math.min(last.index, from + CHUNK - 1);
-          const entries = await this.#io.entries(from, to);
+          const entries = this.#io.cached(from, to) ?? await this.#io.entries(from, to);
           const responses = await this.#sm.apply(entries);
           for (let i = 0; i < entries.length; i++) {
             const e = entries[i]!;
-            const w = this.#waiters.get(e.index);
+            const w = this.#takeWaiter(e.index);
             if (w === undefined) continue;
-            this.#waiters.delete(e.index);
             if (w.term === e.term) {
               w.resolve({ logId: { term: e.term, index: e.index }, response: responses[i] as R });
             } else {
@@ -867,7 +908,9 @@ export class Raft<R = unknown> {
           const lastEntry = entries[entries.length - 1]!;
           const appliedId = { term: lastEntry.term, index: lastEntry.index };
           this.#appliedIndex = appliedId.index;
-          this.#post(() => this.#engine.applied(appliedId));
+          // Emits no command: no turn of its own needed.
+          this.#engine.applied(appliedId);
+          this.metrics.invalidate(this.#buildFn);
           this.#releaseReads();
         }
         void this.#logStore.saveCommitted(last).catch(() => {});
@@ -899,11 +942,8 @@ export class Raft<R = unknown> {
     this.#snapshotIndex = Math.max(this.#snapshotIndex, index);
     // Proposals at or below the snapshot can no longer be told apart: their outcome is
     // unknown to this node (another leader decided them).
-    for (const [i, w] of this.#waiters) {
-      if (i <= index) {
-        this.#waiters.delete(i);
-        w.reject(this.#forward(this.#engine.status().leaderId));
-      }
+    for (let i = this.#waitFirst + this.#waitHead; i <= index; i++) {
+      this.#takeWaiter(i)?.reject(this.#forward(this.#engine.leaderId));
     }
     this.#post(() => this.#engine.snapshotInstalled(token));
     this.#releaseReads();
@@ -1018,8 +1058,9 @@ export class Raft<R = unknown> {
   #rejectAll(err: RaftError): void {
     for (const p of this.#proposals) p.reject(err);
     this.#proposals = [];
-    for (const p of this.#waiters.values()) p.reject(err);
-    this.#waiters.clear();
+    for (const p of this.#waiters) p?.reject(err);
+    this.#waiters = [];
+    this.#waitHead = 0;
     for (const r of this.#reads) r.reject(err);
     this.#reads = [];
     for (const r of this.#readWaiters.values()) r.reject(err);
@@ -1033,7 +1074,19 @@ export class Raft<R = unknown> {
     for (const token of [...this.#snapshotData.keys()]) this.#dropSnapshotData(token);
   }
 
+  readonly #buildFn = (): RaftMetrics => this.#buildMetrics();
+
   #publish(): void {
+    const mem = this.#engine.effectiveMembership();
+    if (this.#membershipLogId !== mem.logId) {
+      this.#membershipLogId = mem.logId;
+      this.#nodes = new Map(mem.membership.nodes);
+    }
+    if (this.#engine.role === this.#lastRole) {
+      // Built only when read or listened to: most turns change nothing anybody looks at.
+      this.metrics.invalidate(this.#buildFn);
+      return;
+    }
     const m = this.#buildMetrics();
     if (m.state !== this.#lastRole) {
       this.#logger.info("role", { id: this.id, role: m.state, term: m.currentTerm });

@@ -18,3 +18,4 @@
 
 export * from "./memory_network.ts";
 export * from "./log_store_conformance.ts";
+export * from "./large_snapshot_state_machine.ts";

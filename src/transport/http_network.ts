@@ -1,6 +1,9 @@
 /**
  * The client side of the HTTP transport: a {@linkcode RaftNetwork} that
  * POSTs each CBOR-encoded request to the peer's `raftRoutes()` with `fetch`.
+ * Snapshots are streamed: the request body is a `ReadableStream` that reads
+ * the snapshot's chunks only as fast as the connection takes them, so a
+ * transfer holds a few chunks in memory, not the snapshot.
  *
  * @module
  */
@@ -14,7 +17,6 @@ import type {
   RaftResponse,
 } from "../messages.ts";
 import type { RaftNetwork, SendOptions } from "../network.ts";
-import { readAllBytes } from "../byte_stream.ts";
 import type { NodeId, RaftNode } from "../types.ts";
 
 /**
@@ -40,8 +42,19 @@ export type FetchFn = (input: string, init: RequestInit) => Promise<Response>;
 export interface HttpNetworkOptions {
   /** Per-request deadline in milliseconds, response body included. Default 1000. */
   readonly timeout?: number;
-  /** Deadline of one snapshot transfer in milliseconds. Default 60 000. */
+  /**
+   * Deadline of a whole snapshot transfer in milliseconds, from the request
+   * until the peer's answer (which comes once it installed the snapshot).
+   * Default 600 000 (ten minutes): a large transfer that keeps moving is not
+   * cut short; a stalled one is caught by `snapshotIdleTimeout`.
+   */
   readonly snapshotTimeout?: number;
+  /**
+   * Longest time, in milliseconds, a snapshot's body may stall while being
+   * sent (the connection takes no chunk: the peer stopped reading) before
+   * the transfer is abandoned. Default 10 000.
+   */
+  readonly snapshotIdleTimeout?: number;
   /** The `fetch` to use; default `globalThis.fetch`. */
   readonly fetch?: FetchFn;
   /** Limits for decoding responses; default `DEFAULT_CODEC_LIMITS`. */
@@ -52,6 +65,15 @@ const _HEADERS: Readonly<Record<string, string>> = Object.freeze({
   "content-type": "application/cbor",
   accept: "application/cbor",
 });
+
+/** A `RequestInit` that may carry a streamed body (`duplex` is not in every lib's type). */
+type _StreamingInit = RequestInit & { duplex?: "half" };
+
+/** When a streamed body last moved, for the idle timeout; `done` once it was all read. */
+interface _Progress {
+  last: number;
+  done: boolean;
+}
 
 const _anySignal: ((signals: AbortSignal[]) => AbortSignal) | undefined =
   typeof AbortSignal.any === "function" ? AbortSignal.any.bind(AbortSignal) : undefined;
@@ -88,23 +110,18 @@ const _anySignal: ((signals: AbortSignal[]) => AbortSignal) | undefined =
 export class HttpNetwork implements RaftNetwork {
   readonly #timeout: number;
   readonly #snapshotTimeout: number;
+  readonly #snapshotIdleTimeout: number;
   readonly #fetch: FetchFn;
   readonly #limits: Partial<CodecLimits> | undefined;
 
-  /** @param options timeout, fetch, decode limits */
+  /** @param options timeouts, fetch, decode limits */
   constructor(options: HttpNetworkOptions = {}) {
-    const timeout = options.timeout ?? 1000;
-    if (!(timeout > 0) || !Number.isFinite(timeout)) {
-      throw new RangeError(`timeout must be a positive number of milliseconds, got ${timeout}`);
-    }
-    this.#timeout = timeout;
-    const snapshotTimeout = options.snapshotTimeout ?? 60_000;
-    if (!(snapshotTimeout > 0) || !Number.isFinite(snapshotTimeout)) {
-      throw new RangeError(
-        `snapshotTimeout must be a positive number of ms, got ${snapshotTimeout}`,
-      );
-    }
-    this.#snapshotTimeout = snapshotTimeout;
+    this.#timeout = _positive("timeout", options.timeout ?? 1000);
+    this.#snapshotTimeout = _positive("snapshotTimeout", options.snapshotTimeout ?? 600_000);
+    this.#snapshotIdleTimeout = _positive(
+      "snapshotIdleTimeout",
+      options.snapshotIdleTimeout ?? 10_000,
+    );
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.#limits = options.limits;
   }
@@ -146,7 +163,12 @@ export class HttpNetwork implements RaftNetwork {
   /**
    * Sends a snapshot to `target`: one POST to `/raft/install-snapshot` whose
    * body is a 4-byte big-endian length, the CBOR request (metadata), then the
-   * snapshot's bytes. Rejects with {@linkcode Unreachable}.
+   * snapshot's bytes. The body is streamed (`duplex: "half"`): `data` is read
+   * a chunk at a time as the connection takes it, never whole. Resolves with
+   * the peer's answer, which comes once it installed (or refused) the
+   * snapshot. Rejects with {@linkcode Unreachable}, whose `cause` is a
+   * {@linkcode Timeout} when the transfer stalled for `snapshotIdleTimeout`
+   * or outlasted `snapshotTimeout`; `data` is then cancelled.
    *
    * @example
    * ```ts
@@ -176,29 +198,64 @@ export class HttpNetwork implements RaftNetwork {
     options?: SendOptions,
   ): Promise<InstallSnapshotResponse> {
     const header = encodeMessage(request);
-    const bytes = await readAllBytes(data);
-    const body = new Uint8Array(4 + header.byteLength + bytes.byteLength);
-    new DataView(body.buffer).setUint32(0, header.byteLength);
-    body.set(header, 4);
-    body.set(bytes, 4 + header.byteLength);
-    const res = await this.#post(
-      target,
-      node,
-      "install-snapshot",
-      body,
-      this.#snapshotTimeout,
-      options?.signal,
-    );
-    return res as InstallSnapshotResponse;
+    let frame: Uint8Array | null = new Uint8Array(4 + header.byteLength);
+    new DataView(frame.buffer).setUint32(0, header.byteLength);
+    frame.set(header, 4);
+    const progress: _Progress = { last: performance.now(), done: false };
+    const reader = data.getReader();
+    // Pulled only when the connection wants more (highWaterMark 0): at most a
+    // chunk or two of the snapshot is held here at a time.
+    const body = new ReadableStream<Uint8Array<ArrayBuffer>>({
+      async pull(controller): Promise<void> {
+        progress.last = performance.now();
+        if (frame !== null) {
+          controller.enqueue(frame as Uint8Array<ArrayBuffer>);
+          frame = null;
+          return;
+        }
+        const { done, value } = await reader.read();
+        progress.last = performance.now();
+        if (done) {
+          progress.done = true;
+          controller.close();
+          return;
+        }
+        controller.enqueue(value as Uint8Array<ArrayBuffer>);
+      },
+      cancel(reason): Promise<void> {
+        progress.done = true;
+        return reader.cancel(reason);
+      },
+    }, { highWaterMark: 0 });
+    try {
+      const res = await this.#post(
+        target,
+        node,
+        "install-snapshot",
+        body,
+        this.#snapshotTimeout,
+        options?.signal,
+        progress,
+      );
+      return res as InstallSnapshotResponse;
+    } finally {
+      if (!progress.done) {
+        // Failed, or answered before the peer read it all (a refused snapshot): release it.
+        progress.done = true;
+        void reader.cancel(new Error("snapshot transfer ended before its end was sent"))
+          .catch(() => {});
+      }
+    }
   }
 
   async #post(
     target: NodeId,
     node: RaftNode,
     type: RaftRequest["type"],
-    body: Uint8Array<ArrayBuffer>,
+    body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array<ArrayBuffer>>,
     timeout: number,
     outer: AbortSignal | undefined,
+    progress?: _Progress,
   ): Promise<RaftResponse> {
     if (outer?.aborted) throw new Unreachable(target, { cause: outer.reason });
     const addr = node.addr;
@@ -209,6 +266,22 @@ export class HttpNetwork implements RaftNetwork {
       timedOut = true;
       ctrl.abort(new Timeout(`send ${type} to ${target}`, timeout));
     }, timeout);
+    let idleTimer: ReturnType<typeof setTimeout> | undefined;
+    if (progress !== undefined) {
+      const idle = this.#snapshotIdleTimeout;
+      const check = (): void => {
+        idleTimer = undefined;
+        if (progress.done || ctrl.signal.aborted) return;
+        const wait = progress.last + idle - performance.now();
+        if (wait > 0) {
+          idleTimer = setTimeout(check, wait);
+          return;
+        }
+        timedOut = true;
+        ctrl.abort(new Timeout(`snapshot transfer to ${target} (stalled)`, idle));
+      };
+      idleTimer = setTimeout(check, idle);
+    }
     let signal = ctrl.signal;
     let forward: (() => void) | undefined;
     if (outer !== undefined) {
@@ -223,12 +296,9 @@ export class HttpNetwork implements RaftNetwork {
       let res: Response;
       let bytes: Uint8Array;
       try {
-        res = await this.#fetch(url, {
-          method: "POST",
-          headers: _HEADERS,
-          body,
-          signal,
-        });
+        const init: _StreamingInit = { method: "POST", headers: _HEADERS, body, signal };
+        if (body instanceof ReadableStream) init.duplex = "half";
+        res = await this.#fetch(url, init);
         if (!res.ok) {
           const text = await res.text().catch(() => "");
           throw new Error(
@@ -256,7 +326,15 @@ export class HttpNetwork implements RaftNetwork {
       return response as RaftResponse;
     } finally {
       clearTimeout(timer);
+      if (idleTimer !== undefined) clearTimeout(idleTimer);
       if (forward !== undefined) outer!.removeEventListener("abort", forward);
     }
   }
+}
+
+function _positive(name: string, ms: number): number {
+  if (!(ms > 0) || !Number.isFinite(ms)) {
+    throw new RangeError(`${name} must be a positive number of milliseconds, got ${ms}`);
+  }
+  return ms;
 }

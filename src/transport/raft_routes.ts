@@ -7,15 +7,19 @@
  * POST /raft/vote              VoteRequest        → VoteResponse
  * POST /raft/pre-vote          VoteRequest        → VoteResponse (pre-vote)
  * POST /raft/timeout-now       TimeoutNowRequest  → TimeoutNowResponse
- * POST /raft/install-snapshot  501 (not supported over HTTP yet)
+ * POST /raft/install-snapshot  frame + snapshot bytes → InstallSnapshotResponse
  * ```
  *
- * Bodies are `application/cbor` (see `codec.ts`). Failures answer JSON
- * (`application/json`, a {@linkcode RaftErrorJSON}): 400 for a body that does
- * not decode or whose type does not match the route (`InvalidMessage`), 413
- * for a body over `maxBodyBytes` (`PayloadTooLarge`), 503 when the node
- * refuses with a {@linkcode RaftError} (`ShuttingDown`, `StorageError`), 500
- * for anything else. A handler never throws.
+ * Bodies are `application/cbor` (see `codec.ts`). An install-snapshot body
+ * is a frame — a 4-byte big-endian length and the CBOR
+ * `InstallSnapshotRequest` — followed by the snapshot's bytes, which are
+ * handed to the node as a stream while they arrive (never buffered whole).
+ * Failures answer JSON (`application/json`, a {@linkcode RaftErrorJSON}):
+ * 400 for a body that does not decode or whose type does not match the route
+ * (`InvalidMessage`), 413 for a body over `maxBodyBytes` or a snapshot over
+ * `maxSnapshotBytes` (`PayloadTooLarge`), 503 when the node refuses with a
+ * {@linkcode RaftError} (`ShuttingDown`, `StorageError`), 500 for anything
+ * else. A handler never throws.
  *
  * @module
  */
@@ -39,9 +43,15 @@ import type { RaftRequest, RaftResponse } from "../messages.ts";
 export interface RaftHandler {
   /**
    * Handles one request from a peer and resolves with its response;
-   * `data` carries an install-snapshot request's bytes.
+   * `data` carries an install-snapshot request's bytes: from
+   * {@linkcode raftRoutes}, a stream of them as they arrive, which errors
+   * (with {@linkcode PayloadTooLarge}, or the connection's error) if the
+   * transfer fails part-way.
    */
-  handle(request: RaftRequest, data?: Uint8Array): Promise<RaftResponse>;
+  handle(
+    request: RaftRequest,
+    data?: Uint8Array | ReadableStream<Uint8Array>,
+  ): Promise<RaftResponse>;
 }
 
 /**
@@ -54,9 +64,16 @@ export interface RaftHandler {
  * ```
  */
 export interface RaftRoutesOptions {
-  /** Largest request body accepted, in bytes; larger ones get 413. Default 64 MiB. */
+  /**
+   * Largest request body accepted, in bytes; larger ones get 413. Also bounds
+   * the frame (metadata) of an install-snapshot request. Default 64 MiB.
+   */
   readonly maxBodyBytes?: number;
-  /** Largest snapshot accepted on `/raft/install-snapshot`, in bytes. Default 1 GiB. */
+  /**
+   * Largest snapshot accepted on `/raft/install-snapshot`, in bytes, counted
+   * while it streams in: past it, the stream the node reads errors with
+   * {@linkcode PayloadTooLarge} and the request gets 413. Default 1 GiB.
+   */
   readonly maxSnapshotBytes?: number;
   /** Limits for decoding requests; default `DEFAULT_CODEC_LIMITS`. */
   readonly limits?: Partial<CodecLimits>;
@@ -72,6 +89,17 @@ export interface RaftRoutesOptions {
  * ```
  */
 export const DEFAULT_MAX_BODY_BYTES: number = 64 * 1024 * 1024;
+
+/**
+ * The default of {@linkcode RaftRoutesOptions.maxSnapshotBytes}: 1 GiB.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_SNAPSHOT_BYTES } from "./raft_routes.ts";
+ * console.assert(DEFAULT_MAX_SNAPSHOT_BYTES === 1024 * 1024 * 1024);
+ * ```
+ */
+export const DEFAULT_MAX_SNAPSHOT_BYTES: number = 1024 * 1024 * 1024;
 
 /** The request types served, by route (route name = message type). */
 const _ROUTES: readonly RaftRequest["type"][] = ["append", "vote", "pre-vote", "timeout-now"];
@@ -111,10 +139,15 @@ export function raftRoutes(raft: RaftHandler, options: RaftRoutesOptions = {}): 
   for (const type of _ROUTES) {
     app.post(`/raft/${type}`, (c) => _serve(raft, c.req.raw, type, maxBodyBytes, limits));
   }
-  const maxSnapshotBytes = options.maxSnapshotBytes ?? 1024 * 1024 * 1024;
+  const maxSnapshotBytes = options.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
+  if (!Number.isSafeInteger(maxSnapshotBytes) || maxSnapshotBytes < 0) {
+    throw new RangeError(
+      `maxSnapshotBytes must be a non-negative integer, got ${maxSnapshotBytes}`,
+    );
+  }
   app.post(
     "/raft/install-snapshot",
-    (c) => _serveSnapshot(raft, c.req.raw, maxSnapshotBytes, limits),
+    (c) => _serveSnapshot(raft, c.req.raw, maxBodyBytes, maxSnapshotBytes, limits),
   );
   return app;
 }
@@ -171,31 +204,40 @@ async function _serve(
 
 /**
  * Serves `/raft/install-snapshot`: a 4-byte big-endian length, the CBOR
- * install-snapshot request, then the snapshot's bytes.
+ * install-snapshot request, then the snapshot's bytes. Only the frame is
+ * read here; the node gets the rest as a stream, pulled from the request
+ * body as it reads (so the sender is held back by TCP flow control, and
+ * memory stays at a chunk or two).
  */
 async function _serveSnapshot(
   raft: RaftHandler,
   req: Request,
+  maxFrame: number,
   max: number,
   limits: Partial<CodecLimits> | undefined,
 ): Promise<Response> {
+  const body = req.body;
+  if (body === null) {
+    return _json(400, new InvalidMessage("truncated install-snapshot frame").toJSON());
+  }
+  const reader = body.getReader();
+  let handedOver = false;
   try {
-    let body: Uint8Array | number;
+    let frame: _Frame | number | null;
     try {
-      body = await _readBody(req, max);
+      frame = await _readFrame(reader, maxFrame);
     } catch (e) {
       return _json(400, new InvalidMessage("cannot read the request body", { cause: e }).toJSON());
     }
-    if (typeof body === "number") return _json(413, new PayloadTooLarge(body, max).toJSON());
-    const headerLength = body.byteLength >= 4
-      ? new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(0)
-      : -1;
-    if (headerLength < 0 || 4 + headerLength > body.byteLength) {
+    if (frame === null) {
       return _json(400, new InvalidMessage("truncated install-snapshot frame").toJSON());
+    }
+    if (typeof frame === "number") {
+      return _json(413, new PayloadTooLarge(frame, maxFrame).toJSON());
     }
     let request;
     try {
-      request = decodeMessage(body.subarray(4, 4 + headerLength), limits);
+      request = decodeMessage(frame.header, limits);
     } catch (e) {
       const err = e instanceof InvalidMessage ? e : new InvalidMessage(String(e), { cause: e });
       return _json(400, err.toJSON());
@@ -206,19 +248,135 @@ async function _serveSnapshot(
         new InvalidMessage(`expected an install-snapshot request, got ${request.type}`).toJSON(),
       );
     }
-    let response: RaftResponse;
+    const declared = Number(req.headers.get("content-length") ?? NaN);
+    const declaredData = declared - 4 - frame.header.byteLength;
+    if (declaredData > max) return _json(413, new PayloadTooLarge(declaredData, max).toJSON());
+    const data = new _SnapshotBody(reader, frame.rest, max);
+    handedOver = true;
+    let response: RaftResponse | PayloadTooLarge;
     try {
-      response = await raft.handle(request, body.subarray(4 + headerLength));
+      const handled = raft.handle(request, data.stream);
+      // Past the limit, answer 413 at once: the node sees the error in its stream.
+      response = await Promise.race([handled, data.tooLarge]);
+      if (response instanceof PayloadTooLarge) handled.catch(() => {});
     } catch (e) {
       if (e instanceof RaftError) return _json(503, e.toJSON());
       return _json(500, _internal(e));
+    } finally {
+      // The node is done with the bytes (or refused them): stop reading the body.
+      data.close();
     }
+    if (response instanceof PayloadTooLarge) return _json(413, response.toJSON());
     if (response?.type !== "install-snapshot-response") {
       return _json(500, new InvalidMessage(`unexpected answer ${response?.type}`).toJSON());
     }
     return new Response(encodeMessage(response) as Uint8Array<ArrayBuffer>, _CBOR_INIT);
   } catch (e) {
     return _json(500, _internal(e));
+  } finally {
+    if (!handedOver) void reader.cancel().catch(() => {});
+  }
+}
+
+/** An install-snapshot frame: the encoded request, and the bytes read after it. */
+interface _Frame {
+  readonly header: Uint8Array;
+  readonly rest: Uint8Array;
+}
+
+/**
+ * Reads the frame at the start of an install-snapshot body: `null` if the
+ * body ends first, or the header length if it exceeds `max`.
+ */
+async function _readFrame(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  max: number,
+): Promise<_Frame | number | null> {
+  let buf: Uint8Array = new Uint8Array(0);
+  let need = 4;
+  let headerLength = -1;
+  for (;;) {
+    if (buf.byteLength >= need) {
+      if (headerLength < 0) {
+        headerLength = new DataView(buf.buffer, buf.byteOffset, 4).getUint32(0);
+        if (headerLength > max) return headerLength;
+        need = 4 + headerLength;
+        continue;
+      }
+      return { header: buf.subarray(4, need), rest: buf.subarray(need) };
+    }
+    const { done, value } = await reader.read();
+    if (done) return null;
+    if (buf.byteLength === 0) {
+      buf = value;
+    } else {
+      const joined = new Uint8Array(buf.byteLength + value.byteLength);
+      joined.set(buf);
+      joined.set(value, buf.byteLength);
+      buf = joined;
+    }
+  }
+}
+
+/**
+ * The snapshot bytes after the frame, as a stream the node reads at its own
+ * pace: each read pulls the next chunk of the request body. Past `max`
+ * bytes the stream errors with {@linkcode PayloadTooLarge} (which the
+ * state machine sees) and `tooLarge` resolves.
+ */
+class _SnapshotBody {
+  readonly stream: ReadableStream<Uint8Array>;
+  readonly tooLarge: Promise<PayloadTooLarge>;
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #rest: Uint8Array | null;
+  #total = 0;
+  #done = false;
+  #exceeded!: (e: PayloadTooLarge) => void;
+
+  constructor(reader: ReadableStreamDefaultReader<Uint8Array>, rest: Uint8Array, max: number) {
+    this.#reader = reader;
+    this.#rest = rest.byteLength > 0 ? rest : null;
+    this.tooLarge = new Promise((resolve) => (this.#exceeded = resolve));
+    this.stream = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        let chunk = this.#rest;
+        this.#rest = null;
+        if (chunk === null) {
+          let r: ReadableStreamReadResult<Uint8Array>;
+          try {
+            r = await this.#reader.read();
+          } catch (e) {
+            this.#done = true;
+            controller.error(e);
+            return;
+          }
+          if (r.done) {
+            this.#done = true;
+            controller.close();
+            return;
+          }
+          chunk = r.value;
+        }
+        this.#total += chunk.byteLength;
+        if (this.#total > max) {
+          const err = new PayloadTooLarge(this.#total, max);
+          controller.error(err);
+          this.close(err);
+          this.#exceeded(err);
+          return;
+        }
+        controller.enqueue(chunk);
+      },
+      cancel: (reason) => this.close(reason),
+    }, { highWaterMark: 0 });
+  }
+
+  /** Stops reading the request body (if not read to its end). */
+  close(reason?: unknown): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#rest = null;
+    void this.#reader.cancel(reason).catch(() => {});
   }
 }
 

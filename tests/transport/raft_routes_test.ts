@@ -6,6 +6,7 @@ import {
   raftRoutes,
 } from "../../src/transport/raft_routes.ts";
 import { decodeMessage, encodeMessage } from "../../src/codec.ts";
+import { readAllBytes } from "../../src/byte_stream.ts";
 import { EMPTY_MEMBERSHIP } from "../../src/types.ts";
 import { ShuttingDown, StorageError } from "../../src/errors.ts";
 import type { RaftMessage, RaftRequest, RaftResponse } from "../../src/messages.ts";
@@ -268,13 +269,15 @@ const INSTALL: RaftRequest = {
 test("raftRoutes: install-snapshot hands the metadata and the bytes to the node", async () => {
   const seen: { request: RaftRequest; data: Uint8Array | undefined }[] = [];
   const app = raftRoutes({
-    handle(request, data) {
-      seen.push({ request, data });
-      return Promise.resolve({
+    async handle(request, data) {
+      // The bytes come as a stream (read here whole: they are tiny).
+      assert.ok(data instanceof ReadableStream);
+      seen.push({ request, data: await readAllBytes(data) });
+      return {
         type: "install-snapshot-response",
         term: 2,
         lastLogId: { term: 2, index: 9 },
-      });
+      };
     },
   });
   const data = new Uint8Array([9, 8, 7, 6, 5]);

@@ -3,7 +3,7 @@
 // drops), manual time, and storage that can hold writes back (crash tests).
 import { RaftEngine } from "../../src/engine/engine.ts";
 import type { Command, EngineConfig, ReadFailure } from "../../src/engine/commands.ts";
-import type { AppendRequest, RaftMessage } from "../../src/messages.ts";
+import type { AppendRequest, RaftMessage, RaftResponse } from "../../src/messages.ts";
 import type {
   Entry,
   LogId,
@@ -416,4 +416,37 @@ export class TestCluster {
 /** Terms of each entry of a node's log, index 1 first. */
 export function termsOf(n: TestNode): number[] {
   return n.terms();
+}
+
+/** Delivers `message` from `from` to `to` ahead of everything queued; returns its token. */
+export function inject(c: TestCluster, from: NodeId, to: NodeId, message: RaftMessage): number {
+  const token = c.nextToken++;
+  c.replyTo.set(token, from);
+  c.queue.unshift({ from, to, message, token });
+  c.deliverOne();
+  return token;
+}
+
+/** The reply `n` gave to the request with `token`, if any yet. */
+export function replyOf(n: TestNode, token: number): RaftResponse | undefined {
+  for (const cmd of n.commands) if (cmd.type === "reply" && cmd.token === token) return cmd.message;
+  return undefined;
+}
+
+/** Holds back (instead of delivering) every message matching `pred`; returns the held list. */
+export function hold(c: TestCluster, pred: (e: Envelope) => boolean): Envelope[] {
+  const held: Envelope[] = [];
+  c.dropIf = (e) => {
+    if (!pred(e)) return false;
+    held.push(e);
+    return true;
+  };
+  return held;
+}
+
+/** Stops holding and delivers what was held, in order. */
+export function release(c: TestCluster, held: Envelope[]): void {
+  c.dropIf = null;
+  c.queue.push(...held.splice(0));
+  c.run();
 }

@@ -3,25 +3,12 @@
 // been acknowledged.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { TEST_CONFIG, TestCluster, type TestNode } from "./_cluster.ts";
-import type { RaftMessage, RaftResponse, VoteRequest } from "../../src/messages.ts";
+import { inject, replyOf, TEST_CONFIG, TestCluster } from "./_cluster.ts";
+import type { RaftMessage, VoteRequest } from "../../src/messages.ts";
 import { INITIAL_VOTE, type LogId, membershipOf, type NodeId, type Vote } from "../../src/types.ts";
 
 const st = (c: TestCluster, id: NodeId) => c.node(id).engine.status();
 const stored = (voters: NodeId[]) => [{ logId: null, membership: membershipOf(voters) }];
-
-function inject(c: TestCluster, from: NodeId, to: NodeId, message: RaftMessage): number {
-  const token = c.nextToken++;
-  c.replyTo.set(token, from);
-  c.queue.unshift({ from, to, message, token });
-  c.deliverOne();
-  return token;
-}
-
-function replyOf(n: TestNode, token: number): RaftResponse | undefined {
-  for (const cmd of n.commands) if (cmd.type === "reply" && cmd.token === token) return cmd.message;
-  return undefined;
-}
 
 function vote(term: number, candidateId: NodeId, lastLogId: LogId | null, transfer = false) {
   const m: VoteRequest = { type: "vote", term, candidateId, lastLogId, transfer };

@@ -1,40 +1,18 @@
 // Scenario 19: leadership transfer (TimeoutNow), on the synchronous TestCluster.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type Envelope, TEST_CONFIG, TestCluster, type TestNode } from "./_cluster.ts";
-import type { RaftMessage, RaftResponse } from "../../src/messages.ts";
+import {
+  hold,
+  inject,
+  release,
+  replyOf,
+  TEST_CONFIG,
+  TestCluster,
+  type TestNode,
+} from "./_cluster.ts";
 import { membershipOf, type NodeId } from "../../src/types.ts";
 
 const st = (c: TestCluster, id: NodeId) => c.node(id).engine.status();
-
-function hold(c: TestCluster, pred: (e: Envelope) => boolean): Envelope[] {
-  const held: Envelope[] = [];
-  c.dropIf = (e) => {
-    if (!pred(e)) return false;
-    held.push(e);
-    return true;
-  };
-  return held;
-}
-
-function release(c: TestCluster, held: Envelope[]): void {
-  c.dropIf = null;
-  c.queue.push(...held.splice(0));
-  c.run();
-}
-
-function inject(c: TestCluster, from: NodeId, to: NodeId, message: RaftMessage): number {
-  const token = c.nextToken++;
-  c.replyTo.set(token, from);
-  c.queue.unshift({ from, to, message, token });
-  c.deliverOne();
-  return token;
-}
-
-function replyOf(n: TestNode, token: number): RaftResponse | undefined {
-  for (const cmd of n.commands) if (cmd.type === "reply" && cmd.token === token) return cmd.message;
-  return undefined;
-}
 
 function timeoutNowsSent(n: TestNode): NodeId[] {
   return n.commands.flatMap((c) =>

@@ -2,26 +2,12 @@
 // check-quorum, on the synchronous TestCluster.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { TEST_CONFIG, TestCluster, type TestNode } from "./_cluster.ts";
+import { inject, replyOf, TEST_CONFIG, TestCluster, type TestNode } from "./_cluster.ts";
 import type { EngineConfig } from "../../src/engine/commands.ts";
-import type { RaftMessage, RaftResponse, VoteRequest } from "../../src/messages.ts";
+import type { VoteRequest } from "../../src/messages.ts";
 import { type LogId, membershipOf, type NodeId } from "../../src/types.ts";
 
 const st = (c: TestCluster, id: NodeId) => c.node(id).engine.status();
-
-/** Delivers `message` from `from` to `to` at once; returns the request's token. */
-function inject(c: TestCluster, from: NodeId, to: NodeId, message: RaftMessage): number {
-  const token = c.nextToken++;
-  c.replyTo.set(token, from);
-  c.queue.unshift({ from, to, message, token });
-  c.deliverOne();
-  return token;
-}
-
-function replyOf(n: TestNode, token: number): RaftResponse | undefined {
-  for (const cmd of n.commands) if (cmd.type === "reply" && cmd.token === token) return cmd.message;
-  return undefined;
-}
 
 function voteReq(
   type: "vote" | "pre-vote",

@@ -3,7 +3,7 @@
 // view of status(), on the synchronous TestCluster.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type Envelope, TEST_CONFIG, TestCluster, type TestNode } from "./_cluster.ts";
+import { hold, TEST_CONFIG, TestCluster, type TestNode } from "./_cluster.ts";
 import type { EngineConfig } from "../../src/engine/commands.ts";
 import type { Membership, NodeId, RaftNode } from "../../src/types.ts";
 import { membershipOf } from "../../src/types.ts";
@@ -14,16 +14,6 @@ const cfg = (over: Partial<EngineConfig>): EngineConfig => ({ ...TEST_CONFIG, ..
 const configsOf = (c: TestCluster, id: NodeId) => st(c, id).membership.membership.configs;
 const committedConfigsOf = (c: TestCluster, id: NodeId) =>
   st(c, id).committedMembership.membership.configs;
-
-function hold(c: TestCluster, pred: (e: Envelope) => boolean): Envelope[] {
-  const held: Envelope[] = [];
-  c.dropIf = (e) => {
-    if (!pred(e)) return false;
-    held.push(e);
-    return true;
-  };
-  return held;
-}
 
 function campaignSends(n: TestNode): number {
   return n.commands.filter((c) =>

@@ -2,30 +2,19 @@
 // followers and learners, and reads failing when the leader steps down.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type Envelope, TEST_CONFIG, TestCluster, type TestNode } from "./_cluster.ts";
+import {
+  type Envelope,
+  hold,
+  release,
+  TEST_CONFIG,
+  TestCluster,
+  type TestNode,
+} from "./_cluster.ts";
 import type { EngineConfig } from "../../src/engine/commands.ts";
 import { membershipOf, type NodeId } from "../../src/types.ts";
 
 const st = (c: TestCluster, id: NodeId) => c.node(id).engine.status();
 const cfg = (over: Partial<EngineConfig>): EngineConfig => ({ ...TEST_CONFIG, ...over });
-
-/** Holds back (instead of delivering) every message matching `pred`. */
-function hold(c: TestCluster, pred: (e: Envelope) => boolean): Envelope[] {
-  const held: Envelope[] = [];
-  c.dropIf = (e) => {
-    if (!pred(e)) return false;
-    held.push(e);
-    return true;
-  };
-  return held;
-}
-
-/** Stops holding and delivers what was held, in order. */
-function release(c: TestCluster, held: Envelope[]): void {
-  c.dropIf = null;
-  c.queue.push(...held.splice(0));
-  c.run();
-}
 
 const ackTo = (id: NodeId) => (e: Envelope) => e.to === id && e.message.type === "append-response";
 

@@ -5,6 +5,7 @@
  * ```sh
  * # one node, initialized alone, on 127.0.0.1:8001 (what `deno task node` runs)
  * deno run -A examples/kv.ts            # or: bun run examples/kv.ts
+ * deno run -A examples/kv.ts --data .data/node-1   # a durable log (see Storage below)
  *
  * # three nodes
  * P=1=http://127.0.0.1:8001,2=http://127.0.0.1:8002,3=http://127.0.0.1:8003
@@ -20,8 +21,9 @@
  * Flags (environment variable in brackets): `--id N` [RAFT_ID] default 1;
  * `--port P` [RAFT_PORT] default 8000 + id; `--host H` [RAFT_HOST] default
  * 127.0.0.1; `--peers 1=http://…,2=http://…` [RAFT_PEERS]; `--init`
- * [RAFT_INIT=1] initializes the cluster with the peers as voters. Without
- * peers the node initializes itself as a one-node cluster.
+ * [RAFT_INIT=1] initializes the cluster with the peers as voters; `--data DIR`
+ * [RAFT_DATA] keeps the log in DIR. Without peers the node initializes itself
+ * as a one-node cluster.
  *
  * Client API:
  * - `PUT /kv/:key` (body = value) and `DELETE /kv/:key`: replicated writes.
@@ -32,8 +34,12 @@
  * - `POST /cluster/learners` `{"id": 4, "addr": "http://…"}`: adds a learner.
  * - `POST /cluster/members` `{"voters": [1, 2, 4]}`: replaces the voters.
  *
- * Storage is in memory, so a restarted node starts empty. Durable adapters
- * (Deno KV, bun:sqlite) will be selected by `openStorage()` once they exist.
+ * Storage: with `--data DIR`, the vote and the log are durable in DIR,
+ * opened by `openStorage()` (bun:sqlite under Bun, Deno KV under Deno); the
+ * state machine stays in memory and is rebuilt on restart by re-applying the
+ * log, so snapshots (which would purge the log) are off unless `config` sets
+ * a policy. Without `--data`, everything is in memory and a restarted node
+ * starts empty.
  *
  * @module
  */
@@ -54,6 +60,7 @@ import { Raft, type ReadPolicy } from "../src/runtime/raft.ts";
 import { HttpNetwork, raftRoutes } from "../src/transport/mod.ts";
 import { isNodeId, learnersOf, type NodeId, type RaftNode, votersOf } from "../src/types.ts";
 import { kvDelete, kvSet, MemoryLogStore, MemoryStateMachine } from "../adapters/memory.ts";
+import { openStorage } from "../adapters/mod.ts";
 
 // ------------------------------------------------------------------ the app
 
@@ -363,12 +370,14 @@ export interface KvNodeOptions {
   readonly config?: Partial<Config>;
   /** Per-request timeout of the HTTP network, ms; default 1000. */
   readonly rpcTimeout?: number;
+  /** Data directory of the durable log (`openStorage`); in memory when absent. */
+  readonly data?: string;
 }
 
 /**
  * Reads node options from command-line `args`, falling back to the
  * environment (`RAFT_ID`, `RAFT_PORT`, `RAFT_HOST`, `RAFT_PEERS`,
- * `RAFT_INIT`). With no peers, `init` is on: the node forms a cluster of one.
+ * `RAFT_INIT`, `RAFT_DATA`). With no peers, `init` is on: the node forms a cluster of one.
  *
  * @example
  * ```ts
@@ -391,7 +400,7 @@ export function parseKvArgs(
       flags.set(name, m[2] ?? "true");
       continue;
     }
-    if (!["id", "port", "host", "peers"].includes(name)) {
+    if (!["id", "port", "host", "peers", "data"].includes(name)) {
       throw new RangeError(`unknown flag --${name}\n${KV_USAGE}`);
     }
     const value = m[2] ?? args[++i];
@@ -417,7 +426,9 @@ export function parseKvArgs(
   }
   const initFlag = get("init");
   const init = peers.size === 0 || (initFlag !== undefined && !/^(0|false|no)$/i.test(initFlag));
-  return { id, host, port, peers, init };
+  const data = get("data");
+  if (data === "") throw new RangeError(`--data needs a directory\n${KV_USAGE}`);
+  return { id, host, port, peers, init, ...(data !== undefined ? { data } : {}) };
 }
 
 /**
@@ -430,7 +441,7 @@ export function parseKvArgs(
  * ```
  */
 export const KV_USAGE: string =
-  "usage: kv.ts [--id N] [--port P] [--host H] [--peers 1=http://h:p,2=…] [--init]";
+  "usage: kv.ts [--id N] [--port P] [--host H] [--peers 1=http://h:p,2=…] [--init] [--data DIR]";
 
 function _int(s: string, what: string): number {
   const n = Number(s);
@@ -461,7 +472,8 @@ export interface KvNode {
 }
 
 /**
- * Starts a node: creates it (memory storage, `HttpNetwork`), serves
+ * Starts a node: creates it (the log in `data` via `openStorage`, else in
+ * memory; `HttpNetwork`), serves
  * {@linkcode createKvApp} on `host:port`, and initializes the cluster when
  * `init` is set (an already initialized node is left as it is).
  *
@@ -478,16 +490,27 @@ export interface KvNode {
  * ```
  */
 export async function startKvNode(options: KvNodeOptions): Promise<KvNode> {
-  // Memory storage for now: once the Deno KV and bun:sqlite adapters exist,
-  // openStorage() (adapters/mod.ts) will pick the durable one for the runtime.
   const store = new MemoryStateMachine();
-  const raft: KvRaft = await Raft.create({
-    id: options.id,
-    ...(options.config ? { config: options.config } : {}),
-    logStore: new MemoryLogStore(),
-    stateMachine: store,
-    network: new HttpNetwork(options.rpcTimeout ? { timeout: options.rpcTimeout } : {}),
-  });
+  // A durable log when a data dir is given; the state machine is rebuilt from
+  // it on restart, so the log must not be purged by snapshots.
+  const durable = options.data !== undefined;
+  const logStore = durable ? await openStorage({ path: options.data }) : new MemoryLogStore();
+  const config: Partial<Config> = durable
+    ? { snapshotPolicy: { kind: "never" }, ...options.config }
+    : options.config ?? {};
+  let raft: KvRaft;
+  try {
+    raft = await Raft.create({
+      id: options.id,
+      config,
+      logStore,
+      stateMachine: store,
+      network: new HttpNetwork(options.rpcTimeout ? { timeout: options.rpcTimeout } : {}),
+    });
+  } catch (e) {
+    await logStore.close();
+    throw e;
+  }
   let server: Server;
   try {
     server = await serve(createKvApp(raft, store).fetch, {

@@ -1,0 +1,660 @@
+/**
+ * A durable {@linkcode LogStore} on Deno KV (Deno only; `"unstable": ["kv"]`
+ * or `--unstable-kv`). Deno KV's local backend is SQLite in WAL mode with
+ * `synchronous=FULL`: a committed atomic operation survives a crash or a
+ * power loss.
+ *
+ * ```text
+ * key                             value
+ * ["raft", "format"]              1 (the layout version; another one is refused)
+ * ["raft", "owner"]               a random id, rewritten by every open (see fencing)
+ * ["raft", "vote"]                encodeVote(vote)                 (src/codec.ts)
+ * ["raft", "purged"]              [term, index] of the last purged entry
+ * ["raft", "committed"]           [term, index] of the saved commit index
+ * ["raft", "last"]                [term, index] of the last entry: the log's end marker
+ * ["raft", "log", index, chunk]   encodeEntry(entry), cut in 64 KiB chunks (0, 1, …)
+ * ```
+ *
+ * **Group commit.** An append is written with as few atomic operations as
+ * fit Deno KV's limits (1000 mutations and 800 KB per atomic, 64 KiB per
+ * value): one for a typical batch, about one per 999 small entries or per
+ * 780 KB of data otherwise.
+ *
+ * **Crash safety.** The log is the entries in `(purged.index, last.index]`;
+ * keys outside that range are ignored by every read and deleted when the
+ * store is opened. Every multi-atomic operation is ordered so that each
+ * atomic, once committed, leaves a valid state:
+ * - append writes entries in index order, and each atomic that completes an
+ *   entry moves `last` to the last entry it completed, so an append cut short
+ *   by a crash reads back as a shorter prefix of it (the chunks of a
+ *   partially written entry lie beyond `last`);
+ * - truncate moves `last` down (or deletes it) in its first atomic, then
+ *   deletes the entries beyond it;
+ * - purge writes `purged` (and deletes `last` if nothing remains) in its
+ *   first atomic, then deletes the entries at or below it.
+ *
+ * **Fencing.** Opening a database rewrites `owner`, and every write of a
+ * store checks it: if another store (in this process or another) opened the
+ * same database later, the older one's writes reject instead of mixing two
+ * logs. One store per database at a time.
+ *
+ * Calls are served one at a time in call order; the small state (vote, purge
+ * point, end marker, commit index) is read once at open and kept in memory.
+ * After a write fails, every later call rejects: close and reopen.
+ *
+ * @example
+ * ```ts ignore
+ * import { DenoKvLogStore } from "@x/raft/adapters/deno-kv";
+ * const store = await DenoKvLogStore.open("./data/raft-log.kv");
+ * await store.append([{ term: 1, index: 1, type: "blank" }]);
+ * await store.close();
+ * ```
+ *
+ * @module
+ */
+
+import { decodeEntry, decodeVote, encodeEntry, encodeVote } from "../src/codec.ts";
+import type { LogState, LogStore } from "../src/storage.ts";
+import type { Entry, LogId, Vote } from "../src/types.ts";
+import {
+  checkAppend,
+  checkLogId,
+  checkPurgeStart,
+  checkPurgeTerm,
+  checkRange,
+  checkTruncate,
+  checkVote,
+  closedError,
+  copyId,
+  fmtId,
+  LogMeta,
+} from "./_log_checks.ts";
+
+const _NAME = "DenoKvLogStore";
+const _FORMAT = 1;
+const _P = "raft";
+const _FORMAT_KEY: Deno.KvKey = [_P, "format"];
+const _OWNER_KEY: Deno.KvKey = [_P, "owner"];
+const _VOTE_KEY: Deno.KvKey = [_P, "vote"];
+const _PURGED_KEY: Deno.KvKey = [_P, "purged"];
+const _COMMITTED_KEY: Deno.KvKey = [_P, "committed"];
+const _LAST_KEY: Deno.KvKey = [_P, "last"];
+const _LOG: Deno.KvKey = [_P, "log"];
+
+/** Largest value Deno KV stores. */
+const _CHUNK = 65_536;
+/** Mutations per atomic operation (Deno KV's limit). */
+const _MAX_MUTATIONS = 1000;
+/** Bytes of keys and values per atomic operation: below Deno KV's 819,200. */
+const _MAX_BYTES = 780_000;
+/** Generous size of one encoded key (a log key is about 30 bytes). */
+const _KEY_BYTES = 48;
+/** Room kept in every append atomic for the end marker. */
+const _MARKER_BYTES = _KEY_BYTES + 32;
+/** Entries read per round trip. */
+const _READ_BATCH = 500;
+/** Keys listed per round trip while deleting (their values are read too). */
+const _DELETE_BATCH = 200;
+
+function _logKey(index: number, chunk?: number): Deno.KvKey {
+  return chunk === undefined ? [_P, "log", index] : [_P, "log", index, chunk];
+}
+
+function _corrupt(what: string): Error {
+  return new Error(`${_NAME}: the database is corrupt: ${what}`);
+}
+
+function _idValue(id: LogId): [number, number] {
+  return [id.term, id.index];
+}
+
+function _idOf(value: unknown, what: string): LogId | null {
+  if (value === null) return null;
+  if (
+    !Array.isArray(value) || value.length !== 2 || !Number.isSafeInteger(value[0]) ||
+    !Number.isSafeInteger(value[1]) || value[0] < 0 || value[1] < 0
+  ) {
+    throw _corrupt(`${what} is not a log id`);
+  }
+  return { term: value[0], index: value[1] };
+}
+
+/**
+ * Test hooks of one store (see {@linkcode _testHooks}); not part of the API.
+ *
+ * @example
+ * ```ts ignore
+ * const hooks: DenoKvTestHooks = _testHooks(store);
+ * hooks.crashAfterCommits = 1;
+ * ```
+ */
+export interface DenoKvTestHooks {
+  /** Atomic operations committed since the hooks were installed. */
+  commits: number;
+  /**
+   * When set, the store "crashes" once this many more atomic operations are
+   * committed: it stops in the middle of the operation, closes its database
+   * and rejects; `null` (the default) never.
+   */
+  crashAfterCommits: number | null;
+}
+
+const _hooks = new WeakMap<DenoKvLogStore, DenoKvTestHooks>();
+
+/**
+ * Installs (or returns) the test hooks of `store`: counts its atomic
+ * commits, and can simulate a crash between two of them. For the adapter's
+ * own tests; not part of the API.
+ *
+ * @example
+ * ```ts ignore
+ * const hooks = _testHooks(store);
+ * await store.append(manyEntries);
+ * console.log(hooks.commits);
+ * ```
+ */
+export function _testHooks(store: DenoKvLogStore): DenoKvTestHooks {
+  let h = _hooks.get(store);
+  if (h === undefined) {
+    h = { commits: 0, crashAfterCommits: null };
+    _hooks.set(store, h);
+  }
+  return h;
+}
+
+/** One atomic operation being filled, within Deno KV's limits. */
+interface _Atomic {
+  op: Deno.AtomicOperation;
+  mutations: number;
+  bytes: number;
+}
+
+/**
+ * A {@linkcode LogStore} on Deno KV: group commit, entries of any size
+ * (chunked), crash-safe multi-atomic writes, fencing of a second opener.
+ * Validates its calls exactly as `MemoryLogStore` does. See the module
+ * documentation for the layout.
+ *
+ * @example
+ * ```ts ignore
+ * import { DenoKvLogStore } from "@x/raft/adapters/deno-kv";
+ * const store = await DenoKvLogStore.open(".data/raft-log.kv");
+ * await store.saveVote({ term: 1, votedFor: 1, committed: false });
+ * await store.close();
+ * const again = await DenoKvLogStore.open(".data/raft-log.kv");
+ * console.assert((await again.readVote())?.votedFor === 1);
+ * await again.close();
+ * ```
+ */
+export class DenoKvLogStore implements LogStore {
+  readonly #kv: Deno.Kv;
+  /** Versionstamp of our `owner` key: every write checks it is still ours. */
+  readonly #owner: string;
+  readonly #meta: LogMeta;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #failed: unknown = undefined;
+
+  private constructor(kv: Deno.Kv, owner: string, meta: LogMeta) {
+    this.#kv = kv;
+    this.#owner = owner;
+    this.#meta = meta;
+  }
+
+  /**
+   * Opens (creating if needed) the store in the Deno KV database at `path`,
+   * and finishes what a crash interrupted (deletes entries outside the log).
+   * Rejects for a database holding another layout version or a corrupt
+   * state.
+   *
+   * @param path the database file (its directory must exist)
+   *
+   * @example
+   * ```ts ignore
+   * import { DenoKvLogStore } from "@x/raft/adapters/deno-kv";
+   * const store = await DenoKvLogStore.open("/var/lib/raft/raft-log.kv");
+   * ```
+   */
+  static async open(path: string): Promise<DenoKvLogStore> {
+    if (typeof path !== "string" || path === "") {
+      throw new TypeError(`${_NAME}.open: path must be a non-empty string`);
+    }
+    const kv = await Deno.openKv(path);
+    try {
+      const format = await kv.get(_FORMAT_KEY);
+      if (format.versionstamp !== null && format.value !== _FORMAT) {
+        throw new Error(
+          `${_NAME}.open: ${path} holds layout version ${String(format.value)}; ` +
+            `this version reads ${_FORMAT}`,
+        );
+      }
+      // Claim the database first: from here on, an earlier store's writes fail,
+      // so what is read next stays true.
+      const claimed = await kv.atomic()
+        .check(format)
+        .set(_FORMAT_KEY, _FORMAT)
+        .set(_OWNER_KEY, crypto.randomUUID())
+        .commit();
+      if (!claimed.ok) throw new Error(`${_NAME}.open: ${path} was opened concurrently`);
+      const [vote, purged, last, committed] = await kv.getMany([
+        _VOTE_KEY,
+        _PURGED_KEY,
+        _LAST_KEY,
+        _COMMITTED_KEY,
+      ]);
+      const meta = new LogMeta();
+      if (vote.value !== null) {
+        if (!(vote.value instanceof Uint8Array)) throw _corrupt("the vote is not bytes");
+        meta.vote = decodeVote(vote.value);
+      }
+      meta.purged = _idOf(purged.value, "the purge point");
+      meta.last = _idOf(last.value, "the end marker");
+      if (meta.last !== null && meta.last.index <= meta.purgedIndex) meta.last = null;
+      meta.committed = _idOf(committed.value, "the commit index");
+      const store = new DenoKvLogStore(kv, claimed.versionstamp, meta);
+      await store.#recover();
+      return store;
+    } catch (e) {
+      kv.close();
+      throw e;
+    }
+  }
+
+  /** Deletes keys outside the log left by an interrupted write, and checks the log's end. */
+  async #recover(): Promise<void> {
+    const meta = this.#meta;
+    await this.#deleteListed(this.#atomic(), { prefix: _LOG, start: _logKey(meta.lastIndex + 1) });
+    if (meta.purgedIndex > 0) {
+      await this.#deleteListed(this.#atomic(), {
+        prefix: _LOG,
+        end: _logKey(meta.purgedIndex + 1),
+      });
+    }
+    const last = meta.last;
+    if (last !== null) {
+      const [e] = await this.#read(last.index, last.index);
+      if (e === undefined || e.term !== last.term) {
+        throw _corrupt(`the last entry ${fmtId(last)} does not match the end marker`);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ plumbing
+
+  /** Runs `body` after every earlier call, unless the store is closed or failed. */
+  #run<T>(op: keyof LogStore, body: () => Promise<T> | T): Promise<T> {
+    const p = this.#queue.then(() => {
+      if (this.#closed) throw closedError(_NAME, op);
+      if (this.#failed !== undefined) {
+        throw new Error(`${_NAME}.${op}: an earlier write failed; reopen the store`, {
+          cause: this.#failed,
+        });
+      }
+      return body();
+    });
+    this.#queue = p.catch(() => {});
+    return p;
+  }
+
+  /** Runs the I/O of a write: a failure leaves the store failed. */
+  async #io(body: () => Promise<void>): Promise<void> {
+    try {
+      await body();
+    } catch (e) {
+      if (!this.#closed) this.#failed = e;
+      throw e;
+    }
+  }
+
+  #atomic(): _Atomic {
+    const op = this.#kv.atomic().check({ key: _OWNER_KEY, versionstamp: this.#owner });
+    return { op, mutations: 0, bytes: 0 };
+  }
+
+  async #commit(a: _Atomic): Promise<void> {
+    const r = await a.op.commit();
+    if (!r.ok) {
+      throw new Error(
+        `${_NAME}: another store opened this database since this one was opened; ` +
+          `this one can no longer write`,
+      );
+    }
+    const hooks = _hooks.get(this);
+    if (hooks !== undefined) {
+      hooks.commits++;
+      if (hooks.crashAfterCommits !== null && --hooks.crashAfterCommits <= 0) {
+        hooks.crashAfterCommits = null;
+        this.#closed = true;
+        this.#kv.close();
+        throw new Error(`${_NAME}: simulated crash`);
+      }
+    }
+  }
+
+  /**
+   * Deletes every key `selector` lists, in atomics of at most 1000 mutations;
+   * the first is `first` (with what it already holds), committed even if
+   * nothing is listed when it holds something.
+   */
+  async #deleteListed(first: _Atomic, selector: Deno.KvListSelector): Promise<void> {
+    let a = first;
+    const keys = this.#kv.list(selector, { batchSize: _DELETE_BATCH });
+    for await (const { key } of keys) {
+      if (a.mutations >= _MAX_MUTATIONS || a.bytes + _KEY_BYTES > _MAX_BYTES) {
+        await this.#commit(a);
+        a = this.#atomic();
+      }
+      a.op.delete(key);
+      a.mutations++;
+      a.bytes += _KEY_BYTES;
+    }
+    if (a.mutations > 0) await this.#commit(a);
+  }
+
+  /** The entries `lo..hi` (all present by the caller's bounds). */
+  async #read(lo: number, hi: number): Promise<Entry[]> {
+    const out: Entry[] = [];
+    if (lo > hi) return out;
+    let index = -1;
+    let parts: Uint8Array[] = [];
+    const finish = (): void => {
+      let bytes: Uint8Array;
+      if (parts.length === 1) bytes = parts[0]!;
+      else {
+        let n = 0;
+        for (const p of parts) n += p.length;
+        bytes = new Uint8Array(n);
+        n = 0;
+        for (const p of parts) {
+          bytes.set(p, n);
+          n += p.length;
+        }
+      }
+      let e: Entry;
+      try {
+        e = decodeEntry(bytes);
+      } catch (err) {
+        throw new Error(`${_NAME}: the database is corrupt: entry ${index}: ${String(err)}`, {
+          cause: err,
+        });
+      }
+      if (e.index !== index) throw _corrupt(`the entry stored at ${index} has index ${e.index}`);
+      out.push(e);
+    };
+    const batchSize = Math.min(_READ_BATCH, hi - lo + 2);
+    const rows = this.#kv.list<Uint8Array>({ start: _logKey(lo), end: _logKey(hi + 1) }, {
+      batchSize,
+    });
+    for await (const { key, value } of rows) {
+      const i = key[2];
+      const chunk = key[3];
+      if (typeof i !== "number" || typeof chunk !== "number") {
+        throw _corrupt(`unexpected key ${String(key)}`);
+      }
+      if (i !== index) {
+        if (index !== -1) finish();
+        if (i !== lo + out.length) throw _corrupt(`entry ${lo + out.length} is missing`);
+        index = i;
+        parts = [];
+      }
+      if (chunk !== parts.length) throw _corrupt(`entry ${i} lacks chunk ${parts.length}`);
+      if (!(value instanceof Uint8Array)) throw _corrupt(`entry ${i} is not bytes`);
+      parts.push(value);
+    }
+    if (index !== -1) finish();
+    if (out.length !== hi - lo + 1) throw _corrupt(`entry ${lo + out.length} is missing`);
+    return out;
+  }
+
+  /** The term of the entry at `index`, which must be present. */
+  async #termAt(index: number): Promise<number> {
+    const [e] = await this.#read(index, index);
+    return e!.term;
+  }
+
+  // ---------------------------------------------------------------- API
+
+  /**
+   * The saved vote, or `null` if none was ever saved (kept in memory: no I/O).
+   *
+   * @example
+   * ```ts ignore
+   * const vote = await store.readVote(); // null if none was ever saved
+   * ```
+   */
+  readVote(): Promise<Vote | null> {
+    return this.#run("readVote", () => {
+      const v = this.#meta.vote;
+      return v === null ? null : { ...v };
+    });
+  }
+
+  /**
+   * Saves the vote durably. Rejects a vote that goes back: a lower term,
+   * another candidate in the same term, or `committed` reset in the same term.
+   *
+   * @example
+   * ```ts ignore
+   * await store.saveVote({ term: 2, votedFor: 1, committed: false });
+   * ```
+   */
+  saveVote(vote: Vote): Promise<void> {
+    return this.#run("saveVote", () => {
+      checkVote(_NAME, this.#meta.vote, vote);
+      const v: Vote = Object.freeze({
+        term: vote.term,
+        votedFor: vote.votedFor,
+        committed: vote.committed,
+      });
+      return this.#io(async () => {
+        const a = this.#atomic();
+        a.op.set(_VOTE_KEY, encodeVote(v));
+        await this.#commit(a);
+        this.#meta.vote = v;
+      });
+    });
+  }
+
+  /**
+   * Where the log stands: the last purged id and the last id present (kept
+   * in memory: no I/O).
+   *
+   * @example
+   * ```ts ignore
+   * const { lastPurged, lastLogId } = await store.logState();
+   * ```
+   */
+  logState(): Promise<LogState> {
+    return this.#run("logState", () => ({
+      lastPurged: copyId(this.#meta.purged),
+      lastLogId: this.#meta.lastLogId(),
+    }));
+  }
+
+  /**
+   * Entries with `from <= index <= to`, clamped to what exists, in a new array.
+   *
+   * @example
+   * ```ts ignore
+   * const head = await store.entries(1, 100);
+   * ```
+   */
+  entries(from: number, to: number): Promise<Entry[]> {
+    return this.#run("entries", () => {
+      checkRange(_NAME, from, to);
+      const meta = this.#meta;
+      if (meta.last === null) return [];
+      return this.#read(Math.max(from, meta.purgedIndex + 1), Math.min(to, meta.last.index));
+    });
+  }
+
+  /**
+   * Appends entries that continue the log (first index = last index + 1,
+   * consecutive, terms not decreasing), durably, in as few atomic operations
+   * as Deno KV's limits allow. An empty list is a no-op.
+   *
+   * @example
+   * ```ts ignore
+   * await store.append([{ term: 1, index: 1, type: "normal", data: new Uint8Array([1]) }]);
+   * ```
+   */
+  append(entries: readonly Entry[]): Promise<void> {
+    return this.#run("append", () => {
+      checkAppend(_NAME, this.#meta, entries);
+      const lastEntry = entries[entries.length - 1];
+      if (lastEntry === undefined) return;
+      // Encoded before any write: an entry the codec refuses rejects the call cleanly.
+      const list = entries.slice();
+      const encoded = list.map(encodeEntry);
+      return this.#io(async () => {
+        let a = this.#atomic();
+        let completed: Entry | null = null;
+        for (let k = 0; k < list.length; k++) {
+          const e = list[k]!;
+          const bytes = encoded[k]!;
+          const chunks = Math.max(1, Math.ceil(bytes.length / _CHUNK));
+          for (let c = 0; c < chunks; c++) {
+            const part = chunks === 1
+              ? bytes
+              : bytes.subarray(c * _CHUNK, Math.min(bytes.length, (c + 1) * _CHUNK));
+            const size = part.length + _KEY_BYTES;
+            if (
+              a.mutations + 1 > _MAX_MUTATIONS - 1 || a.bytes + size > _MAX_BYTES - _MARKER_BYTES
+            ) {
+              if (completed !== null) a.op.set(_LAST_KEY, _idValue(completed));
+              await this.#commit(a);
+              a = this.#atomic();
+              completed = null;
+            }
+            a.op.set(_logKey(e.index, c), part);
+            a.mutations++;
+            a.bytes += size;
+          }
+          completed = e;
+        }
+        a.op.set(_LAST_KEY, _idValue(lastEntry));
+        await this.#commit(a);
+        this.#meta.last = { term: lastEntry.term, index: lastEntry.index };
+      });
+    });
+  }
+
+  /**
+   * Deletes the entries with `index >= since`, durably. Rejects `since` at
+   * or below the purge point; beyond the last entry it is a no-op.
+   *
+   * @example
+   * ```ts ignore
+   * await store.truncate(5); // keeps 1..4
+   * ```
+   */
+  truncate(since: number): Promise<void> {
+    return this.#run("truncate", () => {
+      if (!checkTruncate(_NAME, this.#meta, since)) return;
+      return this.#io(async () => {
+        const meta = this.#meta;
+        const keep = since - 1;
+        const last = keep > meta.purgedIndex
+          ? { term: await this.#termAt(keep), index: keep }
+          : null;
+        const a = this.#atomic();
+        if (last !== null) a.op.set(_LAST_KEY, _idValue(last));
+        else a.op.delete(_LAST_KEY);
+        a.mutations++;
+        a.bytes += _MARKER_BYTES;
+        await this.#deleteListed(a, { prefix: _LOG, start: _logKey(since) });
+        meta.last = last;
+      });
+    });
+  }
+
+  /**
+   * Deletes the entries up to `upTo.index` and records `upTo` as purged,
+   * durably; may go beyond the last entry, which empties the log. Rejects
+   * going below the purge point and a term that is not the entry's at
+   * `upTo.index` (or lower than the last term, beyond the log).
+   *
+   * @example
+   * ```ts ignore
+   * await store.purge({ term: 1, index: 100 });
+   * ```
+   */
+  purge(upTo: LogId): Promise<void> {
+    return this.#run("purge", async () => {
+      const meta = this.#meta;
+      if (!checkPurgeStart(_NAME, meta, upTo)) return;
+      const lastIndex = meta.last?.index ?? 0;
+      const term = upTo.index <= lastIndex ? await this.#termAt(upTo.index) : undefined;
+      checkPurgeTerm(_NAME, meta, upTo, term);
+      const purged: LogId = Object.freeze({ term: upTo.term, index: upTo.index });
+      const emptied = upTo.index >= lastIndex;
+      await this.#io(async () => {
+        const a = this.#atomic();
+        a.op.set(_PURGED_KEY, _idValue(purged));
+        a.mutations++;
+        a.bytes += _MARKER_BYTES;
+        if (emptied) {
+          a.op.delete(_LAST_KEY);
+          a.mutations++;
+          a.bytes += _KEY_BYTES;
+        }
+        await this.#deleteListed(a, { prefix: _LOG, end: _logKey(upTo.index + 1) });
+        meta.purged = purged;
+        if (emptied) meta.last = null;
+      });
+    });
+  }
+
+  /**
+   * Saves the commit index (durably, though the contract does not require it).
+   *
+   * @example
+   * ```ts ignore
+   * await store.saveCommitted({ term: 1, index: 10 });
+   * ```
+   */
+  saveCommitted(committed: LogId | null): Promise<void> {
+    return this.#run("saveCommitted", () => {
+      if (committed !== null) checkLogId(_NAME, "saveCommitted", committed, "log id");
+      const c = committed === null ? null : Object.freeze(copyId(committed)!);
+      return this.#io(async () => {
+        const a = this.#atomic();
+        if (c === null) a.op.delete(_COMMITTED_KEY);
+        else a.op.set(_COMMITTED_KEY, _idValue(c));
+        await this.#commit(a);
+        this.#meta.committed = c;
+      });
+    });
+  }
+
+  /**
+   * The last saved commit index, or `null` (kept in memory: no I/O).
+   *
+   * @example
+   * ```ts ignore
+   * const committed = await store.readCommitted();
+   * ```
+   */
+  readCommitted(): Promise<LogId | null> {
+    return this.#run("readCommitted", () => copyId(this.#meta.committed));
+  }
+
+  /**
+   * Closes the database once the calls before it finished. Later calls
+   * reject; closing again is harmless.
+   *
+   * @example
+   * ```ts ignore
+   * await store.close();
+   * ```
+   */
+  close(): Promise<void> {
+    const p = this.#queue.then(() => {
+      if (this.#closed) return;
+      this.#closed = true;
+      this.#kv.close();
+    });
+    this.#queue = p.catch(() => {});
+    return p;
+  }
+}

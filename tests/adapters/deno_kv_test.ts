@@ -1,0 +1,202 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import process from "node:process";
+import { _testHooks, DenoKvLogStore } from "../../adapters/deno_kv.ts";
+import {
+  blank,
+  bytes,
+  durableSuite,
+  IS_DENO,
+  normal,
+  range,
+  rejection,
+  snapshotOf,
+  view,
+  views,
+  withDir,
+} from "./_durable.ts";
+
+const skip = IS_DENO ? false : "Deno only";
+const label = "deno kv log store";
+
+durableSuite({
+  label,
+  skip,
+  open: (file) => DenoKvLogStore.open(file),
+  command: () => [process.execPath, "run", "-A"],
+});
+
+test(`${label}: an entry of 1 MiB (chunked) and one of 3 MiB (several atomics) round-trip`, {
+  skip,
+}, () =>
+  withDir("deno-kv", async (dir) => {
+    const file = `${dir}/log`;
+    const big = bytes(1 << 20, 1);
+    const huge = bytes(3 * (1 << 20) + 7, 2);
+    const entries = [normal(1, 1, big), blank(1, 2), normal(1, 3, huge), normal(1, 4)];
+    const store = await DenoKvLogStore.open(file);
+    const hooks = _testHooks(store);
+    await store.append(entries);
+    // 1 MiB + 3 MiB in atomics of at most 780 KB: 6 of them.
+    assert.equal(hooks.commits, 6);
+    assert.deepEqual(views(await store.entries(1, 4)), views(entries));
+    assert.deepEqual(views(await store.entries(3, 3)), views([entries[2]!]));
+    await store.close();
+    const again = await DenoKvLogStore.open(file);
+    assert.deepEqual(views(await again.entries(1, 4)), views(entries));
+    await again.truncate(2);
+    await again.append([normal(2, 2, bytes(10, 3))]);
+    assert.deepEqual(
+      views(await again.entries(1, 9)),
+      views([entries[0]!, normal(2, 2, bytes(10, 3))]),
+    );
+    await again.close();
+  }));
+
+test(`${label}: an append of 5,000 small entries takes 6 atomics (999 entries each + the marker)`, {
+  skip,
+}, () =>
+  withDir("deno-kv", async (dir) => {
+    const file = `${dir}/log`;
+    const many = range(1, 1, 5000, 16);
+    const store = await DenoKvLogStore.open(file);
+    const hooks = _testHooks(store);
+    await store.append(many);
+    assert.equal(hooks.commits, 6);
+    await store.append(range(1, 5001, 5100, 16));
+    assert.equal(hooks.commits, 7, "an append of 100 small entries is one atomic");
+    await store.close();
+    const again = await DenoKvLogStore.open(file);
+    assert.deepEqual((await again.logState()).lastLogId, { term: 1, index: 5100 });
+    assert.deepEqual(views(await again.entries(1, 5000)), views(many));
+    await again.close();
+  }));
+
+test(`${label}: a crash after the first atomic of a split append reads back as a prefix`, {
+  skip,
+}, () =>
+  withDir("deno-kv", async (dir) => {
+    const file = `${dir}/log`;
+    const store = await DenoKvLogStore.open(file);
+    await store.append(range(1, 1, 10));
+    const many = range(2, 11, 5010, 16);
+    _testHooks(store).crashAfterCommits = 1;
+    assert.match((await rejection(store.append(many))).message, /simulated crash/);
+    await rejection(store.logState()); // the crashed store is closed
+    const again = await DenoKvLogStore.open(file);
+    const last = (await again.logState()).lastLogId;
+    // The first atomic held 999 entries: 11..1009.
+    assert.deepEqual(last, { term: 2, index: 1009 });
+    assert.deepEqual(
+      views(await again.entries(1, 6000)),
+      views([...range(1, 1, 10), ...many.slice(0, 999)]),
+    );
+    // The log continues from the prefix.
+    await again.append(many.slice(999));
+    assert.deepEqual(views(await again.entries(1000, 6000)), views(many.slice(989)));
+    await again.close();
+  }));
+
+test(`${label}: a crash inside a large entry leaves it out; its chunks are cleaned up`, {
+  skip,
+}, () =>
+  withDir("deno-kv", async (dir) => {
+    const file = `${dir}/log`;
+    const store = await DenoKvLogStore.open(file);
+    const huge = normal(1, 2, bytes(2 * (1 << 20), 9));
+    _testHooks(store).crashAfterCommits = 1;
+    await rejection(store.append([normal(1, 1), huge, normal(1, 3)]));
+    const again = await DenoKvLogStore.open(file);
+    assert.deepEqual(views(await again.entries(1, 9)), views([normal(1, 1)]));
+    // A smaller entry at the same index must not pick up the stale chunks.
+    await again.append([normal(1, 2, bytes(5, 1))]);
+    await again.close();
+    const third = await DenoKvLogStore.open(file);
+    assert.deepEqual(
+      views(await third.entries(1, 9)),
+      views([normal(1, 1), normal(1, 2, bytes(5, 1))]),
+    );
+    await third.close();
+  }));
+
+test(`${label}: a crash after the first atomic of a truncate or a purge keeps its effect`, {
+  skip,
+}, () =>
+  withDir("deno-kv", async (dir) => {
+    const file = `${dir}/log`;
+    let store = await DenoKvLogStore.open(file);
+    await store.append(range(1, 1, 3000, 8));
+    _testHooks(store).crashAfterCommits = 1;
+    await rejection(store.truncate(11)); // deletes 2,990 keys: 3 atomics
+    store = await DenoKvLogStore.open(file);
+    assert.deepEqual((await store.logState()).lastLogId, { term: 1, index: 10 });
+    assert.deepEqual(views(await store.entries(1, 3000)), views(range(1, 1, 10, 8)));
+    await store.append(range(2, 11, 3000, 8));
+    _testHooks(store).crashAfterCommits = 1;
+    await rejection(store.purge({ term: 2, index: 2500 }));
+    store = await DenoKvLogStore.open(file);
+    assert.deepEqual(await store.logState(), {
+      lastPurged: { term: 2, index: 2500 },
+      lastLogId: { term: 2, index: 3000 },
+    });
+    assert.deepEqual(views(await store.entries(0, 3000)), views(range(2, 2501, 3000, 8)));
+    await store.close();
+  }));
+
+test(
+  `${label}: a second opener fences the first; a failed store stays failed`,
+  { skip },
+  () =>
+    withDir("deno-kv", async (dir) => {
+      const file = `${dir}/log`;
+      const first = await DenoKvLogStore.open(file);
+      await first.append(range(1, 1, 2));
+      const second = await DenoKvLogStore.open(file);
+      assert.match(
+        (await rejection(first.append(range(1, 3, 3)))).message,
+        /another store opened this database/,
+      );
+      assert.match((await rejection(first.logState())).message, /an earlier write failed/);
+      await first.close();
+      await second.append(range(1, 3, 4));
+      assert.deepEqual((await second.logState()).lastLogId, { term: 1, index: 4 });
+      await second.close();
+    }),
+);
+
+test(
+  `${label}: refuses a database with another layout version`,
+  { skip },
+  () =>
+    withDir("deno-kv", async (dir) => {
+      const file = `${dir}/log`;
+      const kv = await Deno.openKv(file);
+      await kv.set(["raft", "format"], 99);
+      kv.close();
+      assert.match((await rejection(DenoKvLogStore.open(file))).message, /layout version 99/);
+      await rejection(DenoKvLogStore.open(""));
+    }),
+);
+
+test(
+  `${label}: the whole state survives reopen exactly`,
+  { skip },
+  () =>
+    withDir("deno-kv", async (dir) => {
+      const file = `${dir}/log`;
+      const store = await DenoKvLogStore.open(file);
+      await store.saveVote({ term: 4, votedFor: 2, committed: true });
+      await store.append([...range(1, 1, 5), normal(2, 6, bytes(100_000, 6))]);
+      await store.purge({ term: 1, index: 3 });
+      await store.saveCommitted({ term: 2, index: 6 });
+      const before = await snapshotOf(store);
+      await store.close();
+      const again = await DenoKvLogStore.open(file);
+      assert.deepEqual(await snapshotOf(again), before);
+      assert.deepEqual(
+        view((await again.entries(6, 6))[0]!),
+        view(normal(2, 6, bytes(100_000, 6))),
+      );
+      await again.close();
+    }),
+);

@@ -18,4 +18,5 @@
 
 export * from "./memory_network.ts";
 export * from "./log_store_conformance.ts";
+export * from "./linearizability.ts";
 export * from "./large_snapshot_state_machine.ts";

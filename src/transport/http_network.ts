@@ -51,8 +51,10 @@ export interface HttpNetworkOptions {
   readonly snapshotTimeout?: number;
   /**
    * Longest time, in milliseconds, a snapshot's body may stall while being
-   * sent (the connection takes no chunk: the peer stopped reading) before
-   * the transfer is abandoned. Default 10 000.
+   * sent — no chunk moves, because the peer stopped reading (e.g. its
+   * install waits its turn behind a long apply) or the snapshot's own stream
+   * is slow — before the transfer is abandoned (and retried by the leader).
+   * Default 10 000.
    */
   readonly snapshotIdleTimeout?: number;
   /** The `fetch` to use; default `globalThis.fetch`. */

@@ -393,6 +393,44 @@ export class Unreachable extends RaftError {
 }
 
 /**
+ * A write was appended to the log at `logId`, but this node can no longer
+ * learn whether it was committed (it was removed from the cluster, or a
+ * snapshot from a newer leader replaced its log): it may or may not have
+ * taken effect. Read the state back (on the leader) to find out.
+ *
+ * @example
+ * ```ts
+ * import { OutcomeUnknown } from "./errors.ts";
+ * const e = new OutcomeUnknown({ term: 3, index: 42 }, 2);
+ * console.assert(e.logId.index === 42 && e.leaderId === 2);
+ * ```
+ */
+export class OutcomeUnknown extends RaftError {
+  /** Where the write was appended. */
+  readonly logId: LogId;
+  /** The leader this node knows of, if any. */
+  readonly leaderId: NodeId | null;
+
+  /**
+   * @param logId where the write was appended
+   * @param leaderId the leader this node knows of, or `null`
+   */
+  constructor(logId: LogId, leaderId: NodeId | null) {
+    super(
+      "OutcomeUnknown",
+      `the write at ${logId.term}-${logId.index} may or may not have been committed: ` +
+        "this node can no longer tell",
+    );
+    this.logId = logId;
+    this.leaderId = leaderId;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { logId: this.logId, leaderId: this.leaderId };
+  }
+}
+
+/**
  * Storage failed. This is fatal: the node stops, since it can no longer
  * guarantee what it has persisted.
  *

@@ -11,6 +11,7 @@ import {
   LearnerNotFound,
   NotInitialized,
   NotInMembers,
+  OutcomeUnknown,
   PayloadTooLarge,
   QuorumNotEnough,
   RaftError,
@@ -31,6 +32,7 @@ const CASES: [RaftError, string][] = [
   [new QuorumNotEnough("[1, 2, 3]", [1]), "QuorumNotEnough"],
   [new Timeout("clientWrite", 500), "Timeout"],
   [new Unreachable(3), "Unreachable"],
+  [new OutcomeUnknown({ term: 1, index: 2 }, null), "OutcomeUnknown"],
   [new StorageError("append", new Error("disk full")), "StorageError"],
   [new ShuttingDown(), "ShuttingDown"],
   [new PayloadTooLarge(10, 5), "PayloadTooLarge"],
@@ -184,4 +186,17 @@ test("errors: default messages can be overridden where offered", () => {
   assert.equal(new ShuttingDown("bye").message, "bye");
   assert.equal(new AlreadyInitialized("has a log").message, "has a log");
   assert.equal(new EmptyMembership("no voters left").message, "no voters left");
+});
+
+test("errors: OutcomeUnknown carries where the write went and the known leader", () => {
+  const e = new OutcomeUnknown({ term: 4, index: 17 }, 2);
+  assert.deepEqual(e.logId, { term: 4, index: 17 });
+  assert.equal(e.leaderId, 2);
+  assert.match(e.message, /4-17/);
+  assert.deepEqual(e.toJSON(), {
+    code: "OutcomeUnknown",
+    message: e.message,
+    logId: { term: 4, index: 17 },
+    leaderId: 2,
+  });
 });

@@ -21,6 +21,7 @@ import {
   InProgress,
   LearnerNotFound,
   NotInMembers,
+  OutcomeUnknown,
   PayloadTooLarge,
   QuorumNotEnough,
   RaftError,
@@ -736,6 +737,21 @@ export class Raft<R = unknown> {
     }
   }
 
+  /**
+   * This node left the cluster: it gets no more replication, so it can never
+   * learn the fate of its uncommitted proposals. Committed ones are still
+   * answered by the apply worker.
+   */
+  #abandonUncommittedWrites(): void {
+    if (this.#engine.role === "leader") return; // It still decides until the change commits.
+    const committed = this.#engine.status().committed?.index ?? 0;
+    const end = this.#waitFirst + this.#waiters.length;
+    for (let i = Math.max(committed + 1, this.#waitFirst + this.#waitHead); i < end; i++) {
+      const w = this.#takeWaiter(i);
+      w?.reject(new OutcomeUnknown({ term: w.term, index: i }, this.#engine.leaderId));
+    }
+  }
+
   /** Takes the proposal waiting for `index`, if any. */
   #takeWaiter(index: number): Proposal<R> | undefined {
     const k = index - this.#waitFirst;
@@ -943,7 +959,8 @@ export class Raft<R = unknown> {
     // Proposals at or below the snapshot can no longer be told apart: their outcome is
     // unknown to this node (another leader decided them).
     for (let i = this.#waitFirst + this.#waitHead; i <= index; i++) {
-      this.#takeWaiter(i)?.reject(this.#forward(this.#engine.leaderId));
+      const w = this.#takeWaiter(i);
+      w?.reject(new OutcomeUnknown({ term: w.term, index: i }, this.#engine.leaderId));
     }
     this.#post(() => this.#engine.snapshotInstalled(token));
     this.#releaseReads();
@@ -1081,6 +1098,10 @@ export class Raft<R = unknown> {
     if (this.#membershipLogId !== mem.logId) {
       this.#membershipLogId = mem.logId;
       this.#nodes = new Map(mem.membership.nodes);
+      if (!mem.membership.nodes.has(this.id)) this.#abandonUncommittedWrites();
+    }
+    if (this.#engine.role !== this.#lastRole && !this.#nodes.has(this.id)) {
+      this.#abandonUncommittedWrites();
     }
     if (this.#engine.role === this.#lastRole) {
       // Built only when read or listened to: most turns change nothing anybody looks at.

@@ -42,7 +42,7 @@ import type {
   VoteResponse,
 } from "../messages.ts";
 import type { RaftNetwork } from "../network.ts";
-import { bytesToStream } from "../byte_stream.ts";
+import { bytesToStream, rechunk } from "../byte_stream.ts";
 import type { Random } from "../random.ts";
 import { cryptoRandom } from "../random.ts";
 import type { LogStore, StateMachine } from "../storage.ts";
@@ -1014,7 +1014,8 @@ export class Raft<R = unknown> {
         meta: snap.meta,
       };
       const node = this.#nodes.get(to) ?? { addr: "" };
-      const res = await this.#network.installSnapshot(to, node, request, snap.open());
+      const data = rechunk(snap.open(), this.config.snapshotChunkSize);
+      const res = await this.#network.installSnapshot(to, node, request, data);
       this.#post(() => this.#engine.receive(to, res));
     } catch (e) {
       this.#logger.warn("snapshot transfer failed", { to, error: String(e) });

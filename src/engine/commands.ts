@@ -175,7 +175,17 @@ export type Command =
     readonly to: NodeId;
     readonly message: VoteRequest | TimeoutNowRequest;
   }
-  | { readonly type: "replicate"; readonly to: NodeId; readonly plan: AppendPlan }
+  | {
+    readonly type: "replicate";
+    readonly to: NodeId;
+    readonly plan: AppendPlan;
+    /**
+     * Set on a request that only tells an idle peer a newer commit index. A
+     * runtime may skip it: the next append or heartbeat carries the same
+     * information (a throughput/latency trade-off: see `Raft`).
+     */
+    readonly lazy?: boolean;
+  }
   | { readonly type: "reply"; readonly token: number; readonly message: RaftResponse }
   | { readonly type: "apply"; readonly first: number; readonly last: LogId }
   | {

@@ -95,13 +95,14 @@ export function replicateTo(core: EngineCore, peer: NodeId, heartbeat: boolean):
 }
 
 /** An empty append at the peer's match point: carries the round and the commit index. */
-function sendHeartbeat(core: EngineCore, p: ReplicationProgress): void {
+function sendHeartbeat(core: EngineCore, p: ReplicationProgress, lazy = false): void {
   // The follower can use the commit index only up to what the request covers.
   p.sentCommit = Math.min(core.commit, p.match);
   const prevLogId = core.log.logIdAt(p.match);
   core.emit({
     type: "replicate",
     to: p.id,
+    ...(lazy ? { lazy } : {}),
     plan: {
       term: core.vote.term,
       leaderId: core.id,
@@ -226,7 +227,7 @@ function syncCommit(core: EngineCore, peer: NodeId): void {
   if (p === undefined || p.state !== "pipeline" || p.inflight.length > 0) return;
   if (p.next <= core.log.lastIndex()) return;
   if (p.sentCommit >= Math.min(core.commit, p.match)) return;
-  replicateTo(core, peer, true);
+  sendHeartbeat(core, p, true);
 }
 
 /** Where to probe next after a rejection, from the follower's conflict hint. */

@@ -798,7 +798,10 @@ export class Raft<R = unknown> {
           this.#send(c.to, c.message);
           break;
         case "replicate":
-          this.#replicate(c.to, c.plan);
+          // A commit-only update for an idle peer is not sent: the next append (under
+          // load, at once) or heartbeat (when idle, within heartbeatInterval) carries it.
+          // Clients are answered by the leader; followers apply a little later when idle.
+          if (c.lazy !== true) this.#replicate(c.to, c.plan);
           break;
         case "reply": {
           const r = this.#replies.get(c.token);

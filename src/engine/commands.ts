@@ -104,6 +104,14 @@ export interface EngineInit {
   readonly memberships?: readonly StoredMembership[];
   /** The current snapshot, if any. */
   readonly snapshot?: SnapshotMeta | null;
+  /**
+   * When a leader was last heard from, if possibly recently: a runtime that
+   * restarts a node passes the current time, so the node keeps refusing
+   * other candidates for the minimum election timeout, as it promised any
+   * leader it acknowledged before the restart (the leader's lease relies on
+   * it). Default: never.
+   */
+  readonly heardFromLeaderAt?: number;
 }
 
 /**

@@ -172,7 +172,8 @@ export class EngineCore {
     this.now = init.now;
     this.vote = init.vote ?? INITIAL_VOTE;
     this.snapshot = init.snapshot ?? null;
-    const purged = init.purged ?? this.snapshot?.lastLogId ?? null;
+    // `purged: null` means "nothing purged" (a snapshot may still exist beside the whole log).
+    const purged = init.purged !== undefined ? init.purged : this.snapshot?.lastLogId ?? null;
     this.log = LogView.fromLogIds(init.logIds ?? [], purged);
     this.durable = this.log.lastLogId();
     const applied = init.applied ?? null;
@@ -187,6 +188,9 @@ export class EngineCore {
     this.electEnabled = init.config.enableElect;
     this.heartbeatEnabled = init.config.enableHeartbeat;
     this.electionDeadline = Infinity;
+    // After a restart the node may have acknowledged a leader just before: it honours that
+    // leader's lease (refuses other candidates) for the minimum election timeout.
+    this.leaderSeenAt = init.heardFromLeaderAt ?? -Infinity;
     this.role = this.isVoter() ? "follower" : "learner";
     this.resetElectionTimer();
   }

@@ -313,7 +313,8 @@ export function leaderTick(core: EngineCore): void {
   const c = core.config;
   if (c.checkQuorum) {
     const since = Math.max(core.quorumAckAt, core.leaderSince);
-    if (core.now - since >= c.electionTimeoutMax) {
+    // The same expression as nextDeadline(): `now - since >= T` can differ by rounding.
+    if (core.now >= since + c.electionTimeoutMax) {
       core.becomeFollower(core.vote.term, null);
       return;
     }

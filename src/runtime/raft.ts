@@ -369,6 +369,8 @@ export class Raft<R = unknown> {
         applied: applied.lastApplied,
         memberships,
         snapshot,
+        // A node with any history may have acknowledged a leader just before it stopped.
+        ...(vote.term > 0 || last > 0 ? { heardFromLeaderAt: clock.now() } : {}),
       });
       const raft = new Raft<R>(opts, config, clock, engine, applied.lastApplied?.index ?? 0);
       raft.#snapshotIndex = snapshot?.lastLogId?.index ?? 0;

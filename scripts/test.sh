@@ -111,6 +111,9 @@ gate doc "$DENO" check --quiet --doc-only "${DOC_TARGETS[@]}"
 runner "deno test" "$TMP/deno.xml" "$DENO" test -A --no-check --junit-path="$TMP/deno.xml" tests/
 runner "bun test" "$TMP/bun.xml" "$BUN" test --reporter=junit --reporter-outfile="$TMP/bun.xml" ./tests/
 gate publish "$DENO" publish --dry-run --allow-dirty --quiet
+# Deterministic simulation: 200 seeds of whole clusters with faults (stops at the first
+# violation and prints the command that reproduces it).
+gate sim "$DENO" run -A bench/sim.ts --seeds 200 --from 1 --steps 3000
 
 heading "summary"
 printf '%s\n' "${SUMMARY[@]}"

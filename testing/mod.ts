@@ -2,8 +2,10 @@
  * Test tools for applications built on `@x/raft` (and for the library's own
  * tests): an in-process network with faults ({@linkcode MemoryNetwork}) and
  * a storage conformance suite ({@linkcode LOG_STORE_CASES}) to run against
- * any `LogStore` implementation. Web APIs only: usable under Deno
- * and Bun with any test runner.
+ * any `LogStore` implementation, and a deterministic simulator of whole
+ * clusters ({@linkcode Simulator}: virtual time, faults, invariants after
+ * every step, linearizability of client histories). Web APIs only: usable
+ * under Deno and Bun with any test runner.
  *
  * @example
  * ```ts
@@ -19,4 +21,11 @@
 export * from "./memory_network.ts";
 export * from "./log_store_conformance.ts";
 export * from "./linearizability.ts";
+export * from "./simulator.ts";
+export * from "./sim_clock.ts";
+export * from "./sim_drain.ts";
+export * from "./sim_invariants.ts";
+export * from "./sim_profile.ts";
+export * from "./sim_store.ts";
+export * from "./sim_workload.ts";
 export * from "./large_snapshot_state_machine.ts";

@@ -147,7 +147,9 @@ export function handleVoteRequest(
   const v = core.vote;
   const canVote = v.votedFor === from || (v.votedFor === null && core.leaderId === null);
   if (canVote && upToDate) {
-    core.saveVote({ term: v.term, votedFor: from, committed: false });
+    // A repeated request (duplicated, delayed) from the candidate already voted for keeps the
+    // vote as it is: once committed (its leadership known), it never goes back.
+    core.saveVote({ term: v.term, votedFor: from, committed: v.votedFor === from && v.committed });
     core.resetElectionTimer();
     core.emitAfterIo({
       type: "reply",

@@ -728,9 +728,16 @@ export class Raft<R = unknown> {
       this.#waitFirst = firstIndex;
     }
     const at = firstIndex - this.#waitFirst;
-    // Indexes of a lost term reused by a new one: those proposals were overwritten.
-    while (this.#waiters.length > at && this.#waiters.length > this.#waitHead) {
+    // Indexes of a lost term reused by a new one: those proposals were overwritten. The
+    // reused indexes may lie below the head (answered or empty slots): pop down to `at`.
+    while (this.#waiters.length > Math.max(at, 0)) {
       this.#waiters.pop()?.reject(this.#forward(this.#engine.leaderId));
+    }
+    if (at < 0) {
+      this.#waitFirst = firstIndex;
+      this.#waitHead = 0;
+    } else if (this.#waitHead > this.#waiters.length) {
+      this.#waitHead = this.#waiters.length;
     }
     while (this.#waiters.length < at) this.#waiters.push(undefined);
     for (const p of batch) {

@@ -811,6 +811,7 @@ export class MemoryLogStore implements LogStore {
 
 const _SET = 1;
 const _DELETE = 2;
+const _CAS = 3;
 const _encoder = new TextEncoder();
 const _decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -826,7 +827,13 @@ const _decoder = new TextDecoder("utf-8", { fatal: true });
  */
 export type KvCommand =
   | { readonly op: "set"; readonly key: string; readonly value: Uint8Array }
-  | { readonly op: "delete"; readonly key: string };
+  | { readonly op: "delete"; readonly key: string }
+  | {
+    readonly op: "cas";
+    readonly key: string;
+    readonly expected: Uint8Array | null;
+    readonly value: Uint8Array;
+  };
 
 function _kvHeader(tag: number, key: string, extra: number): { bytes: Uint8Array; at: number } {
   if (typeof key !== "string") throw new TypeError("kv key must be a string");
@@ -855,6 +862,39 @@ export function kvSet(key: string, value: Uint8Array | string): Uint8Array {
   if (!(v instanceof Uint8Array)) throw new TypeError("kv value must be bytes or a string");
   const { bytes, at } = _kvHeader(_SET, key, v.length);
   bytes.set(v, at);
+  return bytes;
+}
+
+/**
+ * Encodes a compare-and-set: `key` becomes `value` only if its current value
+ * is `expected` (`null`: absent). Applying it returns the value found, so the
+ * swap happened exactly when that equals `expected`.
+ *
+ * @example
+ * ```ts
+ * import { kvCas, kvSet, MemoryStateMachine } from "./memory.ts";
+ * const sm = new MemoryStateMachine();
+ * await sm.apply([{ term: 1, index: 1, type: "normal", data: kvSet("k", "a") }]);
+ * await sm.apply([{ term: 1, index: 2, type: "normal", data: kvCas("k", "a", "b") }]);
+ * console.assert(new TextDecoder().decode(sm.get("k")!) === "b");
+ * ```
+ */
+export function kvCas(
+  key: string,
+  expected: Uint8Array | string | null,
+  value: Uint8Array | string,
+): Uint8Array {
+  const e = typeof expected === "string" ? _encoder.encode(expected) : expected;
+  const v = typeof value === "string" ? _encoder.encode(value) : value;
+  if (!(v instanceof Uint8Array) || (e !== null && !(e instanceof Uint8Array))) {
+    throw new TypeError("kv values must be bytes or strings");
+  }
+  const elen = e === null ? 0 : e.length;
+  const { bytes, at } = _kvHeader(_CAS, key, 5 + elen + v.length);
+  bytes[at] = e === null ? 0 : 1;
+  new DataView(bytes.buffer).setUint32(at + 1, elen);
+  if (e !== null) bytes.set(e, at + 5);
+  bytes.set(v, at + 5 + elen);
   return bytes;
 }
 
@@ -891,7 +931,7 @@ export function kvDelete(key: string): Uint8Array {
 export function decodeKvCommand(bytes: Uint8Array): KvCommand | null {
   if (!(bytes instanceof Uint8Array) || bytes.length < 5) return null;
   const tag = bytes[0];
-  if (tag !== _SET && tag !== _DELETE) return null;
+  if (tag !== _SET && tag !== _DELETE && tag !== _CAS) return null;
   const keyLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1);
   if (5 + keyLength > bytes.length) return null;
   let key: string;
@@ -901,7 +941,28 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand | null {
     return null;
   }
   if (tag === _DELETE) return bytes.length === 5 + keyLength ? { op: "delete", key } : null;
+  if (tag === _CAS) {
+    const at = 5 + keyLength;
+    if (bytes.length < at + 5) return null;
+    const flag = bytes[at];
+    const elen = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(at + 1);
+    if ((flag !== 0 && flag !== 1) || (flag === 0 && elen !== 0)) return null;
+    if (at + 5 + elen > bytes.length) return null;
+    return {
+      op: "cas",
+      key,
+      expected: flag === 0 ? null : bytes.subarray(at + 5, at + 5 + elen),
+      value: bytes.subarray(at + 5 + elen),
+    };
+  }
   return { op: "set", key, value: bytes.subarray(5 + keyLength) };
+}
+
+function _sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 // ------------------------------------------------------------ state machines
@@ -1163,9 +1224,11 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
         if (cmd === null) {
           out[i] = null;
         } else {
-          out[i] = this.#map.get(cmd.key) ?? null;
+          const prev = this.#map.get(cmd.key) ?? null;
+          out[i] = prev;
           if (cmd.op === "set") this.#map.set(cmd.key, cmd.value.slice());
-          else this.#map.delete(cmd.key);
+          else if (cmd.op === "delete") this.#map.delete(cmd.key);
+          else if (_sameBytes(prev, cmd.expected)) this.#map.set(cmd.key, cmd.value.slice());
         }
       } else {
         if (e.type === "membership") this.#membership = { logId: id, membership: e.membership };

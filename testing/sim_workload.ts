@@ -21,7 +21,7 @@
  * @module
  */
 
-import { kvSet, type MemoryStateMachine } from "../adapters/memory.ts";
+import { kvCas, kvSet, type MemoryStateMachine } from "../adapters/memory.ts";
 import { ForwardToLeader } from "../src/errors.ts";
 import type { Random } from "../src/random.ts";
 import type { Raft, ReadPolicy } from "../src/runtime/raft.ts";
@@ -40,13 +40,15 @@ import { HistoryRecorder, type Model, type Operation } from "./linearizability.t
  */
 export type SimOp =
   | { readonly type: "write"; readonly value: string }
+  | { readonly type: "cas"; readonly from: string | null; readonly to: string }
   | { readonly type: "read"; readonly policy: ReadPolicy };
 
 /**
  * A register whose writes return the value they replace (the
  * {@linkcode MemoryStateMachine}'s `set`): a read must return the current
- * value, a write the previous one; an output of `undefined` (unknown
- * outcome) is accepted.
+ * value, a write the previous one; a compare-and-set returns the value it
+ * found and swaps only when that was `from`; an output of `undefined`
+ * (unknown outcome) is accepted.
  *
  * @example
  * ```ts
@@ -61,7 +63,11 @@ export const swapRegisterModel: Model<string | null, SimOp, string | null> = {
   init: (): string | null => null,
   step: (state: string | null, input: SimOp, output: string | null | undefined) => ({
     ok: output === undefined || output === state,
-    state: input.type === "write" ? input.value : state,
+    state: input.type === "write"
+      ? input.value
+      : input.type === "cas" && state === input.from
+      ? input.to
+      : state,
   }),
   key: (state: string | null): string => state === null ? "" : "=" + state,
 };
@@ -184,6 +190,8 @@ export class SimWorkload {
   readonly #status = new Map<number, "pending" | "ok" | "fail" | "unknown">();
   #active = false;
   #seq = 0;
+  /** The value last seen on each key (a heuristic for CAS's expected value). */
+  readonly #seen = new Map<string, string | null>();
   #finalLeft = -1;
 
   /** @param host the simulator; @param options the shape of the workload */
@@ -300,8 +308,12 @@ export class SimWorkload {
       return;
     }
     const key = `k${r.int(0, this.#opts.keys)}`;
+    // Every third write is a compare-and-set from the value last seen on the key. Chosen by
+    // the counter, not a random draw, so each seed's random stream (faults) stays the same.
     const op: SimOp = r.next() < this.#opts.writeShare
-      ? { type: "write", value: `${c.index}:${++this.#seq}` }
+      ? (++this.#seq % 3 === 0
+        ? { type: "cas", from: this.#seen.get(key) ?? null, to: `${c.index}:${this.#seq}` }
+        : { type: "write", value: `${c.index}:${this.#seq}` })
       : { type: "read", policy: r.next() < 0.5 ? "read-index" : "lease" };
     let waiting = true;
     const label = `c${c.index}.${c.gen}`;
@@ -333,9 +345,25 @@ export class SimWorkload {
     const h = this.#host;
     const id = this.#recorder.invoke(label, op, key);
     this.#status.set(id, "pending");
-    const what = op.type === "write" ? `write ${key}=${op.value}` : `read ${key} (${op.policy})`;
+    const what = op.type === "write"
+      ? `write ${key}=${op.value}`
+      : op.type === "cas"
+      ? `cas ${key} ${op.from}->${op.to}`
+      : `read ${key} (${op.policy})`;
     h.trace(`${label} ${what} @${target}`);
     const end = (status: "ok" | "fail" | "unknown", output?: string | null): void => {
+      if (status === "ok") {
+        // What the key holds now, as far as this client saw: the next CAS expects it.
+        const out = output ?? null;
+        const now = op.type === "read"
+          ? out
+          : op.type === "write"
+          ? op.value
+          : out === op.from
+          ? op.to
+          : out;
+        this.#seen.set(key, now);
+      }
       if (status === "ok") this.#recorder.ok(id, output ?? null);
       else if (status === "fail") this.#recorder.fail(id);
       else this.#recorder.unknown(id);
@@ -343,8 +371,9 @@ export class SimWorkload {
     };
     const hint = (e: unknown): NodeId | null | undefined =>
       e instanceof ForwardToLeader ? e.leaderId : undefined;
-    if (op.type === "write") {
-      node.raft.clientWrite(kvSet(key, op.value)).then(
+    if (op.type !== "read") {
+      const command = op.type === "write" ? kvSet(key, op.value) : kvCas(key, op.from, op.to);
+      node.raft.clientWrite(command).then(
         (r) => {
           const prev = _text(r.response);
           end("ok", prev);

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import {
   CountingStateMachine,
   decodeKvCommand,
+  kvCas,
   kvDelete,
   kvSet,
   MemoryLogStore,
@@ -565,4 +566,24 @@ test("counting state machine: snapshot round trip", async () => {
   assert.deepEqual((await b.appliedState()).lastApplied, { term: 1, index: 2 });
   assert.deepEqual(await b.apply([normal(1, 3)]), [3]);
   await rejection(b.installSnapshot(snap.meta, streamOf(new Uint8Array(3))));
+});
+
+test("kv commands: kvCas swaps only from the expected value and returns what it found", async () => {
+  const sm = new MemoryStateMachine();
+  const txt = (b: Uint8Array | null | undefined) => b == null ? null : new TextDecoder().decode(b);
+  const out = await sm.apply([
+    normal(1, 1, kvCas("k", null, "a")), // absent -> a
+    normal(1, 2, kvCas("k", "x", "b")), // refused: holds a
+    normal(1, 3, kvCas("k", "a", "c")), // a -> c
+  ]);
+  assert.deepEqual(out.map(txt), [null, "a", "a"]);
+  assert.equal(txt(sm.get("k")), "c");
+  assert.deepEqual(decodeKvCommand(kvCas("k", null, "v")), {
+    op: "cas",
+    key: "k",
+    expected: null,
+    value: new TextEncoder().encode("v"),
+  });
+  const bad = kvCas("k", "e", "v");
+  assert.equal(decodeKvCommand(bad.subarray(0, 8)), null, "a truncated header is no command");
 });

@@ -361,3 +361,11 @@ test("sim: options: without, steps, traceSize, onEvent", SLOW, async () => {
   await sim.run();
   await assert.rejects(() => sim.run(), /runs once/);
 });
+
+test("sim: swapRegisterModel's CAS swaps only from the expected value", () => {
+  const cas = { type: "cas", from: "a", to: "b" } as const;
+  assert.deepEqual(swapRegisterModel.step("a", cas, "a"), { ok: true, state: "b" });
+  assert.deepEqual(swapRegisterModel.step("x", cas, "x"), { ok: true, state: "x" });
+  assert.equal(swapRegisterModel.step("x", cas, "a").ok, false, "must report what it found");
+  assert.deepEqual(swapRegisterModel.step("a", cas, undefined), { ok: true, state: "b" });
+});

@@ -27,7 +27,7 @@
  */
 
 import type { AppliedState, LogState, LogStore, Snapshot, StateMachine } from "../src/storage.ts";
-import { snapshotOfBytes } from "../src/storage.ts";
+import { checkApplyOrder, snapshotOfBytes } from "../src/storage.ts";
 import { readAllBytes } from "../src/byte_stream.ts";
 import {
   compareLogId,
@@ -967,21 +967,6 @@ function _sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
 
 // ------------------------------------------------------------ state machines
 
-function _checkBatch(name: string, lastApplied: LogId | null, entries: readonly Entry[]): void {
-  let prev = lastApplied;
-  for (const e of entries) {
-    const expected = (prev?.index ?? 0) + 1;
-    if (e.index !== expected || (prev !== null && e.term < prev.term)) {
-      throw new Error(
-        `${name}.apply: entry ${e.term}-${e.index} does not follow the last applied ` +
-          `${_fmt(prev)} (expected index ${expected}): entries must be applied in order, ` +
-          `exactly once`,
-      );
-    }
-    prev = e;
-  }
-}
-
 const _INITIAL_MEMBERSHIP: StoredMembership = Object.freeze({
   logId: null,
   membership: EMPTY_MEMBERSHIP,
@@ -1211,7 +1196,7 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
    */
   apply(entries: readonly Entry[]): Promise<(Uint8Array | null | undefined)[]> {
     try {
-      _checkBatch("MemoryStateMachine", this.#lastApplied, entries);
+      checkApplyOrder("MemoryStateMachine", this.#lastApplied, entries);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -1416,7 +1401,7 @@ export class CountingStateMachine implements StateMachine<number> {
     const expected = (this.#lastApplied?.index ?? 0) + 1;
     if (first.index !== expected || last.index !== expected + entries.length - 1) {
       try {
-        _checkBatch("CountingStateMachine", this.#lastApplied, entries);
+        checkApplyOrder("CountingStateMachine", this.#lastApplied, entries);
       } catch (e) {
         return Promise.reject(e);
       }

@@ -164,3 +164,41 @@ export interface StateMachine<R = unknown> {
   /** The latest snapshot built or installed, or `null`. */
   currentSnapshot(): Promise<Snapshot | null>;
 }
+
+/**
+ * Throws unless `entries` continue from `lastApplied`: consecutive indexes
+ * from `lastApplied.index + 1`, terms not decreasing. A state machine calls
+ * it at the top of `apply` to enforce "in order, exactly once"; `name`
+ * prefixes the message.
+ *
+ * @example
+ * ```ts
+ * import { checkApplyOrder } from "./storage.ts";
+ * checkApplyOrder("MySM", { term: 1, index: 4 }, [{ term: 1, index: 5, type: "blank" }]);
+ * let refused = false;
+ * try {
+ *   checkApplyOrder("MySM", { term: 1, index: 4 }, [{ term: 1, index: 7, type: "blank" }]);
+ * } catch {
+ *   refused = true;
+ * }
+ * console.assert(refused);
+ * ```
+ */
+export function checkApplyOrder(
+  name: string,
+  lastApplied: LogId | null,
+  entries: readonly Entry[],
+): void {
+  let prev = lastApplied;
+  for (const e of entries) {
+    const expected = (prev?.index ?? 0) + 1;
+    if (e.index !== expected || (prev !== null && e.term < prev.term)) {
+      const last = prev === null ? "none" : `${prev.term}-${prev.index}`;
+      throw new Error(
+        `${name}.apply: entry ${e.term}-${e.index} does not follow the last applied ${last} ` +
+          `(expected index ${expected}): entries must be applied in order, exactly once`,
+      );
+    }
+    prev = e;
+  }
+}

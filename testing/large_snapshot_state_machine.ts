@@ -25,6 +25,7 @@
  */
 
 import type { AppliedState, Snapshot, StateMachine } from "../src/storage.ts";
+import { checkApplyOrder } from "../src/storage.ts";
 import {
   EMPTY_MEMBERSHIP,
   type Entry,
@@ -345,18 +346,10 @@ export class LargeSnapshotStateMachine implements StateMachine<number> {
    * ```
    */
   apply(entries: readonly Entry[]): Promise<(number | undefined)[]> {
-    let prev = this.#lastApplied;
-    for (const e of entries) {
-      const expected = (prev?.index ?? 0) + 1;
-      if (e.index !== expected || e.term < (prev?.term ?? 0)) {
-        return Promise.reject(
-          new Error(
-            `LargeSnapshotStateMachine: entry ${e.term}-${e.index} does not follow ` +
-              `${prev === null ? "none" : `${prev.term}-${prev.index}`}`,
-          ),
-        );
-      }
-      prev = e;
+    try {
+      checkApplyOrder("LargeSnapshotStateMachine", this.#lastApplied, entries);
+    } catch (e) {
+      return Promise.reject(e);
     }
     const out: (number | undefined)[] = new Array(entries.length);
     for (let i = 0; i < entries.length; i++) {

@@ -294,6 +294,7 @@ export class Raft<R = unknown> {
       (io) => this.#post(() => this.#engine.flushed(io)),
       (op, e) => this.#fail(op, e),
     );
+    this.#syncNodes();
     this.metrics = new MetricsWatch(this.#buildMetrics(), clock);
     this.trigger = {
       elect: () => this.#call(() => this.#engine.triggerElect()),
@@ -1106,13 +1107,17 @@ export class Raft<R = unknown> {
 
   readonly #buildFn = (): RaftMetrics => this.#buildMetrics();
 
-  #publish(): void {
+  /** Refreshes the node addresses when the effective membership changed; says whether it did. */
+  #syncNodes(): boolean {
     const mem = this.#engine.effectiveMembership();
-    if (this.#membershipLogId !== mem.logId) {
-      this.#membershipLogId = mem.logId;
-      this.#nodes = new Map(mem.membership.nodes);
-      if (!mem.membership.nodes.has(this.id)) this.#abandonUncommittedWrites();
-    }
+    if (this.#membershipLogId === mem.logId) return false;
+    this.#membershipLogId = mem.logId;
+    this.#nodes = new Map(mem.membership.nodes);
+    return true;
+  }
+
+  #publish(): void {
+    if (this.#syncNodes() && !this.#nodes.has(this.id)) this.#abandonUncommittedWrites();
     if (this.#engine.role !== this.#lastRole && !this.#nodes.has(this.id)) {
       this.#abandonUncommittedWrites();
     }
@@ -1136,10 +1141,6 @@ export class Raft<R = unknown> {
 
   #buildMetrics(): RaftMetrics {
     const s = this.#engine.status();
-    if (this.#membershipLogId !== s.membership.logId) {
-      this.#membershipLogId = s.membership.logId;
-      this.#nodes = new Map(s.membership.membership.nodes);
-    }
     let replication: Map<NodeId, ReplicationMetrics> | null = null;
     const lastIndex = s.lastLogId?.index ?? 0;
     if (s.role === "leader") {

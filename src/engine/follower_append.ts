@@ -86,18 +86,12 @@ export function handleAppendRequest(
   }
 
   const entries = req.entries;
-  let i = 0;
-  for (; i < entries.length; i++) {
-    const e = entries[i]!;
-    if (e.index <= purgedIndex) continue;
-    const term = core.log.termAt(e.index);
-    if (term === undefined) break;
-    if (term !== e.term) {
-      core.truncateEntries(e.index);
-      break;
-    }
+  const i = core.log.firstNotHeld(entries);
+  if (i < entries.length) {
+    const at = entries[i]!.index;
+    if (at <= core.log.lastIndex()) core.truncateEntries(at);
+    core.appendEntries(i === 0 ? entries : entries.slice(i));
   }
-  if (i < entries.length) core.appendEntries(i === 0 ? entries : entries.slice(i));
 
   const lastNew = prevIndex + entries.length;
   if (req.leaderCommit > core.commit) {

@@ -123,6 +123,34 @@ export class LogView {
   }
 
   /**
+   * Where `entries` (consecutive, as an append request carries them) first
+   * differ from this log: the position of the first entry the log does not
+   * hold — a different term at its index, or past the end. Entries at or
+   * below the purge point count as held (they are committed). Returns
+   * `entries.length` when the log holds them all. A follower truncates only
+   * from that entry on: entries that match are never dropped.
+   *
+   * @example
+   * ```ts
+   * import { LogView } from "./log_view.ts";
+   * const log = LogView.fromLogIds([{ term: 1, index: 1 }, { term: 1, index: 2 }]);
+   * log.firstNotHeld([{ term: 1, index: 2 }, { term: 2, index: 3 }]); // 1: index 3 is new
+   * log.firstNotHeld([{ term: 2, index: 2 }]); // 0: a conflict at index 2
+   * log.firstNotHeld([{ term: 1, index: 1 }]); // 1: all held
+   * ```
+   */
+  firstNotHeld(entries: readonly LogId[]): number {
+    const purgedIndex = this.#purged?.index ?? 0;
+    let i = 0;
+    for (; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (e.index <= purgedIndex) continue;
+      if (e.index > this.#lastIndex || this.termAt(e.index) !== e.term) break;
+    }
+    return i;
+  }
+
+  /**
    * Appends entries, which must continue the log: consecutive indexes from
    * `lastIndex() + 1` and non-decreasing terms. Throws otherwise (a bug).
    */

@@ -254,3 +254,27 @@ test("engine/log_view: fromLogIds after a purge point rejects a gap", () => {
   assert.equal(ok.firstIndex(), 6);
   assert.equal(ok.termAt(5), 1);
 });
+
+test("engine/log_view: firstNotHeld skips entries the log holds, stops at a conflict or the end", () => {
+  const log = LogView.fromLogIds([
+    { term: 1, index: 1 },
+    { term: 1, index: 2 },
+    { term: 2, index: 3 },
+  ]);
+  assert.equal(log.firstNotHeld([]), 0);
+  assert.equal(log.firstNotHeld([{ term: 1, index: 2 }, { term: 2, index: 3 }]), 2);
+  assert.equal(log.firstNotHeld([{ term: 2, index: 3 }, { term: 2, index: 4 }]), 1);
+  assert.equal(log.firstNotHeld([{ term: 1, index: 2 }, { term: 3, index: 3 }]), 1);
+  assert.equal(log.firstNotHeld([{ term: 3, index: 1 }]), 0);
+  assert.equal(log.firstNotHeld([{ term: 3, index: 4 }]), 0);
+});
+
+test("engine/log_view: firstNotHeld counts entries at or below the purge point as held", () => {
+  const log = LogView.fromLogIds([{ term: 2, index: 6 }], { term: 2, index: 5 });
+  // Index 4 is gone (compacted, so committed); 5 is the purge point; 6 is present.
+  assert.equal(
+    log.firstNotHeld([{ term: 2, index: 4 }, { term: 2, index: 5 }, { term: 2, index: 6 }]),
+    3,
+  );
+  assert.equal(log.firstNotHeld([{ term: 2, index: 5 }, { term: 3, index: 6 }]), 1);
+});

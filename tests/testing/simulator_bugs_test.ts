@@ -6,6 +6,7 @@ import { kvSet, MemoryLogStore, MemoryStateMachine } from "../../adapters/memory
 import { ManualClock } from "../../src/clock.ts";
 import { RaftEngine } from "../../src/engine/engine.ts";
 import { EngineCore } from "../../src/engine/engine_core.ts";
+import { LogView } from "../../src/engine/log_view.ts";
 import { quorumValue } from "../../src/engine/quorum.ts";
 import { SeededRandom } from "../../src/random.ts";
 import { Raft } from "../../src/runtime/raft.ts";
@@ -171,6 +172,40 @@ test("sim: the Figure 8 profile runs clean with the real commit rule", SLOW, asy
     const r = await new Simulator({ seed, steps: 20_000, profile: FIGURE_8 }).run();
     assert.ok(r.ok, r.violation === null ? "" : formatViolation(r.violation));
   }
+});
+
+/**
+ * Breaks the follower's truncation rule: an append request replaces everything after its
+ * `prevLogId`, matching or not, instead of only from the first entry whose term differs.
+ * A stale (delayed, duplicated, reordered) request then drops entries the follower has
+ * acknowledged. Hooked on `LogView.firstNotHeld`, which the follower asks where its log and
+ * the request part ways; the broken answer is "at the first entry past what I know is
+ * committed" (it still spares its own commit index, which the engine refuses to truncate).
+ */
+async function withTruncateOnAnyMismatch<T>(run: () => Promise<T>): Promise<T> {
+  const original = LogView.prototype.firstNotHeld;
+  const commits = new WeakMap<LogView, number>();
+  const originalSetCommit = EngineCore.prototype.setCommit;
+  EngineCore.prototype.setCommit = function (this: EngineCore, index: number) {
+    originalSetCommit.call(this, index);
+    commits.set(this.log, this.commit);
+  };
+  LogView.prototype.firstNotHeld = function (this: LogView, entries) {
+    const spare = Math.max(this.purged()?.index ?? 0, commits.get(this) ?? 0);
+    const i = entries.findIndex((e) => e.index > spare);
+    return i === -1 ? entries.length : i;
+  };
+  try {
+    return await run();
+  } finally {
+    LogView.prototype.firstNotHeld = original;
+    EngineCore.prototype.setCommit = originalSetCommit;
+  }
+}
+
+test("sim catches: a follower that truncates on any mismatch", SLOW, async () => {
+  const v = await withTruncateOnAnyMismatch(() => firstViolation(200, { steps: 3000 }));
+  assert.ok(SAFETY.has(v.invariant), v.report);
 });
 
 // ---- regressions ------------------------------------------------------------------------------

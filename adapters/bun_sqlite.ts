@@ -357,6 +357,27 @@ export class BunSqliteLogStore implements LogStore {
     }
   }
 
+  /**
+   * A write: SQLite commits it (synchronous FULL) before returning, so
+   * success is `undefined` — durable on return, no promise (the `LogStore`
+   * contract's synchronous form). Failures come as a rejected promise.
+   */
+  #runWrite(op: keyof LogStore, body: () => void): Promise<void> | void {
+    if (this.#closed) return Promise.reject(closedError(_NAME, op));
+    if (this.#failed !== undefined) {
+      return Promise.reject(
+        new Error(`${_NAME}.${op}: an earlier write failed; reopen the store`, {
+          cause: this.#failed,
+        }),
+      );
+    }
+    try {
+      body();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
   /** Runs one write transaction: a failure leaves the store failed. */
   #write(body: () => void): void {
     try {
@@ -421,8 +442,8 @@ export class BunSqliteLogStore implements LogStore {
    * await store.saveVote({ term: 2, votedFor: 1, committed: false });
    * ```
    */
-  saveVote(vote: Vote): Promise<void> {
-    return this.#run("saveVote", () => {
+  saveVote(vote: Vote): Promise<void> | void {
+    return this.#runWrite("saveVote", () => {
       checkVote(_NAME, this.#meta.vote, vote);
       const v: Vote = Object.freeze({
         term: vote.term,
@@ -479,8 +500,8 @@ export class BunSqliteLogStore implements LogStore {
    * await store.append([{ term: 1, index: 1, type: "normal", data: new Uint8Array([1]) }]);
    * ```
    */
-  append(entries: readonly Entry[]): Promise<void> {
-    return this.#run("append", () => {
+  append(entries: readonly Entry[]): Promise<void> | void {
+    return this.#runWrite("append", () => {
       checkAppend(_NAME, this.#meta, entries);
       const last = entries[entries.length - 1];
       if (last === undefined) return;
@@ -508,8 +529,8 @@ export class BunSqliteLogStore implements LogStore {
    * await store.truncate(5); // keeps 1..4
    * ```
    */
-  truncate(since: number): Promise<void> {
-    return this.#run("truncate", () => {
+  truncate(since: number): Promise<void> | void {
+    return this.#runWrite("truncate", () => {
       const meta = this.#meta;
       if (!checkTruncate(_NAME, meta, since)) return;
       const keep = since - 1;
@@ -535,8 +556,8 @@ export class BunSqliteLogStore implements LogStore {
    * await store.purge({ term: 1, index: 100 });
    * ```
    */
-  purge(upTo: LogId): Promise<void> {
-    return this.#run("purge", () => {
+  purge(upTo: LogId): Promise<void> | void {
+    return this.#runWrite("purge", () => {
       const meta = this.#meta;
       if (!checkPurgeStart(_NAME, meta, upTo)) return;
       const lastIndex = meta.last?.index ?? 0;
@@ -562,8 +583,8 @@ export class BunSqliteLogStore implements LogStore {
    * await store.saveCommitted({ term: 1, index: 10 });
    * ```
    */
-  saveCommitted(committed: LogId | null): Promise<void> {
-    return this.#run("saveCommitted", () => {
+  saveCommitted(committed: LogId | null): Promise<void> | void {
+    return this.#runWrite("saveCommitted", () => {
       if (committed !== null) checkLogId(_NAME, "saveCommitted", committed, "log id");
       const c = committed === null ? null : Object.freeze(copyId(committed)!);
       this.#write(() => {

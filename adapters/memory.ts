@@ -231,7 +231,9 @@ function _zeroCalls(): Record<LogStoreOperation, number> {
  * An in-memory {@linkcode LogStore}.
  *
  * **Durability.** With `syncMode: "always"` (the default) every write is
- * durable when its promise resolves. With `syncMode: "manual"` writes go to
+ * durable when the call returns, and a successful write returns `undefined`
+ * (the `LogStore` contract's synchronous form: the runtime continues in the
+ * same turn; `await` works as well). With `syncMode: "manual"` writes go to
  * a *written* layer that reads see at once, and become *durable* only when
  * {@linkcode MemoryLogStore.sync} is called. {@linkcode MemoryLogStore.crash}
  * discards what is not durable, closes this store, and returns a new store
@@ -249,7 +251,8 @@ function _zeroCalls(): Record<LogStoreOperation, number> {
  * **Faults.** {@linkcode MemoryLogStore.failNext} makes the next call of an
  * operation reject, without effect.
  *
- * Promises settle asynchronously (as microtasks), never via timers.
+ * Writes never throw: a failed write returns a rejected promise. Promises
+ * settle asynchronously (as microtasks), never via timers.
  *
  * @example
  * ```ts
@@ -517,6 +520,31 @@ export class MemoryLogStore implements LogStore {
     }
   }
 
+  /**
+   * A write: `undefined` when done and durable ("always" mode: no promise to
+   * wait for), a promise in "manual" mode; failures always as a rejection.
+   */
+  #runWrite(op: LogStoreOperation, body: () => void): Promise<void> | void {
+    this.#calls[op]++;
+    if (this.#closed) {
+      return Promise.reject(new Error(`MemoryLogStore.${op}: the store is closed`));
+    }
+    if (this.#failures.size > 0) {
+      const queue = this.#failures.get(op);
+      if (queue !== undefined) {
+        const err = queue.shift();
+        if (queue.length === 0) this.#failures.delete(op);
+        return Promise.reject(err);
+      }
+    }
+    try {
+      body();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#syncMode === "always" ? undefined : Promise.resolve();
+  }
+
   #write(op: _Op): void {
     this.#written.apply(op);
     if (this.#syncMode === "manual") this.#pending.push(op);
@@ -544,8 +572,8 @@ export class MemoryLogStore implements LogStore {
    * await store.saveVote({ term: 1, votedFor: 2, committed: false });
    * ```
    */
-  saveVote(vote: Vote): Promise<void> {
-    return this.#run("saveVote", () => {
+  saveVote(vote: Vote): Promise<void> | void {
+    return this.#runWrite("saveVote", () => {
       const v = vote;
       if (
         v === null || typeof v !== "object" || !_isTerm(v.term) ||
@@ -626,12 +654,13 @@ export class MemoryLogStore implements LogStore {
    * import { MemoryLogStore } from "./memory.ts";
    * const store = new MemoryLogStore();
    * await store.append([{ term: 1, index: 1, type: "normal", data: new Uint8Array([7]) }]);
-   * const gap = await store.append([{ term: 1, index: 3, type: "blank" }]).then(() => "ok", () => "rejected");
+   * const gap = await Promise.resolve(store.append([{ term: 1, index: 3, type: "blank" }]))
+   *   .then(() => "ok", () => "rejected");
    * console.assert(gap === "rejected");
    * ```
    */
-  append(entries: readonly Entry[]): Promise<void> {
-    return this.#run("append", () => {
+  append(entries: readonly Entry[]): Promise<void> | void {
+    return this.#runWrite("append", () => {
       if (entries.length === 0) return;
       const data = this.#written;
       let index = data.lastIndex;
@@ -682,8 +711,8 @@ export class MemoryLogStore implements LogStore {
    * console.assert((await store.logState()).lastLogId?.index === 1);
    * ```
    */
-  truncate(since: number): Promise<void> {
-    return this.#run("truncate", () => {
+  truncate(since: number): Promise<void> | void {
+    return this.#runWrite("truncate", () => {
       if (!_isIndex(since) || since < 1) {
         throw new RangeError(`MemoryLogStore.truncate: bad index ${since}`);
       }
@@ -714,8 +743,8 @@ export class MemoryLogStore implements LogStore {
    * console.assert((await store.entries(1, 2)).length === 1);
    * ```
    */
-  purge(upTo: LogId): Promise<void> {
-    return this.#run("purge", () => {
+  purge(upTo: LogId): Promise<void> | void {
+    return this.#runWrite("purge", () => {
       if (
         upTo === null || typeof upTo !== "object" || !_isIndex(upTo.index) || upTo.index < 1 ||
         !_isTerm(upTo.term)
@@ -766,8 +795,8 @@ export class MemoryLogStore implements LogStore {
    * console.assert((await store.readCommitted())?.index === 4);
    * ```
    */
-  saveCommitted(committed: LogId | null): Promise<void> {
-    return this.#run("saveCommitted", () => {
+  saveCommitted(committed: LogId | null): Promise<void> | void {
+    return this.#runWrite("saveCommitted", () => {
       const c = committed === null ? null : Object.freeze(_id(committed));
       this.#write({ kind: "committed", committed: c });
     });

@@ -5,11 +5,15 @@
  * runtime), Deno KV and bun:sqlite (adapters/).
  *
  * Contract, which the runtime relies on for safety:
- * - A returned promise means durable: after `saveVote` or `append` resolves,
- *   a crash loses nothing written by it.
+ * - Resolved means durable: after `saveVote` or `append` resolves, a crash
+ *   loses nothing written by it.
+ * - A write (`saveVote`, `append`, `truncate`, `purge`, `saveCommitted`) may
+ *   instead return `undefined` — only when it is durable by the time it
+ *   returns. Synchronous stores (in memory, bun:sqlite) do so and save the
+ *   runtime a promise and an event-loop turn per write.
  * - Calls are never concurrent: the runtime issues one at a time, in order.
- * - A rejected promise is fatal: the node stops (StorageError) rather than
- *   continue with a half-written state.
+ * - A rejected promise (or an exception thrown by a write) is fatal: the
+ *   node stops (StorageError) rather than continue with a half-written state.
  *
  * @module
  */
@@ -47,8 +51,8 @@ export interface LogState {
 export interface LogStore {
   /** The saved vote, or `null` if none was ever saved. */
   readVote(): Promise<Vote | null>;
-  /** Saves the vote durably. */
-  saveVote(vote: Vote): Promise<void>;
+  /** Saves the vote durably (`undefined`: durable already, see the module contract). */
+  saveVote(vote: Vote): Promise<void> | void;
   /** Where the log stands. */
   logState(): Promise<LogState>;
   /**
@@ -56,14 +60,14 @@ export interface LogStore {
    * between the purge point and the last entry must be returned.
    */
   entries(from: number, to: number): Promise<Entry[]>;
-  /** Appends consecutive entries after the last one, durably. */
-  append(entries: readonly Entry[]): Promise<void>;
-  /** Deletes every entry with `index >= since`, durably. */
-  truncate(since: number): Promise<void>;
+  /** Appends consecutive entries after the last one, durably (or returns `undefined` once durable). */
+  append(entries: readonly Entry[]): Promise<void> | void;
+  /** Deletes every entry with `index >= since`, durably (or returns `undefined` once durable). */
+  truncate(since: number): Promise<void> | void;
   /** Deletes every entry with `index <= upTo.index` and records `upTo` as purged. */
-  purge(upTo: LogId): Promise<void>;
+  purge(upTo: LogId): Promise<void> | void;
   /** Remembers the commit index (need not be durable; speeds up recovery). */
-  saveCommitted(committed: LogId | null): Promise<void>;
+  saveCommitted(committed: LogId | null): Promise<void> | void;
   /** The last saved commit index, or `null`. */
   readCommitted(): Promise<LogId | null>;
   /** Releases resources. The store is not used afterwards. */

@@ -303,7 +303,7 @@ export class SimLogStore implements LogStore {
 
   saveCommitted(committed: LogId | null): Promise<void> {
     // Need not be durable: resolves at once, synced with the next sync.
-    const p = this.inner.saveCommitted(committed);
+    const p = Promise.resolve(this.inner.saveCommitted(committed));
     this.#scheduleSync();
     return this.#read("saveCommitted", p);
   }
@@ -327,9 +327,13 @@ export class SimLogStore implements LogStore {
   }
 
   /** Calls `call` (which writes synchronously); `accepted` runs if it wrote. */
-  #writeOp(op: string, call: () => Promise<void>, accepted: (() => void) | null): Promise<void> {
+  #writeOp(
+    op: string,
+    call: () => Promise<void> | void,
+    accepted: (() => void) | null,
+  ): Promise<void> {
     const before = this.inner.unsynced;
-    const p = call();
+    const p = Promise.resolve(call());
     if (this.inner.unsynced > before) accepted?.();
     const done = this.#read(op, p);
     if (this.#fault === "ack-before-sync") {

@@ -27,6 +27,10 @@ export class LogIo {
   readonly #onFlushed: (io: number) => void;
   readonly #onError: (operation: string, error: unknown) => void;
   #queue: StorageCommand[] = [];
+  /** The batch being executed, and the position of its next command. */
+  #batch: StorageCommand[] | null = null;
+  #at = 0;
+  #op = "";
   #running = false;
   #failed = false;
   #idle: (() => void)[] = [];
@@ -60,7 +64,7 @@ export class LogIo {
     else if (cmd.type === "truncate-log") this.#cacheTruncate(cmd.since);
     else if (cmd.type === "purge-log") this.#cachePurge(cmd.upTo.index);
     this.#queue.push(cmd);
-    if (!this.#running) void this.#run();
+    if (!this.#running) this.#run();
   }
 
   /** Resolves once every queued command has been executed. */
@@ -132,54 +136,87 @@ export class LogIo {
     }
   }
 
-  async #run(): Promise<void> {
+  /**
+   * Runs queued commands until the queue is empty or a store call is still
+   * pending (then resumes when it settles). A store that completes a write
+   * synchronously (returns `undefined`) is driven without a promise, and
+   * `onFlushed` is called before `submit` returns.
+   */
+  #run(): void {
     this.#running = true;
-    while (this.#queue.length > 0 && !this.#failed) {
-      const batch = this.#queue;
-      this.#queue = [];
-      let i = 0;
-      let op = "";
+    for (;;) {
+      let batch = this.#batch;
+      if (batch === null) {
+        if (this.#queue.length === 0 || this.#failed) break;
+        batch = this.#batch = this.#queue;
+        this.#queue = [];
+        this.#at = 0;
+      }
+      if (this.#at >= batch.length) {
+        this.#batch = null;
+        this.#onFlushed(batch[batch.length - 1]!.io);
+        continue;
+      }
+      let pending: Promise<void> | void;
       try {
-        while (i < batch.length) {
-          const cmd = batch[i]!;
-          if (cmd.type === "append-log") {
-            // Group commit: merge consecutive appends into one durable write.
-            let j = i + 1;
-            while (j < batch.length && batch[j]!.type === "append-log") j++;
-            op = "append";
-            if (j === i + 1) await this.#store.append(cmd.entries);
-            else {
-              const all: Entry[] = [];
-              for (let k = i; k < j; k++) {
-                for (const e of (batch[k] as { entries: readonly Entry[] }).entries) all.push(e);
-              }
-              await this.#store.append(all);
-            }
-            i = j;
-          } else if (cmd.type === "save-vote") {
-            op = "saveVote";
-            await this.#store.saveVote(cmd.vote);
-            i++;
-          } else if (cmd.type === "truncate-log") {
-            op = "truncate";
-            await this.#store.truncate(cmd.since);
-            i++;
-          } else {
-            op = "purge";
-            await this.#store.purge(cmd.upTo);
-            i++;
-          }
-        }
+        pending = this.#call(batch);
       } catch (e) {
-        this.#failed = true;
-        this.#onError(op, e);
+        this.#fail(e);
         break;
       }
-      this.#onFlushed(batch[batch.length - 1]!.io);
+      if (pending !== undefined) {
+        pending.then(this.#resume, this.#failFn);
+        return;
+      }
     }
     this.#running = false;
     const waiters = this.#idle;
     this.#idle = [];
     for (const w of waiters) w();
+  }
+
+  readonly #resume = (): void => this.#run();
+  readonly #failFn = (e: unknown): void => {
+    this.#fail(e);
+    this.#run();
+  };
+
+  #fail(e: unknown): void {
+    this.#failed = true;
+    this.#batch = null;
+    this.#onError(this.#op, e);
+  }
+
+  /** Starts the store call for the commands at `#at` (moving past them). */
+  #call(batch: StorageCommand[]): Promise<void> | void {
+    const i = this.#at;
+    const cmd = batch[i]!;
+    switch (cmd.type) {
+      case "append-log": {
+        // Group commit: merge consecutive appends into one durable write.
+        let j = i + 1;
+        while (j < batch.length && batch[j]!.type === "append-log") j++;
+        this.#at = j;
+        this.#op = "append";
+        if (j === i + 1) return this.#store.append(cmd.entries);
+        const all: Entry[] = [];
+        for (let k = i; k < j; k++) {
+          for (const e of (batch[k] as { entries: readonly Entry[] }).entries) all.push(e);
+        }
+        return this.#store.append(all);
+      }
+      case "save-vote":
+        this.#at = i + 1;
+        this.#op = "saveVote";
+        return this.#store.saveVote(cmd.vote);
+      case "truncate-log":
+        this.#at = i + 1;
+        this.#op = "truncate";
+        return this.#store.truncate(cmd.since);
+      case "purge-log":
+        this.#at = i + 1;
+        this.#op = "purge";
+        return this.#store.purge(cmd.upTo);
+    }
   }
 }

@@ -233,6 +233,8 @@ export class Raft<R = unknown> {
   #proposals: Proposal<R>[] = [];
   #reads: ReadRequest[] = [];
   #scheduled = false;
+  /** Set while a turn executes the engine's commands. */
+  #inTurn = false;
   #stopped = false;
   #fatal: StorageError | null = null;
   #timer: TimerHandle | null = null;
@@ -291,7 +293,9 @@ export class Raft<R = unknown> {
     this.#appliedIndex = appliedIndex;
     this.#io = new LogIo(
       opts.logStore,
-      (io) => this.#post(() => this.#engine.flushed(io)),
+      // A store that completes synchronously reports during the turn's #execute: the engine
+      // takes it at once and the turn runs the commands it emits.
+      (io) => this.#inTurn ? this.#engine.flushed(io) : this.#post(() => this.#engine.flushed(io)),
       (op, e) => this.#fail(op, e),
     );
     this.#syncNodes();
@@ -690,7 +694,14 @@ export class Raft<R = unknown> {
     }
     if (this.#proposals.length > 0) this.#propose();
     if (this.#reads.length > 0) this.#startReads();
-    this.#execute(engine.takeCommands());
+    this.#inTurn = true;
+    try {
+      for (let c = engine.takeCommands(); c.length > 0; c = engine.takeCommands()) {
+        this.#execute(c);
+      }
+    } finally {
+      this.#inTurn = false;
+    }
     if (this.#stopped) return;
     this.#armTimer();
     this.#publish();
@@ -797,6 +808,7 @@ export class Raft<R = unknown> {
 
   #execute(commands: Command[]): void {
     for (const c of commands) {
+      if (this.#stopped) return; // a storage failure during the turn stops the node
       switch (c.type) {
         case "save-vote":
         case "append-log":
@@ -942,13 +954,22 @@ export class Raft<R = unknown> {
           this.metrics.invalidate(this.#buildFn);
           this.#releaseReads();
         }
-        void this.#logStore.saveCommitted(last).catch(() => {});
+        this.#saveCommitted(last);
         this.#maybeSnapshot();
       }
     } catch (e) {
       this.#fail("apply", e);
     }
     this.#applying = false;
+  }
+
+  /** Remembers the commit index in the store: best effort (it only speeds up recovery). */
+  #saveCommitted(committed: LogId): void {
+    try {
+      this.#logStore.saveCommitted(committed)?.catch(() => {});
+    } catch {
+      // Not needed for safety: a restart re-learns the commit index from the leader.
+    }
   }
 
   /** Installs a received snapshot into the state machine, in apply order. */

@@ -63,7 +63,7 @@ export function range(term: number, from: number, to: number, size = 2): Entry[]
   return out;
 }
 
-export async function rejection(p: Promise<unknown>): Promise<Error> {
+export async function rejection(p: Promise<unknown> | void): Promise<Error> {
   try {
     await p;
   } catch (e) {
@@ -280,11 +280,11 @@ export function durableSuite(o: DurableSuiteOptions): void {
             const lastIndex = last?.index ?? 0;
             const purgedIndex = (await model.logState()).lastPurged?.index ?? 0;
             const op = rand(100);
-            const both = async (f: (s: LogStore) => Promise<unknown>): Promise<void> => {
+            const both = async (f: (s: LogStore) => Promise<unknown> | void): Promise<void> => {
               let a: unknown = null;
               let b: unknown = null;
-              await f(model).catch((e) => (a = e));
-              await f(store).catch((e) => (b = e));
+              await Promise.resolve(f(model)).catch((e) => (a = e));
+              await Promise.resolve(f(store)).catch((e) => (b = e));
               assert.equal(b === null, a === null, `step ${step}: ${String(a)} vs ${String(b)}`);
             };
             if (op < 45) {

@@ -30,7 +30,7 @@ function ids(entries: readonly Entry[] | readonly LogId[]): string {
   return entries.map((e) => `${e.term}-${e.index}`).join(",");
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
+async function rejection(p: Promise<unknown> | void): Promise<Error> {
   try {
     await p;
   } catch (e) {
@@ -68,10 +68,14 @@ const bytesOf = (s: Snapshot): Promise<Uint8Array> => readAllBytes(s.open());
 /** Small chunks, so state machines see a snapshot in several pieces. */
 const streamOf = (b: Uint8Array): ReadableStream<Uint8Array> => bytesToStream(b, 7);
 
-test("memory log store: methods settle asynchronously, never synchronously", async () => {
+test("memory log store: writes complete on return (undefined), reads settle asynchronously", async () => {
   const store = new MemoryLogStore();
+  // "always" mode: a write is durable when the call returns, and says so by returning no
+  // promise (the runtime continues in the same turn).
+  assert.equal(store.append([blank(1, 1)]), undefined);
+  assert.equal(store.contents("durable").entries.length, 1);
   let settled = false;
-  const p = store.append([blank(1, 1)]).then(() => settled = true);
+  const p = store.logState().then(() => settled = true);
   assert.equal(settled, false);
   await p;
   assert.equal(settled, true);
@@ -79,6 +83,9 @@ test("memory log store: methods settle asynchronously, never synchronously", asy
   const bad = store.append([blank(1, 5)]);
   assert.ok(bad instanceof Promise);
   await rejection(bad);
+  // "manual" mode: writes return a promise (durable only at sync()).
+  const manual = new MemoryLogStore({ syncMode: "manual" });
+  assert.ok(manual.append([blank(1, 1)]) instanceof Promise);
 });
 
 test("memory log store: sync always makes every write durable at once", async () => {

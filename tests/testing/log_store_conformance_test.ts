@@ -20,7 +20,7 @@ class Delegating implements LogStore {
   readVote(): Promise<Vote | null> {
     return this.inner.readVote();
   }
-  saveVote(vote: Vote): Promise<void> {
+  saveVote(vote: Vote): Promise<void> | void {
     return this.inner.saveVote(vote);
   }
   logState(): Promise<LogState> {
@@ -29,16 +29,16 @@ class Delegating implements LogStore {
   entries(from: number, to: number): Promise<Entry[]> {
     return this.inner.entries(from, to);
   }
-  append(entries: readonly Entry[]): Promise<void> {
+  append(entries: readonly Entry[]): Promise<void> | void {
     return this.inner.append(entries);
   }
-  truncate(since: number): Promise<void> {
+  truncate(since: number): Promise<void> | void {
     return this.inner.truncate(since);
   }
-  purge(upTo: LogId): Promise<void> {
+  purge(upTo: LogId): Promise<void> | void {
     return this.inner.purge(upTo);
   }
-  saveCommitted(committed: LogId | null): Promise<void> {
+  saveCommitted(committed: LogId | null): Promise<void> | void {
     return this.inner.saveCommitted(committed);
   }
   readCommitted(): Promise<LogId | null> {
@@ -120,8 +120,8 @@ test("log store conformance: catches an unsynced store reopened after a crash", 
 
 test("log store conformance: catches a store that does not reject gaps", async () => {
   class Lenient extends Delegating {
-    override append(entries: readonly Entry[]): Promise<void> {
-      return this.inner.append(entries).catch(() => {});
+    override append(entries: readonly Entry[]): Promise<void> | void {
+      return Promise.resolve(this.inner.append(entries)).catch(() => {});
     }
   }
   await assertCaught("append: rejects a gap", () => Promise.resolve(new Lenient()));
@@ -161,7 +161,7 @@ test("log store conformance: catches a store that returns its internal array", a
 
 test("log store conformance: catches a store that stores a subarray's whole buffer", async () => {
   class WholeBuffer extends Delegating {
-    override append(entries: readonly Entry[]): Promise<void> {
+    override append(entries: readonly Entry[]): Promise<void> | void {
       return this.inner.append(
         entries.map((e) => e.type === "normal" ? { ...e, data: new Uint8Array(e.data.buffer) } : e),
       );
@@ -218,7 +218,7 @@ test("log store conformance: catches a joint config collapsed to one", async () 
 
 test("log store conformance: catches an off-by-one truncate", async () => {
   class OffByOne extends Delegating {
-    override truncate(since: number): Promise<void> {
+    override truncate(since: number): Promise<void> | void {
       return this.inner.truncate(since + 1);
     }
   }
@@ -251,8 +251,8 @@ test("log store conformance: catches a vote that loses `committed`", async () =>
 
 test("log store conformance: catches a store that ignores saveCommitted(null)", async () => {
   class StickyCommitted extends Delegating {
-    override saveCommitted(committed: LogId | null): Promise<void> {
-      return committed === null ? Promise.resolve() : this.inner.saveCommitted(committed);
+    override saveCommitted(committed: LogId | null): Promise<void> | void {
+      return committed === null ? undefined : this.inner.saveCommitted(committed);
     }
   }
   await assertCaught("committed:", () => Promise.resolve(new StickyCommitted()));

@@ -488,7 +488,7 @@ export class MemoryLogStore implements LogStore {
    * import { MemoryLogStore } from "./memory.ts";
    * const store = new MemoryLogStore();
    * store.failNext("saveVote", new Error("disk full"));
-   * const failed = await store.saveVote({ term: 1, votedFor: 1, committed: false })
+   * const failed = await Promise.resolve(store.saveVote({ term: 1, votedFor: 1, committed: false }))
    *   .then(() => false, () => true);
    * console.assert(failed && store.vote === null);
    * ```

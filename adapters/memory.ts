@@ -797,7 +797,7 @@ export class MemoryLogStore implements LogStore {
    */
   saveCommitted(committed: LogId | null): Promise<void> | void {
     return this.#runWrite("saveCommitted", () => {
-      const c = committed === null ? null : Object.freeze(_id(committed));
+      const c = committed === null ? null : _id(committed);
       this.#write({ kind: "committed", committed: c });
     });
   }

@@ -76,7 +76,11 @@ export interface SimLogStoreOptions {
   readonly clock: Clock;
   /** Draws each sync's latency. */
   readonly random: Random;
-  /** Latency of a sync, drawn uniformly from [0, fsyncMaxMs] ms. */
+  /**
+   * Latency of a sync, drawn uniformly from [0, fsyncMaxMs] ms. `0` makes a
+   * synchronous store (like bun:sqlite): each write is durable when the call
+   * returns, which says so by returning `undefined`.
+   */
   readonly fsyncMaxMs: number;
   /** A deliberate bug; default `"none"`. */
   readonly fault?: SimStoreFault;
@@ -157,7 +161,7 @@ class _Crashed extends Error {
  * const clock = new ManualClock();
  * const store = new SimLogStore({ node: 1, clock, random: new SeededRandom(1), fsyncMaxMs: 2 });
  * let done = false;
- * store.append([{ term: 1, index: 1, type: "blank" }]).then(() => done = true);
+ * store.append([{ term: 1, index: 1, type: "blank" }])?.then(() => done = true);
  * console.assert(store.lastIndex() === 1 && store.lastIndex("durable") === 0);
  * clock.advance(2); // the sync
  * await Promise.resolve();
@@ -260,7 +264,7 @@ export class SimLogStore implements LogStore {
     return this.#read("readVote", this.inner.readVote());
   }
 
-  saveVote(vote: Vote): Promise<void> {
+  saveVote(vote: Vote): Promise<void> | void {
     if (this.#fault === "drop-vote") return Promise.resolve();
     return this.#writeOp(
       "saveVote",
@@ -277,7 +281,7 @@ export class SimLogStore implements LogStore {
     return this.#read("entries", this.inner.entries(from, to));
   }
 
-  append(entries: readonly Entry[]): Promise<void> {
+  append(entries: readonly Entry[]): Promise<void> | void {
     const prevTerm = entries.length > 0 ? this.#written.termAt(entries[0]!.index - 1) : undefined;
     return this.#writeOp("append", () => this.inner.append(entries), () => {
       this.#mirror({ kind: "append", terms: entries.map((e) => e.term) });
@@ -285,7 +289,7 @@ export class SimLogStore implements LogStore {
     });
   }
 
-  truncate(since: number): Promise<void> {
+  truncate(since: number): Promise<void> | void {
     const w = this.#written;
     const from = Math.max(since, w.purgedIndex + 1);
     const removed = w.terms.slice(from - w.purgedIndex - 1);
@@ -295,7 +299,7 @@ export class SimLogStore implements LogStore {
     });
   }
 
-  purge(upTo: LogId): Promise<void> {
+  purge(upTo: LogId): Promise<void> | void {
     return this.#writeOp("purge", () => this.inner.purge(upTo), () => {
       this.#mirror({ kind: "purge", upTo: { term: upTo.term, index: upTo.index } });
     });
@@ -331,10 +335,16 @@ export class SimLogStore implements LogStore {
     op: string,
     call: () => Promise<void> | void,
     accepted: (() => void) | null,
-  ): Promise<void> {
+  ): Promise<void> | void {
     const before = this.inner.unsynced;
     const p = Promise.resolve(call());
-    if (this.inner.unsynced > before) accepted?.();
+    const wrote = this.inner.unsynced > before;
+    if (wrote) accepted?.();
+    if (wrote && this.#opts.fsyncMaxMs === 0 && this.#fault === "none") {
+      // A synchronous store: durable on return (with everything written before it).
+      this.#syncNow(true);
+      return;
+    }
     const done = this.#read(op, p);
     if (this.#fault === "ack-before-sync") {
       this.#scheduleSync();

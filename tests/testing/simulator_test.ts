@@ -103,7 +103,7 @@ test(
     const clock = new ManualClock();
     const store = new SimLogStore({ node: 1, clock, random: new SeededRandom(1), fsyncMaxMs: 5 });
     let done = false;
-    void store.append([entry(1, 1)]).then(() => done = true);
+    void Promise.resolve(store.append([entry(1, 1)])).then(() => done = true);
     await settle();
     assert.equal(done, false, "not durable yet");
     assert.equal(store.lastIndex(), 1);
@@ -113,20 +113,33 @@ test(
     assert.equal(done, true);
     assert.equal(store.termAt(1, "durable"), 1);
     let failed = false;
-    void store.append([entry(2, 2)]).catch(() => failed = true);
+    void Promise.resolve(store.append([entry(2, 2)])).catch(() => failed = true);
     await settle();
     const restarted = store.crash();
     await settle();
     assert.equal(failed, true, "the interrupted write rejects");
     assert.equal(restarted.lastIndex(), 1, "the unsynced entry is lost");
     assert.equal((await restarted.logState()).lastLogId?.index, 1);
-    const interrupted = restarted.append([entry(2, 2)]).catch((e) => e);
+    const interrupted = Promise.resolve(restarted.append([entry(2, 2)])).catch((e: unknown) => e);
     await settle();
     const kept = restarted.crash(true);
     assert.equal(kept.lastIndex(), 2, "crash(true): the disk had written it");
     assert.ok((await interrupted) instanceof Error, "though the node never heard");
   },
 );
+
+test("sim: SimLogStore with fsyncMaxMs 0 is synchronous: durable when a write returns", async () => {
+  const clock = new ManualClock();
+  const store = new SimLogStore({ node: 1, clock, random: new SeededRandom(1), fsyncMaxMs: 0 });
+  assert.equal(store.append([entry(1, 1)]), undefined);
+  assert.equal(store.lastIndex("durable"), 1);
+  assert.equal(store.saveVote({ term: 1, votedFor: 1, committed: false }), undefined);
+  assert.equal(store.vote("durable")?.votedFor, 1);
+  // A refused write is still a rejection.
+  const bad = store.append([entry(1, 5)]);
+  assert.ok(bad instanceof Promise);
+  await assert.rejects(bad);
+});
 
 test("sim: SimLogStore faults: acks before durability, votes dropped", SLOW, async () => {
   const clock = new ManualClock();
@@ -138,7 +151,7 @@ test("sim: SimLogStore faults: acks before durability, votes dropped", SLOW, asy
     fault: "ack-before-sync",
   });
   let done = false;
-  void early.append([entry(1, 1)]).then(() => done = true);
+  void Promise.resolve(early.append([entry(1, 1)])).then(() => done = true);
   await settle();
   assert.equal(done, true, "resolved before it is durable");
   assert.equal(early.crash().lastIndex(), 0, "and lost by a crash");

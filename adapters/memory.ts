@@ -1208,8 +1208,9 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
   }
 
   /**
-   * Applies entries; rejects, applying none, unless they continue from the
-   * last applied entry (index + 1, terms not decreasing).
+   * Applies entries and returns the responses synchronously (an array, not a
+   * promise); rejects, applying none, unless they continue from the last
+   * applied entry (index + 1, terms not decreasing).
    *
    * @example
    * ```ts
@@ -1223,7 +1224,9 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
    * console.assert(out[0] === undefined && out[1] === null && out[2]?.[0] === 120); // "x"
    * ```
    */
-  apply(entries: readonly Entry[]): Promise<(Uint8Array | null | undefined)[]> {
+  apply(
+    entries: readonly Entry[],
+  ): Promise<(Uint8Array | null | undefined)[]> | (Uint8Array | null | undefined)[] {
     try {
       checkApplyOrder("MemoryStateMachine", this.#lastApplied, entries);
     } catch (e) {
@@ -1252,7 +1255,7 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
       this.#applyLog.push(id);
       this.#appliedCount++;
     }
-    return Promise.resolve(out);
+    return out;
   }
 
   /**
@@ -1412,8 +1415,8 @@ export class CountingStateMachine implements StateMachine<number> {
   }
 
   /**
-   * Counts the normal entries; rejects, applying none, unless the entries
-   * continue from the last applied one.
+   * Counts the normal entries, answering synchronously (an array); rejects,
+   * applying none, unless the entries continue from the last applied one.
    *
    * @example
    * ```ts
@@ -1423,9 +1426,9 @@ export class CountingStateMachine implements StateMachine<number> {
    * console.assert(n === 1);
    * ```
    */
-  apply(entries: readonly Entry[]): Promise<(number | undefined)[]> {
+  apply(entries: readonly Entry[]): Promise<(number | undefined)[]> | (number | undefined)[] {
     const last = entries[entries.length - 1];
-    if (last === undefined) return Promise.resolve([]);
+    if (last === undefined) return [];
     const first = entries[0]!;
     const expected = (this.#lastApplied?.index ?? 0) + 1;
     if (first.index !== expected || last.index !== expected + entries.length - 1) {
@@ -1447,7 +1450,7 @@ export class CountingStateMachine implements StateMachine<number> {
       }
     }
     this.#lastApplied = { term: last.term, index: last.index };
-    return Promise.resolve(out);
+    return out;
   }
 
   /**

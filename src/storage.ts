@@ -155,9 +155,12 @@ export interface StateMachine<R = unknown> {
   appliedState(): Promise<AppliedState>;
   /**
    * Applies committed entries, in order, exactly once each, and returns one
-   * response per entry (`undefined` for blank and membership entries).
+   * response per entry (`undefined` for blank and membership entries) — as
+   * a promise, or as the array itself when applied synchronously (which
+   * saves the runtime a promise per batch). A failure (rejection or throw)
+   * stops the node.
    */
-  apply(entries: readonly Entry[]): Promise<(R | undefined)[]>;
+  apply(entries: readonly Entry[]): Promise<(R | undefined)[]> | (R | undefined)[];
   /** Serializes the applied state as a snapshot. */
   buildSnapshot(): Promise<Snapshot>;
   /**

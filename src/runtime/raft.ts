@@ -155,6 +155,13 @@ interface ReadRequest {
   reject(e: unknown): void;
 }
 
+/** Committed entries to apply: `first` moves on as chunks are applied. */
+interface ApplyRange {
+  readonly type: "apply";
+  first: number;
+  readonly last: LogId;
+}
+
 interface MembershipWaiter {
   readonly index: number;
   resolve(logId: LogId): void;
@@ -252,10 +259,11 @@ export class Raft<R = unknown> {
   readonly #readWaiters = new Map<number, ReadRequest>();
   #readsAwaitApply: { index: number; read: ReadRequest }[] = [];
   #membershipWaiters: MembershipWaiter[] = [];
-  #applyQueue: (
-    | { readonly type: "apply"; readonly first: number; readonly last: LogId }
-    | { readonly type: "install"; readonly token: number; readonly meta: SnapshotMeta }
-  )[] = [];
+  #applyQueue: (ApplyRange | {
+    readonly type: "install";
+    readonly token: number;
+    readonly meta: SnapshotMeta;
+  })[] = [];
   /** Received snapshot streams, by request token, until installed (or refused). */
   readonly #snapshotData = new Map<number, ReadableStream<Uint8Array>>();
   /** Peers a snapshot is being sent to. */
@@ -840,7 +848,7 @@ export class Raft<R = unknown> {
               ? { type: "apply", first: c.first, last: c.last }
               : { type: "install", token: c.token, meta: c.meta },
           );
-          if (!this.#applying) void this.#runApply();
+          if (!this.#applying) this.#runApply();
           break;
         case "send-snapshot":
           void this.#sendSnapshot(c.to, c.term, c.leaderId);
@@ -922,45 +930,80 @@ export class Raft<R = unknown> {
     };
   }
 
-  async #runApply(): Promise<void> {
+  /**
+   * The apply worker: applies queued ranges (in chunks) and installs received
+   * snapshots, in order. Runs synchronously while the cache has the entries
+   * and the state machine answers with an array; waits for whatever returns a
+   * promise, then resumes.
+   */
+  #runApply(): void {
     this.#applying = true;
     try {
       while (this.#applyQueue.length > 0 && !this.#stopped) {
-        const item = this.#applyQueue.shift()!;
+        const item = this.#applyQueue[0]!;
         if (item.type === "install") {
-          await this.#install(item.token, item.meta);
-          continue;
+          this.#applyQueue.shift();
+          this.#install(item.token, item.meta).then(this.#resumeApply, this.#applyFailed);
+          return;
         }
-        const { first, last } = item;
-        for (let from = first; from <= last.index; from += CHUNK) {
-          const to = Math.min(last.index, from + CHUNK - 1);
-          const entries = this.#io.cached(from, to) ?? await this.#io.entries(from, to);
-          const responses = await this.#sm.apply(entries);
-          for (let i = 0; i < entries.length; i++) {
-            const e = entries[i]!;
-            const w = this.#takeWaiter(e.index);
-            if (w === undefined) continue;
-            if (w.term === e.term) {
-              w.resolve({ logId: { term: e.term, index: e.index }, response: responses[i] as R });
-            } else {
-              w.reject(this.#forward(this.#engine.status().leaderId));
-            }
-          }
-          const lastEntry = entries[entries.length - 1]!;
-          const appliedId = { term: lastEntry.term, index: lastEntry.index };
-          this.#appliedIndex = appliedId.index;
-          // Emits no command: no turn of its own needed.
-          this.#engine.applied(appliedId);
-          this.metrics.invalidate(this.#buildFn);
-          this.#releaseReads();
+        const from = item.first;
+        const to = Math.min(item.last.index, from + CHUNK - 1);
+        const cached = this.#io.cached(from, to);
+        const pending = cached !== null
+          ? this.#applyChunk(item, cached)
+          : this.#io.entries(from, to).then((entries) => this.#applyChunk(item, entries));
+        if (pending !== undefined) {
+          pending.then(this.#resumeApply, this.#applyFailed);
+          return;
         }
-        this.#saveCommitted(last);
-        this.#maybeSnapshot();
       }
     } catch (e) {
       this.#fail("apply", e);
     }
     this.#applying = false;
+  }
+
+  readonly #resumeApply = (): void => this.#runApply();
+  readonly #applyFailed = (e: unknown): void => {
+    this.#fail("apply", e);
+    this.#applying = false;
+  };
+
+  /** Applies `entries` (the head of `item`): synchronously if the state machine does. */
+  #applyChunk(item: ApplyRange, entries: Entry[]): Promise<void> | undefined {
+    const responses = this.#sm.apply(entries);
+    if (Array.isArray(responses)) {
+      this.#applied(item, entries, responses);
+      return undefined;
+    }
+    return responses.then((r) => this.#applied(item, entries, r));
+  }
+
+  /** Answers the writes of an applied chunk and moves `item` past it. */
+  #applied(item: ApplyRange, entries: Entry[], responses: readonly (R | undefined)[]): void {
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      const w = this.#takeWaiter(e.index);
+      if (w === undefined) continue;
+      if (w.term === e.term) {
+        w.resolve({ logId: { term: e.term, index: e.index }, response: responses[i] as R });
+      } else {
+        w.reject(this.#forward(this.#engine.status().leaderId));
+      }
+    }
+    const lastEntry = entries[entries.length - 1]!;
+    const appliedId = { term: lastEntry.term, index: lastEntry.index };
+    this.#appliedIndex = appliedId.index;
+    // Emits no command: no turn of its own needed.
+    this.#engine.applied(appliedId);
+    this.metrics.invalidate(this.#buildFn);
+    this.#releaseReads();
+    item.first = appliedId.index + 1;
+    if (item.first > item.last.index) {
+      this.#applyQueue.shift();
+      this.#saveCommitted(item.last);
+      this.#maybeSnapshot();
+    }
   }
 
   /** Remembers the commit index in the store: best effort (it only speeds up recovery). */

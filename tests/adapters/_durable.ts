@@ -63,7 +63,7 @@ export function range(term: number, from: number, to: number, size = 2): Entry[]
   return out;
 }
 
-export async function rejection(p: Promise<unknown> | void): Promise<Error> {
+export async function rejection(p: unknown): Promise<Error> {
   try {
     await p;
   } catch (e) {

@@ -30,7 +30,7 @@ function ids(entries: readonly Entry[] | readonly LogId[]): string {
   return entries.map((e) => `${e.term}-${e.index}`).join(",");
 }
 
-async function rejection(p: Promise<unknown> | void): Promise<Error> {
+async function rejection(p: unknown): Promise<Error> {
   try {
     await p;
   } catch (e) {

@@ -298,19 +298,24 @@ export class EngineCore {
   onFlushed(io: number): boolean {
     if (io <= this.flushedIo) return false;
     this.flushedIo = Math.min(io, this.ioSeq);
-    let moved = false;
-    while (this.pendingLogIo.length > 0 && this.pendingLogIo[0]!.io <= this.flushedIo) {
-      const p = this.pendingLogIo.shift()!;
-      this.durable = p.last;
-      moved = true;
+    // Usually everything pending is flushed at once: empty the queues rather than shift them.
+    const pending = this.pendingLogIo;
+    let n = 0;
+    while (n < pending.length && pending[n]!.io <= this.flushedIo) n++;
+    if (n > 0) {
+      this.durable = pending[n - 1]!.last;
+      if (n === pending.length) pending.length = 0;
+      else pending.splice(0, n);
     }
+    const deferred = this.deferred;
     let k = 0;
-    while (k < this.deferred.length && this.deferred[k]!.io <= this.flushedIo) {
-      this.#out.push(this.deferred[k]!.cmd);
+    while (k < deferred.length && deferred[k]!.io <= this.flushedIo) {
+      this.#out.push(deferred[k]!.cmd);
       k++;
     }
-    if (k > 0) this.deferred.splice(0, k);
-    return moved;
+    if (k === deferred.length) deferred.length = 0;
+    else if (k > 0) deferred.splice(0, k);
+    return n > 0;
   }
 
   /** Index of the last entry known durable. */

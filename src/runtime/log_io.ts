@@ -9,7 +9,7 @@
 
 import type { Command } from "../engine/commands.ts";
 import type { LogStore } from "../storage.ts";
-import type { Entry } from "../types.ts";
+import type { Entry, LogId } from "../types.ts";
 
 type StorageCommand = Extract<Command, { io: number }>;
 
@@ -31,6 +31,8 @@ export class LogIo {
   #batch: StorageCommand[] | null = null;
   #at = 0;
   #op = "";
+  /** A commit index waiting to be saved. */
+  #committed: LogId | undefined = undefined;
   #running = false;
   #failed = false;
   #idle: (() => void)[] = [];
@@ -64,6 +66,18 @@ export class LogIo {
     else if (cmd.type === "truncate-log") this.#cacheTruncate(cmd.since);
     else if (cmd.type === "purge-log") this.#cachePurge(cmd.upTo.index);
     this.#queue.push(cmd);
+    if (!this.#running) this.#run();
+  }
+
+  /**
+   * Remembers the commit index in the store after the queued writes, never
+   * concurrently with them; saves that pile up meanwhile collapse into the
+   * latest. Best effort: the store need not make it durable, and a failure
+   * is ignored.
+   */
+  saveCommitted(committed: LogId): void {
+    if (this.#failed) return;
+    this.#committed = committed;
     if (!this.#running) this.#run();
   }
 
@@ -147,7 +161,24 @@ export class LogIo {
     for (;;) {
       let batch = this.#batch;
       if (batch === null) {
-        if (this.#queue.length === 0 || this.#failed) break;
+        if (this.#failed) break;
+        if (this.#queue.length === 0) {
+          // Idle: save the latest commit index, if one is waiting (a hint: failures ignored).
+          const committed = this.#committed;
+          if (committed === undefined) break;
+          this.#committed = undefined;
+          let saving: Promise<void> | void;
+          try {
+            saving = this.#store.saveCommitted(committed);
+          } catch {
+            continue;
+          }
+          if (saving !== undefined) {
+            saving.then(this.#resume, this.#resume);
+            return;
+          }
+          continue;
+        }
         batch = this.#batch = this.#queue;
         this.#queue = [];
         this.#at = 0;

@@ -1001,17 +1001,8 @@ export class Raft<R = unknown> {
     item.first = appliedId.index + 1;
     if (item.first > item.last.index) {
       this.#applyQueue.shift();
-      this.#saveCommitted(item.last);
+      this.#io.saveCommitted(item.last);
       this.#maybeSnapshot();
-    }
-  }
-
-  /** Remembers the commit index in the store: best effort (it only speeds up recovery). */
-  #saveCommitted(committed: LogId): void {
-    try {
-      this.#logStore.saveCommitted(committed)?.catch(() => {});
-    } catch {
-      // Not needed for safety: a restart re-learns the commit index from the leader.
     }
   }
 

@@ -25,6 +25,8 @@
  *   --repeat N               runs per client count (default 1); the table shows the median
  *   --warmup N               writes (64 clients, own cluster, not reported) before the runs, so
  *                            that the JIT has compiled the hot path (default 50000; 0 for none)
+ *   --gc                     force a full garbage collection before each run (off by default:
+ *                            on Deno it makes the next run 30–40% slower, see `gc` below)
  *   --json                   print only the JSON lines
  *   --long                   one long run (64 clients unless --clients), printing heap and RSS
  *                            samples over time; stops early past --heap-limit-mb (default 3072)
@@ -73,8 +75,16 @@ const cpuMicros: () => number = await (async () => {
   }
 })();
 
-/** A full collection between runs, so that one run's garbage does not weigh on the next. */
-const gc: () => void = RUNTIME === "bun" ? () => G.Bun.gc(true) : await _v8Gc();
+/**
+ * With `--gc`, a forced full collection before each run. Off by default: on Deno the runs
+ * after a forced (memory-reducing) collection measured 30–40% slower than runs without one
+ * (the collector and JIT warm up again), which no long-running server ever sees.
+ */
+const gc: () => void = !ARGS.includes("--gc")
+  ? () => {}
+  : RUNTIME === "bun"
+  ? () => G.Bun.gc(true)
+  : await _v8Gc();
 
 async function _v8Gc(): Promise<() => void> {
   if (typeof G.gc === "function") return () => G.gc();

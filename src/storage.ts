@@ -11,7 +11,10 @@
  *   instead return `undefined` — only when it is durable by the time it
  *   returns. Synchronous stores (in memory, bun:sqlite) do so and save the
  *   runtime a promise and an event-loop turn per write.
- * - Calls are never concurrent: the runtime issues one at a time, in order.
+ * - Writes never overlap: the runtime issues them one at a time, in order,
+ *   each after the previous one answered. Reads (`entries`, for replication
+ *   and apply when the runtime's cache lacks them) may come while a write is
+ *   pending; they must see every write already answered.
  * - A rejected promise (or an exception thrown by a write) is fatal: the
  *   node stops (StorageError) rather than continue with a half-written state.
  *
@@ -39,6 +42,11 @@ export interface LogState {
 
 /**
  * Durable storage of the vote and the log.
+ *
+ * Writes answer once durable: with a promise, or — for a store that is
+ * durable when the call returns (in memory, bun:sqlite) — with `undefined`,
+ * which lets the runtime carry on in the same event-loop turn. Writes never
+ * overlap: the runtime waits for each before the next.
  *
  * @example
  * ```ts

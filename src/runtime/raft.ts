@@ -329,8 +329,11 @@ export class Raft<R = unknown> {
   /**
    * Starts a node: recovers its vote, log, commit index and the state
    * machine's applied state from storage, and re-applies committed entries
-   * the state machine lacks. Rejects with `ConfigError` for bad options and
-   * `StorageError` if storage cannot be read.
+   * the state machine lacks. A log that does not hold the last entry of the
+   * state machine's snapshot (a crash between installing a snapshot and
+   * purging the log) is replaced by the snapshot: dropped and purged up to
+   * it. Rejects with `ConfigError` for bad options and `StorageError` if
+   * storage cannot be read (or repaired).
    */
   static async create<R>(opts: RaftOptions<R>): Promise<Raft<R>> {
     if (!isNodeId(opts.id)) throw new TypeError(`node id must be a non-negative safe integer`);

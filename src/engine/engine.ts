@@ -32,6 +32,7 @@ import { expireTransfer, transferLeader } from "./leadership_transfer.ts";
 import { changeMembership } from "./membership_change.ts";
 import { leaseValid, requestReads } from "./read_index.ts";
 import {
+  finishInterruptedInstall,
   handleInstallSnapshot,
   handleInstallSnapshotResponse,
   purgeLog,
@@ -136,6 +137,7 @@ export class RaftEngine {
   /** Recovers an engine from what storage holds. */
   constructor(init: EngineInit) {
     this.#core = new EngineCore(init);
+    finishInterruptedInstall(this.#core);
     // Committed entries the state machine has not applied yet are applied at once.
     this.#core.maybeApply();
   }

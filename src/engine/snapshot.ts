@@ -112,22 +112,52 @@ export function snapshotInstalled(core: EngineCore, token: number): void {
   core.pendingInstall = null;
   const meta = pending.meta;
   const last = meta.lastLogId!;
-  if (core.log.termAt(last.index) !== last.term && core.log.lastIndex() >= core.log.firstIndex()) {
-    core.truncateEntries(core.log.firstIndex(), true);
-  }
-  core.purgeEntries(last);
-  if (last.index > core.commit) core.commit = last.index;
   if (last.index > core.applyRequested) core.applyRequested = last.index;
   if (core.applied === null || core.applied.index < last.index) core.applied = last;
   core.snapshot = meta;
-  const kept = core.memberships.filter((m) => m.logId !== null && m.logId.index > last.index);
-  core.memberships = [meta.lastMembership, ...kept];
-  core.onMembershipChanged();
+  continueLogFromSnapshot(core, meta);
   core.emitAfterIo({
     type: "reply",
     token,
     message: { type: "install-snapshot-response", term: core.vote.term, lastLogId: last },
   });
+}
+
+/**
+ * On start-up: a crash between installing a snapshot (the state machine
+ * keeps it) and purging the log up to it (a separate store) leaves a log
+ * that does not hold the snapshot's last entry — shorter than the snapshot,
+ * or with a lost term's entry there. Finishes that install's log part.
+ *
+ * @example
+ * ```ts ignore
+ * finishInterruptedInstall(core); // from the engine's constructor
+ * ```
+ */
+export function finishInterruptedInstall(core: EngineCore): void {
+  const meta = core.snapshot;
+  const last = meta?.lastLogId ?? null;
+  if (meta === null || last === null) return;
+  if (last.index <= (core.log.purged()?.index ?? 0) || core.log.matches(last)) return;
+  continueLogFromSnapshot(core, meta);
+}
+
+/**
+ * Makes the log continue from snapshot `meta`: a log that does not hold its
+ * last entry is dropped (entries the snapshot replaced), the log is purged up
+ * to it, what it covers counts as committed, and memberships restart from
+ * its own.
+ */
+function continueLogFromSnapshot(core: EngineCore, meta: SnapshotMeta): void {
+  const last = meta.lastLogId!;
+  if (core.log.termAt(last.index) !== last.term && core.log.lastIndex() >= core.log.firstIndex()) {
+    core.truncateEntries(core.log.firstIndex(), true);
+  }
+  core.purgeEntries(last);
+  if (last.index > core.commit) core.commit = last.index;
+  const kept = core.memberships.filter((m) => m.logId !== null && m.logId.index > last.index);
+  core.memberships = [meta.lastMembership, ...kept];
+  core.onMembershipChanged();
 }
 
 /**

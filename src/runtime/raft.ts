@@ -45,7 +45,7 @@ import type { RaftNetwork } from "../network.ts";
 import { bytesToStream, rechunk } from "../byte_stream.ts";
 import type { Random } from "../random.ts";
 import { cryptoRandom } from "../random.ts";
-import type { LogState, LogStore, StateMachine } from "../storage.ts";
+import type { LogStore, StateMachine } from "../storage.ts";
 import type {
   Entry,
   LogId,
@@ -333,7 +333,7 @@ export class Raft<R = unknown> {
    * state machine's snapshot (a crash between installing a snapshot and
    * purging the log) is replaced by the snapshot: dropped and purged up to
    * it. Rejects with `ConfigError` for bad options and `StorageError` if
-   * storage cannot be read (or repaired).
+   * storage cannot be read.
    */
   static async create<R>(opts: RaftOptions<R>): Promise<Raft<R>> {
     if (!isNodeId(opts.id)) throw new TypeError(`node id must be a non-negative safe integer`);
@@ -346,16 +346,13 @@ export class Raft<R = unknown> {
       op = "readVote";
       const vote = (await store.readVote()) ?? INITIAL_VOTE;
       op = "logState";
-      let state = await store.logState();
+      const state = await store.logState();
       op = "readCommitted";
       const committed = await store.readCommitted();
       op = "appliedState";
       const applied = await opts.stateMachine.appliedState();
       op = "currentSnapshot";
       const snapshot = (await opts.stateMachine.currentSnapshot())?.meta ?? null;
-      op = "align log with snapshot";
-      const repaired = await Raft.#alignLogWithSnapshot(store, state, snapshot?.lastLogId ?? null);
-      if (repaired !== null) state = repaired;
       const memberships: StoredMembership[] = [];
       const smm = applied.membership;
       if (smm.membership.configs.length > 0) memberships.push(smm);
@@ -399,33 +396,6 @@ export class Raft<R = unknown> {
       if (e instanceof RaftError) throw e;
       throw new StorageError(op, e);
     }
-  }
-
-  /**
-   * A crash between installing a received snapshot (the state machine keeps
-   * it) and purging the log up to it leaves a log that does not hold the
-   * snapshot's last entry: shorter than the snapshot, or with another term
-   * there (entries of a lost term the snapshot replaced). Everything such a
-   * log holds after its purge point is superseded by the snapshot: it is
-   * dropped, and the log purged up to the snapshot, as the install would
-   * have finished. Returns the new log state, or `null` if nothing was done.
-   */
-  static async #alignLogWithSnapshot(
-    store: LogStore,
-    state: LogState,
-    snap: LogId | null,
-  ): Promise<LogState | null> {
-    const purgedIndex = state.lastPurged?.index ?? 0;
-    if (snap === null || snap.index <= purgedIndex) return null;
-    const last = state.lastLogId?.index ?? 0;
-    if (snap.index <= last) {
-      const [at] = await store.entries(snap.index, snap.index);
-      if (at !== undefined && at.term === snap.term) return null;
-    }
-    // What the install does (engine/snapshot.ts): drop the log, then purge up to the snapshot.
-    if (last > purgedIndex) await store.truncate(purgedIndex + 1);
-    await store.purge(snap);
-    return await store.logState();
   }
 
   // ---- application API ---------------------------------------------------------

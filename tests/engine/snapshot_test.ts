@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { TestCluster } from "./_cluster.ts";
+import { TEST_CONFIG, TestCluster } from "./_cluster.ts";
+import { RaftEngine } from "../../src/engine/engine.ts";
 import { membershipOf } from "../../src/types.ts";
 import type { Command } from "../../src/engine/commands.ts";
 
@@ -248,4 +249,50 @@ test("engine/snapshot: an unreachable peer in snapshot state is offered the snap
   assert.ok(again > sent, "offered again after the failure");
   assert.equal(c.node(3).installs, 1);
   assert.deepEqual(c.node(3).engine.status().committed, c.node(1).engine.status().committed);
+});
+
+/** A restarted engine whose state machine holds a snapshot ending at 2-5, with this log. */
+function restartedWith(logIds: { term: number; index: number }[]): RaftEngine {
+  const membership = { logId: { term: 1, index: 1 }, membership: membershipOf([1, 2, 3]) };
+  return new RaftEngine({
+    id: 2,
+    config: TEST_CONFIG,
+    random: { int: (min) => min },
+    now: 0,
+    vote: { term: 2, votedFor: 1, committed: true },
+    logIds,
+    purged: null,
+    applied: { term: 2, index: 5 },
+    snapshot: { lastLogId: { term: 2, index: 5 }, lastMembership: membership, snapshotId: "s" },
+    memberships: [membership],
+  });
+}
+
+test("engine/snapshot: a restart whose log stops short of the snapshot finishes the install", () => {
+  const e = restartedWith([{ term: 1, index: 1 }, { term: 1, index: 2 }]);
+  const cmds = e.takeCommands();
+  assert.deepEqual(cmds.map((c) => c.type), ["truncate-log", "purge-log"]);
+  assert.equal(ofType(cmds, "truncate-log")[0]!.since, 1);
+  assert.deepEqual(ofType(cmds, "purge-log")[0]!.upTo, { term: 2, index: 5 });
+  const s = e.status();
+  assert.deepEqual([s.purged, s.lastLogId, s.committed], [
+    { term: 2, index: 5 },
+    { term: 2, index: 5 },
+    { term: 2, index: 5 },
+  ]);
+  assert.equal(s.role, "follower", "still a voter of the snapshot's membership");
+});
+
+test("engine/snapshot: a restart whose log has a lost term's entry at the snapshot drops it", () => {
+  const lost = [1, 2, 3, 4, 5, 6].map((index) => ({ term: index < 4 ? 1 : 3, index }));
+  const e = restartedWith(lost);
+  assert.deepEqual(e.takeCommands().map((c) => c.type), ["truncate-log", "purge-log"]);
+  assert.deepEqual(e.status().lastLogId, { term: 2, index: 5 }, "6 (term 3) is gone too");
+});
+
+test("engine/snapshot: a restart whose log holds the snapshot's last entry keeps its log", () => {
+  const e = restartedWith([1, 2, 3, 4, 5, 6].map((index) => ({ term: index < 5 ? 1 : 2, index })));
+  assert.deepEqual(e.takeCommands(), []);
+  assert.deepEqual(e.status().lastLogId, { term: 2, index: 6 });
+  assert.equal(e.status().purged, null);
 });

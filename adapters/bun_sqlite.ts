@@ -341,7 +341,8 @@ export class BunSqliteLogStore implements LogStore {
     this.#db.close(true);
   }
 
-  #run<T>(op: keyof LogStore, body: () => T): Promise<T> {
+  /** The rejection a call meets instead of running: the store is closed or failed. */
+  #refusal(op: keyof LogStore): Promise<never> | null {
     if (this.#closed) return Promise.reject(closedError(_NAME, op));
     if (this.#failed !== undefined) {
       return Promise.reject(
@@ -350,6 +351,12 @@ export class BunSqliteLogStore implements LogStore {
         }),
       );
     }
+    return null;
+  }
+
+  #run<T>(op: keyof LogStore, body: () => T): Promise<T> {
+    const refused = this.#refusal(op);
+    if (refused !== null) return refused;
     try {
       return Promise.resolve(body());
     } catch (e) {
@@ -363,14 +370,8 @@ export class BunSqliteLogStore implements LogStore {
    * contract's synchronous form). Failures come as a rejected promise.
    */
   #runWrite(op: keyof LogStore, body: () => void): Promise<void> | void {
-    if (this.#closed) return Promise.reject(closedError(_NAME, op));
-    if (this.#failed !== undefined) {
-      return Promise.reject(
-        new Error(`${_NAME}.${op}: an earlier write failed; reopen the store`, {
-          cause: this.#failed,
-        }),
-      );
-    }
+    const refused = this.#refusal(op);
+    if (refused !== null) return refused;
     try {
       body();
     } catch (e) {

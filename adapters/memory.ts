@@ -500,7 +500,8 @@ export class MemoryLogStore implements LogStore {
     else queue.push(err);
   }
 
-  #run<T>(op: LogStoreOperation, body: () => T): Promise<T> {
+  /** Counts the call; the rejection it meets instead of running (closed, injected failure). */
+  #refusal(op: LogStoreOperation): Promise<never> | null {
     this.#calls[op]++;
     if (this.#closed) {
       return Promise.reject(new Error(`MemoryLogStore.${op}: the store is closed`));
@@ -513,6 +514,12 @@ export class MemoryLogStore implements LogStore {
         return Promise.reject(err);
       }
     }
+    return null;
+  }
+
+  #run<T>(op: LogStoreOperation, body: () => T): Promise<T> {
+    const refused = this.#refusal(op);
+    if (refused !== null) return refused;
     try {
       return Promise.resolve(body());
     } catch (e) {
@@ -525,18 +532,8 @@ export class MemoryLogStore implements LogStore {
    * wait for), a promise in "manual" mode; failures always as a rejection.
    */
   #runWrite(op: LogStoreOperation, body: () => void): Promise<void> | void {
-    this.#calls[op]++;
-    if (this.#closed) {
-      return Promise.reject(new Error(`MemoryLogStore.${op}: the store is closed`));
-    }
-    if (this.#failures.size > 0) {
-      const queue = this.#failures.get(op);
-      if (queue !== undefined) {
-        const err = queue.shift();
-        if (queue.length === 0) this.#failures.delete(op);
-        return Promise.reject(err);
-      }
-    }
+    const refused = this.#refusal(op);
+    if (refused !== null) return refused;
     try {
       body();
     } catch (e) {

@@ -423,6 +423,23 @@ export class EngineCore {
   }
 
   /**
+   * A request from `from`, leader of `term` (not below ours): follows it,
+   * commits the vote for it (no other leader can win this term), and counts
+   * it as heard from now (its lease; the election timer restarts).
+   */
+  followLeader(term: number, from: NodeId): void {
+    if (term > this.vote.term || this.role === "candidate" || this.leaderId !== from) {
+      this.becomeFollower(term, from);
+    }
+    const v = this.vote;
+    if (!v.committed && (v.votedFor === null || v.votedFor === from)) {
+      this.saveVote({ term: v.term, votedFor: from, committed: true });
+    }
+    this.leaderSeenAt = this.now;
+    this.resetElectionTimer();
+  }
+
+  /**
    * Becomes a follower (or learner) in `term`, following `leaderId` if known.
    * Persists the term when it rises. Fails what only a leader could serve.
    */

@@ -56,15 +56,7 @@ export function handleAppendRequest(
     reply(false, prevIndex, 0, 0);
     return;
   }
-  if (req.term > core.vote.term || core.role === "candidate" || core.leaderId !== from) {
-    core.becomeFollower(req.term, from);
-  }
-  const v = core.vote;
-  if (!v.committed && (v.votedFor === null || v.votedFor === from)) {
-    core.saveVote({ term: v.term, votedFor: from, committed: true });
-  }
-  core.leaderSeenAt = core.now;
-  core.resetElectionTimer();
+  core.followLeader(req.term, from);
   // While a snapshot is being installed nothing may be appended or committed past it.
   if (core.pendingInstall !== null) {
     reply(false, prevIndex, 0, 0);

@@ -78,15 +78,7 @@ export function handleInstallSnapshot(
     core.emitAfterIo({ type: "reply", token, message });
   };
   if (req.term < core.vote.term) return reply(null);
-  if (req.term > core.vote.term || core.role === "candidate" || core.leaderId !== from) {
-    core.becomeFollower(req.term, from);
-  }
-  const v = core.vote;
-  if (!v.committed && (v.votedFor === null || v.votedFor === from)) {
-    core.saveVote({ term: v.term, votedFor: from, committed: true });
-  }
-  core.leaderSeenAt = core.now;
-  core.resetElectionTimer();
+  core.followLeader(req.term, from);
   const last = req.meta.lastLogId;
   if (core.pendingInstall !== null) return reply(null);
   if (last === null || last.index <= core.commit) {

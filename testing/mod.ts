@@ -21,6 +21,7 @@
 export * from "./memory_network.ts";
 export * from "./log_store_conformance.ts";
 export * from "./linearizability.ts";
+export * from "./register_history.ts";
 export * from "./simulator.ts";
 export * from "./sim_clock.ts";
 export * from "./sim_drain.ts";

@@ -11,6 +11,7 @@ import {
   type RegisterOutput,
   type RegisterValue,
 } from "../../testing/linearizability.ts";
+import { generateRegisterHistory } from "../../testing/register_history.ts";
 import { SeededRandom } from "../../src/random.ts";
 
 type Op = Operation<RegisterInput, RegisterOutput>;
@@ -162,111 +163,6 @@ function bruteForce(history: readonly Op[]): boolean {
     return false;
   };
   return rec(registerModel.init());
-}
-
-interface Pending {
-  readonly id: number;
-  readonly client: number;
-  readonly key: string;
-  readonly input: RegisterInput;
-  readonly call: number;
-  readonly fate: "ok" | "fail" | "unknown";
-  applied: boolean;
-  output: RegisterOutput;
-}
-
-/**
- * A history of a real (sequential, in-memory) store: clients invoke
- * operations, each takes effect at a random instant while pending, and
- * returns later; so the history is linearizable by construction. Written
- * values are unique ("v0", "v1", …). Some operations fail (never take
- * effect) or time out (take effect later, or never).
- */
-function generateHistory(
-  seed: number,
-  count: number,
-  keys: number,
-  clients: number,
-  unknownRate = 0.02,
-  failRate = 0.02,
-): Op[] {
-  const rnd = new SeededRandom(seed);
-  const store = new Map<string, RegisterValue>();
-  const written: string[] = [];
-  const history: Op[] = [];
-  const busy: (Pending | null)[] = new Array<Pending | null>(clients).fill(null);
-  const lingering: Pending[] = []; // timed out, may still take effect
-  let time = 0;
-  let started = 0;
-  const apply = (p: Pending): void => {
-    const current = store.get(p.key) ?? null;
-    const input = p.input;
-    if (input.type === "write") {
-      store.set(p.key, input.value);
-      p.output = null;
-    } else if (input.type === "read") {
-      p.output = current;
-    } else {
-      p.output = current === input.from;
-      if (p.output) store.set(p.key, input.to);
-    }
-    p.applied = true;
-  };
-  while (started < count || busy.some((b) => b !== null)) {
-    if (lingering.length > 0 && rnd.next() < 0.05) {
-      const [late] = lingering.splice(rnd.int(0, lingering.length), 1);
-      if (late !== undefined && rnd.next() < 0.5) apply(late);
-      continue;
-    }
-    const client = rnd.int(0, clients);
-    const p = busy[client];
-    if (p === null || p === undefined) {
-      if (started >= count) continue;
-      const key = "k" + rnd.int(0, keys);
-      const x = rnd.next();
-      let input: RegisterInput;
-      if (x < 0.5) {
-        input = R;
-      } else if (x < 0.8 || written.length === 0) {
-        const value = "v" + written.length;
-        written.push(value);
-        input = W(value);
-      } else {
-        const from = rnd.next() < 0.6
-          ? (store.get(key) ?? null)
-          : written[rnd.int(0, written.length)]!;
-        const to = "v" + written.length;
-        written.push(to);
-        input = CAS(from, to);
-      }
-      const y = rnd.next();
-      const fate = y < unknownRate ? "unknown" : y < unknownRate + failRate ? "fail" : "ok";
-      busy[client] = {
-        id: started++,
-        client,
-        key,
-        input,
-        call: time++,
-        fate,
-        applied: false,
-        output: null,
-      };
-    } else if (!p.applied && p.fate === "ok") {
-      apply(p);
-    } else {
-      busy[client] = null;
-      const base = { id: p.id, client, key: p.key, input: p.input, call: p.call };
-      if (p.fate === "ok") {
-        history.push({ ...base, output: p.output, ret: time++, status: "ok" });
-      } else if (p.fate === "fail") {
-        history.push({ ...base, ret: time++, status: "fail" });
-      } else {
-        history.push({ ...base, ret: null, status: "unknown" });
-        lingering.push(p);
-      }
-    }
-  }
-  return history;
 }
 
 function replaceOp(history: readonly Op[], replacement: Op): Op[] {
@@ -545,23 +441,30 @@ test("linearizability: partitionByKey false checks all keys as one object", () =
 // ---------------------------------------------------------- random histories
 
 test("linearizability: 2,000 generated ops over 5 keys and 10 clients are ok", () => {
-  const h = generateHistory(1, 2000, 5, 10);
+  const h = generateRegisterHistory({ seed: 1, count: 2000, keys: 5, clients: 10 });
   assert.equal(h.length, 2000);
   assert.ok(h.filter((op) => op.status === "unknown").length > 10); // unknowns are exercised
   assert.ok(h.filter((op) => op.status === "fail").length > 10);
   assert.ok(h.some((op) => op.input.type === "cas" && op.output === true));
   assertWitness(h, checkLinearizable(h, registerModel), true);
   for (const seed of [2, 3, 4]) {
-    const other = generateHistory(seed, 2000, 5, 10, 0.05, 0.05);
+    const other = generateRegisterHistory({
+      seed,
+      count: 2000,
+      keys: 5,
+      clients: 10,
+      unknownRate: 0.05,
+      failRate: 0.05,
+    });
     assertWitness(other, checkLinearizable(other, registerModel), true);
   }
   // One key, more contention.
-  const hot = generateHistory(5, 1000, 1, 10);
+  const hot = generateRegisterHistory({ seed: 5, count: 1000, keys: 1, clients: 10 });
   assertWitness(hot, checkLinearizable(hot, registerModel), true);
 });
 
 test("linearizability: one read corrupted to a value never written is a violation on its key", () => {
-  const h = generateHistory(1, 2000, 5, 10);
+  const h = generateRegisterHistory({ seed: 1, count: 2000, keys: 5, clients: 10 });
   const victim = h.filter((op) => op.status === "ok" && op.input.type === "read")[700]!;
   assert.ok(victim.status === "ok");
   const corrupted = replaceOp(h, { ...victim, output: "never-written" });
@@ -573,7 +476,7 @@ test("linearizability: one read corrupted to a value never written is a violatio
 });
 
 test("linearizability: one read corrupted to a stale value is a violation on its key", () => {
-  const h = generateHistory(2, 2000, 5, 10);
+  const h = generateRegisterHistory({ seed: 2, count: 2000, keys: 5, clients: 10 });
   // A read r and a value v whose only writer completed before another
   // certain write w of r's key, itself completed before r was invoked.
   // (Values are unique, so v cannot come back.)
@@ -684,7 +587,14 @@ test("linearizability: agrees with an exhaustive search when many outcomes are u
 test("linearizability: strategies and the read-only hint do not change verdicts", () => {
   for (const seed of [11, 12, 13]) {
     // Many unknown operations: the eager and lazy searches differ most.
-    const h = generateHistory(seed, 300, 2, 6, 0.1, 0.02);
+    const h = generateRegisterHistory({
+      seed,
+      count: 300,
+      keys: 2,
+      clients: 6,
+      unknownRate: 0.1,
+      failRate: 0.02,
+    });
     const reads = h.filter((op) => op.status === "ok" && op.input.type === "read");
     const corrupted = replaceOp(h, { ...reads[50]!, output: "nope" } as Op);
     const keys = new Set<string | undefined>();
@@ -797,8 +707,8 @@ test("linearizability: the time limit turns an exponential search into a prompt 
 });
 
 test("linearizability: results are deterministic", () => {
-  const h = generateHistory(7, 1500, 3, 8);
-  assert.deepEqual(h, generateHistory(7, 1500, 3, 8));
+  const h = generateRegisterHistory({ seed: 7, count: 1500, keys: 3, clients: 8 });
+  assert.deepEqual(h, generateRegisterHistory({ seed: 7, count: 1500, keys: 3, clients: 8 }));
   assert.deepEqual(checkLinearizable(h, registerModel), checkLinearizable(h, registerModel));
   const reads = h.filter((op) => op.status === "ok" && op.input.type === "read");
   const bad = replaceOp(h, { ...reads[400]!, output: "x" } as Op);

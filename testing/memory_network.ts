@@ -711,12 +711,7 @@ export class MemoryNetwork {
       return Promise.reject(new NetworkError(from, target, "unknown-node"));
     }
     counts.delivered++;
-    let response: Promise<RaftResponse>;
-    try {
-      response = handler(from, request, data);
-    } catch (e) {
-      response = Promise.reject(e);
-    }
+    const response = _deliver(handler, from, request, data);
     if (signal === undefined) return response;
     return new Promise<RaftResponse>((resolve, reject) => {
       const call = new _Call(resolve, reject, signal);
@@ -800,12 +795,7 @@ export class MemoryNetwork {
       return;
     }
     counts.delivered++;
-    let response: Promise<RaftResponse>;
-    try {
-      response = handler(from, request, data);
-    } catch (e) {
-      response = Promise.reject(e);
-    }
+    const response = _deliver(handler, from, request, data);
     if (call === null) {
       response.catch(() => {}); // a duplicate's answer is discarded
       return;
@@ -836,5 +826,19 @@ export class MemoryNetwork {
       } else if (failed !== null) call.fail(failed.error);
       else call.succeed(res!);
     });
+  }
+}
+
+/** Calls a node's handler; a handler that throws answers with that rejection. */
+function _deliver(
+  handler: RequestHandler,
+  from: NodeId,
+  request: RaftRequest,
+  data: Uint8Array | undefined,
+): Promise<RaftResponse> {
+  try {
+    return handler(from, request, data);
+  } catch (e) {
+    return Promise.reject(e);
   }
 }

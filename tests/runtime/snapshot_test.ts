@@ -105,12 +105,25 @@ test("runtime/snapshot: the logs-since-last policy builds snapshots by itself", 
   }
 });
 
-/** A single-voter node's state machine that applied (and snapshotted) 1-1 (membership) .. `last`. */
-async function snapshottedMachine(entries: Entry[]): Promise<MemoryStateMachine> {
+/**
+ * Starts node 1 (the single voter of `MEMBERS`) on a log store holding `log` and a state machine
+ * that applied `applied` and snapshotted them: what a crash between the snapshot install and the
+ * log's purge leaves behind.
+ */
+async function restartOn(log: Entry[], applied: Entry[]) {
   const sm = new MemoryStateMachine();
-  await sm.apply(entries);
+  await sm.apply(applied);
   await sm.buildSnapshot();
-  return sm;
+  const store = new MemoryLogStore();
+  await store.append(log);
+  const raft = await Raft.create({
+    id: 1,
+    config: NO_AUTO,
+    logStore: store,
+    stateMachine: sm,
+    network: new MemoryNetwork().client(1),
+  });
+  return { raft, store, sm };
 }
 
 const MEMBERS: Entry = { term: 1, index: 1, type: "membership", membership: membershipOf([1]) };
@@ -124,22 +137,13 @@ const put = (term: number, index: number, key: string): Entry => ({
 test("runtime/snapshot: a restart whose log stops short of the state machine's snapshot catches the log up", async () => {
   // A crash after the state machine installed a snapshot but before the log was purged up to it
   // (they are separate stores): the log ends at 2, the snapshot at 5.
-  const sm = await snapshottedMachine([
+  const { raft, store } = await restartOn([MEMBERS, put(1, 2, "a")], [
     MEMBERS,
     put(1, 2, "a"),
     put(1, 3, "b"),
     put(1, 4, "c"),
     put(1, 5, "d"),
   ]);
-  const store = new MemoryLogStore();
-  await store.append([MEMBERS, put(1, 2, "a")]);
-  const raft = await Raft.create({
-    id: 1,
-    config: NO_AUTO,
-    logStore: store,
-    stateMachine: sm,
-    network: new MemoryNetwork().client(1),
-  });
   try {
     const m = raft.metrics.current;
     assert.deepEqual([m.purged?.index, m.snapshot?.index, m.lastApplied?.index], [5, 5, 5]);
@@ -158,16 +162,10 @@ test("runtime/snapshot: a restart whose log stops short of the state machine's s
 test("runtime/snapshot: a restart whose log conflicts with the snapshot drops the conflicting log", async () => {
   // The log holds entries of a lost term (3-2, 4-2); the snapshot, from the leader that
   // replaced them, ends at 3-3.
-  const sm = await snapshottedMachine([MEMBERS, put(1, 2, "a"), put(3, 3, "b")]);
-  const store = new MemoryLogStore();
-  await store.append([MEMBERS, put(1, 2, "a"), put(2, 3, "x"), put(2, 4, "y")]);
-  const raft = await Raft.create({
-    id: 1,
-    config: NO_AUTO,
-    logStore: store,
-    stateMachine: sm,
-    network: new MemoryNetwork().client(1),
-  });
+  const { raft, store, sm } = await restartOn(
+    [MEMBERS, put(1, 2, "a"), put(2, 3, "x"), put(2, 4, "y")],
+    [MEMBERS, put(1, 2, "a"), put(3, 3, "b")],
+  );
   try {
     const m = raft.metrics.current;
     assert.deepEqual(m.purged, { term: 3, index: 3 });

@@ -12,7 +12,7 @@
  * | log matching | every written entry `(index, term)` must have the same predecessor term and payload as every other copy |
  * | leader completeness | a leader's log holds every entry committed in an earlier term (checked once its store caught up) |
  * | state machine safety | no two state machines apply different entries at one index; applied entries are committed |
- * | committed entries immutable | no two nodes (nor one node over time) report different entries committed at an index |
+ * | committed entries immutable | no two nodes (nor one node over time) report different entries committed at an index; a newly committed entry extends the committed log |
  * | committed on a quorum | a committed entry is durable on a majority of each config of a membership that may have committed it |
  * | per-node monotonic | term, vote within a term, commit and applied never go back while a node runs |
  * | ordering | purged ≤ snapshot ≤ applied ≤ committed ≤ last log index; the last entry's term ≤ the node's term |
@@ -180,7 +180,10 @@ export class InvariantChecker implements SimStoreObserver {
   readonly #acks: boolean;
   /** term → leader. */
   readonly #leaders = new Map<number, NodeId>();
-  /** Committed entries: `#record[i]` is the term of index i (`UNKNOWN` if purged everywhere). */
+  /**
+   * Committed entries: `#record[i]` is the term of index i, traced back from a committed
+   * entry along the predecessors seen written (`UNKNOWN` if no link and no store has it).
+   */
   readonly #record: number[] = [0];
   /** `#commitTerm[i]`: a term by which index i was committed (the lowest seen). */
   readonly #commitTerm: number[] = [0];
@@ -242,6 +245,9 @@ export class InvariantChecker implements SimStoreObserver {
         this.#entries.set(key, { prev, fingerprint: fp });
         if (e.type === "membership") this.#addMembership(e.index, e.term, e.membership.configs);
       } else {
+        if (seen.prev === undefined && prev !== undefined) {
+          this.#entries.set(key, { prev, fingerprint: seen.fingerprint });
+        }
         if (seen.fingerprint !== fp) {
           this.fail(
             "log matching",
@@ -507,19 +513,28 @@ export class InvariantChecker implements SimStoreObserver {
       return;
     }
     const targetTerm = this.#claims.get(target)!;
-    // Stores holding the target entry hold the committed prefix (log matching).
-    const sources = views.filter((v) => v.store.termAt(target) === targetTerm);
-    if (sources.length === 0) return; // not written anywhere yet: try again later
+    if (!this.#entries.has(`${target}/${targetTerm}`)) return; // not written yet: try later
+    // The committed log is the chain of entries that ends at the target (log matching):
+    // walk it back along the predecessor terms seen written, which no purge can take
+    // away (a store may purge its log behind a snapshot before its commit is seen).
     const from = this.#record.length;
+    const terms: number[] = [];
+    let t = targetTerm;
+    for (let i = target; i >= from; i--) {
+      terms.push(t);
+      t = t === UNKNOWN ? UNKNOWN : this.#prevTerm(i, t, views);
+    }
+    terms.reverse();
+    const before = this.#record[from - 1]!;
+    if (t !== UNKNOWN && before !== UNKNOWN && t !== before) {
+      this.fail(
+        "committed entries immutable",
+        `${targetTerm}-${target} was reported committed after ${t}-${from - 1}, but ` +
+          `${before}-${from - 1} was committed`,
+      );
+    }
     for (let i = from; i <= target; i++) {
-      let t: number = UNKNOWN;
-      for (const v of sources) {
-        const x = v.store.termAt(i);
-        if (x !== undefined) {
-          t = x;
-          break;
-        }
-      }
+      const t = terms[i - from]!;
       this.#record.push(t);
       const claim = this.#claims.get(i);
       if (claim !== undefined && t !== UNKNOWN && claim !== t) {
@@ -538,6 +553,24 @@ export class InvariantChecker implements SimStoreObserver {
       if (t !== UNKNOWN) this.#checkQuorum(i, views);
     }
     for (const i of [...this.#claims.keys()]) if (i <= target) this.#claims.delete(i);
+  }
+
+  /**
+   * The term of the entry before `term`-`index`: as seen when it was written, else
+   * from a store that holds it (written or durable), else `UNKNOWN`.
+   */
+  #prevTerm(index: number, term: number, views: readonly NodeView[]): number {
+    if (index === 1) return 0;
+    const prev = this.#entries.get(`${index}/${term}`)?.prev;
+    if (prev !== undefined) return prev;
+    for (const v of views) {
+      for (const layer of ["written", "durable"] as const) {
+        if (v.store.termAt(index, layer) !== term) continue;
+        const x = v.store.termAt(index - 1, layer);
+        if (x !== undefined) return x;
+      }
+    }
+    return UNKNOWN;
   }
 
   #checkQuorum(i: number, views: readonly NodeView[]): void {

@@ -31,6 +31,7 @@ const request: AppendRequest = {
   entries,
   leaderCommit: 999_990,
   round: 12345,
+  clusterId: "5f2c9a01d4e8b7c6a3f0e1d2c3b4a596",
 };
 const encoded = encodeMessage(request);
 

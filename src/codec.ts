@@ -10,18 +10,20 @@
  *
  * ```text
  * message     [1, tag, ...fields]
- *   1 append                    term, leaderId, prevLogId, [entry...], leaderCommit, round
+ *   1 append                    term, leaderId, prevLogId, [entry...], leaderCommit, round,
+ *                               clusterId
  *   2 append-response           term, round, success, index, hintTerm, hintIndex
- *   3 vote / 4 pre-vote         term, candidateId, lastLogId, transfer
+ *   3 vote / 4 pre-vote         term, candidateId, lastLogId, transfer, clusterId
  *   5 vote-response / 6 pre-vote-response                term, granted
- *   7 timeout-now               term, leaderId
+ *   7 timeout-now               term, leaderId, clusterId
  *   8 timeout-now-response      term, accepted
- *   9 install-snapshot          term, leaderId, meta
+ *   9 install-snapshot          term, leaderId, meta, clusterId
  *  10 install-snapshot-response term, lastLogId
  * entry       [0, term, index] blank | [1, term, index, bytes] normal
  *             | [2, term, index, membership] membership
  * logId       [term, index] | null
- * membership  [[[voterId...]...], [[nodeId, addr]...]]
+ * membership  [[[voterId...]...], [[nodeId, addr]...]] | [..., ..., clusterId]
+ *             (the cluster id is written when it is not "")
  * stored      [logId, membership]
  * meta        [lastLogId, stored, snapshotId]
  * standalone  encodeEntry [1, ...entry]; encodeEntries [1, [entry...]];
@@ -32,7 +34,8 @@
  *
  * Integers are CBOR unsigned integers, or float64 from 2^32 up (as cbor-x
  * writes them); decoding also accepts uint64 and requires every integer to
- * be a non-negative safe integer.
+ * be a non-negative safe integer, terms at most `MAX_TERM` and log indexes
+ * at most `MAX_INDEX` (2^52: far from 2^53, so they have room to grow).
  *
  * Decoding trusts nothing: any input that is not a well-formed value of
  * this format (wrong version, tag, arity or field type, inconsistent entries,
@@ -65,6 +68,7 @@ import type {
   StoredMembership,
   Vote,
 } from "./types.ts";
+import { MAX_INDEX, MAX_TERM } from "./types.ts";
 
 /**
  * Version of the wire format, the first element of every encoded value.
@@ -241,8 +245,16 @@ function _logIdOut(id: LogId | null, what: string): void {
   _putUint(id.index, what);
 }
 
-/** The two fields of a membership (the caller writes the array head). */
+/** A membership: `[configs, nodes]`, or `[configs, nodes, clusterId]` when it has one. */
 function _membershipOut(m: Membership): void {
+  const withId = m.clusterId !== "" && m.clusterId !== undefined;
+  _head(4, withId ? 3 : 2);
+  _membershipFields(m);
+  if (withId) _textString(m.clusterId, "clusterId");
+}
+
+/** The configs and nodes of a membership. */
+function _membershipFields(m: Membership): void {
   _head(4, m.configs.length);
   for (const config of m.configs) {
     _head(4, config.length);
@@ -259,7 +271,6 @@ function _membershipOut(m: Membership): void {
 /** The two fields of a stored membership (the caller writes the array head). */
 function _storedMembershipOut(sm: StoredMembership): void {
   _logIdOut(sm.logId, "membership logId");
-  _head(4, 2);
   _membershipOut(sm.membership);
 }
 
@@ -295,7 +306,6 @@ function _entryOut(e: Entry, extra: number): void {
       _head(0, _ENTRY_MEMBERSHIP);
       _putUint(e.term, "entry term");
       _putUint(e.index, "entry index");
-      _head(4, 2);
       _membershipOut(e.membership);
       return;
     default:
@@ -318,13 +328,14 @@ function _envelope(tag: number, n: number): void {
 function _messageOut(m: RaftMessage): void {
   switch (m.type) {
     case "append":
-      _envelope(_APPEND, 6);
+      _envelope(_APPEND, 7);
       _putUint(m.term, "term");
       _putUint(m.leaderId, "leaderId");
       _logIdOut(m.prevLogId, "prevLogId");
       _entriesOut(m.entries);
       _putUint(m.leaderCommit, "leaderCommit");
       _putUint(m.round, "round");
+      _textString(m.clusterId, "clusterId");
       return;
     case "append-response":
       _envelope(_APPEND_RESPONSE, 6);
@@ -337,11 +348,12 @@ function _messageOut(m: RaftMessage): void {
       return;
     case "vote":
     case "pre-vote":
-      _envelope(m.type === "vote" ? _VOTE : _PRE_VOTE, 4);
+      _envelope(m.type === "vote" ? _VOTE : _PRE_VOTE, 5);
       _putUint(m.term, "term");
       _putUint(m.candidateId, "candidateId");
       _logIdOut(m.lastLogId, "lastLogId");
       _putBool(m.transfer, "transfer");
+      _textString(m.clusterId, "clusterId");
       return;
     case "vote-response":
     case "pre-vote-response":
@@ -350,9 +362,10 @@ function _messageOut(m: RaftMessage): void {
       _putBool(m.granted, "granted");
       return;
     case "timeout-now":
-      _envelope(_TIMEOUT_NOW, 2);
+      _envelope(_TIMEOUT_NOW, 3);
       _putUint(m.term, "term");
       _putUint(m.leaderId, "leaderId");
+      _textString(m.clusterId, "clusterId");
       return;
     case "timeout-now-response":
       _envelope(_TIMEOUT_NOW_RESPONSE, 2);
@@ -360,11 +373,12 @@ function _messageOut(m: RaftMessage): void {
       _putBool(m.accepted, "accepted");
       return;
     case "install-snapshot":
-      _envelope(_INSTALL_SNAPSHOT, 3);
+      _envelope(_INSTALL_SNAPSHOT, 4);
       _putUint(m.term, "term");
       _putUint(m.leaderId, "leaderId");
       _head(4, 3);
       _metaOut(m.meta);
+      _textString(m.clusterId, "clusterId");
       return;
     case "install-snapshot-response":
       _envelope(_INSTALL_SNAPSHOT_RESPONSE, 2);
@@ -401,7 +415,13 @@ function _versioned<T>(n: number, fields: (value: T) => void): (value: T) => voi
 }
 
 const _metaWriter = _versioned(3, _metaOut);
-const _membershipWriter = _versioned(2, _membershipOut);
+function _membershipWriter(m: Membership): void {
+  const withId = m.clusterId !== "" && m.clusterId !== undefined;
+  _head(4, withId ? 4 : 3);
+  _head(0, CODEC_VERSION);
+  _membershipFields(m);
+  if (withId) _textString(m.clusterId, "clusterId");
+}
 const _storedMembershipWriter = _versioned(2, _storedMembershipOut);
 
 /** Runs a writer on the scratch space and returns a copy of what it wrote. */
@@ -644,6 +664,30 @@ function _badUint(v: unknown, what: string): never {
   return _fail(`${what} must be a non-negative safe integer, got ${_show(v)}`);
 }
 
+/** A term: a non-negative integer at most MAX_TERM. */
+function _term(v: unknown, what: string): number {
+  const n = _toUint(v);
+  return n < 0 || n > MAX_TERM ? _badTerm(v, what) : n;
+}
+
+function _badTerm(v: unknown, what: string): never {
+  const n = _toUint(v);
+  if (n < 0) return _badUint(v, what);
+  return _fail(`${what} ${n} exceeds the largest term, ${MAX_TERM}`);
+}
+
+/** A log index: a non-negative integer at most MAX_INDEX. */
+function _index(v: unknown, what: string): number {
+  const n = _toUint(v);
+  return n < 0 || n > MAX_INDEX ? _badIndex(v, what) : n;
+}
+
+function _badIndex(v: unknown, what: string): never {
+  const n = _toUint(v);
+  if (n < 0) return _badUint(v, what);
+  return _fail(`${what} ${n} exceeds the largest log index, ${MAX_INDEX}`);
+}
+
 function _bool(v: unknown, what: string): boolean {
   if (typeof v !== "boolean") _fail(`${what} must be a boolean, got ${_show(v)}`);
   return v;
@@ -658,17 +702,23 @@ function _logIdIn(v: unknown, what: string): LogId | null {
   if (v === null) return null;
   const a = _array(v, what);
   _arity(a, 2, what);
-  return { term: _uint(a[0], `${what}.term`), index: _uint(a[1], `${what}.index`) };
+  return { term: _term(a[0], `${what}.term`), index: _index(a[1], `${what}.index`) };
 }
 
 function _membershipIn(v: unknown, limits: _Limits, what: string): Membership {
   const a = _array(v, what);
-  _arity(a, 2, what);
-  const rawConfigs = _array(a[0], `${what}.configs`);
+  if (a.length !== 2 && a.length !== 3) _fail(`${what} must have 2 or 3 fields, got ${a.length}`);
+  return _membershipFieldsIn(a, 0, limits, what);
+}
+
+/** Reads `configs, nodes[, clusterId]` from `a[o]` on. */
+function _membershipFieldsIn(a: unknown[], o: number, limits: _Limits, what: string): Membership {
+  const clusterId = a.length > o + 2 ? _string(a[o + 2], `${what}.clusterId`) : "";
+  const rawConfigs = _array(a[o], `${what}.configs`);
   if (rawConfigs.length > _MAX_CONFIGS) {
     _fail(`${what}.configs has ${rawConfigs.length} voter sets; at most ${_MAX_CONFIGS}`);
   }
-  const rawNodes = _array(a[1], `${what}.nodes`);
+  const rawNodes = _array(a[o + 1], `${what}.nodes`);
   if (rawNodes.length > limits.maxNodes) {
     _fail(`${what}.nodes has ${rawNodes.length} nodes; at most ${limits.maxNodes}`);
   }
@@ -697,7 +747,7 @@ function _membershipIn(v: unknown, limits: _Limits, what: string): Membership {
     }
     configs.push(config);
   }
-  return { configs, nodes };
+  return { configs, nodes, clusterId };
 }
 
 function _storedMembershipIn(v: unknown, limits: _Limits, what: string): StoredMembership {
@@ -754,8 +804,8 @@ function _entryIn(v: unknown, limits: _Limits, base: string, i: number, o: numbe
   if (n !== want) return _fail(`${_at(base, i)} must have ${want} fields, got ${n}`);
   const term = _toUint(v[o + 1]);
   const index = _toUint(v[o + 2]);
-  if (term < 0) return _badUint(v[o + 1], `${_at(base, i)}.term`);
-  if (index < 0) return _badUint(v[o + 2], `${_at(base, i)}.index`);
+  if (term < 0 || term > MAX_TERM) return _badTerm(v[o + 1], `${_at(base, i)}.term`);
+  if (index < 0 || index > MAX_INDEX) return _badIndex(v[o + 2], `${_at(base, i)}.index`);
   if (index === 0) _fail(`${_at(base, i)}.index must be at least 1`);
   if (tag === _ENTRY_NORMAL) {
     const data: unknown = v[o + 3];
@@ -784,13 +834,14 @@ function _entriesIn(v: unknown, limits: _Limits, what: string): Entry[] {
 }
 
 function _appendIn(a: unknown[], limits: _Limits): AppendRequest {
-  _arity(a, 8, "append");
-  const term = _uint(a[2], "append.term");
+  _arity(a, 9, "append");
+  const term = _term(a[2], "append.term");
   const leaderId = _uint(a[3], "append.leaderId");
   const prevLogId = _logIdIn(a[4], "append.prevLogId");
   const entries = _entriesIn(a[5], limits, "append.entries");
-  const leaderCommit = _uint(a[6], "append.leaderCommit");
+  const leaderCommit = _index(a[6], "append.leaderCommit");
   const round = _uint(a[7], "append.round");
+  const clusterId = _string(a[8], "append.clusterId");
   // Entries continue the log right after prevLogId, with consecutive indexes and
   // non-decreasing terms no greater than the leader's.
   let index = prevLogId === null ? 0 : prevLogId.index;
@@ -811,7 +862,7 @@ function _appendIn(a: unknown[], limits: _Limits): AppendRequest {
     index = e.index;
     lastTerm = e.term;
   }
-  return { type: "append", term, leaderId, prevLogId, entries, leaderCommit, round };
+  return { type: "append", term, leaderId, prevLogId, entries, leaderCommit, round, clusterId };
 }
 
 function _messageIn(a: unknown[], limits: _Limits): RaftMessage {
@@ -823,23 +874,24 @@ function _messageIn(a: unknown[], limits: _Limits): RaftMessage {
       _arity(a, 8, "append-response");
       return {
         type: "append-response",
-        term: _uint(a[2], "append-response.term"),
+        term: _term(a[2], "append-response.term"),
         round: _uint(a[3], "append-response.round"),
         success: _bool(a[4], "append-response.success"),
-        index: _uint(a[5], "append-response.index"),
-        hintTerm: _uint(a[6], "append-response.hintTerm"),
-        hintIndex: _uint(a[7], "append-response.hintIndex"),
+        index: _index(a[5], "append-response.index"),
+        hintTerm: _term(a[6], "append-response.hintTerm"),
+        hintIndex: _index(a[7], "append-response.hintIndex"),
       } satisfies AppendResponse;
     case _VOTE:
     case _PRE_VOTE: {
       const type = tag === _VOTE ? "vote" : "pre-vote";
-      _arity(a, 6, type);
+      _arity(a, 7, type);
       return {
         type,
-        term: _uint(a[2], `${type}.term`),
+        term: _term(a[2], `${type}.term`),
         candidateId: _uint(a[3], `${type}.candidateId`),
         lastLogId: _logIdIn(a[4], `${type}.lastLogId`),
         transfer: _bool(a[5], `${type}.transfer`),
+        clusterId: _string(a[6], `${type}.clusterId`),
       } satisfies VoteRequest;
     }
     case _VOTE_RESPONSE:
@@ -848,37 +900,39 @@ function _messageIn(a: unknown[], limits: _Limits): RaftMessage {
       _arity(a, 4, type);
       return {
         type,
-        term: _uint(a[2], `${type}.term`),
+        term: _term(a[2], `${type}.term`),
         granted: _bool(a[3], `${type}.granted`),
       } satisfies VoteResponse;
     }
     case _TIMEOUT_NOW:
-      _arity(a, 4, "timeout-now");
+      _arity(a, 5, "timeout-now");
       return {
         type: "timeout-now",
-        term: _uint(a[2], "timeout-now.term"),
+        term: _term(a[2], "timeout-now.term"),
         leaderId: _uint(a[3], "timeout-now.leaderId"),
+        clusterId: _string(a[4], "timeout-now.clusterId"),
       } satisfies TimeoutNowRequest;
     case _TIMEOUT_NOW_RESPONSE:
       _arity(a, 4, "timeout-now-response");
       return {
         type: "timeout-now-response",
-        term: _uint(a[2], "timeout-now-response.term"),
+        term: _term(a[2], "timeout-now-response.term"),
         accepted: _bool(a[3], "timeout-now-response.accepted"),
       } satisfies TimeoutNowResponse;
     case _INSTALL_SNAPSHOT:
-      _arity(a, 5, "install-snapshot");
+      _arity(a, 6, "install-snapshot");
       return {
         type: "install-snapshot",
-        term: _uint(a[2], "install-snapshot.term"),
+        term: _term(a[2], "install-snapshot.term"),
         leaderId: _uint(a[3], "install-snapshot.leaderId"),
         meta: _metaIn(a[4], limits, "install-snapshot.meta"),
+        clusterId: _string(a[5], "install-snapshot.clusterId"),
       } satisfies InstallSnapshotRequest;
     case _INSTALL_SNAPSHOT_RESPONSE:
       _arity(a, 4, "install-snapshot-response");
       return {
         type: "install-snapshot-response",
-        term: _uint(a[2], "install-snapshot-response.term"),
+        term: _term(a[2], "install-snapshot-response.term"),
         lastLogId: _logIdIn(a[3], "install-snapshot-response.lastLogId"),
       } satisfies InstallSnapshotResponse;
     default:
@@ -1048,7 +1102,7 @@ export function decodeVote(bytes: Uint8Array): Vote {
   return _guard(() => {
     _arity(raw, 4, "vote");
     return {
-      term: _uint(raw[1], "vote.term"),
+      term: _term(raw[1], "vote.term"),
       votedFor: raw[2] === null ? null : _uint(raw[2], "vote.votedFor"),
       committed: _bool(raw[3], "vote.committed"),
     };
@@ -1102,8 +1156,10 @@ export function decodeSnapshotMeta(
 }
 
 /**
- * Encodes a membership as `[version, configs, nodes]`: `configs` an array of
- * voter-id arrays, `nodes` an array of `[id, addr]` pairs in the map's order.
+ * Encodes a membership as `[version, configs, nodes]`, or
+ * `[version, configs, nodes, clusterId]` when its cluster id is not `""`:
+ * `configs` an array of voter-id arrays, `nodes` an array of `[id, addr]`
+ * pairs in the map's order.
  *
  * @example
  * ```ts

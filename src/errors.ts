@@ -431,6 +431,81 @@ export class OutcomeUnknown extends RaftError {
 }
 
 /**
+ * A request came from a node of another cluster: its cluster id (chosen at
+ * `initialize` and carried by every Raft request) is not this node's. The
+ * request is refused and changes nothing; two clusters never merge.
+ *
+ * @example
+ * ```ts
+ * import { ClusterMismatch } from "./errors.ts";
+ * const e = new ClusterMismatch("a1b2", "c3d4", 2);
+ * console.assert(e.expected === "a1b2" && e.got === "c3d4" && e.from === 2);
+ * ```
+ */
+export class ClusterMismatch extends RaftError {
+  /** This node's cluster id. */
+  readonly expected: string;
+  /** The cluster id the request carried. */
+  readonly got: string;
+  /** The node that sent it. */
+  readonly from: NodeId;
+
+  /**
+   * @param expected this node's cluster id
+   * @param got the cluster id the request carried
+   * @param from the node that sent it
+   */
+  constructor(expected: string, got: string, from: NodeId) {
+    super(
+      "ClusterMismatch",
+      `node ${from} belongs to cluster ${JSON.stringify(got)}, not to this node's cluster ` +
+        `${JSON.stringify(expected)}: refused`,
+    );
+    this.expected = expected;
+    this.got = got;
+    this.from = from;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { expected: this.expected, got: this.got, from: this.from };
+  }
+}
+
+/**
+ * A broken invariant inside the node — a bug, never caused by a peer's or a
+ * client's input, which is checked first. Fatal like a storage error: the
+ * node stops (the process goes on) rather than risk its data.
+ *
+ * @example
+ * ```ts
+ * import { InternalError } from "./errors.ts";
+ * const e = new InternalError("turn", new RangeError("truncate at 3 ≤ commit 5"));
+ * console.assert(e.operation === "turn" && e.cause instanceof RangeError);
+ * ```
+ */
+export class InternalError extends RaftError {
+  /** Where it happened. */
+  readonly operation: string;
+
+  /**
+   * @param operation where it happened
+   * @param cause the underlying exception
+   */
+  constructor(operation: string, cause: unknown) {
+    super(
+      "InternalError",
+      `internal error in ${operation}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+    this.operation = operation;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { operation: this.operation };
+  }
+}
+
+/**
  * Storage failed. This is fatal: the node stops, since it can no longer
  * guarantee what it has persisted.
  *

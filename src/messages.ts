@@ -21,6 +21,8 @@ import type { Entry, LogId, NodeId, SnapshotMeta } from "./types.ts";
 export interface AppendRequest {
   /** Discriminant. */
   readonly type: "append";
+  /** The leader's cluster id: a node of another cluster refuses the request. */
+  readonly clusterId: string;
   /** The leader's term. */
   readonly term: number;
   /** The leader, so followers can redirect clients. */
@@ -84,6 +86,8 @@ export interface AppendResponse {
 export interface VoteRequest {
   /** Discriminant. */
   readonly type: "vote" | "pre-vote";
+  /** The candidate's cluster id: a node of another cluster refuses the request. */
+  readonly clusterId: string;
   /** The term the candidate campaigns for. */
   readonly term: number;
   /** The candidate. */
@@ -124,6 +128,8 @@ export interface VoteResponse {
 export interface TimeoutNowRequest {
   /** Discriminant. */
   readonly type: "timeout-now";
+  /** The leader's cluster id: a node of another cluster refuses the request. */
+  readonly clusterId: string;
   /** The leader's term. */
   readonly term: number;
   /** The leader handing over. */
@@ -165,6 +171,8 @@ export interface TimeoutNowResponse {
 export interface InstallSnapshotRequest {
   /** Discriminant. */
   readonly type: "install-snapshot";
+  /** The leader's cluster id: a node of another cluster refuses the request. */
+  readonly clusterId: string;
   /** The leader's term. */
   readonly term: number;
   /** The leader. */

@@ -31,6 +31,45 @@ export function isNodeId(value: unknown): value is NodeId {
 }
 
 /**
+ * The largest term any node holds or sends: far below 2^53, so that terms
+ * (and the arithmetic on them) stay exact. Decoders refuse larger terms.
+ *
+ * @example
+ * ```ts
+ * import { MAX_TERM } from "./types.ts";
+ * console.assert(MAX_TERM === 2 ** 52);
+ * ```
+ */
+export const MAX_TERM: number = 2 ** 52;
+
+/**
+ * The largest term a node takes from a peer's message: {@linkcode MAX_TERM}
+ * less 2^32. A message of a larger term (only a forged or corrupt one can
+ * carry it: 2^52 − 2^32 elections take longer than any cluster lives) is
+ * refused, so a cluster that adopted the largest term a peer may send still
+ * has 2^32 elections of room.
+ *
+ * @example
+ * ```ts
+ * import { MAX_PEER_TERM, MAX_TERM } from "./types.ts";
+ * console.assert(MAX_TERM - MAX_PEER_TERM === 2 ** 32);
+ * ```
+ */
+export const MAX_PEER_TERM: number = 2 ** 52 - 2 ** 32;
+
+/**
+ * The largest log index: far below 2^53 (at a million writes a second,
+ * 142 years). Decoders refuse larger indexes.
+ *
+ * @example
+ * ```ts
+ * import { MAX_INDEX } from "./types.ts";
+ * console.assert(MAX_INDEX === 2 ** 52);
+ * ```
+ */
+export const MAX_INDEX: number = 2 ** 52;
+
+/**
  * The position of an entry: the term of the leader that created it and its
  * index in the log. Indexes start at 1.
  *
@@ -154,6 +193,13 @@ export interface Membership {
   readonly configs: readonly (readonly NodeId[])[];
   /** Every node that receives replication, voters and learners. */
   readonly nodes: ReadonlyMap<NodeId, RaftNode>;
+  /**
+   * The cluster's identity, chosen at `initialize` and kept by every later
+   * membership of the cluster. Every Raft request carries it; a node refuses
+   * requests of another cluster. `""` on memberships made before cluster ids
+   * existed (and on {@linkcode EMPTY_MEMBERSHIP}).
+   */
+  readonly clusterId: string;
 }
 
 /**
@@ -188,11 +234,13 @@ export interface StoredMembership {
 export const EMPTY_MEMBERSHIP: Membership = Object.freeze({
   configs: Object.freeze([]) as readonly (readonly NodeId[])[],
   nodes: new Map<NodeId, RaftNode>(),
+  clusterId: "",
 });
 
 /**
  * Makes a membership with one voter set (sorted, de-duplicated) plus
- * learners. Nodes without an address get `""`.
+ * learners, of cluster `clusterId` (default `""`). Nodes without an address
+ * get `""`.
  *
  * @example
  * ```ts
@@ -205,11 +253,12 @@ export function membershipOf(
   voters: Iterable<NodeId>,
   learners: Iterable<NodeId> = [],
   addresses: ReadonlyMap<NodeId, RaftNode> = new Map(),
+  clusterId = "",
 ): Membership {
   const set = [...new Set(voters)].sort((a, b) => a - b);
   const nodes = new Map<NodeId, RaftNode>();
   for (const id of [...set, ...learners]) nodes.set(id, addresses.get(id) ?? { addr: "" });
-  return { configs: [set], nodes };
+  return { configs: [set], nodes, clusterId };
 }
 
 /**

@@ -134,7 +134,7 @@ function _membershipView(m: Membership): unknown {
   const nodes: [number, string][] = [...m.nodes.entries()]
     .map(([id, node]: [number, RaftNode]): [number, string] => [id, node.addr])
     .sort((x, y) => x[0] - y[0]);
-  return { configs: m.configs.map((c) => [...c]), nodes };
+  return { configs: m.configs.map((c) => [...c]), nodes, clusterId: m.clusterId };
 }
 
 /** The fields that matter of an entry, in a canonical form. */
@@ -302,10 +302,12 @@ const _cases: LogStoreCase[] = [
       nodes: new Map([[1, { addr: "http://a:1" }], [2, { addr: "http://b:2" }], [3, {
         addr: "",
       }], [4, { addr: "http://learner" }]]),
+      clusterId: "5f2c9a01d4e8b7c6a3f0e1d2c3b4a596",
     };
     const joint: Membership = {
       configs: [[1, 2, 3], [3, 4, 5]],
       nodes: new Map([1, 2, 3, 4, 5, 6].map((id) => [id, { addr: `node-${id}` }])),
+      clusterId: "",
     };
     const entries: Entry[] = [
       { term: 0, index: 1, type: "membership", membership: simple },
@@ -469,7 +471,11 @@ _cases.push({
       term: 3,
       index: 7,
       type: "membership" as const,
-      membership: { configs: [[1, 2]], nodes: new Map([[1, { addr: "x" }], [2, { addr: "y" }]]) },
+      membership: {
+        configs: [[1, 2]],
+        nodes: new Map([[1, { addr: "x" }], [2, { addr: "y" }]]),
+        clusterId: "c1",
+      },
     }];
     try {
       await first.saveVote(vote);

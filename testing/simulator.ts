@@ -39,6 +39,7 @@
 
 import { MemoryStateMachine } from "../adapters/memory.ts";
 import { ManualClock } from "../src/clock.ts";
+import { AlreadyInitialized, ShuttingDown, StorageError } from "../src/errors.ts";
 import type { Config } from "../src/config.ts";
 import type { RaftRequest, RaftResponse } from "../src/messages.ts";
 import type { RaftNetwork } from "../src/network.ts";
@@ -270,6 +271,8 @@ export class Simulator {
   #stillSteps = 0;
   #violation: SimViolation | null = null;
   #ran = false;
+  /** Node 1's `initialize` failed (it crashed first): an operator calls it again on restart. */
+  #initializeAgain = false;
 
   /** @param options the seed and options */
   constructor(options: SimOptions) {
@@ -459,11 +462,7 @@ export class Simulator {
     await this.#barrier!.drain();
     const first = this.#slots.get(1)!;
     if (first.raft === null) throw new Error("node 1 did not start");
-    const voters = this.#ids.slice(0, p.initialVoters);
-    first.raft.initialize(voters).then(
-      () => this.#event(`initialized [${voters.join(", ")}]`),
-      (e) => this.#checker.fail("initialize", _describe(e)),
-    );
+    this.#initialize(first.raft);
     this.#scheduleFault();
     this.#workload.start();
   }
@@ -482,6 +481,30 @@ export class Simulator {
     }
     await this.#barrier!.drain();
     await Promise.all(done);
+  }
+
+  /**
+   * Initializes the cluster on node 1, as an operator would: `initialize`
+   * resolves once the first membership is durable; if node 1 crashes before
+   * (the call rejects), it is called again once node 1 restarts. A call that
+   * finds the node initialized (the entry became durable just before the
+   * crash) has done its work.
+   */
+  #initialize(raft: Raft<Uint8Array | null>): void {
+    const voters = this.#ids.slice(0, this.profile.initialVoters);
+    raft.initialize(voters).then(
+      () => this.#event(`initialized [${voters.join(", ")}]`),
+      (e) => {
+        if (e instanceof AlreadyInitialized) {
+          this.#event("initialize: n1 was initialized before it crashed");
+        } else if (e instanceof ShuttingDown || e instanceof StorageError) {
+          this.#event(`initialize failed (${e.code}): called again once n1 restarts`);
+          this.#initializeAgain = true;
+        } else {
+          this.#checker.fail("initialize", _describe(e));
+        }
+      },
+    );
   }
 
   // ---- nodes ----------------------------------------------------------------------
@@ -513,6 +536,10 @@ export class Simulator {
       });
       this.#net.register(slot.id, (_from, req, data) => this.#deliver(slot, life, raft, req, data));
       if (life > 0) this.#event(`n${slot.id} restarted (term ${raft.metrics.current.currentTerm})`);
+      if (slot.id === 1 && this.#initializeAgain) {
+        this.#initializeAgain = false;
+        this.#initialize(raft);
+      }
     }, (e) => this.#checker.fail("restart", `node ${slot.id} could not start: ${_describe(e)}`));
   }
 

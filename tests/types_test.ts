@@ -82,6 +82,7 @@ test("types: votersOf is the ascending union of every voter set", () => {
   const joint: Membership = {
     configs: [[1, 2, 3], [3, 4, 5]],
     nodes: new Map([1, 2, 3, 4, 5, 6].map((id) => [id, { addr: "" }])),
+    clusterId: "",
   };
   assert.deepEqual(votersOf(joint), [1, 2, 3, 4, 5]);
   assert.deepEqual(votersOf(EMPTY_MEMBERSHIP), []);
@@ -93,6 +94,7 @@ test("types: learnersOf lists nodes in no voter set, ascending", () => {
   const joint: Membership = {
     configs: [[1, 2], [2, 3]],
     nodes: new Map([4, 3, 2, 1].map((id) => [id, { addr: "" }])),
+    clusterId: "",
   };
   assert.deepEqual(learnersOf(joint), [4]);
   assert.deepEqual(learnersOf(EMPTY_MEMBERSHIP), []);
@@ -102,6 +104,7 @@ test("types: isVoter is true in any voter set, false for learners and strangers"
   const joint: Membership = {
     configs: [[1, 2], [2, 3]],
     nodes: new Map([1, 2, 3, 4].map((id) => [id, { addr: "" }])),
+    clusterId: "",
   };
   assert.equal(isVoter(joint, 1), true);
   assert.equal(isVoter(joint, 2), true);

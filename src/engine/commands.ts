@@ -141,6 +141,8 @@ export interface AppendPlan {
   readonly leaderCommit: number;
   /** Heartbeat round. */
   readonly round: number;
+  /** The cluster's id, carried by the request. */
+  readonly clusterId: string;
 }
 
 /**
@@ -201,7 +203,9 @@ export type Command =
     readonly to: NodeId;
     readonly term: number;
     readonly leaderId: NodeId;
+    readonly clusterId: string;
   }
+  | { readonly type: "refuse"; readonly token: number; readonly refusal: Refusal }
   | { readonly type: "install-snapshot"; readonly token: number; readonly meta: SnapshotMeta }
   | { readonly type: "read-ready"; readonly token: number; readonly index: number }
   | { readonly type: "read-failed"; readonly token: number; readonly reason: ReadFailure }
@@ -210,6 +214,27 @@ export type Command =
     readonly logId: LogId;
     readonly membership: Membership;
   };
+
+/**
+ * Why a peer's request was refused without being looked at: it belongs to
+ * another cluster, or it carries a term no real cluster reaches (see
+ * `MAX_PEER_TERM`). The runtime answers the request with the matching
+ * `RaftError` (`ClusterMismatch`, `InvalidMessage`).
+ *
+ * @example
+ * ```ts
+ * import type { Refusal } from "./commands.ts";
+ * const r: Refusal = { kind: "cluster-mismatch", expected: "a1", got: "b2", from: 3 };
+ * ```
+ */
+export type Refusal =
+  | {
+    readonly kind: "cluster-mismatch";
+    readonly expected: string;
+    readonly got: string;
+    readonly from: NodeId;
+  }
+  | { readonly kind: "term-too-high"; readonly term: number; readonly max: number };
 
 /**
  * The outcome of a proposal: where it went, or why it was refused.

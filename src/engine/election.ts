@@ -17,7 +17,7 @@
  */
 
 import type { TimeoutNowRequest, VoteRequest, VoteResponse } from "../messages.ts";
-import { compareLogId, type NodeId } from "../types.ts";
+import { compareLogId, MAX_TERM, type NodeId } from "../types.ts";
 import type { EngineCore } from "./engine_core.ts";
 import { becomeLeader } from "./leader_replication.ts";
 import { hasQuorum } from "./quorum.ts";
@@ -34,6 +34,8 @@ import { hasQuorum } from "./quorum.ts";
  */
 export function campaign(core: EngineCore, opts: { transfer: boolean }): void {
   if (!core.mayCampaign() || core.role === "leader") return;
+  // The term space is spent (2^52 elections, or a forged term adopted): never overflow it.
+  if (core.vote.term >= MAX_TERM) return;
   if (core.config.preVote && !opts.transfer) startPreVote(core);
   else startElection(core, opts.transfer);
 }
@@ -55,6 +57,7 @@ function startPreVote(core: EngineCore): void {
     candidateId: core.id,
     lastLogId: core.log.lastLogId(),
     transfer: false,
+    clusterId: core.clusterId(),
   };
   for (const to of otherVoters(core)) core.emit({ type: "send", to, message: request });
 }
@@ -76,6 +79,7 @@ function startElection(core: EngineCore, transfer: boolean): void {
     candidateId: core.id,
     lastLogId: core.log.lastLogId(),
     transfer,
+    clusterId: core.clusterId(),
   };
   for (const to of otherVoters(core)) core.emitAfterIo({ type: "send", to, message: request });
   countOwnVoteIfDurable(core);
@@ -193,12 +197,16 @@ export function handleVoteResponse(core: EngineCore, from: NodeId, res: VoteResp
 }
 
 /**
- * A leader asks this node to campaign at once (leadership transfer). Only
- * honoured from the current term's leader and by a voter.
+ * A leader asks this node to campaign at once (leadership transfer).
+ * Honoured only from the leader this node follows in the request's term, and
+ * by a voter: any other TimeoutNow (from a node it does not know as leader,
+ * of another term, to a candidate or a leader) is refused and changes
+ * nothing, not even the term — a real leader of a newer term has sent
+ * appends first.
  *
  * @example
  * ```ts ignore
- * handleTimeoutNow(core, 1, { type: "timeout-now", term: 2, leaderId: 1 }, token);
+ * handleTimeoutNow(core, 1, { type: "timeout-now", term: 2, leaderId: 1, clusterId: "" }, token);
  * ```
  */
 export function handleTimeoutNow(
@@ -207,10 +215,8 @@ export function handleTimeoutNow(
   req: TimeoutNowRequest,
   token: number,
 ): void {
-  // A newer term's leader exists: follow it first (then its request is honoured).
-  if (req.term > core.vote.term) core.becomeFollower(req.term, from);
-  const accepted = req.term === core.vote.term && core.role !== "leader" && core.isVoter() &&
-    (core.leaderId === null || core.leaderId === from);
+  const accepted = req.term === core.vote.term && core.role === "follower" &&
+    core.leaderId === from && core.isVoter();
   core.emit({
     type: "reply",
     token,

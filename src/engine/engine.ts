@@ -19,6 +19,7 @@ import {
   handleVoteResponse,
 } from "./election.ts";
 import { EngineCore, type Role } from "./engine_core.ts";
+import { peerRefusal } from "./peer_checks.ts";
 import { handleAppendRequest } from "./follower_append.ts";
 import {
   advanceCommit,
@@ -186,10 +187,17 @@ export class RaftEngine {
 
   /**
    * Handles a message from `from`. Requests need the runtime's `token`,
-   * which the matching `reply` command carries back.
+   * which the matching `reply` command carries back. A request of another
+   * cluster, or of a term above `MAX_PEER_TERM`, is answered by a `refuse`
+   * command instead and changes nothing; such a response is dropped.
    */
   receive(from: NodeId, message: RaftMessage, token = 0): void {
     const core = this.#core;
+    const refusal = peerRefusal(core, from, message);
+    if (refusal !== null) {
+      if (token !== 0) core.emit({ type: "refuse", token, refusal });
+      return;
+    }
     switch (message.type) {
       case "append":
         handleAppendRequest(core, from, message, token);

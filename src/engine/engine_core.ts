@@ -331,6 +331,14 @@ export class EngineCore {
       { logId: null, membership: EMPTY_MEMBERSHIP };
   }
 
+  /**
+   * The cluster this node belongs to: its effective membership's id (`""`
+   * for a node without one, or one from before cluster ids existed).
+   */
+  clusterId(): string {
+    return this.effective().membership.clusterId;
+  }
+
   /** The latest membership at or before the commit index. */
   committedMembership(): StoredMembership {
     for (let i = this.memberships.length - 1; i >= 0; i--) {

@@ -108,6 +108,7 @@ function sendHeartbeat(core: EngineCore, p: ReplicationProgress, lazy = false): 
     last: prevLogId?.index ?? 0,
     leaderCommit: core.commit,
     round: core.round,
+    clusterId: core.clusterId(),
   };
   // Two literals rather than a spread: this runs after every commit, and a spread of a
   // conditional object is slow.
@@ -120,7 +121,13 @@ function sendHeartbeat(core: EngineCore, p: ReplicationProgress, lazy = false): 
 function startSnapshot(core: EngineCore, p: ReplicationProgress): void {
   p.becomeSnapshot();
   p.progressAt = core.now;
-  core.emit({ type: "send-snapshot", to: p.id, term: core.vote.term, leaderId: core.id });
+  core.emit({
+    type: "send-snapshot",
+    to: p.id,
+    term: core.vote.term,
+    leaderId: core.id,
+    clusterId: core.clusterId(),
+  });
 }
 
 function sendRange(core: EngineCore, peer: NodeId, first: number, last: number): boolean {
@@ -140,6 +147,7 @@ function sendRange(core: EngineCore, peer: NodeId, first: number, last: number):
       last,
       leaderCommit: core.commit,
       round: core.round,
+      clusterId: core.clusterId(),
     },
   });
   return true;

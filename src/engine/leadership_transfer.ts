@@ -55,7 +55,12 @@ export function maybeSendTimeoutNow(core: EngineCore): void {
   core.emit({
     type: "send",
     to: t.to,
-    message: { type: "timeout-now", term: core.vote.term, leaderId: core.id },
+    message: {
+      type: "timeout-now",
+      term: core.vote.term,
+      leaderId: core.id,
+      clusterId: core.clusterId(),
+    },
   });
 }
 

@@ -46,6 +46,8 @@ export function changeMembership(core: EngineCore, target: Membership): AdminRes
   }
   for (const id of voters) if (!target.nodes.has(id)) return refuse("learner-not-found");
   const eff = core.effective();
+  // A membership change never changes the cluster's identity.
+  target = { configs: target.configs, nodes: target.nodes, clusterId: eff.membership.clusterId };
   const inProgress = (eff.logId !== null && eff.logId.index > core.commit) ||
     eff.membership.configs.length > 1 || core.pendingFinal !== null ||
     core.log.termAt(core.commit) !== core.vote.term;
@@ -55,7 +57,8 @@ export function changeMembership(core: EngineCore, target: Membership): AdminRes
   const nodes = new Map<NodeId, RaftNode>(eff.membership.nodes);
   for (const [id, node] of target.nodes) nodes.set(id, node);
   core.pendingFinal = target;
-  return { ok: true, logId: appendMembership(core, { configs: [old, voters], nodes }) };
+  const joint = { configs: [old, voters], nodes, clusterId: eff.membership.clusterId };
+  return { ok: true, logId: appendMembership(core, joint) };
 }
 
 function appendMembership(core: EngineCore, membership: Membership): LogId {
@@ -85,7 +88,8 @@ export function maybeFinalizeMembership(core: EngineCore): void {
   if (eff.logId === null || eff.logId.index > core.commit) return;
   const configs = eff.membership.configs;
   if (configs.length > 1) {
-    const final = core.pendingFinal ?? { configs: [configs[1]!], nodes: eff.membership.nodes };
+    const final = core.pendingFinal ??
+      { configs: [configs[1]!], nodes: eff.membership.nodes, clusterId: eff.membership.clusterId };
     core.pendingFinal = null;
     appendMembership(core, final);
     return;

@@ -98,5 +98,5 @@ export function applyChange(
   }
   if (voters.size === 0) throw new EmptyMembership();
   if (!retain) { for (const id of removed) nodes.delete(id); }
-  return { configs: [[...voters].sort((a, b) => a - b)], nodes };
+  return { configs: [[...voters].sort((a, b) => a - b)], nodes, clusterId: current.clusterId };
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { StorageError } from "../errors.ts";
+import type { InternalError, StorageError } from "../errors.ts";
 import { Timeout } from "../errors.ts";
 import type { Clock } from "../clock.ts";
 import type { LogId, NodeId, StoredMembership, Vote } from "../types.ts";
@@ -76,8 +76,12 @@ export interface RaftMetrics {
   readonly replication: ReadonlyMap<NodeId, ReplicationMetrics> | null;
   /** Leader only: milliseconds since a quorum last acknowledged it. */
   readonly millisSinceQuorumAck: number | null;
-  /** The fatal storage error that stopped the node, if any. */
-  readonly storageError: StorageError | null;
+  /**
+   * The fatal error that stopped the node, if any: storage failed
+   * ({@linkcode StorageError}), or an internal invariant broke
+   * ({@linkcode InternalError}, a bug: the node stops rather than risk its data).
+   */
+  readonly storageError: StorageError | InternalError | null;
 }
 
 /**

@@ -12,13 +12,16 @@ import type { Clock, TimerHandle } from "../clock.ts";
 import { SystemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import { resolveConfig } from "../config.ts";
-import type { AppendPlan, Command, ReadFailure } from "../engine/commands.ts";
+import type { AppendPlan, Command, ReadFailure, Refusal } from "../engine/commands.ts";
 import { RaftEngine } from "../engine/engine.ts";
 import {
   AlreadyInitialized,
+  ClusterMismatch,
   EmptyMembership,
   ForwardToLeader,
   InProgress,
+  InternalError,
+  InvalidMessage,
   LearnerNotFound,
   NotInMembers,
   OutcomeUnknown,
@@ -163,7 +166,7 @@ interface ApplyRange {
 }
 
 interface MembershipWaiter {
-  readonly index: number;
+  readonly logId: LogId;
   resolve(logId: LogId): void;
   reject(e: unknown): void;
 }
@@ -235,6 +238,7 @@ export class Raft<R = unknown> {
   readonly #sm: StateMachine<R>;
   readonly #logger: Logger;
   readonly #io: LogIo;
+  readonly #random: Random;
 
   #inbox: (() => void)[] = [];
   #proposals: Proposal<R>[] = [];
@@ -243,7 +247,7 @@ export class Raft<R = unknown> {
   /** Set while a turn executes the engine's commands. */
   #inTurn = false;
   #stopped = false;
-  #fatal: StorageError | null = null;
+  #fatal: StorageError | InternalError | null = null;
   #timer: TimerHandle | null = null;
   #timerAt = Infinity;
   #nextToken = 1;
@@ -259,6 +263,10 @@ export class Raft<R = unknown> {
   readonly #readWaiters = new Map<number, ReadRequest>();
   #readsAwaitApply: { index: number; read: ReadRequest }[] = [];
   #membershipWaiters: MembershipWaiter[] = [];
+  /** `initialize` calls waiting for their membership entry to be durable. */
+  #durableWaiters: { index: number; resolve(): void; reject(e: unknown): void }[] = [];
+  /** Peers that refused this node's requests as another cluster's, and why. */
+  readonly #refusedBy = new Map<NodeId, ClusterMismatch>();
   #applyQueue: (ApplyRange | {
     readonly type: "install";
     readonly token: number;
@@ -289,6 +297,7 @@ export class Raft<R = unknown> {
     clock: Clock,
     engine: RaftEngine,
     appliedIndex: number,
+    random: Random,
   ) {
     this.id = opts.id;
     this.config = config;
@@ -296,8 +305,9 @@ export class Raft<R = unknown> {
     this.#network = opts.network;
     this.#logStore = opts.logStore;
     this.#sm = opts.stateMachine;
-    this.#logger = opts.logger ?? SILENT;
+    this.#logger = opts.logger === undefined ? SILENT : guardedLogger(opts.logger);
     this.#engine = engine;
+    this.#random = random;
     this.#appliedIndex = appliedIndex;
     this.#io = new LogIo(
       opts.logStore,
@@ -388,7 +398,14 @@ export class Raft<R = unknown> {
         // A node with any history may have acknowledged a leader just before it stopped.
         ...(vote.term > 0 || last > 0 ? { heardFromLeaderAt: clock.now() } : {}),
       });
-      const raft = new Raft<R>(opts, config, clock, engine, applied.lastApplied?.index ?? 0);
+      const raft = new Raft<R>(
+        opts,
+        config,
+        clock,
+        engine,
+        applied.lastApplied?.index ?? 0,
+        random,
+      );
       raft.#snapshotIndex = snapshot?.lastLogId?.index ?? 0;
       raft.#schedule();
       return raft;
@@ -402,23 +419,66 @@ export class Raft<R = unknown> {
 
   /**
    * Initializes a new cluster with `members` (ids, or ids with addresses) as
-   * its voters. Call it on one node (or on all with the same members).
-   * Rejects with {@linkcode AlreadyInitialized} if this node has any log or
-   * vote, and {@linkcode NotInMembers} if it is not among `members`.
+   * its voters, and gives it an identity: a random cluster id (or
+   * `options.clusterId`), kept in every membership of the cluster and carried
+   * by every Raft request, so that nodes of different clusters refuse each
+   * other ({@linkcode ClusterMismatch}) rather than merge. Call it on one
+   * node; the others join when the cluster adds them. (To initialize every
+   * node at once instead, give each the same members and the same
+   * `clusterId`.) Resolves once the initial membership is durable: a crash
+   * after that does not lose it. Rejects with {@linkcode AlreadyInitialized}
+   * if this node has any log or vote, and {@linkcode NotInMembers} if it is
+   * not among `members`.
    */
-  async initialize(members: readonly NodeId[] | ReadonlyMap<NodeId, RaftNode>): Promise<void> {
+  async initialize(
+    members: readonly NodeId[] | ReadonlyMap<NodeId, RaftNode>,
+    options: { clusterId?: string } = {},
+  ): Promise<void> {
     const ids = Array.isArray(members)
       ? members
       : [...(members as ReadonlyMap<NodeId, RaftNode>).keys()];
     const addrs = Array.isArray(members) ? new Map() : members as ReadonlyMap<NodeId, RaftNode>;
     for (const id of ids) if (!isNodeId(id)) throw new TypeError(`invalid node id ${id}`);
     if (ids.length === 0) throw new EmptyMembership();
-    const membership = membershipOf(ids, [], addrs);
-    const r = await this.#call(() => this.#engine.initialize(membership));
-    if (r.ok) return;
-    if (r.reason === "not-in-members") throw new NotInMembers(this.id, votersOf(membership));
-    if (r.reason === "empty-membership") throw new EmptyMembership();
-    throw new AlreadyInitialized();
+    const clusterId = options.clusterId ?? this.#newClusterId();
+    if (typeof clusterId !== "string" || !/^[0-9A-Za-z_.-]{1,64}$/.test(clusterId)) {
+      throw new TypeError(
+        `clusterId must be 1 to 64 letters, digits, '_', '.' or '-', got ${String(clusterId)}`,
+      );
+    }
+    const membership = membershipOf(ids, [], addrs, clusterId);
+    const durable = await this.#call(() => {
+      const r = this.#engine.initialize(membership);
+      if (r.ok) return this.#waitDurable(r.logId?.index ?? 1);
+      if (r.reason === "not-in-members") throw new NotInMembers(this.id, votersOf(membership));
+      if (r.reason === "empty-membership") throw new EmptyMembership();
+      throw new AlreadyInitialized();
+    });
+    await durable;
+  }
+
+  /** 128 random bits as 32 hex digits, from the node's random source. */
+  #newClusterId(): string {
+    let id = "";
+    for (let i = 0; i < 4; i++) {
+      id += this.#random.int(0, 0x1_0000_0000).toString(16).padStart(8, "0");
+    }
+    return id;
+  }
+
+  /** Resolves once the log is durable up to `index` (checked at the end of every turn). */
+  #waitDurable(index: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#durableWaiters.push({ index, resolve, reject });
+    });
+  }
+
+  #releaseDurable(): void {
+    const durable = this.#engine.status().durable?.index ?? 0;
+    const ready = this.#durableWaiters.filter((w) => w.index <= durable);
+    if (ready.length === 0) return;
+    this.#durableWaiters = this.#durableWaiters.filter((w) => w.index > durable);
+    for (const w of ready) w.resolve();
   }
 
   /** Whether this node has a membership (it was initialized or joined). */
@@ -495,7 +555,9 @@ export class Raft<R = unknown> {
 
   /**
    * Adds `id` at `node` as a learner. With `blocking` (default), resolves once
-   * the learner holds the log up to the entry that added it.
+   * the learner holds the log up to the entry that added it; rejects with
+   * {@linkcode ClusterMismatch} if the node refuses this cluster's requests
+   * (it belongs to another cluster: wipe it, or give it a new id, first).
    */
   async addLearner(
     id: NodeId,
@@ -507,9 +569,13 @@ export class Raft<R = unknown> {
     if (options.blocking ?? true) {
       const target = logId.index;
       await this.metrics.wait({ timeout: options.timeout ?? 30_000 }).metrics(
-        (m) => (m.replication?.get(id)?.matched?.index ?? 0) >= target || m.state !== "leader",
+        (m) =>
+          (m.replication?.get(id)?.matched?.index ?? 0) >= target || m.state !== "leader" ||
+          this.#refusedBy.has(id),
         `learner ${id} caught up`,
       );
+      const refused = this.#refusedBy.get(id);
+      if (refused !== undefined) throw refused;
     }
     return { logId };
   }
@@ -548,7 +614,8 @@ export class Raft<R = unknown> {
             if (r.reason === "learner-not-found") throw new LearnerNotFound(-1);
             throw new InProgress(st.committedMembership.logId, eff.logId);
           }
-          this.#membershipWaiters.push({ index: r.logId?.index ?? 0, resolve, reject });
+          const logId = r.logId ?? { term: st.term, index: 0 };
+          this.#membershipWaiters.push({ logId, resolve, reject });
         } catch (e) {
           reject(e);
         }
@@ -696,6 +763,16 @@ export class Raft<R = unknown> {
   #turn(): void {
     this.#scheduled = false;
     if (this.#stopped) return;
+    try {
+      this.#runTurn();
+    } catch (e) {
+      // Nothing a peer or a client sends can get here (input is checked, sends that throw
+      // are failed sends): this is a broken invariant. Stop this node, keep the process.
+      this.#stop(new InternalError("turn", e));
+    }
+  }
+
+  #runTurn(): void {
     const engine = this.#engine;
     engine.tick(this.#clock.now());
     while (this.#inbox.length > 0) {
@@ -715,6 +792,7 @@ export class Raft<R = unknown> {
     }
     if (this.#stopped) return;
     this.#armTimer();
+    if (this.#durableWaiters.length > 0) this.#releaseDurable();
     this.#publish();
   }
 
@@ -844,6 +922,15 @@ export class Raft<R = unknown> {
           }
           break;
         }
+        case "refuse": {
+          const r = this.#replies.get(c.token);
+          if (r !== undefined) {
+            this.#replies.delete(c.token);
+            this.#dropSnapshotData(c.token);
+            r.reject(this.#refusalError(c.refusal));
+          }
+          break;
+        }
         case "apply":
         case "install-snapshot":
           this.#applyQueue.push(
@@ -854,7 +941,7 @@ export class Raft<R = unknown> {
           if (!this.#applying) this.#runApply();
           break;
         case "send-snapshot":
-          void this.#sendSnapshot(c.to, c.term, c.leaderId);
+          void this.#sendSnapshot(c.to, c.term, c.leaderId, c.clusterId);
           break;
         case "read-ready": {
           const r = this.#readWaiters.get(c.token);
@@ -872,8 +959,10 @@ export class Raft<R = unknown> {
           break;
         }
         case "membership-done": {
-          const done = this.#membershipWaiters.filter((w) => w.index <= c.logId.index);
-          this.#membershipWaiters = this.#membershipWaiters.filter((w) => w.index > c.logId.index);
+          const done = this.#membershipWaiters.filter((w) => w.logId.index <= c.logId.index);
+          this.#membershipWaiters = this.#membershipWaiters.filter((w) =>
+            w.logId.index > c.logId.index
+          );
           for (const w of done) w.resolve(c.logId);
           break;
         }
@@ -883,13 +972,43 @@ export class Raft<R = unknown> {
 
   #send(to: NodeId, message: RaftRequest): void {
     const node = this.#nodes.get(to) ?? { addr: "" };
-    this.#network.send(to, node, message).then(
-      (res) => this.#post(() => this.#engine.receive(to, res)),
+    let sent: Promise<RaftResponse>;
+    try {
+      sent = this.#network.send(to, node, message);
+    } catch (e) {
+      // A network that throws instead of rejecting: a failed send all the same.
+      sent = Promise.reject(e);
+    }
+    sent.then(
+      (res) => {
+        if (this.#refusedBy.size > 0) this.#refusedBy.delete(to);
+        this.#post(() => this.#engine.receive(to, res));
+      },
       (e) => {
-        this.#logger.debug("send failed", { to, type: message.type, error: String(e) });
+        if (!this.#noteRefusal(to, e)) {
+          this.#logger.debug("send failed", { to, type: message.type, error: String(e) });
+        }
         if (message.type === "append") this.#post(() => this.#engine.unreachable(to));
       },
     );
+  }
+
+  /**
+   * Whether `e` says `to` refused this node as another cluster's; logs it
+   * (as an error, once until the peer accepts again) and remembers it for
+   * `addLearner`.
+   */
+  #noteRefusal(to: NodeId, e: unknown): boolean {
+    const mismatch = clusterMismatchOf(e);
+    if (mismatch === null) return false;
+    if (!this.#refusedBy.has(to)) {
+      this.#logger.error("peer belongs to another cluster: it refuses this node's requests", {
+        to,
+        error: mismatch.message,
+      });
+    }
+    this.#refusedBy.set(to, mismatch);
+    return true;
   }
 
   #replicate(to: NodeId, plan: AppendPlan): void {
@@ -930,6 +1049,7 @@ export class Raft<R = unknown> {
       entries,
       leaderCommit: plan.leaderCommit,
       round: plan.round,
+      clusterId: plan.clusterId,
     };
   }
 
@@ -1072,7 +1192,12 @@ export class Raft<R = unknown> {
   }
 
   /** Streams the current snapshot to a peer whose entries are purged. */
-  async #sendSnapshot(to: NodeId, term: number, leaderId: NodeId): Promise<void> {
+  async #sendSnapshot(
+    to: NodeId,
+    term: number,
+    leaderId: NodeId,
+    clusterId: string,
+  ): Promise<void> {
     if (this.#sendingSnapshot.has(to)) return;
     this.#sendingSnapshot.add(to);
     try {
@@ -1083,13 +1208,17 @@ export class Raft<R = unknown> {
         term,
         leaderId,
         meta: snap.meta,
+        clusterId,
       };
       const node = this.#nodes.get(to) ?? { addr: "" };
       const data = rechunk(snap.open(), this.config.snapshotChunkSize);
       const res = await this.#network.installSnapshot(to, node, request, data);
+      this.#refusedBy.delete(to);
       this.#post(() => this.#engine.receive(to, res));
     } catch (e) {
-      this.#logger.warn("snapshot transfer failed", { to, error: String(e) });
+      if (!this.#noteRefusal(to, e)) {
+        this.#logger.warn("snapshot transfer failed", { to, error: String(e) });
+      }
       this.#post(() => this.#engine.unreachable(to));
     } finally {
       this.#sendingSnapshot.delete(to);
@@ -1121,6 +1250,19 @@ export class Raft<R = unknown> {
     );
   }
 
+  #refusalError(refusal: Refusal): RaftError {
+    switch (refusal.kind) {
+      case "cluster-mismatch":
+        return new ClusterMismatch(refusal.expected, refusal.got, refusal.from);
+      case "term-too-high":
+        return new InvalidMessage(
+          `term ${refusal.term} exceeds the largest term a node takes from a peer, ${refusal.max}`,
+        );
+      default:
+        return assertNever(refusal);
+    }
+  }
+
   #readError(reason: ReadFailure): RaftError {
     if (reason.kind === "not-leader") return this.#forward(reason.leaderId);
     const voters = votersOf(this.#engine.status().membership.membership);
@@ -1134,9 +1276,20 @@ export class Raft<R = unknown> {
   }
 
   #fail(operation: string, error: unknown): void {
+    this.#stop(new StorageError(operation, error));
+  }
+
+  /** Stops the node for good on a fatal error: every call rejects with it from now on. */
+  #stop(fatal: StorageError | InternalError): void {
     if (this.#fatal !== null) return;
-    this.#fatal = new StorageError(operation, error);
-    this.#logger.error("storage failed: node stopped", { operation, error: String(error) });
+    this.#fatal = fatal;
+    const cause = fatal.cause;
+    this.#logger.error(
+      fatal instanceof StorageError
+        ? "storage failed: node stopped"
+        : "internal error: node stopped",
+      { operation: fatal.operation, error: String(cause) },
+    );
     this.#stopped = true;
     if (this.#timer !== null) this.#clock.clearTimer(this.#timer);
     this.#timer = null;
@@ -1160,6 +1313,8 @@ export class Raft<R = unknown> {
     this.#replies.clear();
     for (const w of this.#membershipWaiters) w.reject(err);
     this.#membershipWaiters = [];
+    for (const w of this.#durableWaiters) w.reject(err);
+    this.#durableWaiters = [];
     for (const token of [...this.#snapshotData.keys()]) this.#dropSnapshotData(token);
   }
 
@@ -1176,7 +1331,12 @@ export class Raft<R = unknown> {
 
   #publish(): void {
     if (this.#syncNodes() && !this.#nodes.has(this.id)) this.#abandonUncommittedWrites();
-    if (this.#engine.role !== this.#lastRole && !this.#nodes.has(this.id)) {
+    if (
+      this.#engine.role !== this.#lastRole &&
+      (!this.#nodes.has(this.id) || this.#lastRole === "leader")
+    ) {
+      // Left the cluster, or lost leadership: what is not committed yet is decided by
+      // another leader now (kept or overwritten), which this node may never learn.
       this.#abandonUncommittedWrites();
     }
     if (this.#engine.role === this.#lastRole) {
@@ -1189,8 +1349,10 @@ export class Raft<R = unknown> {
       this.#logger.info("role", { id: this.id, role: m.state, term: m.currentTerm });
       this.#lastRole = m.state;
       if (m.state !== "leader" && this.#membershipWaiters.length > 0) {
-        const err = this.#forward(m.currentLeader);
-        for (const w of this.#membershipWaiters) w.reject(err);
+        // The change's entries are in the log: another leader may finish it, or drop it.
+        for (const w of this.#membershipWaiters) {
+          w.reject(new OutcomeUnknown(w.logId, m.currentLeader));
+        }
         this.#membershipWaiters = [];
       }
     }
@@ -1225,4 +1387,35 @@ export class Raft<R = unknown> {
       storageError: this.#fatal,
     };
   }
+}
+
+/** The {@linkcode ClusterMismatch} a failed send carries (itself, or as its cause), if any. */
+function clusterMismatchOf(e: unknown): ClusterMismatch | null {
+  for (let x: unknown = e, depth = 0; x instanceof Error && depth < 3; x = x.cause, depth++) {
+    if (x instanceof ClusterMismatch) return x;
+    const f = x as Error & { code?: unknown; expected?: unknown; got?: unknown; from?: unknown };
+    if (
+      f.code === "ClusterMismatch" && typeof f.expected === "string" &&
+      typeof f.got === "string" && isNodeId(f.from)
+    ) {
+      return new ClusterMismatch(f.expected, f.got, f.from);
+    }
+  }
+  return null;
+}
+
+function assertNever(x: never): never {
+  throw new TypeError(`unhandled case ${JSON.stringify(x)}`);
+}
+
+/** A logger whose failures are swallowed: a broken logging hook must not stop the node. */
+function guardedLogger(logger: Logger): Logger {
+  const call = (level: keyof Logger) => (message: string, fields?: Record<string, unknown>) => {
+    try {
+      logger[level](message, fields);
+    } catch {
+      // Nothing to report it to.
+    }
+  };
+  return { debug: call("debug"), info: call("info"), warn: call("warn"), error: call("error") };
 }

@@ -247,7 +247,7 @@ export function durableSuite(o: DurableSuiteOptions): void {
             term: 1,
             index: 4,
             type: "membership",
-            membership: { configs: [[-1]], nodes: new Map() },
+            membership: { configs: [[-1]], nodes: new Map(), clusterId: "" },
           };
           await rejection(store.append([normal(1, 3), bad]));
           assert.deepEqual((await store.logState()).lastLogId, { term: 1, index: 2 });
@@ -273,6 +273,7 @@ export function durableSuite(o: DurableSuiteOptions): void {
         const joint: Membership = {
           configs: [[1, 2, 3], [3, 4]],
           nodes: new Map([1, 2, 3, 4, 5].map((id) => [id, { addr: `http://n${id}:80` }])),
+          clusterId: "c0ffee",
         };
         try {
           for (let step = 0; step < 250; step++) {

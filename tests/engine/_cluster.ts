@@ -246,6 +246,7 @@ export class TestCluster {
           prevLogId: p.prevLogId,
           entries,
           leaderCommit: p.leaderCommit,
+          clusterId: p.clusterId,
           round: p.round,
         };
         this.queue.push({ from: n.id, to: c.to, message, token });
@@ -292,6 +293,7 @@ export class TestCluster {
           from: n.id,
           to: c.to,
           message: {
+            clusterId: "",
             type: "install-snapshot",
             term: c.term,
             leaderId: c.leaderId,

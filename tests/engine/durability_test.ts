@@ -11,7 +11,7 @@ const st = (c: TestCluster, id: NodeId) => c.node(id).engine.status();
 const stored = (voters: NodeId[]) => [{ logId: null, membership: membershipOf(voters) }];
 
 function vote(term: number, candidateId: NodeId, lastLogId: LogId | null, transfer = false) {
-  const m: VoteRequest = { type: "vote", term, candidateId, lastLogId, transfer };
+  const m: VoteRequest = { type: "vote", term, candidateId, lastLogId, transfer, clusterId: "" };
   return m;
 }
 
@@ -293,6 +293,7 @@ test("engine/durability: a term raised by a newer leader's request is durable be
   const n3 = c.node(3);
   n3.autoFlush = false;
   const tok = inject(c, 9, 3, {
+    clusterId: "",
     type: "append",
     term: 5,
     leaderId: 9,

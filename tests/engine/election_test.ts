@@ -29,7 +29,7 @@ function voteReq(
   type: "vote" | "pre-vote" = "vote",
   transfer = false,
 ): VoteRequest {
-  return { type, term, candidateId, lastLogId, transfer };
+  return { type, term, candidateId, lastLogId, transfer, clusterId: "" };
 }
 
 /** Hands `message` from `from` to `to` directly, then executes `to`'s commands. */
@@ -264,6 +264,7 @@ function assertSteppedDownTo2(c: TestCluster, leaderId: NodeId | null = null): v
 test("engine/election: a leader steps down on an append request of a higher term", () => {
   const c = leaderAtTerm1();
   const t = deliver(c, 2, 1, {
+    clusterId: "",
     type: "append",
     term: 2,
     leaderId: 2,
@@ -354,13 +355,20 @@ test("engine/election: a leader steps down on a timeout-now response of a higher
   assertSteppedDownTo2(c);
 });
 
-test("engine/election: a leader steps down on a timeout-now request of a higher term", () => {
+test("engine/election: a timeout-now request of a higher term is refused and changes nothing", () => {
+  // A real leader of a newer term sends appends before any TimeoutNow: one that comes
+  // first is forged (or stale), and must not depose the leader nor raise its term.
   const c = leaderAtTerm1();
-  deliver(c, 2, 1, { type: "timeout-now", term: 2, leaderId: 2 });
+  const t = deliver(c, 2, 1, { clusterId: "", type: "timeout-now", term: 2, leaderId: 2 });
   const s = st(c, 1);
-  assert.notEqual(s.role, "leader");
-  assert.ok(s.term >= 2, `term ${s.term}`);
-  assert.ok(c.node(1).durableVote.term >= 2);
+  assert.equal(s.role, "leader");
+  assert.equal(s.term, 1);
+  assert.equal(c.node(1).durableVote.term, 1);
+  assert.deepEqual(replyFor(c.node(1), t), {
+    type: "timeout-now-response",
+    term: 1,
+    accepted: false,
+  });
 });
 
 test("engine/election: a candidate steps down on an append request of its own term", () => {
@@ -372,6 +380,7 @@ test("engine/election: a candidate steps down on an append request of its own te
   assert.equal(st(c, 1).term, 1);
   c.heal();
   deliver(c, 2, 1, {
+    clusterId: "",
     type: "append",
     term: 1,
     leaderId: 2,

@@ -239,9 +239,9 @@ test("engine/transfer: the old leader's pending reads fail when the target takes
 
 test("engine/transfer: TimeoutNow of a stale term, from a non-leader, or to a learner is refused", () => {
   const c = elected([1, 2, 3, 4], [4]);
-  const t1 = inject(c, 1, 2, { type: "timeout-now", term: 0, leaderId: 1 });
-  const t2 = inject(c, 3, 2, { type: "timeout-now", term: 1, leaderId: 3 });
-  const t3 = inject(c, 1, 4, { type: "timeout-now", term: 1, leaderId: 1 });
+  const t1 = inject(c, 1, 2, { clusterId: "", type: "timeout-now", term: 0, leaderId: 1 });
+  const t2 = inject(c, 3, 2, { clusterId: "", type: "timeout-now", term: 1, leaderId: 3 });
+  const t3 = inject(c, 1, 4, { clusterId: "", type: "timeout-now", term: 1, leaderId: 1 });
   c.process();
   assert.deepEqual(replyOf(c.node(2), t1), {
     type: "timeout-now-response",

@@ -16,7 +16,7 @@ function voteReq(
   lastLogId: LogId | null,
   transfer = false,
 ): VoteRequest {
-  return { type, term, candidateId, lastLogId, transfer };
+  return { type, term, candidateId, lastLogId, transfer, clusterId: "" };
 }
 
 /** Count of vote or pre-vote requests a node has sent so far. */

@@ -419,7 +419,7 @@ test("engine/membership: an empty voter set is refused with empty-membership", (
 test("engine/membership: a voter missing from nodes is refused with learner-not-found", () => {
   const c = elected();
   const nodes = new Map<NodeId, RaftNode>([[1, { addr: "" }], [2, { addr: "" }]]);
-  const target: Membership = { configs: [[1, 2, 5]], nodes };
+  const target: Membership = { configs: [[1, 2, 5]], nodes, clusterId: "" };
   assert.deepEqual(c.node(1).engine.changeMembership(target), {
     ok: false,
     reason: "learner-not-found",
@@ -431,7 +431,7 @@ test("engine/membership: a voter missing from nodes is refused with learner-not-
 test("engine/membership: a joint target is refused and changes nothing", () => {
   const c = elected();
   const m = membershipOf([1, 2, 3, 4]);
-  const target: Membership = { configs: [[1, 2, 3], [1, 2, 3, 4]], nodes: m.nodes };
+  const target: Membership = { configs: [[1, 2, 3], [1, 2, 3, 4]], nodes: m.nodes, clusterId: "" };
   assert.equal(c.node(1).engine.changeMembership(target).ok, false);
   assert.deepEqual(c.node(1).terms(), [1]);
 });

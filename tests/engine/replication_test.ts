@@ -63,6 +63,7 @@ function appendReq(
     entries,
     leaderCommit,
     round: 1,
+    clusterId: "",
   };
 }
 

@@ -94,6 +94,7 @@ test("engine/snapshot: a snapshot not ahead of the commit index is not installed
   const f = c.node(2).engine;
   const committed = f.status().committed!;
   f.receive(1, {
+    clusterId: "",
     type: "install-snapshot",
     term: 1,
     leaderId: 1,
@@ -117,6 +118,7 @@ test("engine/snapshot: a snapshot from an older term is refused and changes noth
   const f = c.node(3).engine;
   const before = f.status();
   f.receive(1, {
+    clusterId: "",
     type: "install-snapshot",
     term: 1,
     leaderId: 1,
@@ -139,6 +141,7 @@ test("engine/snapshot: appends are refused while a snapshot is being installed",
   c.elect(1);
   const f = c.node(3).engine;
   f.receive(1, {
+    clusterId: "",
     type: "install-snapshot",
     term: 1,
     leaderId: 1,
@@ -151,6 +154,7 @@ test("engine/snapshot: appends are refused while a snapshot is being installed",
   assert.equal(ofType(f.takeCommands(), "install-snapshot").length, 1, "install requested");
   // Before the runtime reports it installed, an append arrives.
   f.receive(1, {
+    clusterId: "",
     type: "append",
     term: 1,
     leaderId: 1,
@@ -190,6 +194,7 @@ test("engine/snapshot: a follower whose log agrees with the snapshot keeps the e
   const lastBefore = f.status().lastLogId!;
   // Pretend the follower had not committed yet: a snapshot covering index 4 of the same log.
   f.receive(1, {
+    clusterId: "",
     type: "install-snapshot",
     term: 1,
     leaderId: 1,

@@ -15,7 +15,7 @@ import type { NodeId } from "../../src/types.ts";
 const NODE = { addr: "" };
 
 function vote(term: number, candidateId: NodeId = 1): VoteRequest {
-  return { type: "vote", term, candidateId, lastLogId: null, transfer: false };
+  return { type: "vote", term, candidateId, lastLogId: null, transfer: false, clusterId: "" };
 }
 
 interface Received {
@@ -441,6 +441,7 @@ test("memory network: cloneMessages delivers copies of requests and responses", 
     return Promise.resolve(sent);
   });
   const request: RaftRequest = {
+    clusterId: "",
     type: "append",
     term: 1,
     leaderId: 1,
@@ -460,7 +461,7 @@ test("memory network: counts per request type, summed, and reset", async () => {
   const { net } = setup([1, 2, 3]);
   await net.client(1).send(2, NODE, vote(1));
   await net.client(1).send(2, NODE, { ...vote(1), type: "pre-vote" });
-  await net.client(1).send(2, NODE, { type: "timeout-now", term: 1, leaderId: 1 });
+  await net.client(1).send(2, NODE, { clusterId: "", type: "timeout-now", term: 1, leaderId: 1 });
   net.isolate(3);
   await failure(net.client(1).send(3, NODE, vote(1)));
   assert.equal(net.counts("vote").sent, 2);

@@ -233,10 +233,12 @@ test(
       candidateId: 1,
       lastLogId: null,
       transfer: false,
+      clusterId: "",
     };
     e.receive(1, request, 1);
     flush();
     e.receive(1, {
+      clusterId: "",
       type: "append",
       term: 1,
       leaderId: 1,

@@ -1,0 +1,205 @@
+// Checks every peer message passes first (src/engine/peer_checks.ts): the cluster id of
+// every request, and terms no real cluster reaches. A refused request changes nothing.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { RaftMessage } from "../../src/messages.ts";
+import { MAX_PEER_TERM, MAX_TERM, membershipOf, type NodeId } from "../../src/types.ts";
+import { inject, replyOf, TEST_CONFIG, TestCluster } from "./_cluster.ts";
+
+const CLUSTER = "5f2c9a01d4e8b7c6";
+
+function cluster(): TestCluster {
+  const c = new TestCluster([1, 2, 3], TEST_CONFIG, {
+    membership: membershipOf([1, 2, 3], [], new Map(), CLUSTER),
+  });
+  c.elect(1);
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  return c;
+}
+
+function refusalOf(c: TestCluster, id: NodeId, token: number) {
+  for (const cmd of c.node(id).commands) {
+    if (cmd.type === "refuse" && cmd.token === token) return cmd.refusal;
+  }
+  return undefined;
+}
+
+function snapshotState(c: TestCluster, id: NodeId) {
+  const s = c.node(id).engine.status();
+  return { role: s.role, term: s.term, leader: s.leaderId, log: c.node(id).terms() };
+}
+
+test("engine/peer checks: every request a node sends carries its cluster's id", () => {
+  const c = cluster();
+  c.propose(1, 7);
+  c.node(1).engine.transferLeader(2);
+  c.run();
+  const requests = c.delivered.filter((e) =>
+    e.message.type === "append" || e.message.type === "vote" ||
+    e.message.type === "pre-vote" || e.message.type === "timeout-now"
+  );
+  assert.ok(requests.length > 0);
+  const types = new Set(requests.map((e) => e.message.type));
+  for (const t of ["append", "pre-vote", "vote", "timeout-now"]) {
+    assert.ok(types.has(t as never), t);
+  }
+  for (const e of requests) {
+    assert.equal((e.message as { clusterId: string }).clusterId, CLUSTER, e.message.type);
+  }
+});
+
+test("engine/peer checks: a request of another cluster is refused and changes nothing", () => {
+  const c = cluster();
+  const requests: RaftMessage[] = [
+    {
+      type: "append",
+      term: 9,
+      leaderId: 7,
+      prevLogId: null,
+      entries: [{
+        term: 9,
+        index: 1,
+        type: "membership",
+        membership: membershipOf([7], [], new Map(), "other"),
+      }],
+      leaderCommit: 1,
+      round: 1,
+      clusterId: "other",
+    },
+    { type: "vote", term: 9, candidateId: 7, lastLogId: null, transfer: true, clusterId: "other" },
+    { type: "pre-vote", term: 9, candidateId: 7, lastLogId: null, transfer: false, clusterId: "" },
+    { type: "timeout-now", term: 1, leaderId: 1, clusterId: "other" },
+  ];
+  for (const to of [1, 2] as const) {
+    for (const request of requests) {
+      const before = snapshotState(c, to);
+      const token = inject(c, 7, to, request);
+      c.process();
+      assert.deepEqual(refusalOf(c, to, token), {
+        kind: "cluster-mismatch",
+        expected: CLUSTER,
+        got: request.type === "pre-vote" ? "" : "other",
+        from: 7,
+      }, `${request.type} to ${to}`);
+      assert.equal(replyOf(c.node(to), token), undefined, "no reply besides the refusal");
+      assert.deepEqual(snapshotState(c, to), before, `${request.type} to ${to} changed nothing`);
+    }
+  }
+  c.run();
+  assert.deepEqual(c.leaders(), [1]);
+});
+
+test("engine/peer checks: a blank node takes the id of the cluster that adds it, then refuses others", () => {
+  const c = cluster();
+  const fresh = c.addNode(4);
+  // Another cluster's request reaches the blank node first: accepted (it belongs nowhere yet).
+  const t0 = inject(c, 9, 4, {
+    type: "pre-vote",
+    term: 3,
+    candidateId: 9,
+    lastLogId: null,
+    transfer: false,
+    clusterId: "other",
+  });
+  c.process();
+  assert.equal(refusalOf(c, 4, t0), undefined);
+  assert.equal(replyOf(fresh, t0)?.type, "pre-vote-response");
+  // Cluster CLUSTER adds node 4 as a learner: its first entry (the membership) carries the id.
+  const r = c.node(1).engine.changeMembership(membershipOf([1, 2, 3], [4], new Map(), ""));
+  assert.ok(r.ok);
+  c.run();
+  assert.equal(fresh.engine.effectiveMembership().membership.clusterId, CLUSTER);
+  assert.deepEqual(fresh.terms(), c.node(1).terms());
+  const t1 = inject(c, 9, 4, {
+    type: "pre-vote",
+    term: 3,
+    candidateId: 9,
+    lastLogId: null,
+    transfer: false,
+    clusterId: "other",
+  });
+  c.process();
+  assert.equal(refusalOf(c, 4, t1)?.kind, "cluster-mismatch");
+});
+
+test("engine/peer checks: a membership change keeps the cluster id, even if the target has none", () => {
+  const c = cluster();
+  const r = c.node(1).engine.changeMembership(membershipOf([1, 2], [], new Map(), "changed"));
+  assert.ok(r.ok);
+  c.run();
+  c.advance(TEST_CONFIG.heartbeatInterval * 3);
+  for (const id of [1, 2, 3]) {
+    assert.equal(c.node(id).engine.effectiveMembership().membership.clusterId, CLUSTER);
+  }
+  assert.deepEqual(c.node(1).engine.effectiveMembership().membership.configs, [[1, 2]]);
+});
+
+test("engine/peer checks: terms above MAX_PEER_TERM are refused in requests and dropped in responses", () => {
+  const c = cluster();
+  const huge = MAX_PEER_TERM + 1;
+  const before = snapshotState(c, 2);
+  const token = inject(c, 1, 2, {
+    type: "append",
+    term: huge,
+    leaderId: 1,
+    prevLogId: null,
+    entries: [],
+    leaderCommit: 0,
+    round: 1,
+    clusterId: CLUSTER,
+  });
+  c.process();
+  assert.deepEqual(refusalOf(c, 2, token), {
+    kind: "term-too-high",
+    term: huge,
+    max: MAX_PEER_TERM,
+  });
+  assert.deepEqual(snapshotState(c, 2), before);
+  c.node(1).engine.receive(2, { type: "vote-response", term: huge, granted: false });
+  c.process();
+  assert.equal(c.node(1).engine.status().role, "leader");
+  assert.equal(c.node(1).engine.status().term, 1);
+  // The largest term a peer may send is taken as usual, and leaves room for elections.
+  const t = inject(c, 3, 2, {
+    type: "vote",
+    term: MAX_PEER_TERM,
+    candidateId: 3,
+    lastLogId: c.node(3).engine.status().lastLogId,
+    transfer: true,
+    clusterId: CLUSTER,
+  });
+  c.process();
+  assert.equal(refusalOf(c, 2, t), undefined);
+  assert.equal(c.node(2).engine.status().term, MAX_PEER_TERM);
+  assert.ok(MAX_TERM - MAX_PEER_TERM >= 2 ** 32);
+});
+
+test("engine/peer checks: a node at MAX_TERM does not campaign (no term past it is ever made)", () => {
+  const c = new TestCluster([1, 2, 3], TEST_CONFIG, {
+    votes: new Map([[1, { term: MAX_TERM, votedFor: null, committed: false }]]),
+  });
+  c.isolate(2);
+  c.isolate(3);
+  c.node(1).engine.triggerElect();
+  c.advance(TEST_CONFIG.electionTimeoutMax * 3);
+  assert.equal(c.node(1).engine.status().term, MAX_TERM);
+  assert.notEqual(c.node(1).engine.status().role, "leader");
+  for (const e of c.delivered.concat(c.queue)) {
+    assert.ok(e.message.term <= MAX_TERM, `${e.message.type} at term ${e.message.term}`);
+  }
+});
+
+test("engine/transfer: a TimeoutNow is refused by a follower that knows no leader in its term", () => {
+  const c = cluster();
+  // Node 2 restarts: it keeps its term but knows no leader until the next append.
+  c.node(2).crashAndRestart(c.now);
+  const before = snapshotState(c, 2);
+  const t = inject(c, 1, 2, { type: "timeout-now", term: 1, leaderId: 1, clusterId: CLUSTER });
+  c.process();
+  assert.deepEqual(replyOf(c.node(2), t), {
+    type: "timeout-now-response",
+    term: 1,
+    accepted: false,
+  });
+  assert.deepEqual(snapshotState(c, 2), before);
+});

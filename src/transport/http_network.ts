@@ -5,11 +5,25 @@
  * the snapshot's chunks only as fast as the connection takes them, so a
  * transfer holds a few chunks in memory, not the snapshot.
  *
+ * A call never throws: every failure — the request cannot be encoded, the
+ * peer cannot be reached, times out, refuses, or answers something that is
+ * not the expected response — is a promise rejected with
+ * {@linkcode Unreachable}, whose `cause` tells why (see
+ * {@linkcode HttpNetwork}). A peer is never trusted: its answer is read up
+ * to `maxResponseBytes`, its error body up to 64 KiB, and redirects are not
+ * followed.
+ *
  * @module
  */
 
 import { type CodecLimits, decodeMessage, encodeMessage } from "../codec.ts";
-import { InvalidMessage, Timeout, Unreachable } from "../errors.ts";
+import {
+  ClusterMismatch,
+  InvalidMessage,
+  PayloadTooLarge,
+  Timeout,
+  Unreachable,
+} from "../errors.ts";
 import type {
   InstallSnapshotRequest,
   InstallSnapshotResponse,
@@ -17,7 +31,7 @@ import type {
   RaftResponse,
 } from "../messages.ts";
 import type { RaftNetwork, SendOptions } from "../network.ts";
-import type { NodeId, RaftNode } from "../types.ts";
+import { isNodeId, type NodeId, type RaftNode } from "../types.ts";
 
 /**
  * The `fetch` signature {@linkcode HttpNetwork} uses (the global one by default).
@@ -61,7 +75,28 @@ export interface HttpNetworkOptions {
   readonly fetch?: FetchFn;
   /** Limits for decoding responses; default `DEFAULT_CODEC_LIMITS`. */
   readonly limits?: Partial<CodecLimits>;
+  /**
+   * Largest response body accepted from a peer, in bytes: a longer one is
+   * not read further and the call rejects with {@linkcode Unreachable} whose
+   * `cause` is a {@linkcode PayloadTooLarge}. Raft responses are a few dozen
+   * bytes. Default 1 MiB.
+   */
+  readonly maxResponseBytes?: number;
 }
+
+/**
+ * The default of {@linkcode HttpNetworkOptions.maxResponseBytes}: 1 MiB.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_RESPONSE_BYTES } from "./http_network.ts";
+ * console.assert(DEFAULT_MAX_RESPONSE_BYTES === 1024 * 1024);
+ * ```
+ */
+export const DEFAULT_MAX_RESPONSE_BYTES: number = 1024 * 1024;
+
+/** How much of a non-2xx answer's body is read (for its message, or its JSON error). */
+const _MAX_ERROR_BODY = 64 * 1024;
 
 const _HEADERS: Readonly<Record<string, string>> = Object.freeze({
   "content-type": "application/cbor",
@@ -83,10 +118,27 @@ const _anySignal: ((signals: AbortSignal[]) => AbortSignal) | undefined =
 /**
  * Sends Raft requests over HTTP: `POST ${node.addr}/raft/<type>` with the
  * request encoded by `encodeMessage`, and decodes the response, which must be
- * the matching response type. Every failure rejects with
- * {@linkcode Unreachable} whose `cause` tells why: the network error, a
- * {@linkcode Timeout}, an `Error` naming a non-2xx status, or an
- * {@linkcode InvalidMessage} for a response that does not decode or match.
+ * the matching response type.
+ *
+ * A call never throws: every failure rejects with {@linkcode Unreachable}
+ * (one failure path for the caller, which retries later as it would after a
+ * lost message), whose `cause` tells why:
+ *
+ * - an {@linkcode InvalidMessage} "cannot encode …" when the request itself
+ *   is malformed (e.g. a term that is not a safe integer) or is not one
+ *   this method sends; nothing was sent, and the encoder's error is its own
+ *   `cause`. Sending it again will not help: it is the caller's bug;
+ * - the network error, or a {@linkcode Timeout};
+ * - a {@linkcode ClusterMismatch} when the peer answered 409 with a
+ *   well-formed `ClusterMismatch` JSON error: it belongs to another cluster
+ *   (`expected` is its cluster id, `got` the one we sent, `from` our id);
+ *   test it with `err.cause instanceof ClusterMismatch` (or
+ *   `err.cause.code === "ClusterMismatch"`);
+ * - an `Error` naming any other non-2xx status (redirects included: they are
+ *   not followed), with the start of the body;
+ * - a {@linkcode PayloadTooLarge} for a response over `maxResponseBytes`;
+ * - an {@linkcode InvalidMessage} for a response that does not decode or is
+ *   not the matching response.
  *
  * @example
  * ```ts
@@ -104,7 +156,7 @@ const _anySignal: ((signals: AbortSignal[]) => AbortSignal) | undefined =
  *   },
  * });
  * const res = await network.send(2, { addr: "http://127.0.0.1:8002" }, {
- *   type: "vote", term: 2, candidateId: 1, lastLogId: null, transfer: false,
+ *   type: "vote", clusterId: "c1", term: 2, candidateId: 1, lastLogId: null, transfer: false,
  * });
  * console.assert(res.type === "vote-response" && res.granted);
  * ```
@@ -115,8 +167,9 @@ export class HttpNetwork implements RaftNetwork {
   readonly #snapshotIdleTimeout: number;
   readonly #fetch: FetchFn;
   readonly #limits: Partial<CodecLimits> | undefined;
+  readonly #maxResponseBytes: number;
 
-  /** @param options timeouts, fetch, decode limits */
+  /** @param options timeouts, fetch, decode limits, response size limit */
   constructor(options: HttpNetworkOptions = {}) {
     this.#timeout = _positive("timeout", options.timeout ?? 1000);
     this.#snapshotTimeout = _positive("snapshotTimeout", options.snapshotTimeout ?? 600_000);
@@ -126,37 +179,56 @@ export class HttpNetwork implements RaftNetwork {
     );
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.#limits = options.limits;
+    if (this.#limits !== undefined) {
+      // Checked now: a bad limit would otherwise fail every response.
+      for (const [name, value] of Object.entries(this.#limits)) {
+        if (value !== undefined) _count(`limits.${name}`, value);
+      }
+    }
+    this.#maxResponseBytes = _count(
+      "maxResponseBytes",
+      options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+    );
   }
 
   /**
-   * Sends `request` to `target` at `node.addr` and resolves with its
-   * response; rejects with {@linkcode Unreachable}.
+   * Sends `request` (an append, vote, pre-vote or timeout-now request) to
+   * `target` at `node.addr` and resolves with its response; rejects (never
+   * throws) with {@linkcode Unreachable}.
    *
    * @example
    * ```ts
    * import { HttpNetwork } from "./http_network.ts";
-   * import { Unreachable } from "../errors.ts";
+   * import { InvalidMessage, Unreachable } from "../errors.ts";
    *
    * const network = new HttpNetwork({
    *   fetch: () => Promise.resolve(new Response("busy", { status: 503 })),
    * });
+   * const addr = { addr: "http://10.0.0.3:8000" };
    * const err = await network
-   *   .send(3, { addr: "http://10.0.0.3:8000" }, { type: "timeout-now", term: 4, leaderId: 1 })
+   *   .send(3, addr, { type: "timeout-now", clusterId: "c1", term: 4, leaderId: 1 })
    *   .catch((e) => e);
    * console.assert(err instanceof Unreachable && err.nodeId === 3);
+   *
+   * // A request that cannot be encoded rejects too, and is not sent.
+   * const bad = await network
+   *   .send(3, addr, { type: "timeout-now", clusterId: "c1", term: 0.5, leaderId: 1 })
+   *   .catch((e) => e);
+   * console.assert(bad instanceof Unreachable && bad.cause instanceof InvalidMessage);
    * ```
    */
-  send(
+  async send(
     target: NodeId,
     node: RaftNode,
     request: RaftRequest,
     options?: SendOptions,
   ): Promise<RaftResponse> {
-    return this.#post(
+    const body = _encode(target, request, _SENT_BY_SEND);
+    return await this.#post(
       target,
       node,
       request.type,
-      encodeMessage(request) as Uint8Array<ArrayBuffer>,
+      body as Uint8Array<ArrayBuffer>,
       this.#timeout,
       options?.signal,
     );
@@ -168,9 +240,10 @@ export class HttpNetwork implements RaftNetwork {
    * snapshot's bytes. The body is streamed (`duplex: "half"`): `data` is read
    * a chunk at a time as the connection takes it, never whole. Resolves with
    * the peer's answer, which comes once it installed (or refused) the
-   * snapshot. Rejects with {@linkcode Unreachable}, whose `cause` is a
-   * {@linkcode Timeout} when the transfer stalled for `snapshotIdleTimeout`
-   * or outlasted `snapshotTimeout`; `data` is then cancelled.
+   * snapshot. Rejects (never throws) with {@linkcode Unreachable}, as
+   * {@linkcode HttpNetwork} lists; its `cause` is a {@linkcode Timeout} when
+   * the transfer stalled for `snapshotIdleTimeout` or outlasted
+   * `snapshotTimeout`. On any failure `data` is cancelled.
    *
    * @example
    * ```ts
@@ -184,7 +257,7 @@ export class HttpNetwork implements RaftNetwork {
    *   2,
    *   { addr: "http://10.0.0.2:8000" },
    *   {
-   *     type: "install-snapshot", term: 1, leaderId: 1,
+   *     type: "install-snapshot", clusterId: "c1", term: 1, leaderId: 1,
    *     meta: { lastLogId: null, lastMembership: { logId: null, membership: EMPTY_MEMBERSHIP }, snapshotId: "s" },
    *   },
    *   bytesToStream(new Uint8Array(8), 4),
@@ -199,12 +272,24 @@ export class HttpNetwork implements RaftNetwork {
     data: ReadableStream<Uint8Array>,
     options?: SendOptions,
   ): Promise<InstallSnapshotResponse> {
-    const header = encodeMessage(request);
+    let header: Uint8Array;
+    let reader: ReadableStreamDefaultReader<Uint8Array>;
+    try {
+      header = _encode(target, request, _SENT_BY_INSTALL);
+      reader = data.getReader();
+    } catch (e) {
+      const err = e instanceof Unreachable ? e : new Unreachable(target, { cause: e });
+      try {
+        void data.cancel(err).catch(() => {});
+      } catch {
+        // Not a stream, or locked: nothing of ours to release.
+      }
+      throw err;
+    }
     let frame: Uint8Array | null = new Uint8Array(4 + header.byteLength);
     new DataView(frame.buffer).setUint32(0, header.byteLength);
     frame.set(header, 4);
     const progress: _Progress = { last: performance.now(), done: false };
-    const reader = data.getReader();
     // Pulled only when the connection wants more (highWaterMark 0): at most a
     // chunk or two of the snapshot is held here at a time.
     const body = new ReadableStream<Uint8Array<ArrayBuffer>>({
@@ -250,7 +335,25 @@ export class HttpNetwork implements RaftNetwork {
     }
   }
 
+  /** POSTs `body` and decodes the answer; every failure becomes `Unreachable(target)`. */
   async #post(
+    target: NodeId,
+    node: RaftNode,
+    type: RaftRequest["type"],
+    body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array<ArrayBuffer>>,
+    timeout: number,
+    outer: AbortSignal | undefined,
+    progress?: _Progress,
+  ): Promise<RaftResponse> {
+    try {
+      return await this.#exchange(target, node, type, body, timeout, outer, progress);
+    } catch (e) {
+      // Whatever slipped through (a node without an address, an odd signal): still Unreachable.
+      throw e instanceof Unreachable ? e : new Unreachable(target, { cause: e });
+    }
+  }
+
+  async #exchange(
     target: NodeId,
     node: RaftNode,
     type: RaftRequest["type"],
@@ -295,19 +398,25 @@ export class HttpNetwork implements RaftNetwork {
       }
     }
     try {
-      let res: Response;
       let bytes: Uint8Array;
       try {
-        const init: _StreamingInit = { method: "POST", headers: _HEADERS, body, signal };
+        const init: _StreamingInit = {
+          method: "POST",
+          headers: _HEADERS,
+          body,
+          signal,
+          // A Raft peer never redirects: a 3xx is a failure, not a new target.
+          redirect: "manual",
+        };
         if (body instanceof ReadableStream) init.duplex = "half";
-        res = await this.#fetch(url, init);
+        const res = await this.#fetch(url, init);
         if (!res.ok) {
-          const text = await res.text().catch(() => "");
-          throw new Error(
-            `HTTP ${res.status} from ${url}` + (text ? `: ${text.slice(0, 300)}` : ""),
-          );
+          const head = await _readUpTo(res, _MAX_ERROR_BODY, false).catch(() => null);
+          throw _refusal(res.status, url, head);
         }
-        bytes = new Uint8Array(await res.arrayBuffer());
+        const read = await _readUpTo(res, this.#maxResponseBytes, true);
+        if (read.over) throw new PayloadTooLarge(read.seen, this.#maxResponseBytes);
+        bytes = read.bytes;
       } catch (e) {
         const cause = timedOut ? ctrl.signal.reason : signal.aborted ? signal.reason ?? e : e;
         throw new Unreachable(target, { cause });
@@ -316,7 +425,10 @@ export class HttpNetwork implements RaftNetwork {
       try {
         response = decodeMessage(bytes, this.#limits);
       } catch (e) {
-        throw new Unreachable(target, { cause: e });
+        const cause = e instanceof InvalidMessage
+          ? e
+          : new InvalidMessage(`cannot decode the answer of ${url}`, { cause: e });
+        throw new Unreachable(target, { cause });
       }
       if (response.type !== `${type}-response`) {
         throw new Unreachable(target, {
@@ -332,6 +444,126 @@ export class HttpNetwork implements RaftNetwork {
       if (forward !== undefined) outer!.removeEventListener("abort", forward);
     }
   }
+}
+
+/** The request types each method sends (the route is the type). */
+const _SENT_BY_SEND: ReadonlySet<string> = new Set(["append", "vote", "pre-vote", "timeout-now"]);
+const _SENT_BY_INSTALL: ReadonlySet<string> = new Set(["install-snapshot"]);
+
+/**
+ * Encodes `request`, or throws `Unreachable(target)` whose cause is an
+ * {@linkcode InvalidMessage} saying why it cannot be sent.
+ */
+function _encode(target: NodeId, request: RaftRequest, allowed: ReadonlySet<string>): Uint8Array {
+  const type: unknown = (request as { type?: unknown } | null | undefined)?.type;
+  if (typeof type !== "string" || !allowed.has(type)) {
+    throw new Unreachable(target, {
+      cause: new InvalidMessage(
+        `cannot encode a request of type ${_describe(type)} here: ` +
+          `expected ${[...allowed].join(", ")}`,
+      ),
+    });
+  }
+  try {
+    return encodeMessage(request);
+  } catch (e) {
+    throw new Unreachable(target, {
+      cause: new InvalidMessage(`cannot encode the ${type} request: ${_describe(e)}`, {
+        cause: e,
+      }),
+    });
+  }
+}
+
+/** What {@linkcode _readUpTo} read: `over` if the body exceeded the limit (`seen` bytes). */
+interface _Read {
+  readonly bytes: Uint8Array;
+  readonly over: boolean;
+  readonly seen: number;
+}
+
+/**
+ * Reads `res`'s body, at most `max` bytes: past them it stops (and cancels
+ * the rest) with `over` set and the first `max` bytes. With `strict`, a
+ * declared `content-length` over `max` is refused unread.
+ */
+async function _readUpTo(res: Response, max: number, strict: boolean): Promise<_Read> {
+  const stream = res.body;
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (strict && declared > max) {
+    void stream?.cancel().catch(() => {});
+    return { bytes: new Uint8Array(0), over: true, seen: declared };
+  }
+  if (stream === null) return { bytes: new Uint8Array(0), over: false, seen: 0 };
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    total += value.byteLength;
+    if (total > max) {
+      void reader.cancel().catch(() => {});
+      return { bytes: _concat(chunks, total).subarray(0, max), over: true, seen: total };
+    }
+  }
+  return { bytes: _concat(chunks, total), over: false, seen: total };
+}
+
+function _concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/**
+ * The cause for a non-2xx answer: a {@linkcode ClusterMismatch} rebuilt from
+ * a 409 whose (whole) JSON body is a well-formed one, else an `Error` naming
+ * the status and the start of the body (`head`, or `null` if unreadable).
+ */
+function _refusal(status: number, url: string, head: _Read | null): Error {
+  const text = head === null ? "" : new TextDecoder().decode(head.bytes);
+  if (status === 409 && head !== null && !head.over) {
+    const mismatch = _clusterMismatch(text);
+    if (mismatch !== null) return mismatch;
+  }
+  return new Error(`HTTP ${status} from ${url}` + (text ? `: ${text.slice(0, 300)}` : ""));
+}
+
+function _clusterMismatch(text: string): ClusterMismatch | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof json !== "object" || json === null) return null;
+  const { code, expected, got, from } = json as Record<string, unknown>;
+  if (code !== "ClusterMismatch") return null;
+  if (typeof expected !== "string" || typeof got !== "string" || !isNodeId(from)) return null;
+  return new ClusterMismatch(expected, got, from);
+}
+
+function _describe(v: unknown): string {
+  try {
+    if (v instanceof Error) return v.message;
+    return typeof v === "string" ? JSON.stringify(v) : String(v);
+  } catch {
+    return "an undescribable value";
+  }
+}
+
+function _count(name: string, n: unknown): number {
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
+    throw new RangeError(`${name} must be a non-negative integer, got ${String(n)}`);
+  }
+  return n;
 }
 
 function _positive(name: string, ms: number): number {

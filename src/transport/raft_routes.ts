@@ -14,12 +14,33 @@
  * is a frame — a 4-byte big-endian length and the CBOR
  * `InstallSnapshotRequest` — followed by the snapshot's bytes, which are
  * handed to the node as a stream while they arrive (never buffered whole).
- * Failures answer JSON (`application/json`, a {@linkcode RaftErrorJSON}):
- * 400 for a body that does not decode or whose type does not match the route
- * (`InvalidMessage`), 413 for a body over `maxBodyBytes` or a snapshot over
- * `maxSnapshotBytes` (`PayloadTooLarge`), 503 when the node refuses with a
- * {@linkcode RaftError} (`ShuttingDown`, `StorageError`), 500 for anything
- * else. A handler never throws.
+ *
+ * Every route requires the `Content-Type` `application/cbor`: the media type
+ * is compared case-insensitively and its parameters (`; charset=…`, which
+ * mean nothing to CBOR) are ignored. Anything else — no content type,
+ * `text/plain`, a form — is refused before the body is read. (It also keeps
+ * browsers out: a cross-origin page can POST a "simple" content type without
+ * asking, never `application/cbor`.)
+ *
+ * Failures answer JSON (`application/json`, a {@linkcode RaftErrorJSON}),
+ * never a throw:
+ *
+ * - 400 `InvalidMessage`: a body that cannot be read or does not decode, a
+ *   request whose type does not match the route, a truncated snapshot frame —
+ *   or the node refused the request as invalid (e.g. a term beyond the
+ *   largest it accepts);
+ * - 409 `ClusterMismatch`: the node refused a request from a node of another
+ *   cluster;
+ * - 413 `PayloadTooLarge`: a body over `maxBodyBytes`, a snapshot frame
+ *   claiming more, or a snapshot over `maxSnapshotBytes`;
+ * - 415 `InvalidMessage`: a content type other than `application/cbor`;
+ * - 503: the node refused with any other {@linkcode RaftError}
+ *   (`ShuttingDown`, `StorageError`, …): try again later or elsewhere;
+ * - 500: the node failed with an `InternalError` (a bug), or with something
+ *   that is not a {@linkcode RaftError} (reported as `InternalError`), or
+ *   answered with a response of the wrong type (`InvalidMessage`).
+ *
+ * The status of a node's {@linkcode RaftError} is chosen by its `code`.
  *
  * @module
  */
@@ -104,11 +125,15 @@ export const DEFAULT_MAX_SNAPSHOT_BYTES: number = 1024 * 1024 * 1024;
 /** The request types served, by route (route name = message type). */
 const _ROUTES: readonly RaftRequest["type"][] = ["append", "vote", "pre-vote", "timeout-now"];
 
-const _CBOR_INIT: ResponseInit = { headers: { "content-type": "application/cbor" } };
+/** The one media type of requests and responses. */
+const _CBOR = "application/cbor";
+
+const _CBOR_INIT: ResponseInit = { headers: { "content-type": _CBOR } };
 
 /**
  * Builds a Hono app serving the Raft RPC routes for `raft`. Mount it in a
  * larger app with `app.route("/", raftRoutes(raft))`, or serve it alone.
+ * Throws a `RangeError` for an option that is not a non-negative integer.
  *
  * @example
  * ```ts
@@ -122,34 +147,93 @@ const _CBOR_INIT: ResponseInit = { headers: { "content-type": "application/cbor"
  *   method: "POST",
  *   headers: { "content-type": "application/cbor" },
  *   body: encodeMessage({
- *     type: "vote", term: 2, candidateId: 1, lastLogId: null, transfer: false,
+ *     type: "vote", clusterId: "c1", term: 2, candidateId: 1, lastLogId: null, transfer: false,
  *   }).slice(), // a Uint8Array<ArrayBuffer>, as BodyInit wants
  * });
  * const reply = decodeMessage(new Uint8Array(await res.arrayBuffer()));
  * console.assert(res.status === 200 && reply.type === "vote-response");
+ *
+ * // Any other content type is refused unread.
+ * const text = await app.request("/raft/vote", { method: "POST", body: "hello" });
+ * console.assert(text.status === 415);
  * ```
  */
 export function raftRoutes(raft: RaftHandler, options: RaftRoutesOptions = {}): Hono {
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) {
-    throw new RangeError(`maxBodyBytes must be a non-negative integer, got ${maxBodyBytes}`);
-  }
+  const maxBodyBytes = _count("maxBodyBytes", options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+  const maxSnapshotBytes = _count(
+    "maxSnapshotBytes",
+    options.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES,
+  );
   const limits = options.limits;
+  if (limits !== undefined) {
+    // Checked now: a bad limit is this node's mistake, not every peer's (400).
+    for (const [name, value] of Object.entries(limits)) {
+      if (value !== undefined) _count(`limits.${name}`, value);
+    }
+  }
   const app = new Hono();
   for (const type of _ROUTES) {
     app.post(`/raft/${type}`, (c) => _serve(raft, c.req.raw, type, maxBodyBytes, limits));
-  }
-  const maxSnapshotBytes = options.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
-  if (!Number.isSafeInteger(maxSnapshotBytes) || maxSnapshotBytes < 0) {
-    throw new RangeError(
-      `maxSnapshotBytes must be a non-negative integer, got ${maxSnapshotBytes}`,
-    );
   }
   app.post(
     "/raft/install-snapshot",
     (c) => _serveSnapshot(raft, c.req.raw, maxBodyBytes, maxSnapshotBytes, limits),
   );
   return app;
+}
+
+function _count(name: string, n: unknown): number {
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
+    throw new RangeError(`${name} must be a non-negative integer, got ${String(n)}`);
+  }
+  return n;
+}
+
+/**
+ * The HTTP status answering a {@linkcode RaftError} the node refused a
+ * request with, by its `code` (so an error from another copy of the module,
+ * or one this file does not import, maps the same).
+ */
+function _status(e: RaftError): number {
+  switch (e.code) {
+    case "InvalidMessage":
+      return 400; // the node judged the request invalid: sending it again will not help
+    case "ClusterMismatch":
+      return 409; // a node of another cluster
+    case "PayloadTooLarge":
+      return 413;
+    case "InternalError":
+      return 500; // a bug in the node (which stops), as for a failure that is not a RaftError
+    default:
+      return 503; // ShuttingDown, StorageError, …: this node cannot serve now
+  }
+}
+
+/** The answer to the node's failure: its RaftError with {@linkcode _status}, else 500. */
+function _refused(e: unknown): Response {
+  if (e instanceof RaftError) return _json(_status(e), e.toJSON());
+  return _json(500, _internal(e));
+}
+
+/**
+ * `null` if `req` carries `application/cbor` (any case, parameters ignored),
+ * else the 415 answer; the body is then left unread (and cancelled).
+ */
+function _checkContentType(req: Request, route: string): Response | null {
+  const header = req.headers.get("content-type");
+  if (header !== null) {
+    const semi = header.indexOf(";");
+    const essence = (semi < 0 ? header : header.slice(0, semi)).trim().toLowerCase();
+    if (essence === _CBOR) return null;
+  }
+  void req.body?.cancel().catch(() => {});
+  const got = header === null
+    ? "none"
+    : JSON.stringify(header.length > 100 ? header.slice(0, 100) + "…" : header);
+  return _json(
+    415,
+    new InvalidMessage(`${route} takes Content-Type ${_CBOR}, got ${got}`).toJSON(),
+  );
 }
 
 async function _serve(
@@ -160,6 +244,8 @@ async function _serve(
   limits: Partial<CodecLimits> | undefined,
 ): Promise<Response> {
   try {
+    const unsupported = _checkContentType(req, `/raft/${type}`);
+    if (unsupported !== null) return unsupported;
     let body: Uint8Array | number;
     try {
       body = await _readBody(req, maxBodyBytes);
@@ -173,8 +259,7 @@ async function _serve(
     try {
       request = decodeMessage(body, limits);
     } catch (e) {
-      const err = e instanceof InvalidMessage ? e : new InvalidMessage(String(e), { cause: e });
-      return _json(400, err.toJSON());
+      return _json(400, _invalid(e).toJSON());
     }
     if (request.type !== type) {
       return _json(
@@ -187,8 +272,7 @@ async function _serve(
     try {
       response = await raft.handle(request as RaftRequest);
     } catch (e) {
-      if (e instanceof RaftError) return _json(503, e.toJSON());
-      return _json(500, _internal(e));
+      return _refused(e);
     }
     if (response?.type !== `${type}-response`) {
       return _json(
@@ -216,13 +300,16 @@ async function _serveSnapshot(
   max: number,
   limits: Partial<CodecLimits> | undefined,
 ): Promise<Response> {
-  const body = req.body;
-  if (body === null) {
-    return _json(400, new InvalidMessage("truncated install-snapshot frame").toJSON());
-  }
-  const reader = body.getReader();
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let handedOver = false;
   try {
+    const unsupported = _checkContentType(req, "/raft/install-snapshot");
+    if (unsupported !== null) return unsupported;
+    const body = req.body;
+    if (body === null) {
+      return _json(400, new InvalidMessage("truncated install-snapshot frame").toJSON());
+    }
+    reader = body.getReader();
     let frame: _Frame | number | null;
     try {
       frame = await _readFrame(reader, maxFrame);
@@ -239,8 +326,7 @@ async function _serveSnapshot(
     try {
       request = decodeMessage(frame.header, limits);
     } catch (e) {
-      const err = e instanceof InvalidMessage ? e : new InvalidMessage(String(e), { cause: e });
-      return _json(400, err.toJSON());
+      return _json(400, _invalid(e).toJSON());
     }
     if (request.type !== "install-snapshot") {
       return _json(
@@ -255,13 +341,12 @@ async function _serveSnapshot(
     handedOver = true;
     let response: RaftResponse | PayloadTooLarge;
     try {
-      const handled = raft.handle(request, data.stream);
+      const handled = Promise.resolve(raft.handle(request, data.stream));
       // Past the limit, answer 413 at once: the node sees the error in its stream.
       response = await Promise.race([handled, data.tooLarge]);
       if (response instanceof PayloadTooLarge) handled.catch(() => {});
     } catch (e) {
-      if (e instanceof RaftError) return _json(503, e.toJSON());
-      return _json(500, _internal(e));
+      return _refused(e);
     } finally {
       // The node is done with the bytes (or refused them): stop reading the body.
       data.close();
@@ -274,8 +359,13 @@ async function _serveSnapshot(
   } catch (e) {
     return _json(500, _internal(e));
   } finally {
-    if (!handedOver) void reader.cancel().catch(() => {});
+    if (!handedOver && reader !== undefined) void reader.cancel().catch(() => {});
   }
+}
+
+/** A decoding failure as an InvalidMessage (the codec throws nothing else on input). */
+function _invalid(e: unknown): InvalidMessage {
+  return e instanceof InvalidMessage ? e : new InvalidMessage(_describe(e), { cause: e });
 }
 
 /** An install-snapshot frame: the encoded request, and the bytes read after it. */
@@ -286,17 +376,22 @@ interface _Frame {
 
 /**
  * Reads the frame at the start of an install-snapshot body: `null` if the
- * body ends first, or the header length if it exceeds `max`.
+ * body ends first, or the header length if it exceeds `max` (then nothing
+ * more is read). Chunks are kept aside and joined once enough arrived, so a
+ * frame sent in many small pieces costs linear time, not quadratic.
  */
 async function _readFrame(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   max: number,
 ): Promise<_Frame | number | null> {
-  let buf: Uint8Array = new Uint8Array(0);
+  let chunks: Uint8Array[] = [];
+  let total = 0;
   let need = 4;
   let headerLength = -1;
   for (;;) {
-    if (buf.byteLength >= need) {
+    if (total >= need) {
+      const buf = _concat(chunks, total);
+      chunks = [buf];
       if (headerLength < 0) {
         headerLength = new DataView(buf.buffer, buf.byteOffset, 4).getUint32(0);
         if (headerLength > max) return headerLength;
@@ -307,15 +402,22 @@ async function _readFrame(
     }
     const { done, value } = await reader.read();
     if (done) return null;
-    if (buf.byteLength === 0) {
-      buf = value;
-    } else {
-      const joined = new Uint8Array(buf.byteLength + value.byteLength);
-      joined.set(buf);
-      joined.set(value, buf.byteLength);
-      buf = joined;
-    }
+    if (value.byteLength === 0) continue;
+    chunks.push(value);
+    total += value.byteLength;
   }
+}
+
+/** `chunks` (of `total` bytes) as one array; the chunk itself when there is one. */
+function _concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }
 
 /**
@@ -382,18 +484,14 @@ class _SnapshotBody {
 
 /**
  * Reads the whole body, or returns the number of bytes seen once they
- * exceed `max` (without reading further).
+ * exceed `max` (without reading further). A declared `content-length` over
+ * `max` is refused unread; the bytes are counted in any case.
  */
 async function _readBody(req: Request, max: number): Promise<Uint8Array | number> {
-  const declared = req.headers.get("content-length");
-  if (declared !== null) {
-    const n = Number(declared);
-    if (n > max) {
-      await req.body?.cancel().catch(() => {});
-      return n;
-    }
-    const bytes = new Uint8Array(await req.arrayBuffer());
-    return bytes.byteLength > max ? bytes.byteLength : bytes;
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (declared > max) {
+    await req.body?.cancel().catch(() => {});
+    return declared;
   }
   const stream = req.body;
   if (stream === null) return new Uint8Array(0);
@@ -410,27 +508,29 @@ async function _readBody(req: Request, max: number): Promise<Uint8Array | number
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
+  return chunks.length === 0 ? new Uint8Array(0) : _concat(chunks, total);
+}
+
+function _describe(e: unknown): string {
+  try {
+    return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  } catch {
+    return "an undescribable value";
   }
-  return out;
 }
 
 function _internal(e: unknown): RaftErrorJSON {
   if (e instanceof RaftError) return e.toJSON();
-  return {
-    code: "InternalError",
-    message: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
-  };
+  return { code: "InternalError", message: _describe(e) };
 }
 
 function _json(status: number, body: RaftErrorJSON): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json" },
-  });
+  let text: string;
+  try {
+    text = JSON.stringify(body);
+  } catch (e) {
+    // A field that does not serialize (a bigint, a cycle): keep the code.
+    text = JSON.stringify({ code: String(body.code), message: _describe(e) });
+  }
+  return new Response(text, { status, headers: { "content-type": "application/json" } });
 }

@@ -1,17 +1,30 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { HttpNetwork } from "../../src/transport/http_network.ts";
+import { DEFAULT_MAX_RESPONSE_BYTES, HttpNetwork } from "../../src/transport/http_network.ts";
 import { raftRoutes } from "../../src/transport/raft_routes.ts";
 import { decodeMessage, encodeMessage } from "../../src/codec.ts";
-import { InvalidMessage, ShuttingDown, Timeout, Unreachable } from "../../src/errors.ts";
-import type { RaftRequest, RaftResponse } from "../../src/messages.ts";
+import {
+  ClusterMismatch,
+  InvalidMessage,
+  PayloadTooLarge,
+  ShuttingDown,
+  Timeout,
+  Unreachable,
+} from "../../src/errors.ts";
+import type {
+  InstallSnapshotRequest,
+  RaftRequest,
+  RaftResponse,
+  VoteRequest,
+} from "../../src/messages.ts";
 import { Raft } from "../../src/runtime/raft.ts";
-import type { NodeId, RaftNode } from "../../src/types.ts";
+import { EMPTY_MEMBERSHIP, type NodeId, type RaftNode } from "../../src/types.ts";
 import { kvSet, MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
 import { closedPort, serveLocal } from "./_serve.ts";
 
-const VOTE: RaftRequest = {
+const VOTE: VoteRequest = {
   type: "vote",
+  clusterId: "c1",
   term: 4,
   candidateId: 2,
   lastLogId: { term: 3, index: 9 },
@@ -19,6 +32,7 @@ const VOTE: RaftRequest = {
 };
 const APPEND: RaftRequest = {
   type: "append",
+  clusterId: "c1",
   term: 3,
   leaderId: 1,
   prevLogId: null,
@@ -77,7 +91,7 @@ test("HttpNetwork: round-trips every request type through raftRoutes on a real s
       APPEND,
       VOTE,
       { ...VOTE, type: "pre-vote" },
-      { type: "timeout-now", term: 5, leaderId: 1 },
+      { type: "timeout-now", clusterId: "c1", term: 5, leaderId: 1 },
     ];
     for (const req of requests) {
       assert.deepEqual(await net.send(2, { addr: server.url }, req), answer(req), req.type);
@@ -210,6 +224,14 @@ test("HttpNetwork: rejects a non-positive timeout", () => {
   assert.throws(() => new HttpNetwork({ timeout: Number.NaN }), RangeError);
 });
 
+test("HttpNetwork: rejects a bad response limit or codec limit when built", () => {
+  assert.equal(DEFAULT_MAX_RESPONSE_BYTES, 1024 * 1024);
+  assert.throws(() => new HttpNetwork({ maxResponseBytes: -1 }), RangeError);
+  assert.throws(() => new HttpNetwork({ maxResponseBytes: 0.5 }), RangeError);
+  assert.throws(() => new HttpNetwork({ limits: { maxEntries: -1 } }), RangeError);
+  assert.throws(() => new HttpNetwork({ limits: { maxStringBytes: Number.NaN } }), RangeError);
+});
+
 test("HttpNetwork: a 3-node cluster over real HTTP elects a leader and replicates writes", async () => {
   const ids: NodeId[] = [1, 2, 3];
   const nodes = new Map<NodeId, Raft<Uint8Array | null>>();
@@ -256,4 +278,251 @@ test("HttpNetwork: a 3-node cluster over real HTTP elects a leader and replicate
     for (const raft of nodes.values()) await raft.shutdown();
     for (const s of servers) await s.close();
   }
+});
+
+const INSTALL: InstallSnapshotRequest = {
+  type: "install-snapshot",
+  clusterId: "c1",
+  term: 3,
+  leaderId: 1,
+  meta: {
+    lastLogId: { term: 3, index: 9 },
+    lastMembership: { logId: null, membership: EMPTY_MEMBERSHIP },
+    snapshotId: "s-9",
+  },
+};
+
+/** A snapshot source that records whether it was cancelled. */
+function source(): { stream: ReadableStream<Uint8Array>; cancelled: () => boolean } {
+  let cancelled = false;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(c) {
+      c.enqueue(new Uint8Array(16));
+    },
+    cancel() {
+      cancelled = true;
+    },
+  }, { highWaterMark: 0 });
+  return { stream, cancelled: () => cancelled };
+}
+
+/** Calls `f`, asserting it does not throw, and returns the promise it made. */
+function noThrow<T>(f: () => Promise<T>, what: string): Promise<T> {
+  let p: Promise<T> | undefined;
+  assert.doesNotThrow(() => {
+    p = f();
+  }, what);
+  return p!;
+}
+
+test("HttpNetwork: a request that cannot be encoded rejects (never throws) and sends nothing", async () => {
+  let fetched = 0;
+  const net = new HttpNetwork({
+    fetch: () => {
+      fetched++;
+      return Promise.resolve(cborResponse(answer(VOTE)));
+    },
+  });
+  const bad: [string, unknown][] = [
+    ["a term that is not a safe integer", { ...VOTE, term: 2 ** 53 }],
+    ["a fractional term", { ...VOTE, term: 0.5 }],
+    ["a negative leader id", { type: "timeout-now", clusterId: "c1", term: 1, leaderId: -1 }],
+    ["entry data that is not bytes", {
+      ...APPEND,
+      entries: [{ type: "normal", term: 3, index: 1, data: "not bytes" }],
+    }],
+    ["a response, not a request", { type: "vote-response", term: 1, granted: true }],
+    ["an install-snapshot request (installSnapshot's job)", INSTALL],
+    ["an unknown type", { type: "bogus", term: 1 }],
+    ["null", null],
+  ];
+  for (const [what, request] of bad) {
+    const p = noThrow(() => net.send(2, { addr: "http://x" }, request as RaftRequest), what);
+    const err = await rejection(p);
+    assert.ok(err instanceof Unreachable, `${what}: ${err}`);
+    assert.equal(err.nodeId, 2);
+    assert.ok(err.cause instanceof InvalidMessage, `${what}: ${err.cause}`);
+    assert.match(err.cause.reason, /cannot encode/, what);
+  }
+  assert.equal(fetched, 0, "nothing was sent");
+});
+
+test("HttpNetwork: a snapshot request that cannot be encoded rejects and releases the data", async () => {
+  let fetched = 0;
+  const net = new HttpNetwork({
+    fetch: () => {
+      fetched++;
+      return Promise.reject(new Error("unexpected"));
+    },
+  });
+  for (const request of [{ ...INSTALL, term: 2 ** 53 }, { ...INSTALL, meta: null }, VOTE]) {
+    const data = source();
+    const p = noThrow(
+      () =>
+        net.installSnapshot(
+          2,
+          { addr: "http://x" },
+          request as unknown as InstallSnapshotRequest,
+          data.stream,
+        ),
+      String(request.term),
+    );
+    const err = await rejection(p);
+    assert.ok(err instanceof Unreachable, String(err));
+    assert.ok(err.cause instanceof InvalidMessage, String(err.cause));
+    assert.ok(data.cancelled(), "the snapshot's stream was cancelled");
+  }
+  // A stream that is already locked cannot be sent either.
+  const locked = source();
+  locked.stream.getReader();
+  const err = await rejection(net.installSnapshot(2, { addr: "http://x" }, INSTALL, locked.stream));
+  assert.ok(err instanceof Unreachable, String(err));
+  assert.equal(fetched, 0);
+});
+
+test("HttpNetwork: a node record without an address rejects with Unreachable", async () => {
+  const net = new HttpNetwork({ fetch: () => Promise.reject(new Error("unexpected")) });
+  for (const node of [{}, { addr: 42 }, null]) {
+    const err = await rejection(
+      noThrow(() => net.send(5, node as unknown as RaftNode, VOTE), JSON.stringify(node)),
+    );
+    assert.ok(err instanceof Unreachable, String(err));
+    assert.equal(err.nodeId, 5);
+  }
+});
+
+test("HttpNetwork: a 409 ClusterMismatch answer rejects with Unreachable(ClusterMismatch)", async () => {
+  const app = raftRoutes({
+    handle: (req) => Promise.reject(new ClusterMismatch("other", req.clusterId, 1)),
+  });
+  const server = await serveLocal(app.fetch);
+  try {
+    const net = new HttpNetwork();
+    const requests: RaftRequest[] = [
+      APPEND,
+      VOTE,
+      { ...VOTE, type: "pre-vote" },
+      { type: "timeout-now", clusterId: "c1", term: 5, leaderId: 1 },
+    ];
+    const errors: unknown[] = [];
+    for (const req of requests) {
+      errors.push(await rejection(net.send(2, { addr: server.url }, req)));
+    }
+    const data = source();
+    errors.push(
+      await rejection(net.installSnapshot(2, { addr: server.url }, INSTALL, data.stream)),
+    );
+    for (const err of errors) {
+      assert.ok(err instanceof Unreachable, String(err));
+      assert.equal(err.nodeId, 2);
+      assert.ok(err.cause instanceof ClusterMismatch, String(err.cause));
+      assert.equal(err.cause.code, "ClusterMismatch");
+      assert.equal(err.cause.expected, "other");
+      assert.equal(err.cause.got, "c1");
+      assert.equal(err.cause.from, 1);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+test("HttpNetwork: only a well-formed 409 ClusterMismatch is taken for one", async () => {
+  const answers: [number, string][] = [
+    [409, JSON.stringify({ code: "ClusterMismatch", message: "no fields" })],
+    [409, JSON.stringify({ code: "ClusterMismatch", expected: 1, got: "c1", from: 1 })],
+    [409, JSON.stringify({ code: "ClusterMismatch", expected: "x", got: "c1", from: -1 })],
+    [409, "conflict, and not JSON"],
+    [409, "null"],
+    [503, JSON.stringify({ code: "ClusterMismatch", expected: "x", got: "c1", from: 1 })],
+  ];
+  for (const [status, text] of answers) {
+    const net = new HttpNetwork({ fetch: () => Promise.resolve(new Response(text, { status })) });
+    const err = await rejection(net.send(2, { addr: "http://x" }, VOTE));
+    assert.ok(err instanceof Unreachable, String(err));
+    assert.ok(!(err.cause instanceof ClusterMismatch), `${status} ${text}`);
+    assert.ok(err.cause instanceof Error);
+    assert.match(err.cause.message, new RegExp(`HTTP ${status}`));
+  }
+});
+
+test("HttpNetwork: a redirect is not followed", async () => {
+  const hits: string[] = [];
+  const server = await serveLocal((req) => {
+    const path = new URL(req.url).pathname;
+    hits.push(path);
+    if (path === "/raft/vote") {
+      return new Response(null, { status: 307, headers: { location: "/elsewhere/raft/vote" } });
+    }
+    return cborResponse(answer(VOTE));
+  });
+  try {
+    const net = new HttpNetwork();
+    const err = await rejection(net.send(2, { addr: server.url }, VOTE));
+    assert.ok(err instanceof Unreachable, String(err));
+    assert.match(String((err.cause as Error).message), /HTTP 307/);
+    assert.deepEqual(hits, ["/raft/vote"], "the request went nowhere else");
+  } finally {
+    await server.close();
+  }
+});
+
+/**
+ * A response body that never ends (until `signal` aborts), counting its chunks; each
+ * chunk waits a timer tick, so a reader that never stops still lets the deadline fire.
+ */
+function endless(signal: AbortSignal | null | undefined, state: { pulled: number }) {
+  return new ReadableStream<Uint8Array>({
+    start(c) {
+      signal?.addEventListener("abort", () => c.error(signal.reason), { once: true });
+    },
+    async pull(c) {
+      await new Promise((r) => setTimeout(r, 1));
+      state.pulled++;
+      c.enqueue(new Uint8Array(64 * 1024).fill(0x41));
+    },
+  }, { highWaterMark: 0 });
+}
+
+test("HttpNetwork: a response over maxResponseBytes rejects with PayloadTooLarge, read no further", async () => {
+  const state = { pulled: 0 };
+  const net = new HttpNetwork({
+    timeout: 2000,
+    fetch: (_url, init) => Promise.resolve(new Response(endless(init.signal, state))),
+  });
+  const err = await rejection(net.send(2, { addr: "http://x" }, VOTE));
+  assert.ok(err instanceof Unreachable, String(err));
+  assert.ok(err.cause instanceof PayloadTooLarge, String(err.cause));
+  assert.equal(err.cause.limit, DEFAULT_MAX_RESPONSE_BYTES);
+  assert.ok(state.pulled <= 20, `pulled ${state.pulled} chunks of 64 KiB`);
+
+  // A declared length over the limit is refused unread.
+  const small = new HttpNetwork({
+    maxResponseBytes: 100,
+    fetch: () =>
+      Promise.resolve(
+        new Response(encodeMessage(answer(VOTE)).slice(), {
+          headers: { "content-length": "1000000" },
+        }),
+      ),
+  });
+  const declared = await rejection(small.send(2, { addr: "http://x" }, VOTE));
+  assert.ok(declared instanceof Unreachable);
+  assert.ok(declared.cause instanceof PayloadTooLarge, String(declared.cause));
+  assert.equal(declared.cause.size, 1_000_000);
+});
+
+test("HttpNetwork: an endless error body is cut short, not read until the timeout", async () => {
+  const state = { pulled: 0 };
+  const net = new HttpNetwork({
+    timeout: 2000,
+    fetch: (_url, init) =>
+      Promise.resolve(new Response(endless(init.signal, state), { status: 500 })),
+  });
+  const started = performance.now();
+  const err = await rejection(net.send(2, { addr: "http://x" }, VOTE));
+  assert.ok(err instanceof Unreachable, String(err));
+  assert.ok(!(err.cause instanceof Timeout), "answered before the deadline");
+  assert.match(String((err.cause as Error).message), /^HTTP 500 from http:\/\/x\/raft\/vote: AAAA/);
+  assert.ok(performance.now() - started < 1500);
+  assert.ok(state.pulled <= 3, `pulled ${state.pulled} chunks of 64 KiB`);
 });

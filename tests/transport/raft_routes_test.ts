@@ -8,14 +8,23 @@ import {
 import { decodeMessage, encodeMessage } from "../../src/codec.ts";
 import { readAllBytes } from "../../src/byte_stream.ts";
 import { EMPTY_MEMBERSHIP } from "../../src/types.ts";
-import { ShuttingDown, StorageError } from "../../src/errors.ts";
-import type { RaftMessage, RaftRequest, RaftResponse } from "../../src/messages.ts";
+import {
+  ClusterMismatch,
+  InternalError,
+  InvalidMessage,
+  PayloadTooLarge,
+  RaftError,
+  ShuttingDown,
+  StorageError,
+} from "../../src/errors.ts";
+import type { RaftMessage, RaftRequest, RaftResponse, VoteRequest } from "../../src/messages.ts";
 import { Raft } from "../../src/runtime/raft.ts";
 import { MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
 import { MemoryNetwork } from "../../testing/memory_network.ts";
 
 const APPEND: RaftRequest = {
   type: "append",
+  clusterId: "c1",
   term: 3,
   leaderId: 1,
   prevLogId: { term: 2, index: 7 },
@@ -26,15 +35,16 @@ const APPEND: RaftRequest = {
   leaderCommit: 7,
   round: 12,
 };
-const VOTE: RaftRequest = {
+const VOTE: VoteRequest = {
   type: "vote",
+  clusterId: "c1",
   term: 4,
   candidateId: 2,
   lastLogId: { term: 3, index: 9 },
   transfer: false,
 };
 const PRE_VOTE: RaftRequest = { ...VOTE, type: "pre-vote", term: 5 };
-const TIMEOUT_NOW: RaftRequest = { type: "timeout-now", term: 4, leaderId: 1 };
+const TIMEOUT_NOW: RaftRequest = { type: "timeout-now", clusterId: "c1", term: 4, leaderId: 1 };
 
 function answer(req: RaftRequest): RaftResponse {
   switch (req.type) {
@@ -202,6 +212,13 @@ test("raftRoutes: the default body limit is 64 MiB and must be a non-negative in
   assert.equal(DEFAULT_MAX_BODY_BYTES, 64 * 1024 * 1024);
   assert.throws(() => raftRoutes(fake(), { maxBodyBytes: -1 }), RangeError);
   assert.throws(() => raftRoutes(fake(), { maxBodyBytes: 1.5 }), RangeError);
+  assert.throws(() => raftRoutes(fake(), { maxSnapshotBytes: Number.NaN }), RangeError);
+});
+
+test("raftRoutes: a bad codec limit is refused when the routes are built, not on every request", () => {
+  assert.throws(() => raftRoutes(fake(), { limits: { maxEntries: -1 } }), RangeError);
+  assert.throws(() => raftRoutes(fake(), { limits: { maxNodes: 0.5 } }), RangeError);
+  raftRoutes(fake(), { limits: { maxEntries: 10 } });
 });
 
 test("raftRoutes: a RaftError from the node gets 503 with its JSON", async () => {
@@ -211,6 +228,53 @@ test("raftRoutes: a RaftError from the node gets 503 with its JSON", async () =>
     assert.equal(res.status, 503);
     assert.deepEqual(await errorJson(res), JSON.parse(JSON.stringify(err)));
   }
+});
+
+/** A RaftError of any code, as another copy of the library (or a later error) would throw. */
+class Coded extends RaftError {
+  constructor(code: string) {
+    super(code, `a ${code} from elsewhere`);
+  }
+}
+
+test("raftRoutes: the node's RaftError picks the status by its code, on every route", async () => {
+  const cases: [RaftError, number][] = [
+    [new InvalidMessage("term 4503599627370496 exceeds the largest term a peer may send"), 400],
+    [new ClusterMismatch("c1", "c2", 2), 409],
+    [new Coded("ClusterMismatch"), 409],
+    [new Coded("InvalidMessage"), 400],
+    [new PayloadTooLarge(10, 5), 413],
+    [new ShuttingDown(), 503],
+    [new StorageError("append", new Error("disk full")), 503],
+    [new InternalError("turn", new RangeError("broken invariant")), 500],
+    [new Coded("SomethingNew"), 503],
+  ];
+  for (const [err, status] of cases) {
+    const app = raftRoutes({ handle: () => Promise.reject(err) });
+    const plain: RaftRequest[] = [APPEND, VOTE, PRE_VOTE, TIMEOUT_NOW];
+    for (const req of plain) {
+      const res = await app.request(`/raft/${req.type}`, post(cbor(req)));
+      assert.equal(res.status, status, `${err.code} on ${req.type}`);
+      assert.deepEqual(await errorJson(res), JSON.parse(JSON.stringify(err)));
+    }
+    const snap = await app.request(
+      "/raft/install-snapshot",
+      post(snapshotFrame(INSTALL, new Uint8Array([1, 2]))),
+    );
+    assert.equal(snap.status, status, `${err.code} on install-snapshot`);
+    assert.equal((await errorJson(snap)).code, err.code);
+  }
+});
+
+test("raftRoutes: a ClusterMismatch answer carries its fields to the sender", async () => {
+  const app = raftRoutes({ handle: () => Promise.reject(new ClusterMismatch("c1", "c2", 2)) });
+  const res = await app.request("/raft/append", post(cbor(APPEND)));
+  assert.equal(res.status, 409);
+  const json = await errorJson(res);
+  assert.equal(json.code, "ClusterMismatch");
+  assert.equal(json.expected, "c1");
+  assert.equal(json.got, "c2");
+  assert.equal(json.from, 2);
 });
 
 test("raftRoutes: other failures of the node get 500, never a throw", async () => {
@@ -237,6 +301,37 @@ test("raftRoutes: other failures of the node get 500, never a throw", async () =
   assert.equal((await errorJson(r3)).code, "InvalidMessage");
 });
 
+test("raftRoutes: a failure that does not even describe itself still gets a JSON 500", async () => {
+  // No toString, no prototype: String() of it throws.
+  const app = raftRoutes({ handle: () => Promise.reject(Object.create(null)) });
+  const res = await app.request("/raft/vote", post(cbor(VOTE)));
+  assert.equal(res.status, 500);
+  assert.equal((await errorJson(res)).code, "InternalError");
+  const snap = await app.request(
+    "/raft/install-snapshot",
+    post(snapshotFrame(INSTALL, new Uint8Array())),
+  );
+  assert.equal(snap.status, 500);
+  assert.equal((await errorJson(snap)).code, "InternalError");
+});
+
+/** A RaftError whose fields do not serialize to JSON. */
+class Unserializable extends RaftError {
+  constructor() {
+    super("Unserializable", "has a bigint field");
+  }
+  protected override fields(): Record<string, unknown> {
+    return { big: 1n };
+  }
+}
+
+test("raftRoutes: a RaftError whose JSON fails still answers JSON with its code", async () => {
+  const app = raftRoutes({ handle: () => Promise.reject(new Unserializable()) });
+  const res = await app.request("/raft/timeout-now", post(cbor(TIMEOUT_NOW)));
+  assert.equal(res.status, 503);
+  assert.equal((await errorJson(res)).code, "Unserializable");
+});
+
 test("raftRoutes: unknown routes and methods get 404", async () => {
   const h = fake();
   const app = raftRoutes(h);
@@ -257,6 +352,7 @@ function snapshotFrame(request: RaftRequest, data: Uint8Array): Uint8Array {
 
 const INSTALL: RaftRequest = {
   type: "install-snapshot",
+  clusterId: "c1",
   term: 2,
   leaderId: 1,
   meta: {
@@ -326,4 +422,131 @@ test("raftRoutes: serves a real Raft node, and 503 once it shut down", async () 
   const after = await app.request("/raft/append", post(cbor(APPEND)));
   assert.equal(after.status, 503);
   assert.equal((await errorJson(after)).code, "ShuttingDown");
+});
+
+const ALL_ROUTES: [string, () => Uint8Array][] = [
+  ["/raft/append", () => cbor(APPEND)],
+  ["/raft/vote", () => cbor(VOTE)],
+  ["/raft/pre-vote", () => cbor(PRE_VOTE)],
+  ["/raft/timeout-now", () => cbor(TIMEOUT_NOW)],
+  ["/raft/install-snapshot", () => snapshotFrame(INSTALL, new Uint8Array([1, 2, 3]))],
+];
+
+test("raftRoutes: every route answers 415 to a body that is not application/cbor, unread", async () => {
+  const h = fake();
+  const app = raftRoutes(h);
+  const refused: (string | null)[] = [
+    null, // no content type at all
+    "text/plain",
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "application/octet-stream",
+    "application/cbor-seq",
+    "application/cborx",
+    "",
+  ];
+  for (const [path, body] of ALL_ROUTES) {
+    for (const type of refused) {
+      let pulled = 0;
+      const bytes = body();
+      const stream = new ReadableStream<Uint8Array>({
+        pull(c) {
+          pulled++;
+          c.enqueue(bytes);
+          c.close();
+        },
+      }, { highWaterMark: 0 });
+      const res = await app.request(path, {
+        method: "POST",
+        headers: type === null ? {} : { "content-type": type },
+        body: stream,
+        duplex: "half",
+      } as RequestInit);
+      assert.equal(res.status, 415, `${path} with ${type}`);
+      const json = await errorJson(res);
+      assert.equal(json.code, "InvalidMessage");
+      assert.match(String(json.reason), /application\/cbor/, "names the expected type");
+      assert.ok(String(json.reason).includes(path), "names the route");
+      assert.equal(pulled, 0, `${path} with ${type}: the body was not read`);
+    }
+  }
+  assert.equal(h.seen.length, 0, "the node was never called");
+});
+
+test("raftRoutes: a text body is refused on timeout-now and install-snapshot", async () => {
+  const app = raftRoutes({
+    handle: () => assert.fail("the node must not be called"),
+  });
+  for (const path of ["/raft/timeout-now", "/raft/install-snapshot"]) {
+    const res = await app.request(path, {
+      method: "POST",
+      headers: { "content-type": "text/plain;charset=UTF-8" },
+      body: "timeout-now please",
+    });
+    assert.equal(res.status, 415, path);
+    assert.match(String((await errorJson(res)).reason), /got "text\/plain;charset=UTF-8"/);
+  }
+});
+
+test("raftRoutes: application/cbor is matched case-insensitively, parameters ignored", async () => {
+  const h = fake();
+  const app = raftRoutes(h);
+  for (const type of ["application/cbor", "Application/CBOR", "application/cbor; charset=binary"]) {
+    for (const [path, body] of ALL_ROUTES) {
+      const res = await app.request(path, post(body(), { "content-type": type }));
+      assert.equal(res.status, 200, `${path} with ${type}`);
+      assert.equal(res.headers.get("content-type"), "application/cbor");
+    }
+  }
+  assert.equal(h.seen.length, 3 * ALL_ROUTES.length, "every route reached the node each time");
+});
+
+test("raftRoutes: a snapshot frame claiming 4 GiB of metadata gets 413 without reading on", async () => {
+  const h = fake();
+  const app = raftRoutes(h); // default maxBodyBytes: 64 MiB
+  let pulled = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(c) {
+      pulled++;
+      c.enqueue(pulled === 1 ? new Uint8Array([0xff, 0xff, 0xff, 0xff]) : new Uint8Array(1024));
+    },
+  }, { highWaterMark: 0 });
+  const res = await app.request("/raft/install-snapshot", post(body));
+  assert.equal(res.status, 413);
+  const json = await errorJson(res);
+  assert.equal(json.code, "PayloadTooLarge");
+  assert.equal(json.size, 0xffffffff);
+  assert.ok(pulled <= 2, `read ${pulled} chunks`);
+  assert.equal(h.seen.length, 0);
+});
+
+test("raftRoutes: a snapshot frame sent in many small pieces is reassembled in linear time", async () => {
+  // 4 MiB of metadata in 512-byte pieces: joining the pieces again on every read would
+  // copy ~16 GiB (seconds); collecting them and joining once takes milliseconds.
+  const app = raftRoutes(fake());
+  const size = 4 * 1024 * 1024;
+  const piece = new Uint8Array(512).fill(0xff);
+  let sent = -1;
+  const body = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (sent < 0) {
+        const head = new Uint8Array(4);
+        new DataView(head.buffer).setUint32(0, size);
+        c.enqueue(head);
+        sent = 0;
+      } else if (sent < size) {
+        c.enqueue(piece.slice());
+        sent += piece.byteLength;
+      } else {
+        c.close();
+      }
+    },
+  });
+  const started = performance.now();
+  const res = await app.request("/raft/install-snapshot", post(body));
+  const elapsed = performance.now() - started;
+  assert.equal(res.status, 400, "the junk metadata does not decode");
+  assert.equal((await errorJson(res)).code, "InvalidMessage");
+  assert.ok(elapsed < 1500, `took ${elapsed.toFixed(0)} ms`);
 });

@@ -18,9 +18,11 @@ import { digestStream, StreamDigest } from "../../testing/large_snapshot_state_m
 import { serveLocal } from "./_serve.ts";
 
 const MiB = 1024 * 1024;
+const CBOR = { "content-type": "application/cbor" } as const;
 
 const INSTALL: InstallSnapshotRequest = {
   type: "install-snapshot",
+  clusterId: "c1",
   term: 3,
   leaderId: 1,
   meta: {
@@ -206,7 +208,7 @@ test("snapshot stream: a declared length over maxSnapshotBytes gets 413 before t
   const body = new Uint8Array(4 + header.byteLength + 101);
   new DataView(body.buffer).setUint32(0, header.byteLength);
   body.set(header, 4);
-  const headers = { "content-length": String(body.byteLength) };
+  const headers = { ...CBOR, "content-length": String(body.byteLength) };
   const res = await app.request("/raft/install-snapshot", { method: "POST", body, headers });
   assert.equal(res.status, 413);
   assert.equal((await res.json()).code, "PayloadTooLarge");
@@ -215,7 +217,7 @@ test("snapshot stream: a declared length over maxSnapshotBytes gets 413 before t
   const ok = await app.request("/raft/install-snapshot", {
     method: "POST",
     body: body.subarray(0, body.byteLength - 1),
-    headers: { "content-length": String(body.byteLength - 1) },
+    headers: { ...CBOR, "content-length": String(body.byteLength - 1) },
   });
   assert.equal(ok.status, 200);
   assert.equal(seen.length, 1);
@@ -249,7 +251,12 @@ test("snapshot stream: the frame may arrive in pieces; a frame over maxBodyBytes
       else c.enqueue(frame.slice(at, ++at));
     },
   });
-  const init: RequestInit & { duplex: "half" } = { method: "POST", body, duplex: "half" };
+  const init: RequestInit & { duplex: "half" } = {
+    method: "POST",
+    headers: CBOR,
+    body,
+    duplex: "half",
+  };
   const res = await app.request("/raft/install-snapshot", init);
   assert.equal(res.status, 200);
   const reply = decodeMessage(new Uint8Array(await res.arrayBuffer())) as RaftResponse;
@@ -257,11 +264,15 @@ test("snapshot stream: the frame may arrive in pieces; a frame over maxBodyBytes
   assert.deepEqual(got, [{ request: INSTALL, bytes: [7, 8, 9] }]);
   // A frame that claims a header longer than maxBodyBytes is refused unread.
   const huge = new Uint8Array([0, 0, 0x10, 0, 1, 2, 3]);
-  const tooLarge = await app.request("/raft/install-snapshot", { method: "POST", body: huge });
+  const tooLarge = await app.request("/raft/install-snapshot", {
+    method: "POST",
+    headers: CBOR,
+    body: huge,
+  });
   assert.equal(tooLarge.status, 413);
   assert.equal(got.length, 1);
   // An empty body is a truncated frame.
-  const empty = await app.request("/raft/install-snapshot", { method: "POST" });
+  const empty = await app.request("/raft/install-snapshot", { method: "POST", headers: CBOR });
   assert.equal(empty.status, 400);
 });
 

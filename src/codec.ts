@@ -268,7 +268,7 @@ function _membershipFields(m: Membership): void {
   }
 }
 
-/** The two fields of a stored membership (the caller writes the array head). */
+/** The two fields of a stored membership (the caller writes its array head). */
 function _storedMembershipOut(sm: StoredMembership): void {
   _logIdOut(sm.logId, "membership logId");
   _membershipOut(sm.membership);
@@ -654,7 +654,7 @@ function _array(v: unknown, what: string): unknown[] {
   return v;
 }
 
-/** A non-negative safe integer (terms, indexes, node ids, rounds). */
+/** A non-negative safe integer (node ids, rounds); terms and indexes use `_term`, `_index`. */
 function _uint(v: unknown, what: string): number {
   const n = _toUint(v);
   return n < 0 ? _badUint(v, what) : n;
@@ -979,7 +979,7 @@ export function encodeMessage(m: RaftMessage): Uint8Array {
  * import { InvalidMessage } from "./errors.ts";
  * const m = decodeMessage(encodeMessage({
  *   type: "append", term: 1, leaderId: 1, prevLogId: null, leaderCommit: 0, round: 7,
- *   entries: [{ term: 1, index: 1, type: "normal", data: new Uint8Array([42]) }],
+ *   entries: [{ term: 1, index: 1, type: "normal", data: new Uint8Array([42]) }], clusterId: "c1",
  * }));
  * console.assert(m.type === "append" && m.entries.length === 1);
  * try {
@@ -1111,7 +1111,7 @@ export function decodeVote(bytes: Uint8Array): Vote {
 
 /**
  * Encodes snapshot metadata as
- * `[version, lastLogId, [logId, [configs, nodes]], snapshotId]`.
+ * `[version, lastLogId, [logId, [configs, nodes(, clusterId)]], snapshotId]`.
  *
  * @example
  * ```ts
@@ -1195,7 +1195,7 @@ export function decodeMembership(bytes: Uint8Array, limits?: Partial<CodecLimits
 
 /**
  * Encodes a membership with the id of the entry holding it, as
- * `[version, logId, [configs, nodes]]`.
+ * `[version, logId, [configs, nodes(, clusterId)]]`.
  *
  * @example
  * ```ts

@@ -15,6 +15,7 @@ import type { Entry, LogId, NodeId, SnapshotMeta } from "./types.ts";
  * import type { AppendRequest } from "./messages.ts";
  * const heartbeat: AppendRequest = {
  *   type: "append", term: 1, leaderId: 1, prevLogId: null, entries: [], leaderCommit: 0, round: 1,
+ *   clusterId: "5f2c9a01d4e8b7c6",
  * };
  * ```
  */
@@ -80,6 +81,7 @@ export interface AppendResponse {
  * import type { VoteRequest } from "./messages.ts";
  * const req: VoteRequest = {
  *   type: "vote", term: 2, candidateId: 1, lastLogId: { term: 1, index: 4 }, transfer: false,
+ *   clusterId: "5f2c9a01d4e8b7c6",
  * };
  * ```
  */
@@ -122,7 +124,7 @@ export interface VoteResponse {
  * @example
  * ```ts
  * import type { TimeoutNowRequest } from "./messages.ts";
- * const req: TimeoutNowRequest = { type: "timeout-now", term: 3, leaderId: 1 };
+ * const req: TimeoutNowRequest = { type: "timeout-now", term: 3, leaderId: 1, clusterId: "c1" };
  * ```
  */
 export interface TimeoutNowRequest {
@@ -165,6 +167,7 @@ export interface TimeoutNowResponse {
  * const req: InstallSnapshotRequest = {
  *   type: "install-snapshot", term: 2, leaderId: 1,
  *   meta: { lastLogId: { term: 2, index: 9 }, lastMembership: { logId: null, membership: EMPTY_MEMBERSHIP }, snapshotId: "s1" },
+ *   clusterId: "c1",
  * };
  * ```
  */

@@ -185,6 +185,7 @@ export interface RaftNode {
  * const m: Membership = {
  *   configs: [[1, 2, 3]],
  *   nodes: new Map([[1, { addr: "a" }], [2, { addr: "b" }], [3, { addr: "c" }], [4, { addr: "d" }]]),
+ *   clusterId: "5f2c9a01d4e8b7c6",
  * }; // node 4 is a learner
  * ```
  */
@@ -211,7 +212,7 @@ export interface Membership {
  * import type { StoredMembership } from "./types.ts";
  * const sm: StoredMembership = {
  *   logId: { term: 0, index: 1 },
- *   membership: { configs: [[1]], nodes: new Map([[1, { addr: "" }]]) },
+ *   membership: { configs: [[1]], nodes: new Map([[1, { addr: "" }]]), clusterId: "c1" },
  * };
  * ```
  */

@@ -267,12 +267,12 @@ class _Call implements EventListenerObject {
  * net.register(2, (_from, req) => Promise.resolve({ type: "vote-response", term: req.term, granted: true }));
  * const client = net.client(1);
  * const res = await client.send(2, { addr: "" }, {
- *   type: "vote", term: 1, candidateId: 1, lastLogId: null, transfer: false,
+ *   type: "vote", term: 1, candidateId: 1, lastLogId: null, transfer: false, clusterId: "",
  * });
  * console.assert(res.type === "vote-response" && res.granted);
  * net.isolate(2);
  * const err = await client.send(2, { addr: "" }, {
- *   type: "vote", term: 2, candidateId: 1, lastLogId: null, transfer: false,
+ *   type: "vote", term: 2, candidateId: 1, lastLogId: null, transfer: false, clusterId: "",
  * }).catch((e) => e);
  * console.assert(err.reason === "partitioned");
  * ```

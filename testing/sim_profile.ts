@@ -41,7 +41,9 @@ export type FaultKind =
   | "transfer"
   | "elect"
   | "snapshot"
-  | "purge";
+  | "purge"
+  | "hostile"
+  | "intruder";
 
 /** Every {@linkcode FaultKind}, in a fixed order. */
 export const FAULT_KINDS: readonly FaultKind[] = [
@@ -56,6 +58,8 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   "elect",
   "snapshot",
   "purge",
+  "hostile",
+  "intruder",
 ];
 
 /**

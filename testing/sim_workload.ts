@@ -193,6 +193,8 @@ export class SimWorkload {
   /** The value last seen on each key (a heuristic for CAS's expected value). */
   readonly #seen = new Map<string, string | null>();
   #finalLeft = -1;
+  /** What each operation was, for reports. */
+  readonly #labels = new Map<number, string>();
 
   /** @param host the simulator; @param options the shape of the workload */
   constructor(host: WorkloadHost, options: WorkloadOptions) {
@@ -216,6 +218,19 @@ export class SimWorkload {
   /** The history so far (pending operations count as unknown). */
   history(): Operation<SimOp, string | null>[] {
     return this.#recorder.history();
+  }
+
+  /** How long a read may wait before it fails (ms). */
+  get readTimeoutMs(): number {
+    return this.#opts.readTimeoutMs;
+  }
+
+  /** The operations still pending, described (`""` if none). */
+  pendingSummary(): string {
+    const pending = [...this.#status].filter(([, s]) => s === "pending").map(([id]) => id);
+    if (pending.length === 0) return "";
+    const labels = pending.slice(0, 5).map((id) => this.#labels.get(id) ?? `#${id}`);
+    return `; pending client calls: ${pending.length} (${labels.join(", ")})`;
   }
 
   /** Counts by outcome. */
@@ -345,6 +360,7 @@ export class SimWorkload {
     const h = this.#host;
     const id = this.#recorder.invoke(label, op, key);
     this.#status.set(id, "pending");
+    this.#labels.set(id, `${label} ${op.type} ${key} @${target}`);
     const what = op.type === "write"
       ? `write ${key}=${op.value}`
       : op.type === "cas"

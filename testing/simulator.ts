@@ -55,6 +55,7 @@ import { MacrotaskBarrier } from "./sim_drain.ts";
 import { InvariantChecker, type NodeView } from "./sim_invariants.ts";
 import { deriveProfile, FAULT_KINDS, type FaultKind, type SimProfile } from "./sim_profile.ts";
 import { SimLogStore, type SimStoreFault, type SimStoreObserver } from "./sim_store.ts";
+import { hostileRequest, judgeHostileAnswer, SimIntruder } from "./sim_hostile.ts";
 import { SimWorkload, swapRegisterModel, type WorkloadStats } from "./sim_workload.ts";
 
 /**
@@ -273,6 +274,9 @@ export class Simulator {
   #ran = false;
   /** Node 1's `initialize` failed (it crashed first): an operator calls it again on restart. */
   #initializeAgain = false;
+  /** A node of another cluster trying to pull members into its own (the "intruder" fault). */
+  #intruder: SimIntruder | null = null;
+  #intruders = 0;
 
   /** @param options the seed and options */
   constructor(options: SimOptions) {
@@ -859,6 +863,53 @@ export class Simulator {
         );
         return;
       }
+      case "hostile": {
+        const slot = this.#slots.get(this.#anyId())!;
+        if (slot.status !== "up" || slot.raft === null || slot.clock.paused) return;
+        const m = slot.raft.metrics.current;
+        // Only a node whose first membership is committed for good (a blank node, or one
+        // whose membership may still be truncated, rightly takes any cluster's requests).
+        if ((m.committed?.index ?? 0) < 1 || m.membership.membership.configs.length === 0) return;
+        const h = hostileRequest(r, m);
+        this.#event(`hostile -> n${slot.id}: ${h.describe}`);
+        const judge = (answer: Parameters<typeof judgeHostileAnswer>[1]): void => {
+          const wrong = judgeHostileAnswer(h, answer);
+          if (wrong !== null) this.#checker.fail("hostile peer", `n${slot.id}: ${wrong}`);
+        };
+        slot.raft.handle(h.request, h.data).then(
+          (response) => judge({ response }),
+          (error) => judge({ error }),
+        );
+        return;
+      }
+      case "intruder": {
+        if (this.#intruder !== null) {
+          const intruder = this.#intruder;
+          this.#intruder = null;
+          this.#stopIntruder(intruder);
+          return;
+        }
+        const id = 90 + (this.#intruders++ % 9);
+        // Members only: a blank node rightly joins whichever cluster adds it first (and
+        // would then refuse this one for good), so the simulation spares the blank ones.
+        const targets = this.#ids.filter((id) => {
+          const m = this.#slots.get(id)!.raft?.metrics.current;
+          return r.next() < 0.5 && m !== undefined && (m.committed?.index ?? 0) >= 1;
+        });
+        if (targets.length === 0) return;
+        const clock = new NodeClock(this.#clock, {});
+        this.#event(`intruder n${id} (another cluster's data) adds [${targets.join(", ")}]`);
+        const seed = this.#nodeSeeds.nextUint32();
+        void SimIntruder.start(id, targets, this.#net.client(id), clock, seed).then((intruder) => {
+          if (this.#phase !== "faults" || this.#intruder !== null) {
+            void intruder.stop();
+            return;
+          }
+          this.#intruder = intruder;
+          this.#net.register(id, (_from, req, data) => intruder.raft.handle(req, data));
+        }, (e) => this.#checker.fail("intruder", `could not start: ${_describe(e)}`));
+        return;
+      }
       case "purge": {
         const slot = this.#slots.get(this.#anyId())!;
         if (slot.status !== "up" || slot.raft === null || slot.clock.paused) return;
@@ -943,6 +994,18 @@ export class Simulator {
     if (choices.length > 0) pick(choices)();
   }
 
+  /** Stops an intruder: none of the nodes it tried to add may have taken its entries. */
+  #stopIntruder(intruder: SimIntruder): void {
+    const id = intruder.raft.id;
+    const took = intruder.acceptedBy();
+    if (took !== null) {
+      this.#checker.fail("cluster identity", `n${took} took entries of intruder n${id}'s cluster`);
+    }
+    this.#event(`intruder n${id} stops`);
+    this.#net.unregister(id);
+    void intruder.stop();
+  }
+
   // ---- liveness -------------------------------------------------------------------
 
   async #livenessPhase(): Promise<void> {
@@ -954,6 +1017,10 @@ export class Simulator {
     net.duplicateRate = 0;
     net.delay = { min: 0.1, max: Math.max(0.2, Math.min(2, p.delay.max)) };
     this.#event("liveness: faults stop, network healed");
+    if (this.#intruder !== null) {
+      this.#stopIntruder(this.#intruder);
+      this.#intruder = null;
+    }
     for (const s of this.#slots.values()) {
       if (s.clock.paused) {
         s.clock.resume();
@@ -970,6 +1037,14 @@ export class Simulator {
       return;
     }
     this.#compareStateMachines();
+    // With a stable leader, no client call may stay pending: a write is answered, or
+    // settled when its node lost leadership (or stopped); a read has its timeout.
+    const settle = 3 * p.electionTimeoutMax + this.#workload.readTimeoutMs;
+    await this.#until(
+      () => this.#workload.stats().pending === 0,
+      settle,
+      "settle every client call",
+    );
   }
 
   async #until(done: () => boolean, budget: number, what: string): Promise<boolean> {
@@ -981,7 +1056,7 @@ export class Simulator {
         this.#checker.fail(
           "liveness",
           `could not ${what} within ${budget.toFixed(0)} ms after faults stopped: ` +
-            this.#summary(),
+            this.#summary() + this.#workload.pendingSummary(),
         );
         this.#noteViolation();
         return false;

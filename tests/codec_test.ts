@@ -30,6 +30,8 @@ import {
   EMPTY_MEMBERSHIP,
   type Entry,
   INITIAL_VOTE,
+  MAX_INDEX,
+  MAX_TERM,
   type Membership,
   membershipOf,
   type SnapshotMeta,
@@ -103,6 +105,7 @@ const joint: Membership = {
     [6, { addr: "http://learner:8001" }],
     [7, { addr: "" }],
   ]),
+  clusterId: "5f2c9a01d4e8b7c6a3f0e1d2c3b4a596",
 };
 
 function sampleAppend(): AppendRequest {
@@ -119,6 +122,7 @@ function sampleAppend(): AppendRequest {
     ],
     leaderCommit: 11,
     round: 99,
+    clusterId: "c1",
   };
 }
 
@@ -129,12 +133,12 @@ const sampleMeta: SnapshotMeta = {
 };
 
 function sampleSnapshot(): InstallSnapshotRequest {
-  return { type: "install-snapshot", term: 3, leaderId: 1, meta: sampleMeta };
+  return { type: "install-snapshot", term: 3, leaderId: 1, meta: sampleMeta, clusterId: "c1" };
 }
 
 /** [1, 1, ...]: an append envelope with the given fields replaced. */
 function appendRaw(patch: Record<number, unknown> = {}, extra: unknown[] = []): Uint8Array {
-  const a: unknown[] = [CODEC_VERSION, 1, 5, 2, [4, 10], [[0, 5, 11]], 11, 99];
+  const a: unknown[] = [CODEC_VERSION, 1, 5, 2, [4, 10], [[0, 5, 11]], 11, 99, "c1"];
   for (const [k, v] of Object.entries(patch)) a[Number(k)] = v;
   return cbor([...a, ...extra]);
 }
@@ -151,6 +155,7 @@ test("codec: append request with every entry type round-trips", () => {
 
 test("codec: heartbeat with null prevLogId and no entries round-trips", () => {
   roundTrip({
+    clusterId: "",
     type: "append",
     term: 1,
     leaderId: 0,
@@ -163,6 +168,7 @@ test("codec: heartbeat with null prevLogId and no entries round-trips", () => {
 
 test("codec: append from the start of the log (prevLogId null, first index 1)", () => {
   roundTrip({
+    clusterId: "",
     type: "append",
     term: 1,
     leaderId: 1,
@@ -200,13 +206,14 @@ test("codec: append responses (success and failure hints) round-trip", () => {
 test("codec: vote and pre-vote requests round-trip", () => {
   for (const type of ["vote", "pre-vote"] as const) {
     roundTrip({
+      clusterId: "",
       type,
       term: 7,
       candidateId: 3,
       lastLogId: { term: 6, index: 99 },
       transfer: false,
     });
-    roundTrip({ type, term: 1, candidateId: 0, lastLogId: null, transfer: true });
+    roundTrip({ clusterId: "", type, term: 1, candidateId: 0, lastLogId: null, transfer: true });
   }
 });
 
@@ -218,7 +225,7 @@ test("codec: vote and pre-vote responses round-trip", () => {
 });
 
 test("codec: timeout-now request and response round-trip", () => {
-  roundTrip({ type: "timeout-now", term: 4, leaderId: 9 });
+  roundTrip({ clusterId: "", type: "timeout-now", term: 4, leaderId: 9 });
   roundTrip({ type: "timeout-now-response", term: 4, accepted: true });
   roundTrip({ type: "timeout-now-response", term: 5, accepted: false });
 });
@@ -228,6 +235,7 @@ test("codec: install-snapshot with a joint membership and learners round-trips",
   assert.ok(back.meta.lastMembership.membership.nodes instanceof Map);
   assert.deepEqual([...back.meta.lastMembership.membership.nodes.keys()], [1, 2, 3, 4, 5, 6, 7]);
   roundTrip({
+    clusterId: "",
     type: "install-snapshot",
     term: 1,
     leaderId: 1,
@@ -244,24 +252,82 @@ test("codec: install-snapshot responses round-trip (with and without lastLogId)"
   roundTrip({ type: "install-snapshot-response", term: 4, lastLogId: null });
 });
 
-test("codec: largest safe integers round-trip in every numeric field", () => {
+test("codec: the largest values round-trip in every numeric field", () => {
+  // Terms up to MAX_TERM, log indexes up to MAX_INDEX; node ids and rounds up
+  // to 2^53 - 1.
   const max = Number.MAX_SAFE_INTEGER;
+  const big: Membership = {
+    configs: [[max - 1, max]],
+    nodes: new Map([[max - 1, { addr: "a" }], [max, { addr: "b" }]]),
+    clusterId: "c",
+  };
   roundTrip({
+    clusterId: "c",
     type: "append",
-    term: max,
+    term: MAX_TERM,
     leaderId: max,
-    prevLogId: { term: max, index: max - 1 },
-    entries: [{ term: max, index: max, type: "blank" }],
-    leaderCommit: max,
+    prevLogId: { term: MAX_TERM, index: MAX_INDEX - 2 },
+    entries: [
+      { term: MAX_TERM, index: MAX_INDEX - 1, type: "blank" },
+      { term: MAX_TERM, index: MAX_INDEX, type: "membership", membership: big },
+    ],
+    leaderCommit: MAX_INDEX,
     round: max,
   });
   roundTrip({
+    type: "append-response",
+    term: MAX_TERM,
+    round: max,
+    success: false,
+    index: MAX_INDEX,
+    hintTerm: MAX_TERM,
+    hintIndex: MAX_INDEX,
+  });
+  for (const type of ["vote", "pre-vote"] as const) {
+    roundTrip({
+      clusterId: "c",
+      type,
+      term: MAX_TERM,
+      candidateId: max,
+      lastLogId: { term: MAX_TERM, index: MAX_INDEX },
+      transfer: false,
+    });
+  }
+  roundTrip({
+    clusterId: "",
     type: "pre-vote",
     term: 2 ** 32,
     candidateId: 2 ** 32 - 1,
     lastLogId: null,
     transfer: false,
   });
+  roundTrip({ type: "vote-response", term: MAX_TERM, granted: true });
+  roundTrip({ type: "pre-vote-response", term: MAX_TERM, granted: false });
+  roundTrip({ clusterId: "c", type: "timeout-now", term: MAX_TERM, leaderId: max });
+  roundTrip({ type: "timeout-now-response", term: MAX_TERM, accepted: true });
+  const meta: SnapshotMeta = {
+    lastLogId: { term: MAX_TERM, index: MAX_INDEX },
+    lastMembership: { logId: { term: MAX_TERM, index: MAX_INDEX }, membership: big },
+    snapshotId: "s",
+  };
+  roundTrip({ clusterId: "c", type: "install-snapshot", term: MAX_TERM, leaderId: max, meta });
+  roundTrip({
+    type: "install-snapshot-response",
+    term: MAX_TERM,
+    lastLogId: { term: MAX_TERM, index: MAX_INDEX },
+  });
+  // The storage encodings.
+  const entry: Entry = { term: MAX_TERM, index: MAX_INDEX, type: "blank" };
+  assert.deepEqual(decodeEntry(encodeEntry(entry)), entry);
+  assert.deepEqual(decodeEntries(encodeEntries([entry])), [entry]);
+  const vote = { term: MAX_TERM, votedFor: max, committed: true };
+  assert.deepEqual(decodeVote(encodeVote(vote)), vote);
+  assert.deepEqual(decodeSnapshotMeta(encodeSnapshotMeta(meta)), meta);
+  assert.deepEqual(decodeStoredMembership(encodeStoredMembership(meta.lastMembership)), {
+    logId: { term: MAX_TERM, index: MAX_INDEX },
+    membership: big,
+  });
+  assert.deepEqual(decodeMembership(encodeMembership(big)), big);
 });
 
 // ---------------------------------------------------------------------------
@@ -301,6 +367,7 @@ test("codec: 1 MiB payload round-trips exactly", () => {
     entries: [e, { term: 3, index: 8, type: "normal", data: data.subarray(5, 500_000) }],
     leaderCommit: 6,
     round: 1,
+    clusterId: "",
   };
   roundTrip(m);
 });
@@ -347,6 +414,7 @@ test("codec: unicode addresses and snapshot ids round-trip", () => {
   const m: Membership = {
     configs: [[1]],
     nodes: new Map([[1, { addr: "http://ノード.例:8001/ü/🚀" }]]),
+    clusterId: "集群-🚀",
   };
   assert.deepEqual(decodeMembership(encodeMembership(m)), m);
   const meta: SnapshotMeta = { ...sampleMeta, snapshotId: "快照-🚀" };
@@ -372,7 +440,7 @@ test("codec: encoding is deterministic and versioned", () => {
   assert.deepEqual(a, b);
   encodeMessage(sampleSnapshot()); // something else in between
   assert.deepEqual(encodeMessage(sampleAppend()), a);
-  assert.equal(a[0], 0x88); // array(8)
+  assert.equal(a[0], 0x89); // array(9): version, tag and the seven fields of an append
   assert.equal(a[1], CODEC_VERSION);
   assert.equal(a[2], 1); // append tag
   // A compact envelope: a vote response is 4 bytes.
@@ -435,10 +503,15 @@ test("codec: Buffer and Uint8Array subclasses work as input and as payload", () 
 });
 
 test("codec: decoding a subarray view reads only that view", () => {
-  const encoded = encodeMessage({ type: "timeout-now", term: 4, leaderId: 9 });
+  const encoded = encodeMessage({ clusterId: "c1", type: "timeout-now", term: 4, leaderId: 9 });
   const padded = concat(bytes(0xff, 0xff), encoded, bytes(0xff));
   const view = padded.subarray(2, 2 + encoded.length);
-  assert.deepEqual(decodeMessage(view), { type: "timeout-now", term: 4, leaderId: 9 });
+  assert.deepEqual(decodeMessage(view), {
+    type: "timeout-now",
+    term: 4,
+    leaderId: 9,
+    clusterId: "c1",
+  });
 });
 
 // ---------------------------------------------------------------------------
@@ -459,7 +532,14 @@ test("codec: every truncation of valid encodings is InvalidMessage", () => {
     [encodeMessage(sampleAppend()), decodeMessage],
     [encodeMessage(sampleSnapshot()), decodeMessage],
     [
-      encodeMessage({ type: "vote", term: 1, candidateId: 2, lastLogId: null, transfer: true }),
+      encodeMessage({
+        clusterId: "",
+        type: "vote",
+        term: 1,
+        candidateId: 2,
+        lastLogId: null,
+        transfer: true,
+      }),
       decodeMessage,
     ],
     [encodeEntries(sampleAppend().entries), decodeEntries],
@@ -617,7 +697,7 @@ test("codec: wrong field types are rejected (string, negative, float, NaN, Infin
   // Booleans must be booleans.
   assertInvalid(() => decodeMessage(cbor([CODEC_VERSION, 5, 2, 1])), /granted/);
   assertInvalid(() => decodeMessage(cbor([CODEC_VERSION, 8, 2, "true"])), /accepted/);
-  assertInvalid(() => decodeMessage(cbor([CODEC_VERSION, 3, 2, 1, null, 0])), /transfer/);
+  assertInvalid(() => decodeMessage(cbor([CODEC_VERSION, 3, 2, 1, null, 0, "c1"])), /transfer/);
   assertInvalid(
     () => decodeMessage(cbor([CODEC_VERSION, 2, 1, 1, null, 1, 0, 0])),
     /success/,
@@ -651,10 +731,28 @@ test("codec: integers written as uint64 by other encoders are accepted up to 2^5
     term: 2 ** 32,
     granted: true,
   });
-  assert.equal(decodeMessage(vr(u64(0x1fffff, 0xffffffff))).term, Number.MAX_SAFE_INTEGER);
-  assertInvalid(() => decodeMessage(vr(u64(0x200000, 0))), /term/);
-  const entry = concat(bytes(0x84, CODEC_VERSION, 0, 1), u64(0, 7));
-  assert.deepEqual(decodeEntry(entry), { term: 1, index: 7, type: "blank" });
+  // A term up to MAX_TERM (2^52); beyond it, or beyond 2^53 - 1, refused.
+  assert.equal(decodeMessage(vr(u64(0x100000, 0))).term, MAX_TERM);
+  assertInvalid(() => decodeMessage(vr(u64(0x100000, 1))), /term .* exceeds the largest term/);
+  assertInvalid(() => decodeMessage(vr(u64(0x200000, 0))), /term must be a non-negative safe/);
+  // A node id (a vote's votedFor) up to 2^53 - 1.
+  const vote = (votedFor: Uint8Array) =>
+    concat(bytes(0x84, CODEC_VERSION, 3), votedFor, bytes(0xf5));
+  assert.deepEqual(decodeVote(vote(u64(0x1fffff, 0xffffffff))), {
+    term: 3,
+    votedFor: Number.MAX_SAFE_INTEGER,
+    committed: true,
+  });
+  assertInvalid(() => decodeVote(vote(u64(0x200000, 0))), /votedFor/);
+  // A log index up to MAX_INDEX (2^52).
+  const entry = (index: Uint8Array) => concat(bytes(0x84, CODEC_VERSION, 0, 1), index);
+  assert.deepEqual(decodeEntry(entry(u64(0, 7))), { term: 1, index: 7, type: "blank" });
+  assert.deepEqual(decodeEntry(entry(u64(0x100000, 0))), {
+    term: 1,
+    index: MAX_INDEX,
+    type: "blank",
+  });
+  assertInvalid(() => decodeEntry(entry(u64(0x100000, 1))), /index .* exceeds the largest log/);
 });
 
 test("codec: negative zero is read as zero", () => {
@@ -753,7 +851,7 @@ test("codec: entry count and string length limits are enforced", () => {
   );
   // Strings.
   const long = "x".repeat(DEFAULT_CODEC_LIMITS.maxStringBytes + 1);
-  const mm: Membership = { configs: [[1]], nodes: new Map([[1, { addr: long }]]) };
+  const mm: Membership = { configs: [[1]], nodes: new Map([[1, { addr: long }]]), clusterId: "" };
   assertInvalid(() => decodeMembership(encodeMembership(mm)), /string/);
   assert.equal(
     decodeMembership(encodeMembership(mm), { maxStringBytes: long.length }).nodes.get(1)?.addr,
@@ -825,7 +923,10 @@ test("codec: voter sets must be sorted, unique, non-empty, listed in nodes, at m
   const badEntry = [2, 5, 11, [[[3, 1]], [[1, "a"], [3, "c"]]]];
   assertInvalid(() => decodeMessage(appendRaw({ 5: [badEntry] })), /sorted/);
   const badMeta = [null, [null, [[[1, 9]], [[1, "a"]]]], "s"];
-  assertInvalid(() => decodeMessage(cbor([CODEC_VERSION, 9, 1, 1, badMeta])), /voter 9.*missing/);
+  assertInvalid(
+    () => decodeMessage(cbor([CODEC_VERSION, 9, 1, 1, badMeta, "c1"])),
+    /voter 9.*missing/,
+  );
 });
 
 test("codec: each decoder rejects the other kinds of value", () => {
@@ -845,12 +946,27 @@ test("codec: encoding rejects values outside the types with a TypeError", () => 
     { type: "gossip", term: 1 },
     { type: "vote-response", term: -1, granted: true },
     { type: "vote-response", term: 1.5, granted: true },
-    { type: "timeout-now", term: 1, leaderId: NaN },
-    { type: "timeout-now", term: 2 ** 53, leaderId: 1 },
+    { type: "timeout-now", term: 1, leaderId: NaN, clusterId: "" },
+    { type: "timeout-now", term: 2 ** 53, leaderId: 1, clusterId: "" },
     { type: "timeout-now-response", term: 1, accepted: "yes" },
-    { type: "vote", term: 1, candidateId: 1, lastLogId: { term: 1, index: -1 }, transfer: false },
+    {
+      type: "vote",
+      term: 1,
+      candidateId: 1,
+      lastLogId: { term: 1, index: -1 },
+      transfer: false,
+      clusterId: "",
+    },
     { ...sampleAppend(), entries: [{ term: 5, index: 11, type: "normal", data: "x" }] },
     { ...sampleAppend(), entries: [{ term: 5, index: 11, type: "weird" }] },
+    // A cluster id that is not a string, in a request or in a membership.
+    { ...sampleAppend(), clusterId: 5 },
+    { ...sampleSnapshot(), clusterId: null },
+    { type: "timeout-now", term: 1, leaderId: 1 },
+    {
+      ...sampleAppend(),
+      entries: [{ term: 5, index: 11, type: "membership", membership: { ...joint, clusterId: 7 } }],
+    },
   ];
   for (const m of bad) assert.throws(() => encodeMessage(m as RaftMessage), TypeError);
   assert.throws(
@@ -865,7 +981,10 @@ test("codec: encoding rejects values outside the types with a TypeError", () => 
 
 test("codec: bytes are exactly what cbor-x encodes for the equivalent arrays", () => {
   const max = Number.MAX_SAFE_INTEGER;
-  const m = (mm: Membership) => [mm.configs, [...mm.nodes].map(([id, n]) => [id, n.addr])];
+  // A membership is [configs, nodes], plus its cluster id when it has one.
+  const m2 = (mm: Membership) => [mm.configs, [...mm.nodes].map(([id, n]) => [id, n.addr])];
+  const m3 = (mm: Membership) => [...m2(mm), mm.clusterId];
+  const single = membershipOf([1, 2], [3]); // clusterId ""
   const cases: [Uint8Array, unknown][] = [
     [
       encodeMessage(sampleAppend()),
@@ -878,22 +997,35 @@ test("codec: bytes are exactly what cbor-x encodes for the equivalent arrays", (
         [
           [1, 4, 11, bytes(1, 2, 3)],
           [0, 5, 12],
-          [2, 5, 13, m(joint)],
+          [2, 5, 13, m3(joint)],
           [1, 5, 14, bytes()],
         ],
         11,
         99,
+        "c1",
       ],
     ],
     [
       encodeMessage({
+        clusterId: "",
         type: "pre-vote",
-        term: max,
-        candidateId: 2 ** 32,
+        term: MAX_TERM,
+        candidateId: max,
         lastLogId: null,
         transfer: true,
       }),
-      [1, 4, max, 2 ** 32, null, true],
+      [1, 4, MAX_TERM, max, null, true, ""],
+    ],
+    [
+      encodeMessage({
+        clusterId: "c2",
+        type: "vote",
+        term: 2 ** 32,
+        candidateId: 3,
+        lastLogId: { term: 2, index: MAX_INDEX },
+        transfer: false,
+      }),
+      [1, 3, 2 ** 32, 3, [2, MAX_INDEX], false, "c2"],
     ],
     [
       encodeMessage({
@@ -907,7 +1039,14 @@ test("codec: bytes are exactly what cbor-x encodes for the equivalent arrays", (
       }),
       [1, 2, 70000, 300, false, 24, 23, 2 ** 32 - 1],
     ],
-    [encodeMessage(sampleSnapshot()), [1, 9, 3, 1, [[3, 1000], [[2, 500], m(joint)], "3-1000-17"]]],
+    [
+      encodeMessage({ clusterId: "c3", type: "timeout-now", term: 4, leaderId: 9 }),
+      [1, 7, 4, 9, "c3"],
+    ],
+    [
+      encodeMessage(sampleSnapshot()),
+      [1, 9, 3, 1, [[3, 1000], [[2, 500], m3(joint)], "3-1000-17"], "c1"],
+    ],
     [encodeMessage({ type: "install-snapshot-response", term: 3, lastLogId: null }), [
       1,
       10,
@@ -921,14 +1060,27 @@ test("codec: bytes are exactly what cbor-x encodes for the equivalent arrays", (
       2,
       new Uint8Array(100).fill(7),
     ]],
+    [encodeEntry({ term: 1, index: 2, type: "membership", membership: single }), [
+      1,
+      2,
+      1,
+      2,
+      m2(single),
+    ]],
     [encodeEntries([{ term: 1, index: 2, type: "blank" }]), [1, [[0, 1, 2]]]],
     [encodeVote({ term: 3, votedFor: null, committed: false }), [1, 3, null, false]],
-    [encodeMembership(joint), [1, ...m(joint)]],
+    [encodeMembership(joint), [1, ...m3(joint)]],
+    [encodeMembership(single), [1, ...m2(single)]],
     [encodeStoredMembership({ logId: null, membership: EMPTY_MEMBERSHIP }), [1, null, [[], []]]],
+    [encodeStoredMembership({ logId: { term: 1, index: 1 }, membership: joint }), [
+      1,
+      [1, 1],
+      m3(joint),
+    ]],
     [encodeSnapshotMeta({ ...sampleMeta, lastLogId: null }), [
       1,
       null,
-      [[2, 500], m(joint)],
+      [[2, 500], m3(joint)],
       "3-1000-17",
     ]],
   ];
@@ -947,6 +1099,7 @@ test("codec: InvalidMessage carries a reason and wraps decoder failures with a c
 test("codec: a decoded vote request has exactly the declared fields", () => {
   const m = decodeMessage(
     encodeMessage({
+      clusterId: "",
       type: "vote",
       term: 2,
       candidateId: 1,
@@ -954,7 +1107,442 @@ test("codec: a decoded vote request has exactly the declared fields", () => {
       transfer: false,
     }),
   ) as VoteRequest;
-  assert.deepEqual(Object.keys(m).sort(), ["candidateId", "lastLogId", "term", "transfer", "type"]);
+  assert.deepEqual(Object.keys(m).sort(), [
+    "candidateId",
+    "clusterId",
+    "lastLogId",
+    "term",
+    "transfer",
+    "type",
+  ]);
   assert.equal(Object.getPrototypeOf(m), Object.prototype);
   assert.equal(Object.getPrototypeOf(m.lastLogId), Object.prototype);
+});
+
+// ---------------------------------------------------------------------------
+// Term and index bounds
+
+/** Whether `want` occurs anywhere in a decoded value (object, array or Map). */
+function holds(x: unknown, want: unknown): boolean {
+  if (x === want) return true;
+  if (x instanceof Uint8Array) return false;
+  if (x instanceof Map) return [...x].some(([k, v]) => holds(k, want) || holds(v, want));
+  if (Array.isArray(x)) return x.some((y) => holds(y, want));
+  if (typeof x === "object" && x !== null) return Object.values(x).some((y) => holds(y, want));
+  return false;
+}
+
+/** Asserts that `f` throws InvalidMessage whose reason starts with `prefix`. */
+function assertRefused(f: () => unknown, prefix: string): void {
+  const e = assertInvalid(f);
+  assert.ok(
+    e.reason.startsWith(prefix),
+    `reason ${JSON.stringify(e.reason)} should start with ${JSON.stringify(prefix)}`,
+  );
+}
+
+type Decoder = (b: Uint8Array) => unknown;
+
+/** A valid raw membership `[configs, nodes]`. */
+const rawMembership = [[[1]], [[1, "a"]]];
+
+/** A raw snapshot meta `[lastLogId, [logId, membership], snapshotId]`. */
+function rawMeta(lastLogId: unknown = [3, 1000], logId: unknown = [2, 500]): unknown[] {
+  return [lastLogId, [logId, rawMembership], "s"];
+}
+
+/** Every term field: [field as named in the reason, raw input with the term `v`, decoder]. */
+const termFields: [string, (v: number) => Uint8Array, Decoder][] = [
+  ["append.term", (v) => appendRaw({ 2: v }), decodeMessage],
+  ["append.prevLogId.term", (v) => appendRaw({ 2: MAX_TERM, 4: [v, 10], 5: [] }), decodeMessage],
+  [
+    "append.entries[1].term",
+    (v) => appendRaw({ 2: MAX_TERM, 5: [[0, 5, 11], [0, v, 12]] }),
+    decodeMessage,
+  ],
+  [
+    "append.entries[0].term",
+    (v) => appendRaw({ 2: MAX_TERM, 5: [[2, v, 11, rawMembership]] }),
+    decodeMessage,
+  ],
+  ["append-response.term", (v) => cbor([1, 2, v, 1, false, 4, 2, 3]), decodeMessage],
+  ["append-response.hintTerm", (v) => cbor([1, 2, 5, 1, false, 4, v, 3]), decodeMessage],
+  ["vote.term", (v) => cbor([1, 3, v, 1, [2, 4], false, "c"]), decodeMessage],
+  ["vote.lastLogId.term", (v) => cbor([1, 3, MAX_TERM, 1, [v, 4], false, "c"]), decodeMessage],
+  ["pre-vote.term", (v) => cbor([1, 4, v, 1, [2, 4], false, "c"]), decodeMessage],
+  ["pre-vote.lastLogId.term", (v) => cbor([1, 4, MAX_TERM, 1, [v, 4], true, "c"]), decodeMessage],
+  ["vote-response.term", (v) => cbor([1, 5, v, true]), decodeMessage],
+  ["pre-vote-response.term", (v) => cbor([1, 6, v, false]), decodeMessage],
+  ["timeout-now.term", (v) => cbor([1, 7, v, 1, "c"]), decodeMessage],
+  ["timeout-now-response.term", (v) => cbor([1, 8, v, true]), decodeMessage],
+  ["install-snapshot.term", (v) => cbor([1, 9, v, 1, rawMeta(), "c"]), decodeMessage],
+  [
+    "install-snapshot.meta.lastLogId.term",
+    (v) => cbor([1, 9, 3, 1, rawMeta([v, 1000]), "c"]),
+    decodeMessage,
+  ],
+  [
+    "install-snapshot.meta.lastMembership.logId.term",
+    (v) => cbor([1, 9, 3, 1, rawMeta([3, 1000], [v, 500]), "c"]),
+    decodeMessage,
+  ],
+  ["install-snapshot-response.term", (v) => cbor([1, 10, v, null]), decodeMessage],
+  ["install-snapshot-response.lastLogId.term", (v) => cbor([1, 10, 3, [v, 5]]), decodeMessage],
+  ["entry.term", (v) => cbor([1, 0, v, 1]), decodeEntry],
+  ["entry.term", (v) => cbor([1, 1, v, 1, bytes(1)]), decodeEntry],
+  ["entry.term", (v) => cbor([1, 2, v, 1, rawMembership]), decodeEntry],
+  ["entries[1].term", (v) => cbor([1, [[0, 1, 1], [0, v, 2]]]), decodeEntries],
+  ["vote.term", (v) => cbor([1, v, null, false]), decodeVote],
+  ["vote.term", (v) => cbor([1, v, 2, true]), decodeVote],
+  ["snapshot meta.lastLogId.term", (v) => cbor([1, ...rawMeta([v, 5])]), decodeSnapshotMeta],
+  [
+    "snapshot meta.lastMembership.logId.term",
+    (v) => cbor([1, ...rawMeta(null, [v, 5])]),
+    decodeSnapshotMeta,
+  ],
+  ["stored membership.logId.term", (v) => cbor([1, [v, 5], rawMembership]), decodeStoredMembership],
+];
+
+/** Every log index field, as `termFields`. */
+const indexFields: [string, (v: number) => Uint8Array, Decoder][] = [
+  ["append.prevLogId.index", (v) => appendRaw({ 4: [4, v], 5: [] }), decodeMessage],
+  [
+    "append.entries[0].index",
+    (v) => appendRaw({ 4: [4, MAX_INDEX - 1], 5: [[0, 5, v]] }),
+    decodeMessage,
+  ],
+  [
+    "append.entries[1].index",
+    (v) => appendRaw({ 4: [4, MAX_INDEX - 2], 5: [[0, 5, MAX_INDEX - 1], [1, 5, v, bytes()]] }),
+    decodeMessage,
+  ],
+  ["append.leaderCommit", (v) => appendRaw({ 6: v }), decodeMessage],
+  ["append-response.index", (v) => cbor([1, 2, 5, 1, true, v, 0, 0]), decodeMessage],
+  ["append-response.hintIndex", (v) => cbor([1, 2, 5, 1, false, 4, 2, v]), decodeMessage],
+  ["vote.lastLogId.index", (v) => cbor([1, 3, 5, 1, [2, v], false, "c"]), decodeMessage],
+  ["pre-vote.lastLogId.index", (v) => cbor([1, 4, 5, 1, [2, v], false, "c"]), decodeMessage],
+  [
+    "install-snapshot.meta.lastLogId.index",
+    (v) => cbor([1, 9, 3, 1, rawMeta([3, v]), "c"]),
+    decodeMessage,
+  ],
+  [
+    "install-snapshot.meta.lastMembership.logId.index",
+    (v) => cbor([1, 9, 3, 1, rawMeta([3, 1000], [2, v]), "c"]),
+    decodeMessage,
+  ],
+  ["install-snapshot-response.lastLogId.index", (v) => cbor([1, 10, 3, [3, v]]), decodeMessage],
+  ["entry.index", (v) => cbor([1, 0, 1, v]), decodeEntry],
+  ["entry.index", (v) => cbor([1, 1, 1, v, bytes(1)]), decodeEntry],
+  ["entry.index", (v) => cbor([1, 2, 1, v, rawMembership]), decodeEntry],
+  ["entries[1].index", (v) => cbor([1, [[0, 1, 1], [0, 1, v]]]), decodeEntries],
+  ["snapshot meta.lastLogId.index", (v) => cbor([1, ...rawMeta([3, v])]), decodeSnapshotMeta],
+  [
+    "snapshot meta.lastMembership.logId.index",
+    (v) => cbor([1, ...rawMeta(null, [2, v])]),
+    decodeSnapshotMeta,
+  ],
+  [
+    "stored membership.logId.index",
+    (v) => cbor([1, [2, v], rawMembership]),
+    decodeStoredMembership,
+  ],
+];
+
+test("codec: MAX_TERM and MAX_INDEX are 2^52", () => {
+  assert.equal(MAX_TERM, 2 ** 52);
+  assert.equal(MAX_INDEX, 2 ** 52);
+});
+
+test("codec: terms above MAX_TERM are refused in every term field; MAX_TERM decodes", () => {
+  for (const [field, make, decode] of termFields) {
+    assert.ok(holds(decode(make(MAX_TERM)), MAX_TERM), `${field} = MAX_TERM decodes`);
+    assert.ok(holds(decode(make(5)), 5), `${field} = 5 decodes`);
+    for (const v of [MAX_TERM + 1, MAX_TERM + 2 ** 32, Number.MAX_SAFE_INTEGER]) {
+      assertRefused(() => decode(make(v)), `${field} ${v} exceeds the largest term, ${MAX_TERM}`);
+    }
+    // Beyond 2^53 - 1 it is not an integer the codec reads at all.
+    assertRefused(() => decode(make(2 ** 53)), `${field} must be a non-negative safe integer`);
+  }
+});
+
+test("codec: indexes above MAX_INDEX are refused in every index field; MAX_INDEX decodes", () => {
+  for (const [field, make, decode] of indexFields) {
+    assert.ok(holds(decode(make(MAX_INDEX)), MAX_INDEX), `${field} = MAX_INDEX decodes`);
+    for (const v of [MAX_INDEX + 1, MAX_INDEX + 2 ** 32, Number.MAX_SAFE_INTEGER]) {
+      assertRefused(
+        () => decode(make(v)),
+        `${field} ${v} exceeds the largest log index, ${MAX_INDEX}`,
+      );
+    }
+    assertRefused(() => decode(make(2 ** 53)), `${field} must be a non-negative safe integer`);
+  }
+});
+
+test("codec: node ids and rounds still accept 2^53 - 1", () => {
+  const max = Number.MAX_SAFE_INTEGER;
+  const members = (id: number) => [[[id]], [[id, "a"]]];
+  const cases: [string, (v: number) => Uint8Array, Decoder][] = [
+    ["append.leaderId", (v) => appendRaw({ 3: v }), decodeMessage],
+    ["append.round", (v) => appendRaw({ 7: v }), decodeMessage],
+    ["append-response.round", (v) => cbor([1, 2, 5, v, true, 4, 0, 0]), decodeMessage],
+    ["vote.candidateId", (v) => cbor([1, 3, 5, v, null, false, "c"]), decodeMessage],
+    ["pre-vote.candidateId", (v) => cbor([1, 4, 5, v, null, false, "c"]), decodeMessage],
+    ["timeout-now.leaderId", (v) => cbor([1, 7, 5, v, "c"]), decodeMessage],
+    ["install-snapshot.leaderId", (v) => cbor([1, 9, 5, v, rawMeta(), "c"]), decodeMessage],
+    [
+      "install-snapshot.meta.lastMembership.membership",
+      (v) => cbor([1, 9, 5, 1, [null, [null, members(v)], "s"], "c"]),
+      decodeMessage,
+    ],
+    [
+      "append.entries[0].membership",
+      (v) => appendRaw({ 5: [[2, 5, 11, members(v)]] }),
+      decodeMessage,
+    ],
+    ["vote.votedFor", (v) => cbor([1, 3, v, false]), decodeVote],
+    ["membership", (v) => cbor([1, ...members(v)]), decodeMembership],
+    ["entry.membership", (v) => cbor([1, 2, 1, 1, members(v)]), decodeEntry],
+    ["stored membership", (v) => cbor([1, null, members(v)]), decodeStoredMembership],
+    ["snapshot meta", (v) => cbor([1, null, [null, members(v)], "s"]), decodeSnapshotMeta],
+  ];
+  for (const [field, make, decode] of cases) {
+    for (const v of [MAX_TERM + 1, max]) {
+      assert.ok(holds(decode(make(v)), v), `${field} holds ${v}`);
+    }
+    assertInvalid(() => decode(make(2 ** 53)), /must be a non-negative safe integer/);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Cluster ids
+
+const clusterIds = ["", "c1", "5f2c9a01d4e8b7c6a3f0e1d2c3b4a596", "集群-🚀", "x".repeat(1000)];
+
+/** Every request type with the cluster id `id`. */
+function requests(id: string): RaftMessage[] {
+  return [
+    { ...sampleAppend(), clusterId: id },
+    {
+      clusterId: id,
+      type: "append",
+      term: 1,
+      leaderId: 0,
+      prevLogId: null,
+      entries: [],
+      leaderCommit: 0,
+      round: 0,
+    },
+    {
+      clusterId: id,
+      type: "vote",
+      term: 7,
+      candidateId: 3,
+      lastLogId: { term: 6, index: 99 },
+      transfer: false,
+    },
+    { clusterId: id, type: "pre-vote", term: 7, candidateId: 3, lastLogId: null, transfer: true },
+    { clusterId: id, type: "timeout-now", term: 4, leaderId: 9 },
+    { ...sampleSnapshot(), clusterId: id },
+  ];
+}
+
+test("codec: clusterId round-trips on every request type, as the last field", () => {
+  for (const id of clusterIds) {
+    for (const m of requests(id)) {
+      const encoded = encodeMessage(m);
+      const back = decodeMessage(encoded) as RaftMessage & { clusterId: string };
+      assert.deepEqual(back, m);
+      assert.equal(back.clusterId, id);
+      // The id is the last item of the envelope.
+      const tail = cbor(id);
+      assert.deepEqual(encoded.subarray(encoded.length - tail.length), tail, `${m.type} ${id}`);
+    }
+  }
+  // Requests that differ only in their cluster id encode differently.
+  const pairs: [RaftMessage[], RaftMessage[]][] = [
+    [requests("a"), requests("b")],
+    [requests(""), requests("a")],
+  ];
+  for (const [x, y] of pairs) {
+    x.forEach((m, i) => assert.notDeepEqual(encodeMessage(m), encodeMessage(y[i] as RaftMessage)));
+  }
+});
+
+test("codec: requests without a clusterId (the earlier arity) are refused", () => {
+  const meta = rawMeta();
+  const cases: [unknown[], string][] = [
+    [[1, 1, 5, 2, [4, 10], [[0, 5, 11]], 11, 99], "append must have 9 fields, got 8"],
+    [[1, 3, 5, 1, null, false], "vote must have 7 fields, got 6"],
+    [[1, 4, 5, 1, null, false], "pre-vote must have 7 fields, got 6"],
+    [[1, 7, 4, 9], "timeout-now must have 5 fields, got 4"],
+    [[1, 9, 3, 1, meta], "install-snapshot must have 6 fields, got 5"],
+  ];
+  for (const [raw, reason] of cases) {
+    assertRefused(() => decodeMessage(cbor(raw)), reason);
+    assert.equal((decodeMessage(cbor([...raw, "c"])) as { clusterId: string }).clusterId, "c");
+    assertRefused(() => decodeMessage(cbor([...raw, "c", "d"])), reason.replace(/got \d+/, ""));
+  }
+});
+
+test("codec: a membership's clusterId round-trips in entries, stored memberships and snapshot meta", () => {
+  const withId = membershipOf([1, 2, 3], [4], new Map(), "cluster-7");
+  for (const m of [withId, joint, { ...joint, clusterId: "集群-🚀" }]) {
+    assert.notEqual(m.clusterId, "");
+    const back = decodeMembership(encodeMembership(m));
+    assert.deepEqual(back, m);
+    assert.equal(back.clusterId, m.clusterId);
+    const entry: Entry = { term: 2, index: 3, type: "membership", membership: m };
+    assert.deepEqual(decodeEntry(encodeEntry(entry)), entry);
+    assert.deepEqual(decodeEntries(encodeEntries([entry])), [entry]);
+    const sm = { logId: { term: 2, index: 3 }, membership: m };
+    assert.deepEqual(decodeStoredMembership(encodeStoredMembership(sm)), sm);
+    const meta: SnapshotMeta = {
+      lastLogId: { term: 2, index: 9 },
+      lastMembership: sm,
+      snapshotId: "s",
+    };
+    assert.deepEqual(decodeSnapshotMeta(encodeSnapshotMeta(meta)), meta);
+    // And inside messages, next to (and independent of) the request's own id.
+    roundTrip({
+      ...sampleAppend(),
+      clusterId: "other",
+      entries: [{ ...entry, index: 11, term: 4 }],
+    });
+    roundTrip({ ...sampleSnapshot(), clusterId: "", meta });
+  }
+});
+
+test('codec: a membership with clusterId "" keeps the two-field bytes; two fields decode as ""', () => {
+  const one = membershipOf([1]); // clusterId ""
+  const oneWithId: Membership = { ...one, clusterId: "a" };
+  // [configs, nodes] = [[[1]], [[1, ""]]], byte for byte as before cluster ids;
+  // with the id "a", a three-field array ending in "a".
+  const fields = bytes(0x81, 0x81, 1, 0x81, 0x82, 1, 0x60);
+  const a = bytes(0x61, 0x61);
+  type Case = {
+    encode: (m: Membership) => Uint8Array;
+    twoFields: Uint8Array;
+    threeFields: Uint8Array;
+    decodeTo: (b: Uint8Array) => Membership;
+  };
+  const metaOf = (m: Membership): SnapshotMeta => ({
+    lastLogId: null,
+    lastMembership: { logId: null, membership: m },
+    snapshotId: "",
+  });
+  const cases: Case[] = [
+    {
+      encode: encodeMembership,
+      twoFields: concat(bytes(0x83, 1), fields),
+      threeFields: concat(bytes(0x84, 1), fields, a),
+      decodeTo: decodeMembership,
+    },
+    {
+      encode: (m) => encodeEntry({ term: 1, index: 1, type: "membership", membership: m }),
+      twoFields: concat(bytes(0x85, 1, 2, 1, 1, 0x82), fields),
+      threeFields: concat(bytes(0x85, 1, 2, 1, 1, 0x83), fields, a),
+      decodeTo: (b) => {
+        const e = decodeEntry(b);
+        assert.ok(e.type === "membership");
+        return e.membership;
+      },
+    },
+    {
+      encode: (m) => encodeStoredMembership({ logId: null, membership: m }),
+      twoFields: concat(bytes(0x83, 1, 0xf6, 0x82), fields),
+      threeFields: concat(bytes(0x83, 1, 0xf6, 0x83), fields, a),
+      decodeTo: (b) => decodeStoredMembership(b).membership,
+    },
+    {
+      encode: (m) => encodeSnapshotMeta(metaOf(m)),
+      twoFields: concat(bytes(0x84, 1, 0xf6, 0x82, 0xf6, 0x82), fields, bytes(0x60)),
+      threeFields: concat(bytes(0x84, 1, 0xf6, 0x82, 0xf6, 0x83), fields, a, bytes(0x60)),
+      decodeTo: (b) => decodeSnapshotMeta(b).lastMembership.membership,
+    },
+  ];
+  for (const { encode, twoFields, threeFields, decodeTo } of cases) {
+    assert.deepEqual(encode(one), twoFields);
+    assert.deepEqual(encode(oneWithId), threeFields);
+    // The two-field form decodes with clusterId "".
+    const back = decodeTo(twoFields);
+    assert.deepEqual(back, one);
+    assert.equal(back.clusterId, "");
+    assert.deepEqual(decodeTo(threeFields), oneWithId);
+  }
+  assert.deepEqual(decodeMembership(concat(bytes(0x83, 1), fields)), one);
+  assert.equal(decodeMembership(concat(bytes(0x83, 1), fields)).clusterId, "");
+  assert.deepEqual(encodeMembership(oneWithId), concat(bytes(0x84, 1), fields, bytes(0x61, 0x61)));
+  // A cluster id adds one field to the array and nothing else.
+  const noId = encodeMembership({ ...joint, clusterId: "" });
+  assert.deepEqual(
+    noId,
+    cbor([1, joint.configs, [...joint.nodes].map(([id, n]) => [id, n.addr])]),
+  );
+  assert.deepEqual(
+    encodeMembership(joint),
+    concat(bytes(0x84), noId.subarray(1), cbor(joint.clusterId)),
+  );
+  assert.deepEqual(decodeMembership(encodeMembership(EMPTY_MEMBERSHIP)), EMPTY_MEMBERSHIP);
+  assert.deepEqual(encodeMembership(EMPTY_MEMBERSHIP), bytes(0x83, 1, 0x80, 0x80));
+  // Two-field memberships inside messages decode with clusterId "" too.
+  const app = decodeMessage(appendRaw({ 5: [[2, 5, 11, rawMembership]] })) as AppendRequest;
+  assert.deepEqual(app.entries[0], {
+    term: 5,
+    index: 11,
+    type: "membership",
+    membership: { configs: [[1]], nodes: new Map([[1, { addr: "a" }]]), clusterId: "" },
+  });
+  const snap = decodeMessage(cbor([1, 9, 3, 1, rawMeta(), "c"])) as InstallSnapshotRequest;
+  assert.equal(snap.meta.lastMembership.membership.clusterId, "");
+  assert.equal(snap.clusterId, "c");
+  // Neither fewer than two fields nor more than three.
+  for (const raw of [[1, [[1]]], [1, ...rawMembership, "c", "d"], [1]]) {
+    assertRefused(() => decodeMembership(cbor(raw)), "membership must have 2 or 3 fields");
+  }
+  assertRefused(
+    () => decodeEntry(cbor([1, 2, 1, 1, [...rawMembership, "c", "d"]])),
+    "entry.membership must have 2 or 3 fields",
+  );
+});
+
+test("codec: a clusterId that is not a string is refused, naming the field", () => {
+  const m3 = (id: unknown) => [...rawMembership, id];
+  const cases: [string, (id: unknown) => Uint8Array, Decoder][] = [
+    ["append.clusterId", (id) => appendRaw({ 8: id }), decodeMessage],
+    ["vote.clusterId", (id) => cbor([1, 3, 5, 1, null, false, id]), decodeMessage],
+    ["pre-vote.clusterId", (id) => cbor([1, 4, 5, 1, null, false, id]), decodeMessage],
+    ["timeout-now.clusterId", (id) => cbor([1, 7, 4, 9, id]), decodeMessage],
+    ["install-snapshot.clusterId", (id) => cbor([1, 9, 3, 1, rawMeta(), id]), decodeMessage],
+    [
+      "append.entries[0].membership.clusterId",
+      (id) => appendRaw({ 5: [[2, 5, 11, m3(id)]] }),
+      decodeMessage,
+    ],
+    [
+      "install-snapshot.meta.lastMembership.membership.clusterId",
+      (id) => cbor([1, 9, 3, 1, [null, [null, m3(id)], "s"], "c"]),
+      decodeMessage,
+    ],
+    ["membership.clusterId", (id) => cbor([1, ...m3(id)]), decodeMembership],
+    ["entry.membership.clusterId", (id) => cbor([1, 2, 1, 1, m3(id)]), decodeEntry],
+    ["entries[0].membership.clusterId", (id) => cbor([1, [[2, 1, 1, m3(id)]]]), decodeEntries],
+    [
+      "stored membership.membership.clusterId",
+      (id) => cbor([1, null, m3(id)]),
+      decodeStoredMembership,
+    ],
+    [
+      "snapshot meta.lastMembership.membership.clusterId",
+      (id) => cbor([1, null, [null, m3(id)], "s"]),
+      decodeSnapshotMeta,
+    ],
+  ];
+  for (const [field, make, decode] of cases) {
+    // The same input with a string id decodes, holding it.
+    assert.ok(holds(decode(make("the-id")), "the-id"), field);
+    for (const bad of [5, 0, null, bytes(1, 2), bytes(), true, ["c"]]) {
+      assertRefused(() => decode(make(bad)), `${field} must be a string`);
+    }
+  }
 });

@@ -123,6 +123,7 @@ export interface EngineInit {
  * import type { AppendPlan } from "./commands.ts";
  * const heartbeat: AppendPlan = {
  *   term: 2, leaderId: 1, prevLogId: { term: 2, index: 7 }, first: 8, last: 7, leaderCommit: 7, round: 3,
+ *   clusterId: "c1",
  * };
  * ```
  */

@@ -10,6 +10,8 @@
  *   after it, are replaced.
  * - The ack (`index` = last entry known to match the leader) is held back
  *   until storage reports every earlier write durable.
+ * - A request that contradicts a committed entry (only a forged one can) is
+ *   refused and changes nothing.
  * - A rejection carries a hint (our term at the rejected index and the first
  *   index of that term, or our last index + 1) so the leader skips a whole
  *   term per round trip instead of one entry.
@@ -81,6 +83,13 @@ export function handleAppendRequest(
   const i = core.log.firstNotHeld(entries);
   if (i < entries.length) {
     const at = entries[i]!.index;
+    // No leader sends entries that conflict with committed ones (Leader Completeness) or
+    // that do not continue the log: such a request is forged or corrupt. Refused, it
+    // changes nothing (it must not break the log, nor stop the node).
+    if (at <= core.commit || entries[i]!.term < (core.log.termAt(at - 1) ?? 0)) {
+      reply(false, prevIndex, 0, 0);
+      return;
+    }
     if (at <= core.log.lastIndex()) core.truncateEntries(at);
     core.appendEntries(i === 0 ? entries : entries.slice(i));
   }

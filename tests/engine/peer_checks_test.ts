@@ -203,3 +203,34 @@ test("engine/transfer: a TimeoutNow is refused by a follower that knows no leade
   });
   assert.deepEqual(snapshotState(c, 2), before);
 });
+
+test("engine/peer checks: an append that contradicts committed entries is refused, never applied", () => {
+  const c = cluster();
+  c.propose(1, 7, 8);
+  c.run();
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  const follower = c.node(2);
+  const log = follower.terms();
+  const commit = follower.engine.status().committed!;
+  assert.ok(commit.index >= 3, `commit ${commit.index}`);
+  // Same cluster, a newer term, claims to lead: replaces index 2 (committed) by an entry of
+  // its own term. (Before, the engine's own check threw inside the turn: a forged request
+  // stopped the node.)
+  const token = inject(c, 3, 2, {
+    type: "append",
+    term: 2,
+    leaderId: 3,
+    prevLogId: { term: 1, index: 1 },
+    entries: [{ term: 2, index: 2, type: "normal", data: new Uint8Array([9]) }],
+    leaderCommit: 0,
+    round: 1,
+    clusterId: CLUSTER,
+  });
+  c.process();
+  const reply = replyOf(follower, token);
+  assert.ok(reply?.type === "append-response" && !reply.success);
+  assert.deepEqual(follower.terms(), log);
+  assert.deepEqual(follower.engine.status().committed, commit);
+  const second = follower.entry(2);
+  assert.ok(!(second?.type === "normal" && second.data[0] === 9), "the forged entry is not stored");
+});

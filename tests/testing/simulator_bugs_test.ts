@@ -148,6 +148,8 @@ const FIGURE_8: Partial<SimProfile> = {
     elect: 3,
     snapshot: 0,
     purge: 0,
+    hostile: 0,
+    intruder: 0,
   },
 };
 

@@ -518,11 +518,9 @@ test("HttpNetwork: an endless error body is cut short, not read until the timeou
     fetch: (_url, init) =>
       Promise.resolve(new Response(endless(init.signal, state), { status: 500 })),
   });
-  const started = performance.now();
   const err = await rejection(net.send(2, { addr: "http://x" }, VOTE));
   assert.ok(err instanceof Unreachable, String(err));
   assert.ok(!(err.cause instanceof Timeout), "answered before the deadline");
   assert.match(String((err.cause as Error).message), /^HTTP 500 from http:\/\/x\/raft\/vote: AAAA/);
-  assert.ok(performance.now() - started < 1500);
   assert.ok(state.pulled <= 3, `pulled ${state.pulled} chunks of 64 KiB`);
 });

@@ -521,9 +521,10 @@ test("raftRoutes: a snapshot frame claiming 4 GiB of metadata gets 413 without r
   assert.equal(h.seen.length, 0);
 });
 
-test("raftRoutes: a snapshot frame sent in many small pieces is reassembled in linear time", async () => {
-  // 4 MiB of metadata in 512-byte pieces: joining the pieces again on every read would
-  // copy ~16 GiB (seconds); collecting them and joining once takes milliseconds.
+test("raftRoutes: a snapshot frame sent in many small pieces is reassembled and checked", async () => {
+  // 4 MiB of metadata in 512-byte pieces. (Joining the pieces again on every read, as the
+  // routes once did, copies ~16 GiB: seconds. No timing is asserted here; it would show as
+  // a slow test.)
   const app = raftRoutes(fake());
   const size = 4 * 1024 * 1024;
   const piece = new Uint8Array(512).fill(0xff);
@@ -543,10 +544,8 @@ test("raftRoutes: a snapshot frame sent in many small pieces is reassembled in l
       }
     },
   });
-  const started = performance.now();
   const res = await app.request("/raft/install-snapshot", post(body));
-  const elapsed = performance.now() - started;
   assert.equal(res.status, 400, "the junk metadata does not decode");
   assert.equal((await errorJson(res)).code, "InvalidMessage");
-  assert.ok(elapsed < 1500, `took ${elapsed.toFixed(0)} ms`);
+  assert.equal(sent, size, "the whole frame was read before it was judged");
 });

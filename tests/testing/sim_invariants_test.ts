@@ -196,6 +196,8 @@ test(
     // purged its log behind a snapshot at 63. The checker read the committed log from the
     // written logs of the stores holding 17-63 — n2's no longer had 61 — so it did not see
     // [2] committed and judged 17-63 by the joint config: a false "committed on a quorum".
+    // (Since the simulator gained the hostile and intruder faults, seeds draw other
+    // profiles: this seed no longer builds that shape. The hand-built test above does.)
     const r = await new Simulator({ seed: 50851, steps: 3000 }).run();
     assert.ok(r.ok, r.violation === null ? "" : formatViolation(r.violation));
   },

@@ -462,3 +462,22 @@ test(
     assert.ok(r.ok, r.violation === null ? "" : formatViolation(r.violation));
   },
 );
+
+test(
+  "regression: initialize is acknowledged only once durable; called again after a crash (seeds 20794, 40842)",
+  SLOW,
+  async () => {
+    // Found by seeds 20794 and 40842: node 1 was initialized, crashed before its sync and
+    // restarted with an empty log; initialize had resolved, so nobody called it again and the
+    // cluster never formed. Now initialize resolves only once the membership entry is durable
+    // (it rejects if the node stops first), and the simulator, like an operator, calls it
+    // again when node 1 restarts. Seed 40842 still crashes node 1 before the sync.
+    const events: string[] = [];
+    const r = await new Simulator({ seed: 40842, steps: 3000, onEvent: (e) => events.push(e) })
+      .run();
+    assert.ok(r.ok, r.violation === null ? "" : formatViolation(r.violation));
+    const failed = events.findIndex((e) => e.includes("initialize failed (ShuttingDown)"));
+    assert.ok(failed >= 0, "node 1 crashed before its first membership entry was durable");
+    assert.ok(events.slice(failed).some((e) => e.includes("initialized [")), "then it formed");
+  },
+);

@@ -271,6 +271,21 @@ export type AdminResult =
     readonly reason:
       | "not-leader"
       | "already-initialized"
+      | "in-progress"
+      | "empty-membership"
+      | "invalid";
+    readonly leaderId: NodeId | null;
+  }
+  | {
+    readonly ok: false;
+    /** `nodeId` is the node the refusal is about. */
+    readonly reason: "not-in-members" | "learner-not-found" | "not-voter";
+    readonly leaderId: NodeId | null;
+    readonly nodeId: NodeId;
+  };
+    readonly reason:
+      | "not-leader"
+      | "already-initialized"
       | "not-in-members"
       | "in-progress"
       | "empty-membership"

@@ -308,7 +308,7 @@ export class RaftEngine {
       return { ok: false, reason: "already-initialized", leaderId: core.leaderId };
     }
     if (!membership.nodes.has(core.id)) {
-      return { ok: false, reason: "not-in-members", leaderId: null };
+      return { ok: false, reason: "not-in-members", leaderId: null, nodeId: core.id };
     }
     if (membership.configs.length !== 1 || membership.configs[0]!.length === 0) {
       return { ok: false, reason: "empty-membership", leaderId: null };

@@ -29,7 +29,7 @@ export function transferLeader(core: EngineCore, to: NodeId): AdminResult {
   if (core.role !== "leader") return { ok: false, reason: "not-leader", leaderId: core.leaderId };
   if (to === core.id) return { ok: true, logId: null };
   if (!isVoter(core.effective().membership, to) || !core.progress.has(to)) {
-    return { ok: false, reason: "not-voter", leaderId: core.id };
+    return { ok: false, reason: "not-voter", leaderId: core.id, nodeId: to };
   }
   core.transfer = { to, deadline: core.now + core.config.electionTimeoutMax, sent: false };
   maybeSendTimeoutNow(core);

@@ -35,7 +35,7 @@ import { broadcast } from "./leader_replication.ts";
  */
 export function changeMembership(core: EngineCore, target: Membership): AdminResult {
   if (core.role !== "leader") return { ok: false, reason: "not-leader", leaderId: core.leaderId };
-  const refuse = (reason: "in-progress" | "empty-membership" | "learner-not-found") => ({
+  const refuse = (reason: "in-progress" | "empty-membership") => ({
     ok: false as const,
     reason,
     leaderId: core.id,
@@ -44,7 +44,11 @@ export function changeMembership(core: EngineCore, target: Membership): AdminRes
   if (target.configs.length !== 1 || voters === undefined || voters.length === 0) {
     return refuse("empty-membership");
   }
-  for (const id of voters) if (!target.nodes.has(id)) return refuse("learner-not-found");
+  for (const id of voters) {
+    if (!target.nodes.has(id)) {
+      return { ok: false, reason: "learner-not-found", leaderId: core.id, nodeId: id };
+    }
+  }
   const eff = core.effective();
   // A membership change never changes the cluster's identity.
   target = { configs: target.configs, nodes: target.nodes, clusterId: eff.membership.clusterId };

@@ -611,7 +611,7 @@ export class Raft<R = unknown> {
           if (!r.ok) {
             if (r.reason === "not-leader") throw this.#forward(r.leaderId);
             if (r.reason === "empty-membership") throw new EmptyMembership();
-            if (r.reason === "learner-not-found") throw new LearnerNotFound(-1);
+            if (r.reason === "learner-not-found") throw new LearnerNotFound(r.nodeId);
             throw new InProgress(st.committedMembership.logId, eff.logId);
           }
           const logId = r.logId ?? { term: st.term, index: 0 };

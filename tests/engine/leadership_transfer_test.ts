@@ -160,11 +160,13 @@ test("engine/transfer: to a learner or a non-member is refused with not-voter", 
     ok: false,
     reason: "not-voter",
     leaderId: 1,
+    nodeId: 4,
   });
   assert.deepEqual(c.node(1).engine.transferLeader(99), {
     ok: false,
     reason: "not-voter",
     leaderId: 1,
+    nodeId: 99,
   });
   assert.equal(st(c, 1).transferTo, null);
   assert.equal(c.propose(1, 1).ok, true);

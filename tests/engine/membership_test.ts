@@ -424,6 +424,7 @@ test("engine/membership: a voter missing from nodes is refused with learner-not-
     ok: false,
     reason: "learner-not-found",
     leaderId: 1,
+    nodeId: 5,
   });
   assert.deepEqual(c.node(1).terms(), [1]);
 });

@@ -283,14 +283,3 @@ export type AdminResult =
     readonly leaderId: NodeId | null;
     readonly nodeId: NodeId;
   };
-    readonly reason:
-      | "not-leader"
-      | "already-initialized"
-      | "not-in-members"
-      | "in-progress"
-      | "empty-membership"
-      | "learner-not-found"
-      | "not-voter"
-      | "invalid";
-    readonly leaderId: NodeId | null;
-  };

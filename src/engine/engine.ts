@@ -11,6 +11,7 @@
 import type { RaftMessage } from "../messages.ts";
 import type { LogId, Membership, NodeId, SnapshotMeta, StoredMembership, Vote } from "../types.ts";
 import type { AdminResult, Command, EngineInit, ProposeResult } from "./commands.ts";
+import { assertNever } from "./_assert_never.ts";
 import {
   campaign,
   countOwnVoteIfDurable,
@@ -225,6 +226,8 @@ export class RaftEngine {
       case "install-snapshot-response":
         handleInstallSnapshotResponse(core, from, message);
         break;
+      default:
+        assertNever(message);
     }
   }
 

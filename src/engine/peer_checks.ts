@@ -8,6 +8,7 @@
  */
 
 import type { RaftMessage } from "../messages.ts";
+import { assertNever } from "./_assert_never.ts";
 import { MAX_PEER_TERM, type NodeId } from "../types.ts";
 import type { Refusal } from "./commands.ts";
 import type { EngineCore } from "./engine_core.ts";
@@ -50,8 +51,4 @@ export function peerRefusal(core: EngineCore, from: NodeId, message: RaftMessage
     default:
       return assertNever(message);
   }
-}
-
-function assertNever(x: never): never {
-  throw new TypeError(`unhandled message ${JSON.stringify(x)}`);
 }

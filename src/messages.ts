@@ -1,6 +1,40 @@
 /**
  * The Raft RPC messages exchanged between nodes: plain data, encoded on the
- * wire by `codec.ts`. Each request has exactly one response.
+ * wire by `codec.ts`. Each request has exactly one response, whose type is
+ * the request's followed by `-response`. {@linkcode REQUEST_TYPES} lists the
+ * requests; the HTTP routes (`src/transport/raft_routes.ts`) and the
+ * in-process network of the test kit (`testing/memory_network.ts`) are built
+ * from it.
+ *
+ * Where each message is handled: a peer's request reaches the node through
+ * `Raft.handle` (`src/runtime/raft.ts`), and the answers to the requests it
+ * sent come back to the same file; both go to `RaftEngine.receive`
+ * (`src/engine/engine.ts`), which first refuses what no node may accept —
+ * another cluster's request, a term above `MAX_PEER_TERM` — with
+ * `peerRefusal` (`src/engine/peer_checks.ts`; a refused request is answered
+ * by a `refuse` command, a refused response dropped), then dispatches by type:
+ *
+ * | message                          | engine handler                | file in src/engine/   |
+ * | -------------------------------- | ----------------------------- | --------------------- |
+ * | append                           | handleAppendRequest           | follower_append.ts    |
+ * | append-response                  | handleAppendResponse          | leader_replication.ts |
+ * | vote, pre-vote                   | handleVoteRequest             | election.ts           |
+ * | vote-response, pre-vote-response | handleVoteResponse            | election.ts           |
+ * | timeout-now                      | handleTimeoutNow              | election.ts           |
+ * | timeout-now-response             | receive itself (a newer term) | engine.ts             |
+ * | install-snapshot                 | handleInstallSnapshot         | snapshot.ts           |
+ * | install-snapshot-response        | handleInstallSnapshotResponse | snapshot.ts           |
+ *
+ * A request that fails to arrive (unreachable peer, timeout) is reported with
+ * `RaftEngine.unreachable`, handled by `handleUnreachable`
+ * (`src/engine/leader_replication.ts`).
+ *
+ * @example
+ * ```ts
+ * import { type RaftRequest, REQUEST_TYPES } from "./messages.ts";
+ * const request: RaftRequest = { type: "timeout-now", clusterId: "c1", term: 3, leaderId: 1 };
+ * console.assert(REQUEST_TYPES.includes(request.type));
+ * ```
  *
  * @module
  */
@@ -240,3 +274,44 @@ export type RaftResponse =
  * ```
  */
 export type RaftMessage = RaftRequest | RaftResponse;
+
+/**
+ * The type of a request: `"append"`, `"vote"`, `"pre-vote"`,
+ * `"timeout-now"` or `"install-snapshot"`.
+ *
+ * @example
+ * ```ts
+ * import type { RequestType } from "./messages.ts";
+ * const t: RequestType = "pre-vote";
+ * ```
+ */
+export type RequestType = RaftRequest["type"];
+
+/**
+ * Every {@linkcode RequestType}, each once: a key per type, no other (a
+ * request type added to {@linkcode RaftRequest} but not here, or here but
+ * not there, does not compile). The order is {@linkcode REQUEST_TYPES}'s.
+ */
+const _REQUEST_TYPES: { readonly [T in RequestType]: true } = {
+  "append": true,
+  "vote": true,
+  "pre-vote": true,
+  "timeout-now": true,
+  "install-snapshot": true,
+};
+
+/**
+ * Every type of {@linkcode RaftRequest}, each once: what the HTTP routes
+ * serve (`/raft/<type>`) and the memory network counts. The compiler keeps it
+ * complete: a request type added to {@linkcode RaftRequest} without being
+ * added here (or the reverse) is a type error.
+ *
+ * @example
+ * ```ts
+ * import { REQUEST_TYPES } from "./messages.ts";
+ * console.assert(REQUEST_TYPES.join() === "append,vote,pre-vote,timeout-now,install-snapshot");
+ * ```
+ */
+export const REQUEST_TYPES: readonly RequestType[] = Object.freeze(
+  Object.keys(_REQUEST_TYPES) as RequestType[],
+);

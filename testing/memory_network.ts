@@ -12,11 +12,13 @@
 import type { Clock } from "../src/clock.ts";
 import { SystemClock } from "../src/clock.ts";
 import { RaftError } from "../src/errors.ts";
-import type {
-  InstallSnapshotRequest,
-  InstallSnapshotResponse,
-  RaftRequest,
-  RaftResponse,
+import {
+  type InstallSnapshotRequest,
+  type InstallSnapshotResponse,
+  type RaftRequest,
+  type RaftResponse,
+  REQUEST_TYPES,
+  type RequestType,
 } from "../src/messages.ts";
 import type { RaftNetwork, SendOptions } from "../src/network.ts";
 import { readAllBytes } from "../src/byte_stream.ts";
@@ -40,17 +42,7 @@ export type RequestHandler = (
   data?: Uint8Array,
 ) => Promise<RaftResponse>;
 
-/**
- * The type of a request: `"append"`, `"vote"`, `"pre-vote"`,
- * `"timeout-now"` or `"install-snapshot"`.
- *
- * @example
- * ```ts
- * import type { RequestType } from "./memory_network.ts";
- * const t: RequestType = "append";
- * ```
- */
-export type RequestType = RaftRequest["type"];
+export type { RequestType } from "../src/messages.ts";
 
 /**
  * A range of one-way message latency, in milliseconds; each message leg
@@ -284,7 +276,7 @@ export class MemoryNetwork {
   readonly #isolated = new Set<NodeId>();
   /** from → targets it cannot reach. */
   readonly #blocked = new Map<NodeId, Set<NodeId>>();
-  readonly #counts = new Map<string, _Counts>();
+  readonly #counts = new Map<RequestType, _Counts>();
   #dropRate = 0;
   #duplicateRate = 0;
   #delay: DelayRange | null = null;
@@ -303,9 +295,7 @@ export class MemoryNetwork {
     this.#duplicateRate = _checkRate("duplicateRate", options.duplicateRate ?? 0);
     this.#delay = _checkDelay(options.delay ?? null);
     this.#cloneMessages = options.cloneMessages ?? false;
-    for (const t of ["append", "vote", "pre-vote", "timeout-now", "install-snapshot"]) {
-      this.#counts.set(t, _zero());
-    }
+    for (const t of REQUEST_TYPES) this.#counts.set(t, _zero());
     this.#update();
   }
 
@@ -680,7 +670,7 @@ export class MemoryNetwork {
     else set.add(to);
   }
 
-  #countsOf(type: string): _Counts {
+  #countsOf(type: RequestType): _Counts {
     let c = this.#counts.get(type);
     if (c === undefined) {
       c = _zero();

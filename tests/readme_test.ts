@@ -32,3 +32,32 @@ test("readme: the quick start runs as written (jsr imports mapped to this checko
   }
   assert.deepEqual(logged, [["committed at", { term: 1, index: 3 }]]);
 });
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes. */
+function anchor(heading: string): string {
+  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "").replaceAll(" ", "-");
+}
+
+test("readme: relative links (README.md, bench/RESULTS.md) reach files and headings that exist", () => {
+  for (const doc of ["README.md", "bench/RESULTS.md"]) {
+    const docUrl = new URL(doc, root);
+    const text = readFileSync(docUrl, "utf8").replace(/```[\s\S]*?```/g, "");
+    const links = [...text.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!)
+      .filter((l) => !/^[a-z]+:/.test(l));
+    if (doc === "README.md") assert.ok(links.includes("bench/RESULTS.md"), "README links RESULTS");
+    for (const link of links) {
+      const [path, hash] = link.split("#") as [string, string | undefined];
+      const target = path === "" ? docUrl : new URL(path, docUrl);
+      let body: string;
+      try {
+        body = readFileSync(target, "utf8");
+      } catch {
+        assert.fail(`${doc}: ${link} does not exist`);
+      }
+      if (hash !== undefined) {
+        const anchors = [...body.matchAll(/^#+ (.*)$/gm)].map((m) => anchor(m[1]!));
+        assert.ok(anchors.includes(hash), `${doc}: ${link}: no heading #${hash}`);
+      }
+    }
+  }
+});

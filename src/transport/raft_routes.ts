@@ -1,6 +1,7 @@
 /**
  * The server side of the HTTP transport: Hono routes that decode a peer's
- * CBOR request, hand it to the node and answer with the CBOR response.
+ * CBOR request, hand it to the node and answer with the CBOR response: one
+ * route per request type of `REQUEST_TYPES` (`messages.ts`).
  *
  * ```text
  * POST /raft/append            AppendRequest      → AppendResponse
@@ -48,7 +49,12 @@
 import { Hono } from "hono";
 import { type CodecLimits, decodeMessage, encodeMessage } from "../codec.ts";
 import { InvalidMessage, PayloadTooLarge, RaftError, type RaftErrorJSON } from "../errors.ts";
-import type { RaftRequest, RaftResponse } from "../messages.ts";
+import {
+  type RaftRequest,
+  type RaftResponse,
+  REQUEST_TYPES,
+  type RequestType,
+} from "../messages.ts";
 
 /**
  * What the routes need from a node: its RPC entry point. `Raft` satisfies it.
@@ -122,9 +128,6 @@ export const DEFAULT_MAX_BODY_BYTES: number = 64 * 1024 * 1024;
  */
 export const DEFAULT_MAX_SNAPSHOT_BYTES: number = 1024 * 1024 * 1024;
 
-/** The request types served, by route (route name = message type). */
-const _ROUTES: readonly RaftRequest["type"][] = ["append", "vote", "pre-vote", "timeout-now"];
-
 /** The one media type of requests and responses. */
 const _CBOR = "application/cbor";
 
@@ -172,13 +175,16 @@ export function raftRoutes(raft: RaftHandler, options: RaftRoutesOptions = {}): 
     }
   }
   const app = new Hono();
-  for (const type of _ROUTES) {
-    app.post(`/raft/${type}`, (c) => _serve(raft, c.req.raw, type, maxBodyBytes, limits));
+  // One route per request type (route name = message type): a snapshot
+  // streams, every other request is one CBOR body.
+  for (const type of REQUEST_TYPES) {
+    app.post(
+      `/raft/${type}`,
+      type === "install-snapshot"
+        ? (c) => _serveSnapshot(raft, c.req.raw, maxBodyBytes, maxSnapshotBytes, limits)
+        : (c) => _serve(raft, c.req.raw, type, maxBodyBytes, limits),
+    );
   }
-  app.post(
-    "/raft/install-snapshot",
-    (c) => _serveSnapshot(raft, c.req.raw, maxBodyBytes, maxSnapshotBytes, limits),
-  );
   return app;
 }
 
@@ -239,7 +245,7 @@ function _checkContentType(req: Request, route: string): Response | null {
 async function _serve(
   raft: RaftHandler,
   req: Request,
-  type: RaftRequest["type"],
+  type: RequestType,
   maxBodyBytes: number,
   limits: Partial<CodecLimits> | undefined,
 ): Promise<Response> {

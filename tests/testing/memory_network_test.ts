@@ -5,12 +5,18 @@ import {
   type MemoryNetworkOptions,
   NetworkError,
   type RequestHandler,
+  type RequestType,
 } from "../../testing/memory_network.ts";
 import { ManualClock } from "../../src/clock.ts";
 import { SeededRandom } from "../../src/random.ts";
 import { RaftError } from "../../src/errors.ts";
-import type { RaftRequest, RaftResponse, VoteRequest } from "../../src/messages.ts";
-import type { NodeId } from "../../src/types.ts";
+import {
+  type RaftRequest,
+  type RaftResponse,
+  REQUEST_TYPES,
+  type VoteRequest,
+} from "../../src/messages.ts";
+import { EMPTY_MEMBERSHIP, type NodeId } from "../../src/types.ts";
 
 const NODE = { addr: "" };
 
@@ -477,6 +483,65 @@ test("memory network: counts per request type, summed, and reset", async () => {
   });
   net.resetCounts();
   assert.equal(net.counts().sent, 0);
+});
+
+test("memory network: counts every request type of REQUEST_TYPES", async () => {
+  const net = new MemoryNetwork();
+  net.register(2, (_from, request) => {
+    if (request.type === "install-snapshot") {
+      return Promise.resolve({
+        type: "install-snapshot-response",
+        term: request.term,
+        lastLogId: request.meta.lastLogId,
+      });
+    }
+    return Promise.resolve({ type: "vote-response", term: request.term, granted: false });
+  });
+  const client = net.client(1);
+  const requests: { readonly [T in RequestType]: RaftRequest & { readonly type: T } } = {
+    "append": {
+      type: "append",
+      clusterId: "",
+      term: 1,
+      leaderId: 1,
+      prevLogId: null,
+      entries: [],
+      leaderCommit: 0,
+      round: 1,
+    },
+    "vote": { ...vote(1), type: "vote" },
+    "pre-vote": { ...vote(1), type: "pre-vote" },
+    "timeout-now": { type: "timeout-now", clusterId: "", term: 1, leaderId: 1 },
+    "install-snapshot": {
+      type: "install-snapshot",
+      clusterId: "",
+      term: 1,
+      leaderId: 1,
+      meta: {
+        lastLogId: { term: 1, index: 3 },
+        lastMembership: { logId: null, membership: EMPTY_MEMBERSHIP },
+        snapshotId: "s",
+      },
+    },
+  };
+  for (const type of REQUEST_TYPES) {
+    const request = requests[type];
+    if (request.type === "install-snapshot") {
+      await client.installSnapshot(2, NODE, request, new Blob([new Uint8Array(3)]).stream());
+    } else {
+      await client.send(2, NODE, request);
+    }
+  }
+  for (const type of REQUEST_TYPES) {
+    assert.deepEqual(net.counts(type), {
+      sent: 1,
+      delivered: 1,
+      dropped: 0,
+      responsesLost: 0,
+      duplicated: 0,
+    }, type);
+  }
+  assert.equal(net.counts().delivered, REQUEST_TYPES.length);
 });
 
 test("memory network: rejects invalid rates and delays", () => {

@@ -17,7 +17,13 @@ import {
   ShuttingDown,
   StorageError,
 } from "../../src/errors.ts";
-import type { RaftMessage, RaftRequest, RaftResponse, VoteRequest } from "../../src/messages.ts";
+import {
+  type RaftMessage,
+  type RaftRequest,
+  type RaftResponse,
+  REQUEST_TYPES,
+  type VoteRequest,
+} from "../../src/messages.ts";
 import { Raft } from "../../src/runtime/raft.ts";
 import { MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
 import { MemoryNetwork } from "../../testing/memory_network.ts";
@@ -431,6 +437,19 @@ const ALL_ROUTES: [string, () => Uint8Array][] = [
   ["/raft/timeout-now", () => cbor(TIMEOUT_NOW)],
   ["/raft/install-snapshot", () => snapshotFrame(INSTALL, new Uint8Array([1, 2, 3]))],
 ];
+
+test("raftRoutes: one route per request type of REQUEST_TYPES, and no other", async () => {
+  assert.deepEqual(ALL_ROUTES.map(([path]) => path), REQUEST_TYPES.map((t) => `/raft/${t}`));
+  const h = fake();
+  const app = raftRoutes(h);
+  for (const type of REQUEST_TYPES) {
+    // Served (415, not 404) without a content type: the route exists for every type.
+    assert.equal((await app.request(`/raft/${type}`, { method: "POST" })).status, 415, type);
+  }
+  const served = app.routes.map((r) => `${r.method} ${r.path}`).sort();
+  assert.deepEqual(served, REQUEST_TYPES.map((t) => `POST /raft/${t}`).sort());
+  assert.equal(h.seen.length, 0);
+});
 
 test("raftRoutes: every route answers 415 to a body that is not application/cbor, unread", async () => {
   const h = fake();

@@ -1,6 +1,9 @@
 /**
- * Leader election: campaigns (with pre-vote), granting votes, counting them,
- * and the TimeoutNow that starts an election for a leadership transfer.
+ * Leader election: the election timer, campaigns (with pre-vote), granting
+ * votes, counting them, and the TimeoutNow that starts an election for a
+ * leadership transfer. The state each step moves into (pre-candidate,
+ * candidate, follower, leader) is set up by `roles.ts`; a won election takes
+ * office through `takeOffice` (leader_progress.ts).
  *
  * Rules kept here:
  * - A vote is granted only to a candidate whose log is at least as
@@ -19,8 +22,39 @@
 import type { TimeoutNowRequest, VoteRequest, VoteResponse } from "../messages.ts";
 import { compareLogId, MAX_TERM, type NodeId } from "../types.ts";
 import type { EngineCore } from "./engine_core.ts";
-import { becomeLeader } from "./leader_replication.ts";
+import { takeOffice } from "./leader_progress.ts";
 import { hasQuorum } from "./quorum.ts";
+import { becomeCandidate, becomeFollower, becomePreCandidate } from "./roles.ts";
+
+/**
+ * The election timer, on every tick of a node that is not leading: a voter
+ * that heard from no leader for its randomized election timeout campaigns.
+ * The timer is restarted by every role change (roles.ts) and by hearing
+ * from the leader (`followLeader`); a leader has none.
+ *
+ * @example
+ * ```ts ignore
+ * electionTick(core);
+ * ```
+ */
+export function electionTick(core: EngineCore): void {
+  if (core.now >= core.electionDeadline && core.electEnabled && core.mayCampaign()) {
+    campaign(core, { transfer: false });
+  }
+}
+
+/**
+ * When {@linkcode electionTick} next has something to do, or `Infinity`
+ * (campaigning is off, or this node may not campaign).
+ *
+ * @example
+ * ```ts ignore
+ * const at = electionTimerDeadline(core);
+ * ```
+ */
+export function electionTimerDeadline(core: EngineCore): number {
+  return core.electEnabled && core.mayCampaign() ? core.electionDeadline : Infinity;
+}
 
 /**
  * Starts a campaign: a pre-vote round first when enabled (and not asked for
@@ -41,12 +75,7 @@ export function campaign(core: EngineCore, opts: { transfer: boolean }): void {
 }
 
 function startPreVote(core: EngineCore): void {
-  core.role = "candidate";
-  core.preCandidate = true;
-  core.campaignByTransfer = false;
-  core.leaderId = null;
-  core.votesGranted = new Set([core.id]);
-  core.resetElectionTimer();
+  becomePreCandidate(core);
   if (hasQuorum(core.voterSets(), core.votesGranted)) {
     startElection(core, false);
     return;
@@ -63,16 +92,8 @@ function startPreVote(core: EngineCore): void {
 }
 
 function startElection(core: EngineCore, transfer: boolean): void {
-  const term = core.vote.term + 1;
-  core.saveVote({ term, votedFor: core.id, committed: false });
-  core.role = "candidate";
-  core.preCandidate = false;
-  core.campaignByTransfer = transfer;
-  core.leaderId = null;
-  core.votesGranted = new Set();
-  core.resetElectionTimer();
-  // Our own vote counts once it is durable: see onVoteFlushed.
-  core.pendingSelfVote = { term, io: core.ioSeq };
+  // Our own vote counts once it is durable: see countOwnVoteIfDurable.
+  const term = becomeCandidate(core, transfer);
   const request: VoteRequest = {
     type: "vote",
     term,
@@ -85,14 +106,22 @@ function startElection(core: EngineCore, transfer: boolean): void {
   countOwnVoteIfDurable(core);
 }
 
-/** Called after storage progress: counts the candidate's own vote once durable. */
+/**
+ * Called after storage progress: counts the candidate's own vote once
+ * durable (and takes office if that makes a quorum).
+ *
+ * @example
+ * ```ts ignore
+ * countOwnVoteIfDurable(core); // after core.onFlushed(io)
+ * ```
+ */
 export function countOwnVoteIfDurable(core: EngineCore): void {
   const p = core.pendingSelfVote;
   if (p === null || core.flushedIo < p.io) return;
   core.pendingSelfVote = null;
   if (core.role !== "candidate" || core.preCandidate || core.vote.term !== p.term) return;
   core.votesGranted.add(core.id);
-  if (hasQuorum(core.voterSets(), core.votesGranted)) becomeLeader(core);
+  if (hasQuorum(core.voterSets(), core.votesGranted)) takeOffice(core);
 }
 
 function otherVoters(core: EngineCore): NodeId[] {
@@ -147,7 +176,7 @@ export function handleVoteRequest(
     });
     return;
   }
-  if (req.term > core.vote.term) core.becomeFollower(req.term, null);
+  if (req.term > core.vote.term) becomeFollower(core, req.term, null);
   const v = core.vote;
   const canVote = v.votedFor === from || (v.votedFor === null && core.leaderId === null);
   if (canVote && upToDate) {
@@ -176,7 +205,7 @@ export function handleVoteRequest(
 export function handleVoteResponse(core: EngineCore, from: NodeId, res: VoteResponse): void {
   if (res.type === "pre-vote-response") {
     if (!res.granted) {
-      if (res.term > core.vote.term) core.becomeFollower(res.term, null);
+      if (res.term > core.vote.term) becomeFollower(core, res.term, null);
       return;
     }
     if (core.role !== "candidate" || !core.preCandidate || res.term !== core.vote.term + 1) return;
@@ -185,14 +214,14 @@ export function handleVoteResponse(core: EngineCore, from: NodeId, res: VoteResp
     return;
   }
   if (res.term > core.vote.term) {
-    core.becomeFollower(res.term, null);
+    becomeFollower(core, res.term, null);
     return;
   }
   if (core.role !== "candidate" || core.preCandidate || res.term !== core.vote.term) return;
   if (!res.granted) return;
   core.votesGranted.add(from);
   if (core.votesGranted.has(core.id) && hasQuorum(core.voterSets(), core.votesGranted)) {
-    becomeLeader(core);
+    takeOffice(core);
   }
 }
 

@@ -15,6 +15,8 @@ import { assertNever } from "./_assert_never.ts";
 import {
   campaign,
   countOwnVoteIfDurable,
+  electionTick,
+  electionTimerDeadline,
   handleTimeoutNow,
   handleVoteRequest,
   handleVoteResponse,
@@ -22,17 +24,18 @@ import {
 import { EngineCore, type Role } from "./engine_core.ts";
 import { peerRefusal } from "./peer_checks.ts";
 import { handleAppendRequest } from "./follower_append.ts";
+import { broadcast, handleUnreachable } from "./leader_replication.ts";
 import {
-  advanceCommit,
+  commitDurable,
   handleAppendResponse,
-  handleUnreachable,
+  heartbeatNow,
+  leaderDeadline,
   leaderTick,
-  replicateTo,
-  sendHeartbeats,
-} from "./leader_replication.ts";
-import { expireTransfer, transferLeader } from "./leadership_transfer.ts";
+} from "./leader_progress.ts";
+import { transferLeader } from "./leadership_transfer.ts";
 import { changeMembership } from "./membership_change.ts";
 import { leaseValid, requestReads } from "./read_index.ts";
+import { becomeFollower, followMembership } from "./roles.ts";
 import {
   finishInterruptedInstall,
   handleInstallSnapshot,
@@ -156,14 +159,8 @@ export class RaftEngine {
   tick(now: number): void {
     const core = this.#core;
     if (now > core.now) core.now = now;
-    if (core.role === "leader") {
-      leaderTick(core);
-      if (core.role === "leader") expireTransfer(core);
-      return;
-    }
-    if (core.now >= core.electionDeadline && core.electEnabled && core.mayCampaign()) {
-      campaign(core, { transfer: false });
-    }
+    if (core.leader !== null) leaderTick(core, core.leader);
+    else electionTick(core);
   }
 
   /**
@@ -172,18 +169,7 @@ export class RaftEngine {
    */
   nextDeadline(): number {
     const core = this.#core;
-    if (core.role === "leader") {
-      let d = core.heartbeatDue;
-      if (core.config.checkQuorum) {
-        d = Math.min(
-          d,
-          Math.max(core.quorumAckAt, core.leaderSince) + core.config.electionTimeoutMax,
-        );
-      }
-      if (core.transfer !== null) d = Math.min(d, core.transfer.deadline);
-      return d;
-    }
-    return core.electEnabled && core.mayCampaign() ? core.electionDeadline : Infinity;
+    return core.leader !== null ? leaderDeadline(core, core.leader) : electionTimerDeadline(core);
   }
 
   /**
@@ -218,7 +204,7 @@ export class RaftEngine {
         handleTimeoutNow(core, from, message, token);
         break;
       case "timeout-now-response":
-        if (message.term > core.vote.term) core.becomeFollower(message.term, null);
+        if (message.term > core.vote.term) becomeFollower(core, message.term, null);
         break;
       case "install-snapshot":
         handleInstallSnapshot(core, from, message, token);
@@ -242,16 +228,17 @@ export class RaftEngine {
    */
   propose(payloads: readonly Uint8Array[]): ProposeResult {
     const core = this.#core;
-    if (core.role !== "leader") return { ok: false, reason: "not-leader", leaderId: core.leaderId };
-    if (core.transfer !== null) return { ok: false, reason: "transferring", leaderId: core.id };
+    const leader = core.leader;
+    if (leader === null) return { ok: false, reason: "not-leader", leaderId: core.leaderId };
+    if (leader.transfer !== null) return { ok: false, reason: "transferring", leaderId: core.id };
     const term = core.vote.term;
     const firstIndex = core.log.lastIndex() + 1;
     const entries: Entry[] = new Array(payloads.length);
     for (let i = 0; i < payloads.length; i++) {
       entries[i] = { term, index: firstIndex + i, type: "normal", data: payloads[i]! };
     }
-    core.appendEntries(entries);
-    for (const id of core.progress.keys()) replicateTo(core, id, false);
+    core.appendEntries(entries); // normal entries: the membership is unchanged
+    broadcast(core, leader, false);
     return { ok: true, term, firstIndex };
   }
 
@@ -291,7 +278,7 @@ export class RaftEngine {
       return;
     }
     countOwnVoteIfDurable(core);
-    if (core.role === "leader") advanceCommit(core);
+    commitDurable(core);
     core.maybeApply();
   }
 
@@ -317,7 +304,7 @@ export class RaftEngine {
       return { ok: false, reason: "empty-membership", leaderId: null };
     }
     const logId = { term: 0, index: 1 };
-    core.appendEntries([{ ...logId, type: "membership", membership }]);
+    if (core.appendEntries([{ ...logId, type: "membership", membership }])) followMembership(core);
     if (isVoter(membership, core.id)) campaign(core, { transfer: false });
     return { ok: true, logId };
   }
@@ -339,7 +326,8 @@ export class RaftEngine {
 
   /** Leader: sends a heartbeat round now. */
   triggerHeartbeat(): void {
-    if (this.#core.role === "leader") sendHeartbeats(this.#core);
+    const core = this.#core;
+    if (core.leader !== null) heartbeatNow(core, core.leader);
   }
 
   /** Turns campaigning on the election timeout on or off. */
@@ -372,15 +360,15 @@ export class RaftEngine {
   /** A read-only view of the current state. */
   status(): EngineStatus {
     const core = this.#core;
+    const leader = core.leader;
     const replication = new Map<NodeId, PeerStatus>();
-    for (const [id, p] of core.progress) {
+    for (const [id, p] of leader?.progress ?? []) {
       replication.set(id, {
         matched: core.log.logIdAt(p.match),
         state: p.state,
         inflight: p.state === "probe" ? (p.probeInflight ? 1 : 0) : p.inflight.length,
       });
     }
-    const leader = core.role === "leader";
     return {
       id: core.id,
       role: core.role,
@@ -397,9 +385,9 @@ export class RaftEngine {
       membership: core.effective(),
       committedMembership: core.committedMembership(),
       replication,
-      quorumAckAt: leader && core.quorumAckAt > -Infinity ? core.quorumAckAt : null,
+      quorumAckAt: leader !== null && leader.quorumAckAt > -Infinity ? leader.quorumAckAt : null,
       leaseValid: leaseValid(core),
-      transferTo: core.transfer?.to ?? null,
+      transferTo: leader?.transfer?.to ?? null,
     };
   }
 

@@ -1,10 +1,12 @@
 /**
  * The engine's state and the mechanics every protocol concern shares:
  * emitting commands, sequencing storage I/O (and holding back output that
- * must wait for it), mutating the log view, tracking memberships and
- * changing role. The protocol itself lives beside it: `election.ts`,
- * `follower_append.ts`, `leader_replication.ts`, `read_index.ts`,
- * `leadership_transfer.ts`, `membership_change.ts`.
+ * must wait for it), mutating the log view, tracking memberships and the
+ * commit index. What only a leader keeps is one `LeaderState`
+ * (leader_state.ts) in `leader`; role changes are in `roles.ts`. The
+ * protocol lives beside it: `election.ts`, `follower_append.ts`,
+ * `leader_replication.ts` (with `leader_progress.ts`), `read_index.ts`,
+ * `leadership_transfer.ts`, `membership_change.ts`, `snapshot.ts`.
  *
  * Internal to the engine: applications use `RaftEngine` (engine.ts).
  *
@@ -12,18 +14,13 @@
  */
 
 import type { Command, EngineConfig, EngineInit, EngineRandom } from "./commands.ts";
+import type { LeaderState } from "./leader_state.ts";
 import { LogView } from "./log_view.ts";
-import { ReplicationProgress } from "./replication_progress.ts";
-import type {
-  Entry,
-  LogId,
-  Membership,
-  NodeId,
-  SnapshotMeta,
-  StoredMembership,
-  Vote,
-} from "../types.ts";
+import type { ReplicationProgress } from "./replication_progress.ts";
+import type { Entry, LogId, NodeId, SnapshotMeta, StoredMembership, Vote } from "../types.ts";
 import { EMPTY_MEMBERSHIP, INITIAL_VOTE, isVoter } from "../types.ts";
+
+const NO_PROGRESS: ReadonlyMap<NodeId, ReplicationProgress> = new Map();
 
 /**
  * The role of a node. A `learner` is any node that is not a voter in its
@@ -36,26 +33,6 @@ import { EMPTY_MEMBERSHIP, INITIAL_VOTE, isVoter } from "../types.ts";
  * ```
  */
 export type Role = "follower" | "candidate" | "leader" | "learner";
-
-/** A read waiting for a heartbeat round to be acknowledged by a quorum. */
-export interface PendingRead {
-  /** The runtime's token for the request. */
-  readonly token: number;
-  /** The commit index when the read arrived: the read is served at it. */
-  readonly index: number;
-  /** The round that must be acknowledged by a quorum. */
-  readonly round: number;
-}
-
-/** A leadership transfer in progress. */
-export interface Transfer {
-  /** The node that should take over. */
-  readonly to: NodeId;
-  /** When to give up (engine time, ms). */
-  readonly deadline: number;
-  /** Whether TimeoutNow was sent. */
-  sent: boolean;
-}
 
 /**
  * The engine's state and shared mechanics. Fields are public for the
@@ -133,34 +110,14 @@ export class EngineCore {
   /** Send heartbeats on schedule. */
   heartbeatEnabled: boolean;
 
-  /** Leader: per-peer replication progress. */
-  progress: Map<NodeId, ReplicationProgress> = new Map();
-  /** Leader: the current heartbeat round. */
-  round = 0;
-  /** Leader: when each unacknowledged round was sent. */
-  roundSentAt: Map<number, number> = new Map();
-  /** Leader: highest round acknowledged by a quorum. */
-  quorumRound = 0;
-  /** Leader: when the round last acknowledged by a quorum was sent. */
-  quorumAckAt = -Infinity;
-  /** Leader: when the next heartbeat is due. */
-  heartbeatDue = Infinity;
-  /** Leader: when it took office. */
-  leaderSince = -Infinity;
-  /** Leader: the lease counts only rounds after this one (`Infinity` once TimeoutNow was sent). */
-  leaseFloorRound = 0;
-  /** Leader: index of the last membership reported done. */
-  reportedMembership = 0;
-  /** Leader: reads waiting for a quorum round. */
-  reads: PendingRead[] = [];
-  /** Leader: reads waiting for the first entry of this term to commit. */
-  readsAwaitingCommit: { token: number; policy: "read-index" | "lease" }[] = [];
-  /** Leader: the transfer in progress. */
-  transfer: Transfer | null = null;
+  /**
+   * Leader: the state of this leadership, created on taking office and
+   * dropped on stepping down (roles.ts). Non-null exactly while `role` is
+   * `"leader"`.
+   */
+  leader: LeaderState | null = null;
   /** Follower: a received snapshot being installed by the runtime. */
   pendingInstall: { token: number; meta: SnapshotMeta } | null = null;
-  /** Leader: the final membership of a joint change, appended once the joint one commits. */
-  pendingFinal: Membership | null = null;
 
   #out: Command[] = [];
 
@@ -227,29 +184,40 @@ export class EngineCore {
     this.emit({ type: "save-vote", vote, io: ++this.ioSeq });
   }
 
-  /** Appends entries to the log view and emits the write. */
-  appendEntries(entries: readonly Entry[]): void {
-    if (entries.length === 0) return;
+  /**
+   * Appends entries to the log view and emits the write. Membership entries
+   * take effect at once (a leader's replication targets follow each one).
+   * Returns whether the effective membership changed: the caller then lets
+   * the role follow it (`followMembership`, roles.ts).
+   */
+  appendEntries(entries: readonly Entry[]): boolean {
+    if (entries.length === 0) return false;
     this.log.append(entries);
     const io = ++this.ioSeq;
     this.pendingLogIo.push({ io, last: this.log.lastLogId() });
     this.emit({ type: "append-log", entries, io });
+    let changed = false;
     for (const e of entries) {
       if (e.type === "membership") {
         this.memberships.push({
           logId: { term: e.term, index: e.index },
           membership: e.membership,
         });
-        this.onMembershipChanged();
+        this.syncProgress();
+        changed = true;
       }
     }
+    return changed;
   }
 
   /**
    * Removes entries from `since` on (never committed ones, unless a snapshot
    * covering them replaces the log: `bySnapshot`) and emits the write.
+   * Memberships in the removed entries are reverted. Returns whether the
+   * effective membership changed: the caller then lets the role follow it
+   * (`followMembership`, roles.ts).
    */
-  truncateEntries(since: number, bySnapshot = false): void {
+  truncateEntries(since: number, bySnapshot = false): boolean {
     if (since <= this.commit && !bySnapshot) {
       throw new RangeError(`truncate at ${since} ≤ commit ${this.commit}`);
     }
@@ -268,7 +236,9 @@ export class EngineCore {
       if (last.logId === null || last.logId.index < since) break;
       this.memberships.pop();
     }
-    if (this.memberships.length !== before) this.onMembershipChanged();
+    if (this.memberships.length === before) return false;
+    this.syncProgress();
+    return true;
   }
 
   /**
@@ -371,6 +341,16 @@ export class EngineCore {
     return this.effective().membership.configs;
   }
 
+  /**
+   * Replaces every membership (with a snapshot's, then those in the entries
+   * kept after it). A leader's replication targets follow; the caller lets
+   * the role follow (`followMembership`, roles.ts).
+   */
+  resetMemberships(memberships: StoredMembership[]): void {
+    this.memberships = memberships;
+    this.syncProgress();
+  }
+
   /** Drops memberships older than the latest committed one. */
   trimMemberships(): void {
     let keepFrom = 0;
@@ -384,38 +364,30 @@ export class EngineCore {
     if (keepFrom > 0) this.memberships.splice(0, keepFrom);
   }
 
-  /** Hook: the effective membership changed (appended or reverted). */
-  onMembershipChanged(): void {
-    if (this.role === "leader") {
-      this.syncProgress();
-      return;
-    }
-    if (this.role === "candidate") {
-      if (!this.isVoter()) this.becomeFollower(this.vote.term, this.leaderId);
-      return;
-    }
-    const voter = this.isVoter();
-    this.role = voter ? "follower" : "learner";
-    if (voter && this.electionDeadline === Infinity) this.resetElectionTimer();
-  }
-
   /**
    * Leader: keeps one progress per replication target: every node of the
    * effective and the committed membership except itself.
    */
   syncProgress(): void {
+    const leader = this.leader;
+    if (leader === null) return;
     const targets = new Set<NodeId>(this.effective().membership.nodes.keys());
     for (const id of this.committedMembership().membership.nodes.keys()) targets.add(id);
     targets.delete(this.id);
-    for (const id of [...this.progress.keys()]) if (!targets.has(id)) this.progress.delete(id);
-    for (const id of targets) {
-      if (!this.progress.has(id)) {
-        this.progress.set(id, new ReplicationProgress(id, this.log.lastIndex() + 1));
-      }
-    }
+    leader.syncProgress(targets, this.log.lastIndex() + 1);
   }
 
-  // ---- time and roles ---------------------------------------------------------
+  /**
+   * Leader: each peer's replication progress; empty when not leading. A
+   * read-only view of `leader.progress` for code outside the engine that
+   * hooks it (tests/testing/simulator_bugs_test.ts); the engine uses
+   * `leader` itself.
+   */
+  get progress(): ReadonlyMap<NodeId, ReplicationProgress> {
+    return this.leader?.progress ?? NO_PROGRESS;
+  }
+
+  // ---- time -------------------------------------------------------------------
 
   /** Picks a new random election deadline. */
   resetElectionTimer(): void {
@@ -428,66 +400,6 @@ export class EngineCore {
     if (!this.config.checkQuorum) return false;
     if (this.role === "leader") return true;
     return this.now - this.leaderSeenAt < this.config.electionTimeoutMin;
-  }
-
-  /**
-   * A request from `from`, leader of `term` (not below ours): follows it,
-   * commits the vote for it (no other leader can win this term), and counts
-   * it as heard from now (its lease; the election timer restarts).
-   */
-  followLeader(term: number, from: NodeId): void {
-    if (term > this.vote.term || this.role === "candidate" || this.leaderId !== from) {
-      this.becomeFollower(term, from);
-    }
-    const v = this.vote;
-    if (!v.committed && (v.votedFor === null || v.votedFor === from)) {
-      this.saveVote({ term: v.term, votedFor: from, committed: true });
-    }
-    this.leaderSeenAt = this.now;
-    this.resetElectionTimer();
-  }
-
-  /**
-   * Becomes a follower (or learner) in `term`, following `leaderId` if known.
-   * Persists the term when it rises. Fails what only a leader could serve.
-   */
-  becomeFollower(term: number, leaderId: NodeId | null): void {
-    if (term > this.vote.term) this.saveVote({ term, votedFor: null, committed: false });
-    const wasLeader = this.role === "leader";
-    this.role = this.isVoter() ? "follower" : "learner";
-    this.preCandidate = false;
-    this.votesGranted = new Set();
-    this.campaignByTransfer = false;
-    this.leaderId = leaderId;
-    if (wasLeader) this.clearLeaderState();
-    this.resetElectionTimer();
-  }
-
-  /** Forgets leader-only state, failing pending reads. */
-  clearLeaderState(): void {
-    for (const r of this.reads) {
-      this.emit({
-        type: "read-failed",
-        token: r.token,
-        reason: { kind: "not-leader", leaderId: this.leaderId },
-      });
-    }
-    for (const r of this.readsAwaitingCommit) {
-      this.emit({
-        type: "read-failed",
-        token: r.token,
-        reason: { kind: "not-leader", leaderId: this.leaderId },
-      });
-    }
-    this.reads = [];
-    this.readsAwaitingCommit = [];
-    this.progress = new Map();
-    this.roundSentAt = new Map();
-    this.transfer = null;
-    this.pendingFinal = null;
-    this.heartbeatDue = Infinity;
-    this.quorumAckAt = -Infinity;
-    this.leaseFloorRound = 0;
   }
 
   /** Moves the commit index forward to `index` and applies what is durable. */

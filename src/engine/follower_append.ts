@@ -22,6 +22,7 @@
 import type { AppendRequest, AppendResponse } from "../messages.ts";
 import type { NodeId } from "../types.ts";
 import type { EngineCore } from "./engine_core.ts";
+import { followLeader, followMembership } from "./roles.ts";
 
 /**
  * Handles an append request (or heartbeat) from a leader.
@@ -58,7 +59,7 @@ export function handleAppendRequest(
     reply(false, prevIndex, 0, 0);
     return;
   }
-  core.followLeader(req.term, from);
+  followLeader(core, req.term, from);
   // While a snapshot is being installed nothing may be appended or committed past it.
   if (core.pendingInstall !== null) {
     reply(false, prevIndex, 0, 0);
@@ -90,8 +91,8 @@ export function handleAppendRequest(
       reply(false, prevIndex, 0, 0);
       return;
     }
-    if (at <= core.log.lastIndex()) core.truncateEntries(at);
-    core.appendEntries(i === 0 ? entries : entries.slice(i));
+    if (at <= core.log.lastIndex() && core.truncateEntries(at)) followMembership(core);
+    if (core.appendEntries(i === 0 ? entries : entries.slice(i))) followMembership(core);
   }
 
   const lastNew = prevIndex + entries.length;

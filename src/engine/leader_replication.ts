@@ -1,7 +1,13 @@
 /**
- * The leader's side of log replication: taking office, sending entries to
- * each peer (probe, then pipeline), handling their responses, heartbeat
- * rounds, check-quorum and advancing the commit index.
+ * The leader's side of log replication, as building blocks: starting the
+ * term, sending entries to each peer (probe, then pipeline), heartbeat
+ * rounds, recording the peers' answers, and advancing the commit index.
+ *
+ * These functions change replication state and send; they report what
+ * moved (a quorum acknowledged a newer round, the commit index advanced)
+ * and leave reacting to it (serving reads, finishing a membership change,
+ * continuing a transfer) to `afterLeaderProgress` (leader_progress.ts), which
+ * also holds the leader's event handlers that put these blocks together.
  *
  * Rules kept here:
  * - A new leader appends a blank entry of its term at once.
@@ -9,6 +15,8 @@
  *   majority of every voter set; the leader counts its own durable index.
  * - A peer's match index never moves backwards; stale and duplicated
  *   responses change nothing.
+ * - A round counts only if this leadership sent it: an echo of an earlier
+ *   leadership's round confirms nothing.
  * - Proposals become one append and at most one request per peer per
  *   `maxPayloadEntries`, not one per entry.
  *
@@ -19,43 +27,23 @@ import type { AppendResponse } from "../messages.ts";
 import type { AppendPlan } from "./commands.ts";
 import type { Entry, NodeId } from "../types.ts";
 import type { EngineCore } from "./engine_core.ts";
-import { maybeFinalizeMembership } from "./membership_change.ts";
+import type { LeaderState } from "./leader_state.ts";
 import type { ReplicationProgress } from "./replication_progress.ts";
 import { quorumValue } from "./quorum.ts";
-import { onOwnTermCommitted, releaseReads } from "./read_index.ts";
-import { maybeSendTimeoutNow } from "./leadership_transfer.ts";
 
 /**
- * Takes office after winning an election: resets per-peer progress,
- * appends the blank entry of the new term and replicates it.
+ * Starts the leader's term: appends the blank entry of its term (nothing of
+ * an earlier term commits before one of its own) and sends it to every peer.
  *
  * @example
  * ```ts ignore
- * becomeLeader(core);
+ * appendBlankEntry(core, leader); // right after becomeLeader (roles.ts)
  * ```
  */
-export function becomeLeader(core: EngineCore): void {
-  const term = core.vote.term;
-  core.saveVote({ term, votedFor: core.id, committed: true });
-  core.role = "leader";
-  core.preCandidate = false;
-  core.leaderId = core.id;
-  core.votesGranted = new Set();
-  core.campaignByTransfer = false;
-  core.electionDeadline = Infinity;
-  core.leaderSeenAt = core.now;
-  core.leaderSince = core.now;
-  core.clearLeaderState();
-  core.syncProgress();
-  core.round = 1;
-  core.roundSentAt.set(1, core.now);
-  core.quorumRound = 0;
-  core.heartbeatDue = core.now + core.config.heartbeatInterval;
-  const blank: Entry = { term, index: core.log.lastIndex() + 1, type: "blank" };
+export function appendBlankEntry(core: EngineCore, leader: LeaderState): void {
+  const blank: Entry = { term: core.vote.term, index: core.log.lastIndex() + 1, type: "blank" };
   core.appendEntries([blank]);
-  for (const id of core.progress.keys()) replicateTo(core, id, false);
-  onRoundAck(core);
-  advanceCommit(core);
+  broadcast(core, leader, false);
 }
 
 /**
@@ -65,22 +53,27 @@ export function becomeLeader(core: EngineCore): void {
  *
  * @example
  * ```ts ignore
- * replicateTo(core, 2, false);
+ * replicateTo(core, leader, 2, false);
  * ```
  */
-export function replicateTo(core: EngineCore, peer: NodeId, heartbeat: boolean): void {
-  const p = core.progress.get(peer);
+export function replicateTo(
+  core: EngineCore,
+  leader: LeaderState,
+  peer: NodeId,
+  heartbeat: boolean,
+): void {
+  const p = leader.progress.get(peer);
   if (p === undefined) return;
   const last = core.log.lastIndex();
   const max = core.config.maxPayloadEntries;
   if (p.state === "snapshot") {
-    if (heartbeat) sendHeartbeat(core, p);
+    if (heartbeat) sendHeartbeat(core, leader, p);
     return;
   }
   if (p.state === "probe") {
     if (p.probeInflight && !heartbeat) return;
     const hi = Math.min(last, p.next + max - 1);
-    if (!sendRange(core, peer, p.next, hi)) return startSnapshot(core, p);
+    if (!sendRange(core, leader, p, p.next, hi)) return startSnapshot(core, p);
     p.onSent(hi);
     return;
   }
@@ -88,15 +81,20 @@ export function replicateTo(core: EngineCore, peer: NodeId, heartbeat: boolean):
   while (p.next <= last && p.inflight.length < core.config.maxInflight) {
     const hi = Math.min(last, p.next + max - 1);
     if (p.inflight.length === 0) p.progressAt = core.now;
-    if (!sendRange(core, peer, p.next, hi)) return startSnapshot(core, p);
+    if (!sendRange(core, leader, p, p.next, hi)) return startSnapshot(core, p);
     p.onSent(hi);
     sent = true;
   }
-  if (heartbeat && !sent) sendHeartbeat(core, p);
+  if (heartbeat && !sent) sendHeartbeat(core, leader, p);
 }
 
 /** An empty append at the peer's match point: carries the round and the commit index. */
-function sendHeartbeat(core: EngineCore, p: ReplicationProgress, lazy = false): void {
+function sendHeartbeat(
+  core: EngineCore,
+  leader: LeaderState,
+  p: ReplicationProgress,
+  lazy = false,
+): void {
   // The follower can use the commit index only up to what the request covers.
   p.sentCommit = Math.min(core.commit, p.match);
   const prevLogId = core.log.logIdAt(p.match);
@@ -107,7 +105,7 @@ function sendHeartbeat(core: EngineCore, p: ReplicationProgress, lazy = false): 
     first: (prevLogId?.index ?? 0) + 1,
     last: prevLogId?.index ?? 0,
     leaderCommit: core.commit,
-    round: core.round,
+    round: leader.round,
     clusterId: core.clusterId(),
   };
   // Two literals rather than a spread: this runs after every commit, and a spread of a
@@ -130,15 +128,21 @@ function startSnapshot(core: EngineCore, p: ReplicationProgress): void {
   });
 }
 
-function sendRange(core: EngineCore, peer: NodeId, first: number, last: number): boolean {
+/** Sends entries `first..last`; `false` (nothing sent) if they are purged. */
+function sendRange(
+  core: EngineCore,
+  leader: LeaderState,
+  p: ReplicationProgress,
+  first: number,
+  last: number,
+): boolean {
   const prevTerm = core.log.termAt(first - 1);
   // Entries from `first` (or the one before) are purged: the peer needs a snapshot.
   if (prevTerm === undefined || first < core.log.firstIndex()) return false;
-  const p = core.progress.get(peer);
-  if (p !== undefined) p.sentCommit = Math.min(core.commit, last);
+  p.sentCommit = Math.min(core.commit, last);
   core.emit({
     type: "replicate",
-    to: peer,
+    to: p.id,
     plan: {
       term: core.vote.term,
       leaderId: core.id,
@@ -146,7 +150,7 @@ function sendRange(core: EngineCore, peer: NodeId, first: number, last: number):
       first,
       last,
       leaderCommit: core.commit,
-      round: core.round,
+      round: leader.round,
       clusterId: core.clusterId(),
     },
   });
@@ -158,25 +162,40 @@ function sendRange(core: EngineCore, peer: NodeId, first: number, last: number):
  *
  * @example
  * ```ts ignore
- * broadcast(core, false);
+ * broadcast(core, leader, false);
  * ```
  */
-export function broadcast(core: EngineCore, heartbeat: boolean): void {
-  for (const id of core.progress.keys()) replicateTo(core, id, heartbeat);
+export function broadcast(core: EngineCore, leader: LeaderState, heartbeat: boolean): void {
+  for (const id of leader.progress.keys()) replicateTo(core, leader, id, heartbeat);
 }
 
 /**
- * Starts a new heartbeat round and sends it to every peer.
+ * Starts a new heartbeat round (sent from now on); returns its number.
  *
  * @example
  * ```ts ignore
- * sendHeartbeats(core);
+ * const round = newRound(core, leader);
  * ```
  */
-export function sendHeartbeats(core: EngineCore): void {
+export function newRound(core: EngineCore, leader: LeaderState): number {
+  leader.round++;
+  leader.roundSentAt.set(leader.round, core.now);
+  return leader.round;
+}
+
+/**
+ * Starts a new heartbeat round and sends it to every peer. Returns whether
+ * a quorum acknowledged a newer round (a single voter is its own quorum).
+ *
+ * @example
+ * ```ts ignore
+ * afterLeaderProgress(core, leader, { roundAcked: sendHeartbeats(core, leader) });
+ * ```
+ */
+export function sendHeartbeats(core: EngineCore, leader: LeaderState): boolean {
   // Requests lost without a failure report would stall a pipeline for good: after an
   // election timeout without progress, probe the peer again from its match point.
-  for (const p of core.progress.values()) {
+  for (const p of leader.progress.values()) {
     if (
       p.state === "pipeline" && p.inflight.length > 0 &&
       core.now - p.progressAt >= core.config.electionTimeoutMax
@@ -184,59 +203,109 @@ export function sendHeartbeats(core: EngineCore): void {
       p.becomeProbe();
     }
   }
-  core.round++;
-  core.roundSentAt.set(core.round, core.now);
-  broadcast(core, true);
-  onRoundAck(core);
+  newRound(core, leader);
+  broadcast(core, leader, true);
+  return onRoundAck(core, leader);
 }
 
 /**
- * Handles a peer's answer to an append request.
+ * Records that peer `p` echoed `round`. Returns whether a quorum now
+ * acknowledged a newer round. A round this leadership did not send yet (an
+ * echo from an earlier one) counts for nothing.
  *
  * @example
  * ```ts ignore
- * handleAppendResponse(core, 2, response);
+ * if (ackRound(core, leader, p, res.round)) releaseReads(core, leader);
  * ```
  */
-export function handleAppendResponse(core: EngineCore, from: NodeId, res: AppendResponse): void {
-  if (res.term > core.vote.term) {
-    core.becomeFollower(res.term, null);
-    return;
-  }
-  if (core.role !== "leader" || res.term !== core.vote.term) return;
-  const p = core.progress.get(from);
-  if (p === undefined) return;
-  // A round never sent in this term (an echo from an earlier leadership) confirms nothing.
-  if (res.round > p.ackedRound && res.round <= core.round) {
-    p.ackedRound = res.round;
-    onRoundAck(core);
-  }
-  if (res.success) {
-    if (res.index > core.log.lastIndex()) return; // Not from this leader's log: ignore.
-    const oldest = p.inflight[0];
-    if (oldest !== undefined && res.index >= oldest) p.progressAt = core.now;
-    if (p.onMatch(res.index)) advanceCommit(core);
-    maybeSendTimeoutNow(core);
-  } else {
-    p.onReject(res.index, hintedNext(core, res));
-  }
-  if (core.role === "leader") {
-    replicateTo(core, from, false);
-    syncCommit(core, from);
-  }
+export function ackRound(
+  core: EngineCore,
+  leader: LeaderState,
+  p: ReplicationProgress,
+  round: number,
+): boolean {
+  if (round <= p.ackedRound || round > leader.round) return false;
+  p.ackedRound = round;
+  return onRoundAck(core, leader);
+}
+
+/**
+ * Recomputes the highest round a quorum acknowledged: renews the lease and
+ * the check-quorum clock. Returns whether it moved (reads waiting for it
+ * may be served: `afterLeaderProgress`).
+ *
+ * @example
+ * ```ts ignore
+ * afterLeaderProgress(core, leader, { roundAcked: onRoundAck(core, leader) });
+ * ```
+ */
+export function onRoundAck(core: EngineCore, leader: LeaderState): boolean {
+  const q = quorumValue(
+    core.voterSets(),
+    (id) => id === core.id ? leader.round : leader.progress.get(id)?.ackedRound ?? 0,
+  );
+  if (q <= leader.quorumRound) return false;
+  leader.quorumRound = q;
+  const sentAt = leader.roundSentAt.get(q);
+  if (sentAt !== undefined && sentAt > leader.quorumAckAt) leader.quorumAckAt = sentAt;
+  for (const r of [...leader.roundSentAt.keys()]) if (r < q) leader.roundSentAt.delete(r);
+  return true;
+}
+
+/**
+ * Peer `p` accepted an append: it holds the log up to `index`. Moves its
+ * progress on and, if its match grew, the commit index. Returns whether the
+ * commit index moved.
+ *
+ * @example
+ * ```ts ignore
+ * const committed = onAppendAccepted(core, leader, p, res.index);
+ * ```
+ */
+export function onAppendAccepted(
+  core: EngineCore,
+  leader: LeaderState,
+  p: ReplicationProgress,
+  index: number,
+): boolean {
+  const oldest = p.inflight[0];
+  if (oldest !== undefined && index >= oldest) p.progressAt = core.now;
+  return p.onMatch(index) && advanceCommit(core, leader);
+}
+
+/**
+ * Peer `p` rejected an append: probe it again from where its conflict hint
+ * points (a stale rejection changes nothing).
+ *
+ * @example
+ * ```ts ignore
+ * onAppendRejected(core, p, res);
+ * ```
+ */
+export function onAppendRejected(
+  core: EngineCore,
+  p: ReplicationProgress,
+  res: AppendResponse,
+): void {
+  p.onReject(res.index, hintedNext(core, res));
 }
 
 /**
  * An idle peer (nothing in flight, nothing to send) that has not been told
  * the commit index it could use learns it now; busy peers learn it with
  * their next request.
+ *
+ * @example
+ * ```ts ignore
+ * syncCommit(core, leader, 2);
+ * ```
  */
-function syncCommit(core: EngineCore, peer: NodeId): void {
-  const p = core.progress.get(peer);
+export function syncCommit(core: EngineCore, leader: LeaderState, peer: NodeId): void {
+  const p = leader.progress.get(peer);
   if (p === undefined || p.state !== "pipeline" || p.inflight.length > 0) return;
   if (p.next <= core.log.lastIndex()) return;
   if (p.sentCommit >= Math.min(core.commit, p.match)) return;
-  sendHeartbeat(core, p, true);
+  sendHeartbeat(core, leader, p, true);
 }
 
 /** Where to probe next after a rejection, from the follower's conflict hint. */
@@ -250,7 +319,7 @@ function hintedNext(core: EngineCore, res: AppendResponse): number {
 
 /**
  * The peer could not be reached: probe it again from its match point on the
- * next heartbeat.
+ * next heartbeat. Nothing to do when not leading.
  *
  * @example
  * ```ts ignore
@@ -258,78 +327,31 @@ function hintedNext(core: EngineCore, res: AppendResponse): number {
  * ```
  */
 export function handleUnreachable(core: EngineCore, peer: NodeId): void {
-  if (core.role !== "leader") return;
-  core.progress.get(peer)?.becomeProbe();
+  core.leader?.progress.get(peer)?.becomeProbe();
 }
 
 /**
- * Recomputes the highest round a quorum acknowledged: renews the lease and
- * the check-quorum clock, and releases ReadIndex reads.
+ * Commits the highest index stored by a majority of every voter set, if it
+ * is of the current term: applies it, stops replicating to nodes a committed
+ * configuration left out, and tells idle peers. Returns whether the commit
+ * index moved (waiting reads and a membership change may go on:
+ * `afterLeaderProgress`).
  *
  * @example
  * ```ts ignore
- * onRoundAck(core);
+ * afterLeaderProgress(core, leader, { committed: advanceCommit(core, leader) });
  * ```
  */
-export function onRoundAck(core: EngineCore): void {
+export function advanceCommit(core: EngineCore, leader: LeaderState): boolean {
   const q = quorumValue(
     core.voterSets(),
-    (id) => id === core.id ? core.round : core.progress.get(id)?.ackedRound ?? 0,
+    (id) => id === core.id ? core.durableIndex() : leader.progress.get(id)?.match ?? 0,
   );
-  if (q <= core.quorumRound) return;
-  core.quorumRound = q;
-  const sentAt = core.roundSentAt.get(q);
-  if (sentAt !== undefined && sentAt > core.quorumAckAt) core.quorumAckAt = sentAt;
-  for (const r of [...core.roundSentAt.keys()]) if (r < q) core.roundSentAt.delete(r);
-  releaseReads(core);
-}
-
-/**
- * Leader: commits the highest index stored by a majority of every voter set,
- * if it is of the current term. Then applies, serves waiting reads and moves
- * membership changes on.
- *
- * @example
- * ```ts ignore
- * advanceCommit(core);
- * ```
- */
-export function advanceCommit(core: EngineCore): void {
-  if (core.role !== "leader") return;
-  const q = quorumValue(
-    core.voterSets(),
-    (id) => id === core.id ? core.durableIndex() : core.progress.get(id)?.match ?? 0,
-  );
-  if (q <= core.commit || core.log.termAt(q) !== core.vote.term) return;
+  if (q <= core.commit || core.log.termAt(q) !== core.vote.term) return false;
   const membershipBefore = core.committedMembership().logId?.index;
   core.setCommit(q);
   // A config that commits may leave nodes out: stop replicating to them.
   if (core.committedMembership().logId?.index !== membershipBefore) core.syncProgress();
-  for (const id of core.progress.keys()) syncCommit(core, id);
-  onOwnTermCommitted(core);
-  maybeFinalizeMembership(core);
-}
-
-/**
- * Leader timers: heartbeats, check-quorum. Called on every tick.
- *
- * @example
- * ```ts ignore
- * leaderTick(core);
- * ```
- */
-export function leaderTick(core: EngineCore): void {
-  const c = core.config;
-  if (c.checkQuorum) {
-    const since = Math.max(core.quorumAckAt, core.leaderSince);
-    // The same expression as nextDeadline(): `now - since >= T` can differ by rounding.
-    if (core.now >= since + c.electionTimeoutMax) {
-      core.becomeFollower(core.vote.term, null);
-      return;
-    }
-  }
-  if (core.now >= core.heartbeatDue) {
-    core.heartbeatDue = core.now + c.heartbeatInterval;
-    if (core.heartbeatEnabled) sendHeartbeats(core);
-  }
+  for (const id of leader.progress.keys()) syncCommit(core, leader, id);
+  return true;
 }

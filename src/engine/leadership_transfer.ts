@@ -8,12 +8,18 @@
  * term: the message may still arrive at any later time, and voters skip
  * their lease for the election it starts.
  *
+ * The transfer is part of the leader's state (leader_state.ts); whether the
+ * target caught up is checked again after every append a peer accepts
+ * (`afterLeaderProgress`, leader_progress.ts), and the deadline on every
+ * tick (`leaderTick`).
+ *
  * @module
  */
 
 import { isVoter, type NodeId } from "../types.ts";
 import type { AdminResult } from "./commands.ts";
 import type { EngineCore } from "./engine_core.ts";
+import type { LeaderState } from "./leader_state.ts";
 import { replicateTo } from "./leader_replication.ts";
 
 /**
@@ -26,32 +32,36 @@ import { replicateTo } from "./leader_replication.ts";
  * ```
  */
 export function transferLeader(core: EngineCore, to: NodeId): AdminResult {
-  if (core.role !== "leader") return { ok: false, reason: "not-leader", leaderId: core.leaderId };
+  const leader = core.leader;
+  if (leader === null) return { ok: false, reason: "not-leader", leaderId: core.leaderId };
   if (to === core.id) return { ok: true, logId: null };
-  if (!isVoter(core.effective().membership, to) || !core.progress.has(to)) {
+  if (!isVoter(core.effective().membership, to) || !leader.progress.has(to)) {
     return { ok: false, reason: "not-voter", leaderId: core.id, nodeId: to };
   }
-  core.transfer = { to, deadline: core.now + core.config.electionTimeoutMax, sent: false };
-  maybeSendTimeoutNow(core);
-  if (!core.transfer.sent) replicateTo(core, to, false);
+  const transfer = { to, deadline: core.now + core.config.electionTimeoutMax, sent: false };
+  leader.transfer = transfer;
+  maybeSendTimeoutNow(core, leader);
+  if (!transfer.sent) replicateTo(core, leader, to, false);
   return { ok: true, logId: null };
 }
 
 /**
- * Sends TimeoutNow once the transfer target holds the whole log.
+ * Sends TimeoutNow once the transfer target holds the whole log. Called
+ * when the transfer starts and after every append a peer accepts
+ * (`afterLeaderProgress`).
  *
  * @example
  * ```ts ignore
- * maybeSendTimeoutNow(core);
+ * maybeSendTimeoutNow(core, leader);
  * ```
  */
-export function maybeSendTimeoutNow(core: EngineCore): void {
-  const t = core.transfer;
+export function maybeSendTimeoutNow(core: EngineCore, leader: LeaderState): void {
+  const t = leader.transfer;
   if (t === null || t.sent) return;
-  const p = core.progress.get(t.to);
+  const p = leader.progress.get(t.to);
   if (p === undefined || p.match !== core.log.lastIndex()) return;
   t.sent = true;
-  core.leaseFloorRound = Infinity; // No lease for the rest of this term: see the module doc.
+  leader.leaseFloorRound = Infinity; // No lease for the rest of this term: see the module doc.
   core.emit({
     type: "send",
     to: t.to,
@@ -70,11 +80,11 @@ export function maybeSendTimeoutNow(core: EngineCore): void {
  *
  * @example
  * ```ts ignore
- * expireTransfer(core);
+ * expireTransfer(core, leader);
  * ```
  */
-export function expireTransfer(core: EngineCore): void {
-  const t = core.transfer;
+export function expireTransfer(core: EngineCore, leader: LeaderState): void {
+  const t = leader.transfer;
   if (t === null || core.now < t.deadline) return;
-  core.transfer = null;
+  leader.transfer = null;
 }

@@ -2,7 +2,9 @@
  * Membership changes by joint consensus. The leader appends a joint
  * configuration (old and new voter sets); once it commits, the leader
  * appends the new configuration alone. A configuration takes effect as soon
- * as it is appended (and is reverted if truncated: see engine_core.ts).
+ * as it is appended (and is reverted if truncated: see engine_core.ts); the
+ * role follows it (`followMembership`, roles.ts). Each time the commit index
+ * moves, `afterLeaderProgress` (leader_progress.ts) moves the change on.
  *
  * Rules kept here:
  * - One change at a time: refused while the effective configuration is
@@ -21,7 +23,9 @@ import type { LogId, Membership, NodeId, RaftNode } from "../types.ts";
 import { isVoter } from "../types.ts";
 import type { AdminResult } from "./commands.ts";
 import type { EngineCore } from "./engine_core.ts";
+import type { LeaderState } from "./leader_state.ts";
 import { broadcast } from "./leader_replication.ts";
+import { becomeFollower } from "./roles.ts";
 
 /**
  * Changes the cluster to `target` (one voter set plus learners). Voter sets
@@ -34,7 +38,8 @@ import { broadcast } from "./leader_replication.ts";
  * ```
  */
 export function changeMembership(core: EngineCore, target: Membership): AdminResult {
-  if (core.role !== "leader") return { ok: false, reason: "not-leader", leaderId: core.leaderId };
+  const leader = core.leader;
+  if (leader === null) return { ok: false, reason: "not-leader", leaderId: core.leaderId };
   const refuse = (reason: "in-progress" | "empty-membership") => ({
     ok: false as const,
     reason,
@@ -53,22 +58,26 @@ export function changeMembership(core: EngineCore, target: Membership): AdminRes
   // A membership change never changes the cluster's identity.
   target = { configs: target.configs, nodes: target.nodes, clusterId: eff.membership.clusterId };
   const inProgress = (eff.logId !== null && eff.logId.index > core.commit) ||
-    eff.membership.configs.length > 1 || core.pendingFinal !== null ||
+    eff.membership.configs.length > 1 || leader.pendingFinal !== null ||
     core.log.termAt(core.commit) !== core.vote.term;
   if (inProgress) return refuse("in-progress");
   const old = eff.membership.configs[0] ?? [];
-  if (sameSet(old, voters)) return { ok: true, logId: appendMembership(core, target) };
+  if (sameSet(old, voters)) return { ok: true, logId: appendMembership(core, leader, target) };
   const nodes = new Map<NodeId, RaftNode>(eff.membership.nodes);
   for (const [id, node] of target.nodes) nodes.set(id, node);
-  core.pendingFinal = target;
+  leader.pendingFinal = target;
   const joint = { configs: [old, voters], nodes, clusterId: eff.membership.clusterId };
-  return { ok: true, logId: appendMembership(core, joint) };
+  return { ok: true, logId: appendMembership(core, leader, joint) };
 }
 
-function appendMembership(core: EngineCore, membership: Membership): LogId {
+/**
+ * Appends `membership` (it takes effect at once: the replication targets
+ * follow it; a leader's role does not) and sends it to every peer.
+ */
+function appendMembership(core: EngineCore, leader: LeaderState, membership: Membership): LogId {
   const logId = { term: core.vote.term, index: core.log.lastIndex() + 1 };
   core.appendEntries([{ ...logId, type: "membership", membership }]);
-  broadcast(core, false);
+  broadcast(core, leader, false);
   return logId;
 }
 
@@ -78,29 +87,29 @@ function sameSet(a: readonly NodeId[], b: readonly NodeId[]): boolean {
 }
 
 /**
- * After the commit index moved: leave a committed joint configuration,
- * report a committed final one, and step down if no longer a voter.
+ * After the commit index moved (`afterLeaderProgress`): leave a committed
+ * joint configuration, report a committed final one, and step down if no
+ * longer a voter.
  *
  * @example
  * ```ts ignore
- * maybeFinalizeMembership(core);
+ * maybeFinalizeMembership(core, leader);
  * ```
  */
-export function maybeFinalizeMembership(core: EngineCore): void {
-  if (core.role !== "leader") return;
+export function maybeFinalizeMembership(core: EngineCore, leader: LeaderState): void {
   const eff = core.effective();
   if (eff.logId === null || eff.logId.index > core.commit) return;
   const configs = eff.membership.configs;
   if (configs.length > 1) {
-    const final = core.pendingFinal ??
+    const final = leader.pendingFinal ??
       { configs: [configs[1]!], nodes: eff.membership.nodes, clusterId: eff.membership.clusterId };
-    core.pendingFinal = null;
-    appendMembership(core, final);
+    leader.pendingFinal = null;
+    appendMembership(core, leader, final);
     return;
   }
-  if (eff.logId.term === core.vote.term && core.reportedMembership !== eff.logId.index) {
-    core.reportedMembership = eff.logId.index;
+  if (eff.logId.term === core.vote.term && leader.reportedMembership !== eff.logId.index) {
+    leader.reportedMembership = eff.logId.index;
     core.emit({ type: "membership-done", logId: eff.logId, membership: eff.membership });
   }
-  if (!isVoter(eff.membership, core.id)) core.becomeFollower(core.vote.term, null);
+  if (!isVoter(eff.membership, core.id)) becomeFollower(core, core.vote.term, null);
 }

@@ -15,11 +15,17 @@
  *   us. It is void for the rest of the term once a leadership transfer sent
  *   TimeoutNow (voters skip their lease for the election it starts).
  *
+ * Waiting reads are kept in the leader's state (leader_state.ts) and fail
+ * when it steps down (roles.ts). `afterLeaderProgress` (leader_progress.ts)
+ * serves them when a quorum acknowledges a round or the first commit of the
+ * term lands.
+ *
  * @module
  */
 
 import type { EngineCore } from "./engine_core.ts";
-import { onRoundAck, replicateTo } from "./leader_replication.ts";
+import type { LeaderState } from "./leader_state.ts";
+import { broadcast, newRound, onRoundAck } from "./leader_replication.ts";
 
 /**
  * Asks to serve reads for `tokens` under `policy`. Emits `read-ready` (with
@@ -36,7 +42,8 @@ export function requestReads(
   tokens: readonly number[],
   policy: "read-index" | "lease",
 ): void {
-  if (core.role !== "leader") {
+  const leader = core.leader;
+  if (leader === null) {
     for (const token of tokens) {
       core.emit({
         type: "read-failed",
@@ -47,13 +54,18 @@ export function requestReads(
     return;
   }
   if (core.log.termAt(core.commit) !== core.vote.term) {
-    for (const token of tokens) core.readsAwaitingCommit.push({ token, policy });
+    for (const token of tokens) leader.readsAwaitingCommit.push({ token, policy });
     return;
   }
-  serve(core, tokens, policy);
+  serve(core, leader, tokens, policy);
 }
 
-function serve(core: EngineCore, tokens: readonly number[], policy: "read-index" | "lease"): void {
+function serve(
+  core: EngineCore,
+  leader: LeaderState,
+  tokens: readonly number[],
+  policy: "read-index" | "lease",
+): void {
   if (tokens.length === 0) return;
   if (policy === "lease") {
     const ok = leaseValid(core);
@@ -63,50 +75,57 @@ function serve(core: EngineCore, tokens: readonly number[], policy: "read-index"
     }
     return;
   }
-  core.round++;
-  core.roundSentAt.set(core.round, core.now);
-  for (const token of tokens) core.reads.push({ token, index: core.commit, round: core.round });
-  for (const id of core.progress.keys()) replicateTo(core, id, true);
+  const round = newRound(core, leader);
+  for (const token of tokens) leader.reads.push({ token, index: core.commit, round });
+  broadcast(core, leader, true);
   // A single voter is its own quorum: this acknowledges the round at once.
-  onRoundAck(core);
+  if (onRoundAck(core, leader)) releaseReads(core, leader);
 }
 
 /**
- * Serves every waiting read whose round a quorum acknowledged.
+ * A quorum acknowledged a newer round: serves every waiting read whose
+ * round it covers.
  *
  * @example
  * ```ts ignore
- * releaseReads(core);
+ * releaseReads(core, leader);
  * ```
  */
-export function releaseReads(core: EngineCore): void {
+export function releaseReads(core: EngineCore, leader: LeaderState): void {
+  const reads = leader.reads;
   let k = 0;
-  while (k < core.reads.length && core.reads[k]!.round <= core.quorumRound) {
-    const r = core.reads[k]!;
+  while (k < reads.length && reads[k]!.round <= leader.quorumRound) {
+    const r = reads[k]!;
     core.emit({ type: "read-ready", token: r.token, index: r.index });
     k++;
   }
-  if (k > 0) core.reads.splice(0, k);
+  if (k > 0) reads.splice(0, k);
 }
 
 /**
- * The first entry of the leader's term committed: serve reads that waited.
+ * The commit index moved (so the leader committed an entry of its own
+ * term): serve reads that waited for it.
  *
  * @example
  * ```ts ignore
- * onOwnTermCommitted(core);
+ * onOwnTermCommitted(core, leader);
  * ```
  */
-export function onOwnTermCommitted(core: EngineCore): void {
-  if (core.readsAwaitingCommit.length === 0) return;
-  const waiting = core.readsAwaitingCommit;
-  core.readsAwaitingCommit = [];
-  serve(core, waiting.filter((r) => r.policy === "read-index").map((r) => r.token), "read-index");
-  serve(core, waiting.filter((r) => r.policy === "lease").map((r) => r.token), "lease");
+export function onOwnTermCommitted(core: EngineCore, leader: LeaderState): void {
+  if (leader.readsAwaitingCommit.length === 0) return;
+  const waiting = leader.readsAwaitingCommit;
+  leader.readsAwaitingCommit = [];
+  serve(
+    core,
+    leader,
+    waiting.filter((r) => r.policy === "read-index").map((r) => r.token),
+    "read-index",
+  );
+  serve(core, leader, waiting.filter((r) => r.policy === "lease").map((r) => r.token), "lease");
 }
 
 /**
- * Whether the leader lease holds now.
+ * Whether the leader lease holds now (never when not leading).
  *
  * @example
  * ```ts ignore
@@ -114,9 +133,10 @@ export function onOwnTermCommitted(core: EngineCore): void {
  * ```
  */
 export function leaseValid(core: EngineCore): boolean {
-  if (core.role !== "leader" || !core.config.checkQuorum) return false;
-  if (core.transfer !== null && core.transfer.sent) return false;
-  if (core.quorumRound <= core.leaseFloorRound) return false;
+  const leader = core.leader;
+  if (leader === null || !core.config.checkQuorum) return false;
+  if (leader.transfer !== null && leader.transfer.sent) return false;
+  if (leader.quorumRound <= leader.leaseFloorRound) return false;
   const c = core.config;
-  return core.now < core.quorumAckAt + c.electionTimeoutMin - c.leaseMargin;
+  return core.now < leader.quorumAckAt + c.electionTimeoutMin - c.leaseMargin;
 }

@@ -20,6 +20,8 @@ import type { InstallSnapshotRequest, InstallSnapshotResponse } from "../message
 import type { LogId, NodeId, SnapshotMeta } from "../types.ts";
 import type { EngineCore } from "./engine_core.ts";
 import { advanceCommit, replicateTo } from "./leader_replication.ts";
+import { afterLeaderProgress } from "./leader_progress.ts";
+import { becomeFollower, followLeader, followMembership } from "./roles.ts";
 
 /**
  * Records a snapshot the state machine built (if newer than the current one).
@@ -78,7 +80,7 @@ export function handleInstallSnapshot(
     core.emitAfterIo({ type: "reply", token, message });
   };
   if (req.term < core.vote.term) return reply(null);
-  core.followLeader(req.term, from);
+  followLeader(core, req.term, from);
   const last = req.meta.lastLogId;
   if (core.pendingInstall !== null) return reply(null);
   if (last === null || last.index <= core.commit) {
@@ -143,13 +145,13 @@ export function finishInterruptedInstall(core: EngineCore): void {
 function continueLogFromSnapshot(core: EngineCore, meta: SnapshotMeta): void {
   const last = meta.lastLogId!;
   if (core.log.termAt(last.index) !== last.term && core.log.lastIndex() >= core.log.firstIndex()) {
-    core.truncateEntries(core.log.firstIndex(), true);
+    if (core.truncateEntries(core.log.firstIndex(), true)) followMembership(core);
   }
   core.purgeEntries(last);
   if (last.index > core.commit) core.commit = last.index;
   const kept = core.memberships.filter((m) => m.logId !== null && m.logId.index > last.index);
-  core.memberships = [meta.lastMembership, ...kept];
-  core.onMembershipChanged();
+  core.resetMemberships([meta.lastMembership, ...kept]);
+  followMembership(core);
 }
 
 /**
@@ -187,11 +189,12 @@ export function handleInstallSnapshotResponse(
   res: InstallSnapshotResponse,
 ): void {
   if (res.term > core.vote.term) {
-    core.becomeFollower(res.term, null);
+    becomeFollower(core, res.term, null);
     return;
   }
-  if (core.role !== "leader" || res.term !== core.vote.term) return;
-  const p = core.progress.get(from);
+  const leader = core.leader;
+  if (leader === null || res.term !== core.vote.term) return;
+  const p = leader.progress.get(from);
   if (p === undefined || p.state !== "snapshot") return;
   if (res.lastLogId === null) {
     p.becomeProbe();
@@ -199,6 +202,8 @@ export function handleInstallSnapshotResponse(
     return;
   }
   const index = Math.min(res.lastLogId.index, core.log.lastIndex());
-  if (p.onSnapshotDone(index)) advanceCommit(core);
-  replicateTo(core, from, false);
+  if (p.onSnapshotDone(index)) {
+    afterLeaderProgress(core, leader, { committed: advanceCommit(core, leader) });
+  }
+  if (core.leader === leader) replicateTo(core, leader, from, false);
 }

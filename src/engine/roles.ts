@@ -1,0 +1,167 @@
+/**
+ * Role changes, side by side: what becoming a follower (or learner), a
+ * pre-candidate, a candidate or the leader sets up, and how the role follows
+ * the membership. Only state changes here; what each role then does is
+ * elsewhere: campaigns, votes and the election timer in `election.ts`,
+ * taking office (the blank entry, the first replication) in
+ * `leader_progress.ts`.
+ *
+ * Rules kept here:
+ * - A leader's state lives in one `LeaderState`, created by `becomeLeader`
+ *   and dropped by `becomeFollower` (which fails the reads it held).
+ * - Every change of role to follower, candidate or pre-candidate restarts
+ *   the election timer; a leader has none.
+ * - A higher term is persisted (with no vote) before anything else happens
+ *   in it.
+ *
+ * @module
+ */
+
+import type { EngineCore } from "./engine_core.ts";
+import { LeaderState } from "./leader_state.ts";
+import type { NodeId } from "../types.ts";
+
+/**
+ * Becomes a follower (or learner) in `term`, following `leaderId` if known.
+ * Persists the term when it rises. A leader steps down: its state is
+ * dropped and the reads it held fail.
+ *
+ * @example
+ * ```ts ignore
+ * becomeFollower(core, response.term, null); // a higher term was seen
+ * ```
+ */
+export function becomeFollower(core: EngineCore, term: number, leaderId: NodeId | null): void {
+  if (term > core.vote.term) core.saveVote({ term, votedFor: null, committed: false });
+  const leader = core.leader;
+  core.role = core.isVoter() ? "follower" : "learner";
+  core.preCandidate = false;
+  core.votesGranted = new Set();
+  core.campaignByTransfer = false;
+  core.leaderId = leaderId;
+  if (leader !== null) {
+    core.leader = null;
+    for (const token of leader.pendingReadTokens()) {
+      core.emit({
+        type: "read-failed",
+        token,
+        reason: { kind: "not-leader", leaderId: core.leaderId },
+      });
+    }
+  }
+  core.resetElectionTimer();
+}
+
+/**
+ * A request from `from`, leader of `term` (not below ours): follows it,
+ * commits the vote for it (no other leader can win this term), and counts
+ * it as heard from now (its lease; the election timer restarts).
+ *
+ * @example
+ * ```ts ignore
+ * followLeader(core, request.term, from); // an append or snapshot from the leader
+ * ```
+ */
+export function followLeader(core: EngineCore, term: number, from: NodeId): void {
+  if (term > core.vote.term || core.role === "candidate" || core.leaderId !== from) {
+    becomeFollower(core, term, from);
+  }
+  const v = core.vote;
+  if (!v.committed && (v.votedFor === null || v.votedFor === from)) {
+    core.saveVote({ term: v.term, votedFor: from, committed: true });
+  }
+  core.leaderSeenAt = core.now;
+  core.resetElectionTimer();
+}
+
+/**
+ * Becomes a pre-candidate: a candidate asking for pre-votes for the next
+ * term, changing neither term nor vote. Counts its own pre-vote.
+ *
+ * @example
+ * ```ts ignore
+ * becomePreCandidate(core); // then ask the other voters (election.ts)
+ * ```
+ */
+export function becomePreCandidate(core: EngineCore): void {
+  core.role = "candidate";
+  core.preCandidate = true;
+  core.campaignByTransfer = false;
+  core.leaderId = null;
+  core.votesGranted = new Set([core.id]);
+  core.resetElectionTimer();
+}
+
+/**
+ * Becomes a candidate of the next term: votes for itself (persisted; the
+ * vote counts once durable: `pendingSelfVote`). `transfer`: a leader asked
+ * for this election (TimeoutNow). Returns the new term.
+ *
+ * @example
+ * ```ts ignore
+ * const term = becomeCandidate(core, false); // then ask the other voters (election.ts)
+ * ```
+ */
+export function becomeCandidate(core: EngineCore, transfer: boolean): number {
+  const term = core.vote.term + 1;
+  core.saveVote({ term, votedFor: core.id, committed: false });
+  core.role = "candidate";
+  core.preCandidate = false;
+  core.campaignByTransfer = transfer;
+  core.leaderId = null;
+  core.votesGranted = new Set();
+  core.resetElectionTimer();
+  core.pendingSelfVote = { term, io: core.ioSeq };
+  return term;
+}
+
+/**
+ * Becomes the leader of the current term (the election is won): commits
+ * its own vote, stops the election timer and starts a fresh `LeaderState`
+ * with one progress per peer, probed from the next index. Appending the
+ * blank entry and replicating it is taking office's next step
+ * (`takeOffice`, leader_progress.ts).
+ *
+ * @example
+ * ```ts ignore
+ * const leader = becomeLeader(core);
+ * ```
+ */
+export function becomeLeader(core: EngineCore): LeaderState {
+  const term = core.vote.term;
+  core.saveVote({ term, votedFor: core.id, committed: true });
+  core.role = "leader";
+  core.preCandidate = false;
+  core.leaderId = core.id;
+  core.votesGranted = new Set();
+  core.campaignByTransfer = false;
+  core.electionDeadline = Infinity;
+  core.leaderSeenAt = core.now;
+  const leader = new LeaderState(core.now, core.now + core.config.heartbeatInterval);
+  core.leader = leader;
+  core.syncProgress();
+  return leader;
+}
+
+/**
+ * The effective membership changed (appended or reverted): the role follows
+ * it. A candidate that is no longer a voter gives up; a follower becomes a
+ * learner or back. A leader keeps leading (its replication targets already
+ * follow the membership: `EngineCore.syncProgress`); it steps down only once
+ * a configuration without it commits (membership_change.ts).
+ *
+ * @example
+ * ```ts ignore
+ * if (core.appendEntries(entries)) followMembership(core);
+ * ```
+ */
+export function followMembership(core: EngineCore): void {
+  if (core.leader !== null) return;
+  if (core.role === "candidate") {
+    if (!core.isVoter()) becomeFollower(core, core.vote.term, core.leaderId);
+    return;
+  }
+  const voter = core.isVoter();
+  core.role = voter ? "follower" : "learner";
+  if (voter && core.electionDeadline === Infinity) core.resetElectionTimer();
+}

@@ -8,6 +8,7 @@
 import { EmptyMembership, LearnerNotFound } from "../errors.ts";
 import type { Membership, NodeId, RaftNode } from "../types.ts";
 import { isVoter } from "../types.ts";
+import { assertNever } from "./exhaustive.ts";
 
 /**
  * A membership change:
@@ -95,6 +96,8 @@ export function applyChange(
         nodes.delete(id);
       }
       break;
+    default:
+      assertNever(change);
   }
   if (voters.size === 0) throw new EmptyMembership();
   if (!retain) { for (const id of removed) nodes.delete(id); }

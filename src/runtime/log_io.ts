@@ -10,6 +10,7 @@
 import type { Command } from "../engine/commands.ts";
 import type { LogStore } from "../storage.ts";
 import type { Entry, LogId } from "../types.ts";
+import { assertNever } from "./exhaustive.ts";
 
 type StorageCommand = Extract<Command, { io: number }>;
 
@@ -248,6 +249,8 @@ export class LogIo {
         this.#at = i + 1;
         this.#op = "purge";
         return this.#store.purge(cmd.upTo);
+      default:
+        return assertNever(cmd);
     }
   }
 }

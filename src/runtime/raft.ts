@@ -12,26 +12,25 @@ import type { Clock, TimerHandle } from "../clock.ts";
 import { SystemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import { resolveConfig } from "../config.ts";
-import type { AppendPlan, Command, ReadFailure, Refusal } from "../engine/commands.ts";
+import type { AppendPlan, Command } from "../engine/commands.ts";
 import { RaftEngine } from "../engine/engine.ts";
 import {
-  AlreadyInitialized,
   ClusterMismatch,
   EmptyMembership,
-  ForwardToLeader,
   InProgress,
   InternalError,
-  InvalidMessage,
-  LearnerNotFound,
-  NotInMembers,
   OutcomeUnknown,
   PayloadTooLarge,
-  QuorumNotEnough,
   RaftError,
   ShuttingDown,
   StorageError,
   Timeout,
 } from "../errors.ts";
+// Named by {@linkcode} in the docs of the public API below.
+// deno-lint-ignore no-unused-vars
+import type { AlreadyInitialized, ForwardToLeader, LearnerNotFound } from "../errors.ts";
+// deno-lint-ignore no-unused-vars
+import type { NotInMembers, QuorumNotEnough } from "../errors.ts";
 import type {
   AppendRequest,
   AppendResponse,
@@ -58,8 +57,16 @@ import type {
   SnapshotMeta,
   StoredMembership,
 } from "../types.ts";
-import { INITIAL_VOTE, isNodeId, membershipOf, votersOf } from "../types.ts";
+import { INITIAL_VOTE, isNodeId, membershipOf } from "../types.ts";
 import { applyChange, type ChangeMembers } from "./change_members.ts";
+import {
+  adminError,
+  forwardToLeader,
+  proposeError,
+  readError,
+  refusalError,
+} from "./engine_errors.ts";
+import { assertNever, unexpected } from "./exhaustive.ts";
 import { LogIo } from "./log_io.ts";
 import { MetricsWatch, type RaftMetrics, type ReplicationMetrics } from "./metrics.ts";
 
@@ -450,9 +457,11 @@ export class Raft<R = unknown> {
     const durable = await this.#call(() => {
       const r = this.#engine.initialize(membership);
       if (r.ok) return this.#waitDurable(r.logId?.index ?? 1);
-      if (r.reason === "not-in-members") throw new NotInMembers(this.id, votersOf(membership));
-      if (r.reason === "empty-membership") throw new EmptyMembership();
-      throw new AlreadyInitialized();
+      throw adminError(r, {
+        nodes: this.#nodes,
+        status: this.#engine.status(),
+        proposed: membership,
+      });
     });
     await durable;
   }
@@ -598,7 +607,7 @@ export class Raft<R = unknown> {
       this.#post(() => {
         try {
           const st = this.#engine.status();
-          if (st.role !== "leader") throw this.#forward(st.leaderId);
+          if (st.role !== "leader") throw forwardToLeader(st.leaderId, this.#nodes);
           const eff = st.membership;
           if (
             eff.membership.configs.length !== 1 ||
@@ -608,12 +617,7 @@ export class Raft<R = unknown> {
           }
           const target: Membership = applyChange(eff.membership, change, retain);
           const r = this.#engine.changeMembership(target);
-          if (!r.ok) {
-            if (r.reason === "not-leader") throw this.#forward(r.leaderId);
-            if (r.reason === "empty-membership") throw new EmptyMembership();
-            if (r.reason === "learner-not-found") throw new LearnerNotFound(r.nodeId);
-            throw new InProgress(st.committedMembership.logId, eff.logId);
-          }
+          if (!r.ok) throw adminError(r, { nodes: this.#nodes, status: st });
           const logId = r.logId ?? { term: st.term, index: 0 };
           this.#membershipWaiters.push({ logId, resolve, reject });
         } catch (e) {
@@ -647,7 +651,7 @@ export class Raft<R = unknown> {
         }
         return this.handleInstallSnapshot(request, data);
       default:
-        return Promise.reject(new TypeError("not a Raft request"));
+        return Promise.reject(unexpected(request, "not a Raft request"));
     }
   }
 
@@ -814,7 +818,7 @@ export class Raft<R = unknown> {
     this.#proposals = [];
     const r = this.#engine.propose(batch.map((p) => p.data));
     if (!r.ok) {
-      const err = this.#forward(r.reason === "transferring" ? null : r.leaderId);
+      const err = proposeError(r, this.#nodes);
       for (const p of batch) p.reject(err);
       return;
     }
@@ -832,7 +836,7 @@ export class Raft<R = unknown> {
     // Indexes of a lost term reused by a new one: those proposals were overwritten. The
     // reused indexes may lie below the head (answered or empty slots): pop down to `at`.
     while (this.#waiters.length > Math.max(at, 0)) {
-      this.#waiters.pop()?.reject(this.#forward(this.#engine.leaderId));
+      this.#waiters.pop()?.reject(forwardToLeader(this.#engine.leaderId, this.#nodes));
     }
     if (at < 0) {
       this.#waitFirst = firstIndex;
@@ -927,7 +931,7 @@ export class Raft<R = unknown> {
           if (r !== undefined) {
             this.#replies.delete(c.token);
             this.#dropSnapshotData(c.token);
-            r.reject(this.#refusalError(c.refusal));
+            r.reject(refusalError(c.refusal));
           }
           break;
         }
@@ -955,7 +959,11 @@ export class Raft<R = unknown> {
           const r = this.#readWaiters.get(c.token);
           if (r === undefined) break;
           this.#readWaiters.delete(c.token);
-          r.reject(this.#readError(c.reason));
+          r.reject(readError(c.reason, {
+            self: this.id,
+            nodes: this.#nodes,
+            membership: () => this.#engine.effectiveMembership().membership,
+          }));
           break;
         }
         case "membership-done": {
@@ -966,6 +974,8 @@ export class Raft<R = unknown> {
           for (const w of done) w.resolve(c.logId);
           break;
         }
+        default:
+          assertNever(c);
       }
     }
   }
@@ -1111,7 +1121,7 @@ export class Raft<R = unknown> {
       if (w.term === e.term) {
         w.resolve({ logId: { term: e.term, index: e.index }, response: responses[i] as R });
       } else {
-        w.reject(this.#forward(this.#engine.status().leaderId));
+        w.reject(forwardToLeader(this.#engine.leaderId, this.#nodes));
       }
     }
     const lastEntry = entries[entries.length - 1]!;
@@ -1237,37 +1247,10 @@ export class Raft<R = unknown> {
     if (!isNodeId(to)) throw new TypeError(`invalid node id ${to}`);
     const r = await this.#call(() => this.#engine.transferLeader(to));
     if (r.ok) return;
-    if (r.reason === "not-leader") throw this.#forward(r.leaderId);
-    throw new NotInMembers(to, votersOf(this.#engine.status().membership.membership));
+    throw adminError(r, { nodes: this.#nodes, status: this.#engine.status() });
   }
 
   // ---- errors and metrics ------------------------------------------------------------
-
-  #forward(leaderId: NodeId | null): ForwardToLeader {
-    return new ForwardToLeader(
-      leaderId,
-      leaderId === null ? null : this.#nodes.get(leaderId) ?? null,
-    );
-  }
-
-  #refusalError(refusal: Refusal): RaftError {
-    switch (refusal.kind) {
-      case "cluster-mismatch":
-        return new ClusterMismatch(refusal.expected, refusal.got, refusal.from);
-      case "term-too-high":
-        return new InvalidMessage(
-          `term ${refusal.term} exceeds the largest term a node takes from a peer, ${refusal.max}`,
-        );
-      default:
-        return assertNever(refusal);
-    }
-  }
-
-  #readError(reason: ReadFailure): RaftError {
-    if (reason.kind === "not-leader") return this.#forward(reason.leaderId);
-    const voters = votersOf(this.#engine.status().membership.membership);
-    return new QuorumNotEnough(`[${voters.join(", ")}]`, [this.id]);
-  }
 
   #unusable(): RaftError | null {
     if (this.#fatal !== null) return this.#fatal;
@@ -1402,10 +1385,6 @@ function clusterMismatchOf(e: unknown): ClusterMismatch | null {
     }
   }
   return null;
-}
-
-function assertNever(x: never): never {
-  throw new TypeError(`unhandled case ${JSON.stringify(x)}`);
 }
 
 /** A logger whose failures are swallowed: a broken logging hook must not stop the node. */

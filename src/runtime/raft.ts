@@ -19,18 +19,16 @@ import {
   EmptyMembership,
   InProgress,
   InternalError,
-  OutcomeUnknown,
   PayloadTooLarge,
   RaftError,
   ShuttingDown,
   StorageError,
-  Timeout,
 } from "../errors.ts";
 // Named by {@linkcode} in the docs of the public API below.
 // deno-lint-ignore no-unused-vars
 import type { AlreadyInitialized, ForwardToLeader, LearnerNotFound } from "../errors.ts";
 // deno-lint-ignore no-unused-vars
-import type { NotInMembers, QuorumNotEnough } from "../errors.ts";
+import type { NotInMembers, QuorumNotEnough, Timeout } from "../errors.ts";
 import type {
   AppendRequest,
   AppendResponse,
@@ -58,17 +56,18 @@ import type {
   StoredMembership,
 } from "../types.ts";
 import { INITIAL_VOTE, isNodeId, membershipOf } from "../types.ts";
+import { DurableWaiters, MembershipWaiters } from "./admin_waiters.ts";
 import { applyChange, type ChangeMembers } from "./change_members.ts";
-import {
-  adminError,
-  forwardToLeader,
-  proposeError,
-  readError,
-  refusalError,
-} from "./engine_errors.ts";
+import { type ClientWriteResult, ClientWrites } from "./client_writes.ts";
+import { adminError, forwardToLeader, readError, refusalError } from "./engine_errors.ts";
 import { assertNever, unexpected } from "./exhaustive.ts";
 import { LogIo } from "./log_io.ts";
 import { MetricsWatch, type RaftMetrics, type ReplicationMetrics } from "./metrics.ts";
+import { PeerRequests } from "./peer_requests.ts";
+import { PendingReads, type ReadPolicy } from "./pending_reads.ts";
+
+export type { ClientWriteResult } from "./client_writes.ts";
+export type { ReadPolicy } from "./pending_reads.ts";
 
 /**
  * Structured logging hook. Every method receives a message and fields.
@@ -123,59 +122,11 @@ export interface RaftOptions<R> {
   readonly logger?: Logger;
 }
 
-/**
- * The result of a client write: where the command went in the log and what
- * the state machine returned for it.
- *
- * @example
- * ```ts
- * import type { ClientWriteResult } from "./raft.ts";
- * const r: ClientWriteResult<number> = { logId: { term: 1, index: 3 }, response: 7 };
- * ```
- */
-export interface ClientWriteResult<R> {
-  /** The entry that holds the command. */
-  readonly logId: LogId;
-  /** The state machine's response. */
-  readonly response: R;
-}
-
-/**
- * How a linearizable read is confirmed: `read-index` (a quorum round) or
- * `lease` (no round, while the leader lease holds).
- *
- * @example
- * ```ts
- * import type { ReadPolicy } from "./raft.ts";
- * const p: ReadPolicy = "lease";
- * ```
- */
-export type ReadPolicy = "read-index" | "lease";
-
-interface Proposal<R> {
-  readonly data: Uint8Array;
-  term: number;
-  resolve(r: ClientWriteResult<R>): void;
-  reject(e: unknown): void;
-}
-
-interface ReadRequest {
-  readonly policy: ReadPolicy;
-  resolve(index: number): void;
-  reject(e: unknown): void;
-}
-
 /** Committed entries to apply: `first` moves on as chunks are applied. */
 interface ApplyRange {
   readonly type: "apply";
   first: number;
   readonly last: LogId;
-}
-
-interface MembershipWaiter {
-  readonly logId: LogId;
-  resolve(logId: LogId): void;
-  reject(e: unknown): void;
 }
 
 /** Entries read at once while applying or recovering. */
@@ -247,9 +198,14 @@ export class Raft<R = unknown> {
   readonly #io: LogIo;
   readonly #random: Random;
 
+  readonly #writes: ClientWrites<R>;
+  readonly #reads: PendingReads;
+  readonly #requests = new PeerRequests();
+  readonly #membershipWaiters = new MembershipWaiters();
+  /** `initialize` calls waiting for their membership entry to be durable. */
+  readonly #durableWaiters = new DurableWaiters();
+
   #inbox: (() => void)[] = [];
-  #proposals: Proposal<R>[] = [];
-  #reads: ReadRequest[] = [];
   #scheduled = false;
   /** Set while a turn executes the engine's commands. */
   #inTurn = false;
@@ -257,21 +213,8 @@ export class Raft<R = unknown> {
   #fatal: StorageError | InternalError | null = null;
   #timer: TimerHandle | null = null;
   #timerAt = Infinity;
+  /** Tokens for the engine: peer requests and reads. */
   #nextToken = 1;
-  /** Proposals waiting for their entry: `#waiters[i]` waits for index `#waitFirst + i`. */
-  #waiters: (Proposal<R> | undefined)[] = [];
-  #waitFirst = 0;
-  /** Slots before this one are all answered. */
-  #waitHead = 0;
-  readonly #replies = new Map<
-    number,
-    { resolve(m: RaftResponse): void; reject(e: unknown): void }
-  >();
-  readonly #readWaiters = new Map<number, ReadRequest>();
-  #readsAwaitApply: { index: number; read: ReadRequest }[] = [];
-  #membershipWaiters: MembershipWaiter[] = [];
-  /** `initialize` calls waiting for their membership entry to be durable. */
-  #durableWaiters: { index: number; resolve(): void; reject(e: unknown): void }[] = [];
   /** Peers that refused this node's requests as another cluster's, and why. */
   readonly #refusedBy = new Map<NodeId, ClusterMismatch>();
   #applyQueue: (ApplyRange | {
@@ -323,6 +266,21 @@ export class Raft<R = unknown> {
       (io) => this.#inTurn ? this.#engine.flushed(io) : this.#post(() => this.#engine.flushed(io)),
       (op, e) => this.#fail(op, e),
     );
+    this.#writes = new ClientWrites<R>({
+      propose: (payloads) => engine.propose(payloads),
+      leaderId: () => engine.leaderId,
+      nodes: () => this.#nodes,
+    });
+    this.#reads = new PendingReads(clock, {
+      read: (tokens, policy) => engine.read(tokens, policy),
+      nextToken: () => this.#nextToken++,
+      error: (reason) =>
+        readError(reason, {
+          self: this.id,
+          nodes: this.#nodes,
+          membership: () => engine.effectiveMembership().membership,
+        }),
+    });
     this.#syncNodes();
     this.metrics = new MetricsWatch(this.#buildMetrics(), clock);
     this.trigger = {
@@ -456,7 +414,7 @@ export class Raft<R = unknown> {
     const membership = membershipOf(ids, [], addrs, clusterId);
     const durable = await this.#call(() => {
       const r = this.#engine.initialize(membership);
-      if (r.ok) return this.#waitDurable(r.logId?.index ?? 1);
+      if (r.ok) return this.#durableWaiters.wait(r.logId?.index ?? 1);
       throw adminError(r, {
         nodes: this.#nodes,
         status: this.#engine.status(),
@@ -473,21 +431,6 @@ export class Raft<R = unknown> {
       id += this.#random.int(0, 0x1_0000_0000).toString(16).padStart(8, "0");
     }
     return id;
-  }
-
-  /** Resolves once the log is durable up to `index` (checked at the end of every turn). */
-  #waitDurable(index: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#durableWaiters.push({ index, resolve, reject });
-    });
-  }
-
-  #releaseDurable(): void {
-    const durable = this.#engine.status().durable?.index ?? 0;
-    const ready = this.#durableWaiters.filter((w) => w.index <= durable);
-    if (ready.length === 0) return;
-    this.#durableWaiters = this.#durableWaiters.filter((w) => w.index > durable);
-    for (const w of ready) w.resolve();
   }
 
   /** Whether this node has a membership (it was initialized or joined). */
@@ -511,10 +454,9 @@ export class Raft<R = unknown> {
     if (command.byteLength > this.config.maxPayloadBytes) {
       return Promise.reject(new PayloadTooLarge(command.byteLength, this.config.maxPayloadBytes));
     }
-    return new Promise((resolve, reject) => {
-      this.#proposals.push({ data: command, term: 0, resolve, reject });
-      this.#schedule();
-    });
+    const result = this.#writes.add(command);
+    this.#schedule();
+    return result;
   }
 
   /**
@@ -543,23 +485,9 @@ export class Raft<R = unknown> {
       return Promise.reject(new TypeError(`unknown read policy ${String(policy)}`));
     }
     const timeout = options.timeout ?? this.config.electionTimeoutMax * 4;
-    return new Promise((resolve, reject) => {
-      const timer = this.#clock.setTimer(timeout, () => {
-        reject(new Timeout("ensureLinearizable", timeout));
-      });
-      this.#reads.push({
-        policy,
-        resolve: (i) => {
-          this.#clock.clearTimer(timer);
-          resolve(i);
-        },
-        reject: (e) => {
-          this.#clock.clearTimer(timer);
-          reject(e);
-        },
-      });
-      this.#schedule();
-    });
+    const index = this.#reads.add(policy, timeout);
+    this.#schedule();
+    return index;
   }
 
   /**
@@ -619,7 +547,7 @@ export class Raft<R = unknown> {
           const r = this.#engine.changeMembership(target);
           if (!r.ok) throw adminError(r, { nodes: this.#nodes, status: st });
           const logId = r.logId ?? { term: st.term, index: 0 };
-          this.#membershipWaiters.push({ logId, resolve, reject });
+          this.#membershipWaiters.add({ logId, resolve, reject });
         } catch (e) {
           reject(e);
         }
@@ -689,7 +617,7 @@ export class Raft<R = unknown> {
       }
       const token = this.#nextToken++;
       this.#snapshotData.set(token, stream);
-      this.#replies.set(token, {
+      this.#requests.add(token, {
         resolve: (m) => {
           this.#dropSnapshotData(token);
           resolve(m as InstallSnapshotResponse);
@@ -759,7 +687,7 @@ export class Raft<R = unknown> {
       const err = this.#unusable();
       if (err !== null) return reject(err);
       const token = this.#nextToken++;
-      this.#replies.set(token, { resolve, reject });
+      this.#requests.add(token, { resolve, reject });
       this.#post(() => this.#engine.receive(from, request, token));
     });
   }
@@ -784,8 +712,8 @@ export class Raft<R = unknown> {
       this.#inbox = [];
       for (const fn of inbox) fn();
     }
-    if (this.#proposals.length > 0) this.#propose();
-    if (this.#reads.length > 0) this.#startReads();
+    if (this.#writes.hasQueued) this.#writes.propose();
+    if (this.#reads.hasQueued) this.#reads.start();
     this.#inTurn = true;
     try {
       for (let c = engine.takeCommands(); c.length > 0; c = engine.takeCommands()) {
@@ -796,7 +724,9 @@ export class Raft<R = unknown> {
     }
     if (this.#stopped) return;
     this.#armTimer();
-    if (this.#durableWaiters.length > 0) this.#releaseDurable();
+    if (this.#durableWaiters.pending) {
+      this.#durableWaiters.release(this.#engine.status().durable?.index ?? 0);
+    }
     this.#publish();
   }
 
@@ -811,92 +741,6 @@ export class Raft<R = unknown> {
     this.#timerAt = at;
     if (at === Infinity) return;
     this.#timer = this.#clock.setTimer(Math.max(0, at - this.#clock.now()), this.#timerFn);
-  }
-
-  #propose(): void {
-    const batch = this.#proposals;
-    this.#proposals = [];
-    const r = this.#engine.propose(batch.map((p) => p.data));
-    if (!r.ok) {
-      const err = proposeError(r, this.#nodes);
-      for (const p of batch) p.reject(err);
-      return;
-    }
-    this.#addWaiters(r.firstIndex, r.term, batch);
-  }
-
-  #addWaiters(firstIndex: number, term: number, batch: Proposal<R>[]): void {
-    const w = this.#waiters;
-    if (this.#waitHead >= w.length) {
-      this.#waiters = [];
-      this.#waitHead = 0;
-      this.#waitFirst = firstIndex;
-    }
-    const at = firstIndex - this.#waitFirst;
-    // Indexes of a lost term reused by a new one: those proposals were overwritten. The
-    // reused indexes may lie below the head (answered or empty slots): pop down to `at`.
-    while (this.#waiters.length > Math.max(at, 0)) {
-      this.#waiters.pop()?.reject(forwardToLeader(this.#engine.leaderId, this.#nodes));
-    }
-    if (at < 0) {
-      this.#waitFirst = firstIndex;
-      this.#waitHead = 0;
-    } else if (this.#waitHead > this.#waiters.length) {
-      this.#waitHead = this.#waiters.length;
-    }
-    while (this.#waiters.length < at) this.#waiters.push(undefined);
-    for (const p of batch) {
-      p.term = term;
-      this.#waiters.push(p);
-    }
-  }
-
-  /**
-   * This node left the cluster: it gets no more replication, so it can never
-   * learn the fate of its uncommitted proposals. Committed ones are still
-   * answered by the apply worker.
-   */
-  #abandonUncommittedWrites(): void {
-    if (this.#engine.role === "leader") return; // It still decides until the change commits.
-    const committed = this.#engine.status().committed?.index ?? 0;
-    const end = this.#waitFirst + this.#waiters.length;
-    for (let i = Math.max(committed + 1, this.#waitFirst + this.#waitHead); i < end; i++) {
-      const w = this.#takeWaiter(i);
-      w?.reject(new OutcomeUnknown({ term: w.term, index: i }, this.#engine.leaderId));
-    }
-  }
-
-  /** Takes the proposal waiting for `index`, if any. */
-  #takeWaiter(index: number): Proposal<R> | undefined {
-    const k = index - this.#waitFirst;
-    const w = this.#waiters;
-    if (k < this.#waitHead || k >= w.length) return undefined;
-    const p = w[k];
-    w[k] = undefined;
-    if (k === this.#waitHead) {
-      let h = k + 1;
-      while (h < w.length && w[h] === undefined) h++;
-      this.#waitHead = h;
-      if (h > 4096 && h * 2 > w.length) {
-        this.#waiters = w.slice(h);
-        this.#waitFirst += h;
-        this.#waitHead = 0;
-      }
-    }
-    return p;
-  }
-
-  #startReads(): void {
-    const readIndex: number[] = [];
-    const lease: number[] = [];
-    for (const r of this.#reads) {
-      const token = this.#nextToken++;
-      this.#readWaiters.set(token, r);
-      (r.policy === "lease" ? lease : readIndex).push(token);
-    }
-    this.#reads = [];
-    if (readIndex.length > 0) this.#engine.read(readIndex, "read-index");
-    if (lease.length > 0) this.#engine.read(lease, "lease");
   }
 
   #execute(commands: Command[]): void {
@@ -918,18 +762,12 @@ export class Raft<R = unknown> {
           // Clients are answered by the leader; followers apply a little later when idle.
           if (c.lazy !== true) this.#replicate(c.to, c.plan);
           break;
-        case "reply": {
-          const r = this.#replies.get(c.token);
-          if (r !== undefined) {
-            this.#replies.delete(c.token);
-            r.resolve(c.message);
-          }
+        case "reply":
+          this.#requests.take(c.token)?.resolve(c.message);
           break;
-        }
         case "refuse": {
-          const r = this.#replies.get(c.token);
+          const r = this.#requests.take(c.token);
           if (r !== undefined) {
-            this.#replies.delete(c.token);
             this.#dropSnapshotData(c.token);
             r.reject(refusalError(c.refusal));
           }
@@ -947,33 +785,15 @@ export class Raft<R = unknown> {
         case "send-snapshot":
           void this.#sendSnapshot(c.to, c.term, c.leaderId, c.clusterId);
           break;
-        case "read-ready": {
-          const r = this.#readWaiters.get(c.token);
-          if (r === undefined) break;
-          this.#readWaiters.delete(c.token);
-          if (this.#appliedIndex >= c.index) r.resolve(c.index);
-          else this.#readsAwaitApply.push({ index: c.index, read: r });
+        case "read-ready":
+          this.#reads.ready(c.token, c.index, this.#appliedIndex);
           break;
-        }
-        case "read-failed": {
-          const r = this.#readWaiters.get(c.token);
-          if (r === undefined) break;
-          this.#readWaiters.delete(c.token);
-          r.reject(readError(c.reason, {
-            self: this.id,
-            nodes: this.#nodes,
-            membership: () => this.#engine.effectiveMembership().membership,
-          }));
+        case "read-failed":
+          this.#reads.failed(c.token, c.reason);
           break;
-        }
-        case "membership-done": {
-          const done = this.#membershipWaiters.filter((w) => w.logId.index <= c.logId.index);
-          this.#membershipWaiters = this.#membershipWaiters.filter((w) =>
-            w.logId.index > c.logId.index
-          );
-          for (const w of done) w.resolve(c.logId);
+        case "membership-done":
+          this.#membershipWaiters.done(c.logId);
           break;
-        }
         default:
           assertNever(c);
       }
@@ -1114,23 +934,14 @@ export class Raft<R = unknown> {
 
   /** Answers the writes of an applied chunk and moves `item` past it. */
   #applied(item: ApplyRange, entries: Entry[], responses: readonly (R | undefined)[]): void {
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i]!;
-      const w = this.#takeWaiter(e.index);
-      if (w === undefined) continue;
-      if (w.term === e.term) {
-        w.resolve({ logId: { term: e.term, index: e.index }, response: responses[i] as R });
-      } else {
-        w.reject(forwardToLeader(this.#engine.leaderId, this.#nodes));
-      }
-    }
+    this.#writes.applied(entries, responses);
     const lastEntry = entries[entries.length - 1]!;
     const appliedId = { term: lastEntry.term, index: lastEntry.index };
     this.#appliedIndex = appliedId.index;
     // Emits no command: no turn of its own needed.
     this.#engine.applied(appliedId);
     this.metrics.invalidate(this.#buildFn);
-    this.#releaseReads();
+    this.#reads.release(this.#appliedIndex);
     item.first = appliedId.index + 1;
     if (item.first > item.last.index) {
       this.#applyQueue.shift();
@@ -1159,12 +970,9 @@ export class Raft<R = unknown> {
     this.#snapshotIndex = Math.max(this.#snapshotIndex, index);
     // Proposals at or below the snapshot can no longer be told apart: their outcome is
     // unknown to this node (another leader decided them).
-    for (let i = this.#waitFirst + this.#waitHead; i <= index; i++) {
-      const w = this.#takeWaiter(i);
-      w?.reject(new OutcomeUnknown({ term: w.term, index: i }, this.#engine.leaderId));
-    }
+    this.#writes.abandon(-Infinity, index);
     this.#post(() => this.#engine.snapshotInstalled(token));
-    this.#releaseReads();
+    this.#reads.release(this.#appliedIndex);
   }
 
   /** Builds a snapshot when the policy says enough entries were applied since the last. */
@@ -1235,14 +1043,6 @@ export class Raft<R = unknown> {
     }
   }
 
-  #releaseReads(): void {
-    if (this.#readsAwaitApply.length === 0) return;
-    const ready = this.#readsAwaitApply.filter((r) => r.index <= this.#appliedIndex);
-    if (ready.length === 0) return;
-    this.#readsAwaitApply = this.#readsAwaitApply.filter((r) => r.index > this.#appliedIndex);
-    for (const r of ready) r.read.resolve(r.index);
-  }
-
   async #transferLeader(to: NodeId): Promise<void> {
     if (!isNodeId(to)) throw new TypeError(`invalid node id ${to}`);
     const r = await this.#call(() => this.#engine.transferLeader(to));
@@ -1281,23 +1081,11 @@ export class Raft<R = unknown> {
   }
 
   #rejectAll(err: RaftError): void {
-    for (const p of this.#proposals) p.reject(err);
-    this.#proposals = [];
-    for (const p of this.#waiters) p?.reject(err);
-    this.#waiters = [];
-    this.#waitHead = 0;
-    for (const r of this.#reads) r.reject(err);
-    this.#reads = [];
-    for (const r of this.#readWaiters.values()) r.reject(err);
-    this.#readWaiters.clear();
-    for (const r of this.#readsAwaitApply) r.read.reject(err);
-    this.#readsAwaitApply = [];
-    for (const r of this.#replies.values()) r.reject(err);
-    this.#replies.clear();
-    for (const w of this.#membershipWaiters) w.reject(err);
-    this.#membershipWaiters = [];
-    for (const w of this.#durableWaiters) w.reject(err);
-    this.#durableWaiters = [];
+    this.#writes.rejectAll(err);
+    this.#reads.rejectAll(err);
+    this.#requests.rejectAll(err);
+    this.#membershipWaiters.rejectAll(err);
+    this.#durableWaiters.rejectAll(err);
     for (const token of [...this.#snapshotData.keys()]) this.#dropSnapshotData(token);
   }
 
@@ -1310,6 +1098,17 @@ export class Raft<R = unknown> {
     this.#membershipLogId = mem.logId;
     this.#nodes = new Map(mem.membership.nodes);
     return true;
+  }
+
+  /**
+   * This node left the cluster, or lost leadership: what is not committed yet
+   * is decided by another leader now (kept or overwritten), which this node
+   * may never learn. Committed writes are still answered by the apply worker.
+   */
+  #abandonUncommittedWrites(): void {
+    if (this.#engine.role === "leader") return; // It still decides until the change commits.
+    const committed = this.#engine.status().committed?.index ?? 0;
+    this.#writes.abandon(committed + 1, Infinity);
   }
 
   #publish(): void {
@@ -1331,12 +1130,9 @@ export class Raft<R = unknown> {
     if (m.state !== this.#lastRole) {
       this.#logger.info("role", { id: this.id, role: m.state, term: m.currentTerm });
       this.#lastRole = m.state;
-      if (m.state !== "leader" && this.#membershipWaiters.length > 0) {
+      if (m.state !== "leader" && this.#membershipWaiters.pending) {
         // The change's entries are in the log: another leader may finish it, or drop it.
-        for (const w of this.#membershipWaiters) {
-          w.reject(new OutcomeUnknown(w.logId, m.currentLeader));
-        }
-        this.#membershipWaiters = [];
+        this.#membershipWaiters.outcomeUnknown(m.currentLeader);
       }
     }
     this.metrics.publish(m);

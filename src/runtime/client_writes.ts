@@ -1,0 +1,208 @@
+/**
+ * Client writes on their way through the log. A command waits in a queue
+ * until the next turn proposes every queued command as one batch; each then
+ * waits for its entry, by log index, until the apply worker answers it with
+ * the state machine's response. A write whose index a new term reuses was
+ * overwritten ({@linkcode ForwardToLeader}); one whose fate this node cannot
+ * learn (it lost leadership or left the cluster, or a snapshot covered it)
+ * is abandoned with {@linkcode OutcomeUnknown}.
+ *
+ * @module
+ */
+
+import type { ProposeResult } from "../engine/commands.ts";
+import { OutcomeUnknown } from "../errors.ts";
+import type { Entry, LogId, NodeId } from "../types.ts";
+import { forwardToLeader, type NodeAddresses, proposeError } from "./engine_errors.ts";
+
+/**
+ * The result of a client write: where the command went in the log and what
+ * the state machine returned for it.
+ *
+ * @example
+ * ```ts
+ * import type { ClientWriteResult } from "./client_writes.ts";
+ * const r: ClientWriteResult<number> = { logId: { term: 1, index: 3 }, response: 7 };
+ * ```
+ */
+export interface ClientWriteResult<R> {
+  /** The entry that holds the command. */
+  readonly logId: LogId;
+  /** The state machine's response. */
+  readonly response: R;
+}
+
+interface Proposal<R> {
+  readonly data: Uint8Array;
+  /** The term it was proposed in (0 while queued). */
+  term: number;
+  resolve(r: ClientWriteResult<R>): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * What the client writes need from their node.
+ *
+ * @example
+ * ```ts ignore
+ * const host: WriteHost = {
+ *   propose: (p) => engine.propose(p),
+ *   leaderId: () => engine.leaderId,
+ *   nodes: () => nodes,
+ * };
+ * ```
+ */
+export interface WriteHost {
+  /** Proposes commands as consecutive entries (the engine's `propose`). */
+  propose(payloads: readonly Uint8Array[]): ProposeResult;
+  /** The known leader of the current term. */
+  leaderId(): NodeId | null;
+  /** Node addresses, to name the leader with. */
+  nodes(): NodeAddresses;
+}
+
+/**
+ * The client writes of one node: queued commands, then proposals waiting
+ * for their entries.
+ *
+ * @example
+ * ```ts ignore
+ * const writes = new ClientWrites<string>(host);
+ * const result = writes.add(command); // settles once applied (or refused)
+ * writes.propose(); // in the next turn
+ * writes.applied(entries, responses); // from the apply worker
+ * ```
+ */
+export class ClientWrites<R> {
+  readonly #host: WriteHost;
+  /** Commands not proposed yet. */
+  #queued: Proposal<R>[] = [];
+  /** Proposals waiting for their entry: `#waiters[i]` waits for index `#waitFirst + i`. */
+  #waiters: (Proposal<R> | undefined)[] = [];
+  #waitFirst = 0;
+  /** Slots before this one are all answered. */
+  #waitHead = 0;
+
+  /** @param host what the writes need from their node */
+  constructor(host: WriteHost) {
+    this.#host = host;
+  }
+
+  /**
+   * Queues `command` for the next proposal; the promise settles once its
+   * entry is applied (or once it is known it will not be, or not here).
+   */
+  add(command: Uint8Array): Promise<ClientWriteResult<R>> {
+    return new Promise((resolve, reject) => {
+      this.#queued.push({ data: command, term: 0, resolve, reject });
+    });
+  }
+
+  /** Whether commands wait to be proposed. */
+  get hasQueued(): boolean {
+    return this.#queued.length > 0;
+  }
+
+  /**
+   * Proposes every queued command as one batch; refused, they all reject
+   * with the refusal's error.
+   */
+  propose(): void {
+    const batch = this.#queued;
+    this.#queued = [];
+    const r = this.#host.propose(batch.map((p) => p.data));
+    if (!r.ok) {
+      const err = proposeError(r, this.#host.nodes());
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    this.#addWaiters(r.firstIndex, r.term, batch);
+  }
+
+  #addWaiters(firstIndex: number, term: number, batch: Proposal<R>[]): void {
+    const w = this.#waiters;
+    if (this.#waitHead >= w.length) {
+      this.#waiters = [];
+      this.#waitHead = 0;
+      this.#waitFirst = firstIndex;
+    }
+    const at = firstIndex - this.#waitFirst;
+    // Indexes of a lost term reused by a new one: those proposals were overwritten. The
+    // reused indexes may lie below the head (answered or empty slots): pop down to `at`.
+    while (this.#waiters.length > Math.max(at, 0)) {
+      this.#waiters.pop()?.reject(forwardToLeader(this.#host.leaderId(), this.#host.nodes()));
+    }
+    if (at < 0) {
+      this.#waitFirst = firstIndex;
+      this.#waitHead = 0;
+    } else if (this.#waitHead > this.#waiters.length) {
+      this.#waitHead = this.#waiters.length;
+    }
+    while (this.#waiters.length < at) this.#waiters.push(undefined);
+    for (const p of batch) {
+      p.term = term;
+      this.#waiters.push(p);
+    }
+  }
+
+  /** Takes the proposal waiting for `index`, if any. */
+  #take(index: number): Proposal<R> | undefined {
+    const k = index - this.#waitFirst;
+    const w = this.#waiters;
+    if (k < this.#waitHead || k >= w.length) return undefined;
+    const p = w[k];
+    w[k] = undefined;
+    if (k === this.#waitHead) {
+      let h = k + 1;
+      while (h < w.length && w[h] === undefined) h++;
+      this.#waitHead = h;
+      if (h > 4096 && h * 2 > w.length) {
+        this.#waiters = w.slice(h);
+        this.#waitFirst += h;
+        this.#waitHead = 0;
+      }
+    }
+    return p;
+  }
+
+  /**
+   * Answers the writes of applied `entries`: with the state machine's
+   * response (`responses[i]` for `entries[i]`) when the entry is the
+   * proposal's, with {@linkcode ForwardToLeader} when another term's entry
+   * took its index.
+   */
+  applied(entries: readonly Entry[], responses: readonly (R | undefined)[]): void {
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      const w = this.#take(e.index);
+      if (w === undefined) continue;
+      if (w.term === e.term) {
+        w.resolve({ logId: { term: e.term, index: e.index }, response: responses[i] as R });
+      } else {
+        w.reject(forwardToLeader(this.#host.leaderId(), this.#host.nodes()));
+      }
+    }
+  }
+
+  /**
+   * Rejects the writes waiting for indexes `from` to `to` (inclusive) with
+   * {@linkcode OutcomeUnknown}: another leader decides them, and this node
+   * cannot tell what it decided.
+   */
+  abandon(from: number, to: number): void {
+    const end = Math.min(to + 1, this.#waitFirst + this.#waiters.length);
+    for (let i = Math.max(from, this.#waitFirst + this.#waitHead); i < end; i++) {
+      const w = this.#take(i);
+      w?.reject(new OutcomeUnknown({ term: w.term, index: i }, this.#host.leaderId()));
+    }
+  }
+
+  /** Rejects every write, queued or waiting, with `err` (shutdown, fatal error). */
+  rejectAll(err: unknown): void {
+    for (const p of this.#queued) p.reject(err);
+    this.#queued = [];
+    for (const p of this.#waiters) p?.reject(err);
+    this.#waiters = [];
+    this.#waitHead = 0;
+  }
+}

@@ -5,6 +5,14 @@
  * commands it emits are executed with as few storage writes and messages as
  * possible.
  *
+ * This file holds the public API, the turn loop and the command dispatcher.
+ * The parts the loop drives live beside it, each owning what it must settle
+ * on shutdown: log I/O (`log_io.ts`), client writes (`client_writes.ts`),
+ * pending reads (`pending_reads.ts`), the apply/snapshot worker
+ * (`apply_worker.ts`), the sender to peers (`peer_sender.ts`), peer requests
+ * awaiting the engine (`peer_requests.ts`), administrative waiters
+ * (`admin_waiters.ts`); engine refusals become errors in `engine_errors.ts`.
+ *
  * @module
  */
 
@@ -12,10 +20,9 @@ import type { Clock, TimerHandle } from "../clock.ts";
 import { SystemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import { resolveConfig } from "../config.ts";
-import type { AppendPlan, Command } from "../engine/commands.ts";
+import type { Command } from "../engine/commands.ts";
 import { RaftEngine } from "../engine/engine.ts";
 import {
-  ClusterMismatch,
   EmptyMembership,
   InProgress,
   InternalError,
@@ -24,11 +31,6 @@ import {
   ShuttingDown,
   StorageError,
 } from "../errors.ts";
-// Named by {@linkcode} in the docs of the public API below.
-// deno-lint-ignore no-unused-vars
-import type { AlreadyInitialized, ForwardToLeader, LearnerNotFound } from "../errors.ts";
-// deno-lint-ignore no-unused-vars
-import type { NotInMembers, QuorumNotEnough, Timeout } from "../errors.ts";
 import type {
   AppendRequest,
   AppendResponse,
@@ -41,13 +43,19 @@ import type {
   VoteRequest,
   VoteResponse,
 } from "../messages.ts";
+// Named by {@linkcode} in the docs of the public API below.
+// deno-lint-ignore no-unused-vars
+import type { AlreadyInitialized, ClusterMismatch, ForwardToLeader } from "../errors.ts";
+// deno-lint-ignore no-unused-vars
+import type { LearnerNotFound } from "../errors.ts";
+// deno-lint-ignore no-unused-vars
+import type { NotInMembers, QuorumNotEnough, Timeout } from "../errors.ts";
 import type { RaftNetwork } from "../network.ts";
-import { bytesToStream, rechunk } from "../byte_stream.ts";
+import { bytesToStream } from "../byte_stream.ts";
 import type { Random } from "../random.ts";
 import { cryptoRandom } from "../random.ts";
 import type { LogStore, StateMachine } from "../storage.ts";
 import type {
-  Entry,
   LogId,
   Membership,
   NodeId,
@@ -57,41 +65,21 @@ import type {
 } from "../types.ts";
 import { INITIAL_VOTE, isNodeId, membershipOf } from "../types.ts";
 import { DurableWaiters, MembershipWaiters } from "./admin_waiters.ts";
+import { ApplyWorker, CHUNK } from "./apply_worker.ts";
 import { applyChange, type ChangeMembers } from "./change_members.ts";
 import { type ClientWriteResult, ClientWrites } from "./client_writes.ts";
 import { adminError, forwardToLeader, readError, refusalError } from "./engine_errors.ts";
 import { assertNever, unexpected } from "./exhaustive.ts";
+import { guardedLogger, type Logger, SILENT } from "./logger.ts";
 import { LogIo } from "./log_io.ts";
 import { MetricsWatch, type RaftMetrics, type ReplicationMetrics } from "./metrics.ts";
 import { PeerRequests } from "./peer_requests.ts";
+import { PeerSender } from "./peer_sender.ts";
 import { PendingReads, type ReadPolicy } from "./pending_reads.ts";
 
 export type { ClientWriteResult } from "./client_writes.ts";
+export type { Logger } from "./logger.ts";
 export type { ReadPolicy } from "./pending_reads.ts";
-
-/**
- * Structured logging hook. Every method receives a message and fields.
- *
- * @example
- * ```ts
- * import type { Logger } from "./raft.ts";
- * const logger: Logger = {
- *   debug: () => {}, info: () => {}, warn: console.warn, error: console.error,
- * };
- * ```
- */
-export interface Logger {
-  /** Verbose protocol events. */
-  debug(message: string, fields?: Record<string, unknown>): void;
-  /** Role changes, membership changes. */
-  info(message: string, fields?: Record<string, unknown>): void;
-  /** Recoverable problems (unreachable peers). */
-  warn(message: string, fields?: Record<string, unknown>): void;
-  /** Fatal problems (storage errors). */
-  error(message: string, fields?: Record<string, unknown>): void;
-}
-
-const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * What a node is made of.
@@ -121,16 +109,6 @@ export interface RaftOptions<R> {
   /** Logging hook; default silent. */
   readonly logger?: Logger;
 }
-
-/** Committed entries to apply: `first` moves on as chunks are applied. */
-interface ApplyRange {
-  readonly type: "apply";
-  first: number;
-  readonly last: LogId;
-}
-
-/** Entries read at once while applying or recovering. */
-const CHUNK = 1000;
 
 /**
  * One Raft node.
@@ -191,15 +169,14 @@ export class Raft<R = unknown> {
 
   readonly #engine: RaftEngine;
   readonly #clock: Clock;
-  readonly #network: RaftNetwork;
   readonly #logStore: LogStore;
-  readonly #sm: StateMachine<R>;
   readonly #logger: Logger;
   readonly #io: LogIo;
   readonly #random: Random;
-
   readonly #writes: ClientWrites<R>;
   readonly #reads: PendingReads;
+  readonly #apply: ApplyWorker<R>;
+  readonly #sender: PeerSender;
   readonly #requests = new PeerRequests();
   readonly #membershipWaiters = new MembershipWaiters();
   /** `initialize` calls waiting for their membership entry to be durable. */
@@ -215,24 +192,8 @@ export class Raft<R = unknown> {
   #timerAt = Infinity;
   /** Tokens for the engine: peer requests and reads. */
   #nextToken = 1;
-  /** Peers that refused this node's requests as another cluster's, and why. */
-  readonly #refusedBy = new Map<NodeId, ClusterMismatch>();
-  #applyQueue: (ApplyRange | {
-    readonly type: "install";
-    readonly token: number;
-    readonly meta: SnapshotMeta;
-  })[] = [];
-  /** Received snapshot streams, by request token, until installed (or refused). */
-  readonly #snapshotData = new Map<number, ReadableStream<Uint8Array>>();
-  /** Peers a snapshot is being sent to. */
-  readonly #sendingSnapshot = new Set<NodeId>();
-  #building: Promise<SnapshotMeta> | null = null;
-  #snapshotIndex = 0;
-  #applying = false;
-  #appliedIndex: number;
   #nodes = new Map<NodeId, RaftNode>();
   #membershipLogId: LogId | null | undefined = undefined;
-  readonly #chains = new Map<NodeId, Promise<void>>();
   #lastRole = "";
   readonly #turnFn = (): void => this.#turn();
   readonly #timerFn = (): void => {
@@ -240,38 +201,44 @@ export class Raft<R = unknown> {
     this.#timerAt = Infinity;
     this.#schedule();
   };
+  readonly #buildFn = (): RaftMetrics => this.#buildMetrics();
 
   private constructor(
     opts: RaftOptions<R>,
-    config: Config,
-    clock: Clock,
-    engine: RaftEngine,
-    appliedIndex: number,
-    random: Random,
+    node: {
+      config: Config;
+      clock: Clock;
+      random: Random;
+      engine: RaftEngine;
+      appliedIndex: number;
+      snapshotIndex: number;
+    },
   ) {
     this.id = opts.id;
-    this.config = config;
-    this.#clock = clock;
-    this.#network = opts.network;
+    this.config = node.config;
+    this.#clock = node.clock;
     this.#logStore = opts.logStore;
-    this.#sm = opts.stateMachine;
-    this.#logger = opts.logger === undefined ? SILENT : guardedLogger(opts.logger);
+    const logger = opts.logger === undefined ? SILENT : guardedLogger(opts.logger);
+    this.#logger = logger;
+    const engine = node.engine;
     this.#engine = engine;
-    this.#random = random;
-    this.#appliedIndex = appliedIndex;
-    this.#io = new LogIo(
+    this.#random = node.random;
+    const io = new LogIo(
       opts.logStore,
       // A store that completes synchronously reports during the turn's #execute: the engine
       // takes it at once and the turn runs the commands it emits.
-      (io) => this.#inTurn ? this.#engine.flushed(io) : this.#post(() => this.#engine.flushed(io)),
+      (io) => this.#inTurn ? engine.flushed(io) : this.#post(() => engine.flushed(io)),
       (op, e) => this.#fail(op, e),
     );
-    this.#writes = new ClientWrites<R>({
+    this.#io = io;
+    const nodes = () => this.#nodes;
+    const writes = new ClientWrites<R>({
       propose: (payloads) => engine.propose(payloads),
       leaderId: () => engine.leaderId,
-      nodes: () => this.#nodes,
+      nodes,
     });
-    this.#reads = new PendingReads(clock, {
+    this.#writes = writes;
+    const reads = new PendingReads(node.clock, {
       read: (tokens, policy) => engine.read(tokens, policy),
       nextToken: () => this.#nextToken++,
       error: (reason) =>
@@ -281,23 +248,52 @@ export class Raft<R = unknown> {
           membership: () => engine.effectiveMembership().membership,
         }),
     });
+    this.#reads = reads;
+    this.#apply = new ApplyWorker<R>(
+      {
+        stateMachine: opts.stateMachine,
+        io,
+        engine,
+        writes,
+        reads,
+        logger,
+        config: node.config,
+        post: (fn) => this.#post(fn),
+        call: (fn) => this.#call(fn),
+        fail: (op, e) => this.#fail(op, e),
+        unusable: () => this.#unusable(),
+        onApplied: () => this.metrics.invalidate(this.#buildFn),
+      },
+      node.appliedIndex,
+      node.snapshotIndex,
+    );
+    this.#sender = new PeerSender({
+      network: opts.network,
+      io,
+      stateMachine: opts.stateMachine,
+      logger,
+      snapshotChunkSize: node.config.snapshotChunkSize,
+      node: (id) => this.#nodes.get(id) ?? { addr: "" },
+      received: (from, res) => this.#post(() => engine.receive(from, res)),
+      unreachable: (peer) => this.#post(() => engine.unreachable(peer)),
+    });
     this.#syncNodes();
-    this.metrics = new MetricsWatch(this.#buildMetrics(), clock);
+    this.metrics = new MetricsWatch(this.#buildMetrics(), node.clock);
     this.trigger = {
-      elect: () => this.#call(() => this.#engine.triggerElect()),
-      heartbeat: () => this.#call(() => this.#engine.triggerHeartbeat()),
+      elect: () => this.#call(() => engine.triggerElect()),
+      heartbeat: () => this.#call(() => engine.triggerHeartbeat()),
       transferLeader: (to) => this.#transferLeader(to),
-      snapshot: () => this.#buildSnapshot(),
+      snapshot: () => this.#apply.buildSnapshot(),
       purgeLog: (upTo) => {
         if (!Number.isSafeInteger(upTo) || upTo < 0) {
           return Promise.reject(new TypeError(`purgeLog takes a log index, got ${upTo}`));
         }
-        return this.#call(() => this.#engine.purgeLog(upTo));
+        return this.#call(() => engine.purgeLog(upTo));
       },
     };
     this.runtimeConfig = {
-      elect: (enabled) => this.#call(() => this.#engine.setElectEnabled(enabled)),
-      heartbeat: (enabled) => this.#call(() => this.#engine.setHeartbeatEnabled(enabled)),
+      elect: (enabled) => this.#call(() => engine.setElectEnabled(enabled)),
+      heartbeat: (enabled) => this.#call(() => engine.setHeartbeatEnabled(enabled)),
     };
   }
 
@@ -363,15 +359,14 @@ export class Raft<R = unknown> {
         // A node with any history may have acknowledged a leader just before it stopped.
         ...(vote.term > 0 || last > 0 ? { heardFromLeaderAt: clock.now() } : {}),
       });
-      const raft = new Raft<R>(
-        opts,
+      const raft = new Raft<R>(opts, {
         config,
         clock,
-        engine,
-        applied.lastApplied?.index ?? 0,
         random,
-      );
-      raft.#snapshotIndex = snapshot?.lastLogId?.index ?? 0;
+        engine,
+        appliedIndex: applied.lastApplied?.index ?? 0,
+        snapshotIndex: snapshot?.lastLogId?.index ?? 0,
+      });
       raft.#schedule();
       return raft;
     } catch (e) {
@@ -508,10 +503,10 @@ export class Raft<R = unknown> {
       await this.metrics.wait({ timeout: options.timeout ?? 30_000 }).metrics(
         (m) =>
           (m.replication?.get(id)?.matched?.index ?? 0) >= target || m.state !== "leader" ||
-          this.#refusedBy.has(id),
+          this.#sender.refusal(id) !== undefined,
         `learner ${id} caught up`,
       );
-      const refused = this.#refusedBy.get(id);
+      const refused = this.#sender.refusal(id);
       if (refused !== undefined) throw refused;
     }
     return { logId };
@@ -616,23 +611,16 @@ export class Raft<R = unknown> {
         return reject(err);
       }
       const token = this.#nextToken++;
-      this.#snapshotData.set(token, stream);
+      this.#apply.holdSnapshot(token, stream);
       this.#requests.add(token, {
         resolve: (m) => {
-          this.#dropSnapshotData(token);
+          this.#apply.dropSnapshot(token);
           resolve(m as InstallSnapshotResponse);
         },
         reject,
       });
       this.#post(() => this.#engine.receive(request.leaderId, request, token));
     });
-  }
-
-  #dropSnapshotData(token: number): void {
-    const unread = this.#snapshotData.get(token);
-    if (unread === undefined) return;
-    this.#snapshotData.delete(token);
-    void unread.cancel().catch(() => {});
   }
 
   /** Handles the leader's TimeoutNow (leadership transfer). */
@@ -743,6 +731,7 @@ export class Raft<R = unknown> {
     this.#timer = this.#clock.setTimer(Math.max(0, at - this.#clock.now()), this.#timerFn);
   }
 
+  /** Executes the engine's commands, in order. */
   #execute(commands: Command[]): void {
     for (const c of commands) {
       if (this.#stopped) return; // a storage failure during the turn stops the node
@@ -754,13 +743,13 @@ export class Raft<R = unknown> {
           this.#io.submit(c);
           break;
         case "send":
-          this.#send(c.to, c.message);
+          this.#sender.send(c.to, c.message);
           break;
         case "replicate":
           // A commit-only update for an idle peer is not sent: the next append (under
           // load, at once) or heartbeat (when idle, within heartbeatInterval) carries it.
           // Clients are answered by the leader; followers apply a little later when idle.
-          if (c.lazy !== true) this.#replicate(c.to, c.plan);
+          if (c.lazy !== true) this.#sender.replicate(c.to, c.plan);
           break;
         case "reply":
           this.#requests.take(c.token)?.resolve(c.message);
@@ -768,25 +757,22 @@ export class Raft<R = unknown> {
         case "refuse": {
           const r = this.#requests.take(c.token);
           if (r !== undefined) {
-            this.#dropSnapshotData(c.token);
+            this.#apply.dropSnapshot(c.token);
             r.reject(refusalError(c.refusal));
           }
           break;
         }
         case "apply":
+          this.#apply.apply(c.first, c.last);
+          break;
         case "install-snapshot":
-          this.#applyQueue.push(
-            c.type === "apply"
-              ? { type: "apply", first: c.first, last: c.last }
-              : { type: "install", token: c.token, meta: c.meta },
-          );
-          if (!this.#applying) this.#runApply();
+          this.#apply.install(c.token, c.meta);
           break;
         case "send-snapshot":
-          void this.#sendSnapshot(c.to, c.term, c.leaderId, c.clusterId);
+          void this.#sender.sendSnapshot(c.to, c.term, c.leaderId, c.clusterId);
           break;
         case "read-ready":
-          this.#reads.ready(c.token, c.index, this.#appliedIndex);
+          this.#reads.ready(c.token, c.index, this.#apply.appliedIndex);
           break;
         case "read-failed":
           this.#reads.failed(c.token, c.reason);
@@ -800,249 +786,6 @@ export class Raft<R = unknown> {
     }
   }
 
-  #send(to: NodeId, message: RaftRequest): void {
-    const node = this.#nodes.get(to) ?? { addr: "" };
-    let sent: Promise<RaftResponse>;
-    try {
-      sent = this.#network.send(to, node, message);
-    } catch (e) {
-      // A network that throws instead of rejecting: a failed send all the same.
-      sent = Promise.reject(e);
-    }
-    sent.then(
-      (res) => {
-        if (this.#refusedBy.size > 0) this.#refusedBy.delete(to);
-        this.#post(() => this.#engine.receive(to, res));
-      },
-      (e) => {
-        if (!this.#noteRefusal(to, e)) {
-          this.#logger.debug("send failed", { to, type: message.type, error: String(e) });
-        }
-        if (message.type === "append") this.#post(() => this.#engine.unreachable(to));
-      },
-    );
-  }
-
-  /**
-   * Whether `e` says `to` refused this node as another cluster's; logs it
-   * (as an error, once until the peer accepts again) and remembers it for
-   * `addLearner`.
-   */
-  #noteRefusal(to: NodeId, e: unknown): boolean {
-    const mismatch = clusterMismatchOf(e);
-    if (mismatch === null) return false;
-    if (!this.#refusedBy.has(to)) {
-      this.#logger.error("peer belongs to another cluster: it refuses this node's requests", {
-        to,
-        error: mismatch.message,
-      });
-    }
-    this.#refusedBy.set(to, mismatch);
-    return true;
-  }
-
-  #replicate(to: NodeId, plan: AppendPlan): void {
-    // A heartbeat (no entries) is never delayed behind a pending store read: its
-    // prevLogId is the peer's known match point, so overtaking an append is harmless.
-    if (plan.last < plan.first) {
-      this.#send(to, this.#appendRequest(plan, []));
-      return;
-    }
-    if (!this.#chains.has(to)) {
-      const cached = this.#io.cached(plan.first, plan.last);
-      if (cached !== null) {
-        this.#send(to, this.#appendRequest(plan, cached));
-        return;
-      }
-    }
-    // Entries must come from the store: keep this peer's requests in order behind the read.
-    const prev = this.#chains.get(to) ?? Promise.resolve();
-    const next: Promise<void> = prev.then(async () => {
-      const entries = await this.#io.entries(plan.first, plan.last);
-      this.#send(to, this.#appendRequest(plan, entries));
-    }).catch((e) => {
-      this.#logger.warn("cannot read entries to replicate", { to, error: String(e) });
-      this.#post(() => this.#engine.unreachable(to));
-    });
-    this.#chains.set(to, next);
-    void next.then(() => {
-      if (this.#chains.get(to) === next) this.#chains.delete(to);
-    });
-  }
-
-  #appendRequest(plan: AppendPlan, entries: readonly Entry[]): AppendRequest {
-    return {
-      type: "append",
-      term: plan.term,
-      leaderId: plan.leaderId,
-      prevLogId: plan.prevLogId,
-      entries,
-      leaderCommit: plan.leaderCommit,
-      round: plan.round,
-      clusterId: plan.clusterId,
-    };
-  }
-
-  /**
-   * The apply worker: applies queued ranges (in chunks) and installs received
-   * snapshots, in order. Runs synchronously while the cache has the entries
-   * and the state machine answers with an array; waits for whatever returns a
-   * promise, then resumes.
-   */
-  #runApply(): void {
-    this.#applying = true;
-    try {
-      while (this.#applyQueue.length > 0 && !this.#stopped) {
-        const item = this.#applyQueue[0]!;
-        if (item.type === "install") {
-          this.#applyQueue.shift();
-          this.#install(item.token, item.meta).then(this.#resumeApply, this.#applyFailed);
-          return;
-        }
-        const from = item.first;
-        const to = Math.min(item.last.index, from + CHUNK - 1);
-        const cached = this.#io.cached(from, to);
-        const pending = cached !== null
-          ? this.#applyChunk(item, cached)
-          : this.#io.entries(from, to).then((entries) => this.#applyChunk(item, entries));
-        if (pending !== undefined) {
-          pending.then(this.#resumeApply, this.#applyFailed);
-          return;
-        }
-      }
-    } catch (e) {
-      this.#fail("apply", e);
-    }
-    this.#applying = false;
-  }
-
-  readonly #resumeApply = (): void => this.#runApply();
-  readonly #applyFailed = (e: unknown): void => {
-    this.#fail("apply", e);
-    this.#applying = false;
-  };
-
-  /** Applies `entries` (the head of `item`): synchronously if the state machine does. */
-  #applyChunk(item: ApplyRange, entries: Entry[]): Promise<void> | undefined {
-    const responses = this.#sm.apply(entries);
-    if (Array.isArray(responses)) {
-      this.#applied(item, entries, responses);
-      return undefined;
-    }
-    return responses.then((r) => this.#applied(item, entries, r));
-  }
-
-  /** Answers the writes of an applied chunk and moves `item` past it. */
-  #applied(item: ApplyRange, entries: Entry[], responses: readonly (R | undefined)[]): void {
-    this.#writes.applied(entries, responses);
-    const lastEntry = entries[entries.length - 1]!;
-    const appliedId = { term: lastEntry.term, index: lastEntry.index };
-    this.#appliedIndex = appliedId.index;
-    // Emits no command: no turn of its own needed.
-    this.#engine.applied(appliedId);
-    this.metrics.invalidate(this.#buildFn);
-    this.#reads.release(this.#appliedIndex);
-    item.first = appliedId.index + 1;
-    if (item.first > item.last.index) {
-      this.#applyQueue.shift();
-      this.#io.saveCommitted(item.last);
-      this.#maybeSnapshot();
-    }
-  }
-
-  /** Installs a received snapshot into the state machine, in apply order. */
-  async #install(token: number, meta: SnapshotMeta): Promise<void> {
-    const stream = this.#snapshotData.get(token);
-    if (stream === undefined) return; // The request was abandoned (shutdown).
-    this.#snapshotData.delete(token);
-    try {
-      await this.#sm.installSnapshot(meta, stream);
-    } catch (e) {
-      this.#logger.warn("cannot install snapshot", {
-        snapshotId: meta.snapshotId,
-        error: String(e),
-      });
-      this.#post(() => this.#engine.snapshotInstallFailed(token));
-      return;
-    }
-    const index = meta.lastLogId?.index ?? 0;
-    this.#appliedIndex = Math.max(this.#appliedIndex, index);
-    this.#snapshotIndex = Math.max(this.#snapshotIndex, index);
-    // Proposals at or below the snapshot can no longer be told apart: their outcome is
-    // unknown to this node (another leader decided them).
-    this.#writes.abandon(-Infinity, index);
-    this.#post(() => this.#engine.snapshotInstalled(token));
-    this.#reads.release(this.#appliedIndex);
-  }
-
-  /** Builds a snapshot when the policy says enough entries were applied since the last. */
-  #maybeSnapshot(): void {
-    const policy = this.config.snapshotPolicy;
-    if (policy.kind !== "logs-since-last" || this.#building !== null) return;
-    if (this.#appliedIndex - this.#snapshotIndex < policy.logs) return;
-    this.#buildSnapshot().catch((e) => {
-      this.#logger.warn("snapshot failed", { error: String(e) });
-    });
-  }
-
-  #buildSnapshot(): Promise<SnapshotMeta> {
-    const err = this.#unusable();
-    if (err !== null) return Promise.reject(err);
-    if (this.#building !== null) return this.#building;
-    const building = (async () => {
-      try {
-        const snap = await this.#sm.buildSnapshot();
-        const meta = snap.meta;
-        const index = meta.lastLogId?.index ?? 0;
-        if (index > this.#snapshotIndex) this.#snapshotIndex = index;
-        const keep = this.config.maxInSnapshotLogsToKeep;
-        await this.#call(() => {
-          this.#engine.snapshotBuilt(meta);
-          if (index - keep > 0) this.#engine.purgeLog(index - keep);
-        });
-        return meta;
-      } finally {
-        this.#building = null;
-      }
-    })();
-    this.#building = building;
-    return building;
-  }
-
-  /** Streams the current snapshot to a peer whose entries are purged. */
-  async #sendSnapshot(
-    to: NodeId,
-    term: number,
-    leaderId: NodeId,
-    clusterId: string,
-  ): Promise<void> {
-    if (this.#sendingSnapshot.has(to)) return;
-    this.#sendingSnapshot.add(to);
-    try {
-      const snap = await this.#sm.currentSnapshot();
-      if (snap === null) throw new RangeError("no snapshot to send");
-      const request: InstallSnapshotRequest = {
-        type: "install-snapshot",
-        term,
-        leaderId,
-        meta: snap.meta,
-        clusterId,
-      };
-      const node = this.#nodes.get(to) ?? { addr: "" };
-      const data = rechunk(snap.open(), this.config.snapshotChunkSize);
-      const res = await this.#network.installSnapshot(to, node, request, data);
-      this.#refusedBy.delete(to);
-      this.#post(() => this.#engine.receive(to, res));
-    } catch (e) {
-      if (!this.#noteRefusal(to, e)) {
-        this.#logger.warn("snapshot transfer failed", { to, error: String(e) });
-      }
-      this.#post(() => this.#engine.unreachable(to));
-    } finally {
-      this.#sendingSnapshot.delete(to);
-    }
-  }
-
   async #transferLeader(to: NodeId): Promise<void> {
     if (!isNodeId(to)) throw new TypeError(`invalid node id ${to}`);
     const r = await this.#call(() => this.#engine.transferLeader(to));
@@ -1050,7 +793,7 @@ export class Raft<R = unknown> {
     throw adminError(r, { nodes: this.#nodes, status: this.#engine.status() });
   }
 
-  // ---- errors and metrics ------------------------------------------------------------
+  // ---- stopping ----------------------------------------------------------------------
 
   #unusable(): RaftError | null {
     if (this.#fatal !== null) return this.#fatal;
@@ -1080,16 +823,17 @@ export class Raft<R = unknown> {
     this.metrics.publish(this.#buildMetrics());
   }
 
+  /** Settles everything pending, each part in turn (shutdown, fatal error). */
   #rejectAll(err: RaftError): void {
     this.#writes.rejectAll(err);
     this.#reads.rejectAll(err);
     this.#requests.rejectAll(err);
     this.#membershipWaiters.rejectAll(err);
     this.#durableWaiters.rejectAll(err);
-    for (const token of [...this.#snapshotData.keys()]) this.#dropSnapshotData(token);
+    this.#apply.close();
   }
 
-  readonly #buildFn = (): RaftMetrics => this.#buildMetrics();
+  // ---- membership and metrics --------------------------------------------------------
 
   /** Refreshes the node addresses when the effective membership changed; says whether it did. */
   #syncNodes(): boolean {
@@ -1117,8 +861,6 @@ export class Raft<R = unknown> {
       this.#engine.role !== this.#lastRole &&
       (!this.#nodes.has(this.id) || this.#lastRole === "leader")
     ) {
-      // Left the cluster, or lost leadership: what is not committed yet is decided by
-      // another leader now (kept or overwritten), which this node may never learn.
       this.#abandonUncommittedWrites();
     }
     if (this.#engine.role === this.#lastRole) {
@@ -1166,31 +908,4 @@ export class Raft<R = unknown> {
       storageError: this.#fatal,
     };
   }
-}
-
-/** The {@linkcode ClusterMismatch} a failed send carries (itself, or as its cause), if any. */
-function clusterMismatchOf(e: unknown): ClusterMismatch | null {
-  for (let x: unknown = e, depth = 0; x instanceof Error && depth < 3; x = x.cause, depth++) {
-    if (x instanceof ClusterMismatch) return x;
-    const f = x as Error & { code?: unknown; expected?: unknown; got?: unknown; from?: unknown };
-    if (
-      f.code === "ClusterMismatch" && typeof f.expected === "string" &&
-      typeof f.got === "string" && isNodeId(f.from)
-    ) {
-      return new ClusterMismatch(f.expected, f.got, f.from);
-    }
-  }
-  return null;
-}
-
-/** A logger whose failures are swallowed: a broken logging hook must not stop the node. */
-function guardedLogger(logger: Logger): Logger {
-  const call = (level: keyof Logger) => (message: string, fields?: Record<string, unknown>) => {
-    try {
-      logger[level](message, fields);
-    } catch {
-      // Nothing to report it to.
-    }
-  };
-  return { debug: call("debug"), info: call("info"), warn: call("warn"), error: call("error") };
 }

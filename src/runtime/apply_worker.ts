@@ -1,0 +1,283 @@
+/**
+ * The apply/snapshot worker of a node: applies committed entries to the
+ * state machine in chunks and installs received snapshots, strictly in the
+ * order the engine asked for them; answers the client writes and releases
+ * the reads each step covers; builds snapshots (on demand, and when the
+ * snapshot policy says enough entries were applied since the last) and has
+ * the log purged behind them. It runs synchronously while the log cache
+ * holds the entries and the state machine answers with an array, and waits
+ * for whatever returns a promise.
+ *
+ * @module
+ */
+
+import type { Config } from "../config.ts";
+import type { RaftEngine } from "../engine/engine.ts";
+import type { RaftError } from "../errors.ts";
+import type { StateMachine } from "../storage.ts";
+import type { Entry, LogId, SnapshotMeta } from "../types.ts";
+import type { ClientWrites } from "./client_writes.ts";
+import type { Logger } from "./logger.ts";
+import type { LogIo } from "./log_io.ts";
+import type { PendingReads } from "./pending_reads.ts";
+
+/** Entries read at once while applying or recovering. */
+export const CHUNK = 1000;
+
+/** Committed entries to apply: `first` moves on as chunks are applied. */
+interface ApplyRange {
+  readonly type: "apply";
+  first: number;
+  readonly last: LogId;
+}
+
+/** A received snapshot to install, its bytes held under the request's token. */
+interface Install {
+  readonly type: "install";
+  readonly token: number;
+  readonly meta: SnapshotMeta;
+}
+
+/**
+ * What the worker needs from its node.
+ *
+ * @example
+ * ```ts ignore
+ * const host: ApplyHost<string> = {
+ *   stateMachine, io, engine, writes, reads, logger, config,
+ *   post, call, fail, unusable, onApplied: () => metrics.invalidate(build),
+ * };
+ * ```
+ */
+export interface ApplyHost<R> {
+  /** The application's state machine. */
+  readonly stateMachine: StateMachine<R>;
+  /** The log, to read entries from (and to remember the commit index in). */
+  readonly io: LogIo;
+  /** Told what was applied, installed and built. */
+  readonly engine: RaftEngine;
+  /** Answered as their entries are applied. */
+  readonly writes: ClientWrites<R>;
+  /** Released as the applied index moves. */
+  readonly reads: PendingReads;
+  /** Logging hook. */
+  readonly logger: Logger;
+  /** The snapshot policy and how many entries to keep behind a snapshot. */
+  readonly config: Pick<Config, "snapshotPolicy" | "maxInSnapshotLogsToKeep">;
+  /** Runs `fn` in the node's next turn. */
+  post(fn: () => void): void;
+  /** Runs `fn` in the node's next turn; resolves with its result. */
+  call<T>(fn: () => T): Promise<T>;
+  /** Stops the node: storage (or the state machine) failed. */
+  fail(operation: string, error: unknown): void;
+  /** Why the node cannot take calls now (stopped, failed), or `null`. */
+  unusable(): RaftError | null;
+  /** The applied index moved (metrics are stale). */
+  onApplied(): void;
+}
+
+/**
+ * The apply/snapshot worker of one node.
+ *
+ * @example
+ * ```ts ignore
+ * const worker = new ApplyWorker(host, appliedIndex, snapshotIndex);
+ * worker.apply(8, { term: 2, index: 12 }); // the engine's apply command
+ * const meta = await worker.buildSnapshot();
+ * ```
+ */
+export class ApplyWorker<R> {
+  readonly #host: ApplyHost<R>;
+  #queue: (ApplyRange | Install)[] = [];
+  /** Received snapshot streams, by request token, until installed (or refused). */
+  readonly #snapshotData = new Map<number, ReadableStream<Uint8Array>>();
+  #building: Promise<SnapshotMeta> | null = null;
+  #snapshotIndex: number;
+  #applying = false;
+  #appliedIndex: number;
+  #closed = false;
+
+  /**
+   * @param host what the worker needs from its node
+   * @param appliedIndex the state machine's last applied index
+   * @param snapshotIndex the last index of the state machine's current snapshot
+   */
+  constructor(host: ApplyHost<R>, appliedIndex: number, snapshotIndex: number) {
+    this.#host = host;
+    this.#appliedIndex = appliedIndex;
+    this.#snapshotIndex = snapshotIndex;
+  }
+
+  /** The last index the state machine applied (or installed a snapshot up to). */
+  get appliedIndex(): number {
+    return this.#appliedIndex;
+  }
+
+  /** Applies the committed entries `first` to `last`, after everything queued before. */
+  apply(first: number, last: LogId): void {
+    this.#queue.push({ type: "apply", first, last });
+    if (!this.#applying) this.#run();
+  }
+
+  /** Installs the snapshot held under `token`, after everything queued before. */
+  install(token: number, meta: SnapshotMeta): void {
+    this.#queue.push({ type: "install", token, meta });
+    if (!this.#applying) this.#run();
+  }
+
+  /**
+   * Holds a received snapshot's bytes under its request's token until its
+   * install (they stay in the stream, back-pressuring the sender).
+   */
+  holdSnapshot(token: number, stream: ReadableStream<Uint8Array>): void {
+    this.#snapshotData.set(token, stream);
+  }
+
+  /** Cancels the snapshot stream held under `token`, if still held (refused, answered). */
+  dropSnapshot(token: number): void {
+    const unread = this.#snapshotData.get(token);
+    if (unread === undefined) return;
+    this.#snapshotData.delete(token);
+    void unread.cancel().catch(() => {});
+  }
+
+  /** Stops the worker (shutdown, fatal error): cancels every held snapshot stream. */
+  close(): void {
+    this.#closed = true;
+    for (const token of [...this.#snapshotData.keys()]) this.dropSnapshot(token);
+  }
+
+  /**
+   * Applies queued ranges (in chunks) and installs received snapshots, in
+   * order. Runs synchronously while the cache has the entries and the state
+   * machine answers with an array; waits for whatever returns a promise, then
+   * resumes.
+   */
+  #run(): void {
+    this.#applying = true;
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const item = this.#queue[0]!;
+        if (item.type === "install") {
+          this.#queue.shift();
+          this.#install(item.token, item.meta).then(this.#resume, this.#failed);
+          return;
+        }
+        const from = item.first;
+        const to = Math.min(item.last.index, from + CHUNK - 1);
+        const cached = this.#host.io.cached(from, to);
+        const pending = cached !== null
+          ? this.#applyChunk(item, cached)
+          : this.#host.io.entries(from, to).then((entries) => this.#applyChunk(item, entries));
+        if (pending !== undefined) {
+          pending.then(this.#resume, this.#failed);
+          return;
+        }
+      }
+    } catch (e) {
+      this.#host.fail("apply", e);
+    }
+    this.#applying = false;
+  }
+
+  readonly #resume = (): void => this.#run();
+  readonly #failed = (e: unknown): void => {
+    this.#host.fail("apply", e);
+    this.#applying = false;
+  };
+
+  /** Applies `entries` (the head of `item`): synchronously if the state machine does. */
+  #applyChunk(item: ApplyRange, entries: Entry[]): Promise<void> | undefined {
+    const responses = this.#host.stateMachine.apply(entries);
+    if (Array.isArray(responses)) {
+      this.#applied(item, entries, responses);
+      return undefined;
+    }
+    return responses.then((r) => this.#applied(item, entries, r));
+  }
+
+  /** Answers the writes of an applied chunk and moves `item` past it. */
+  #applied(item: ApplyRange, entries: Entry[], responses: readonly (R | undefined)[]): void {
+    const host = this.#host;
+    host.writes.applied(entries, responses);
+    const lastEntry = entries[entries.length - 1]!;
+    const appliedId = { term: lastEntry.term, index: lastEntry.index };
+    this.#appliedIndex = appliedId.index;
+    // Emits no command: no turn of its own needed.
+    host.engine.applied(appliedId);
+    host.onApplied();
+    host.reads.release(this.#appliedIndex);
+    item.first = appliedId.index + 1;
+    if (item.first > item.last.index) {
+      this.#queue.shift();
+      host.io.saveCommitted(item.last);
+      this.#maybeSnapshot();
+    }
+  }
+
+  /** Installs a received snapshot into the state machine, in apply order. */
+  async #install(token: number, meta: SnapshotMeta): Promise<void> {
+    const host = this.#host;
+    const stream = this.#snapshotData.get(token);
+    if (stream === undefined) return; // The request was abandoned (shutdown).
+    this.#snapshotData.delete(token);
+    try {
+      await host.stateMachine.installSnapshot(meta, stream);
+    } catch (e) {
+      host.logger.warn("cannot install snapshot", {
+        snapshotId: meta.snapshotId,
+        error: String(e),
+      });
+      host.post(() => host.engine.snapshotInstallFailed(token));
+      return;
+    }
+    const index = meta.lastLogId?.index ?? 0;
+    this.#appliedIndex = Math.max(this.#appliedIndex, index);
+    this.#snapshotIndex = Math.max(this.#snapshotIndex, index);
+    // Proposals at or below the snapshot can no longer be told apart: their outcome is
+    // unknown to this node (another leader decided them).
+    host.writes.abandon(-Infinity, index);
+    host.post(() => host.engine.snapshotInstalled(token));
+    host.reads.release(this.#appliedIndex);
+  }
+
+  /** Builds a snapshot when the policy says enough entries were applied since the last. */
+  #maybeSnapshot(): void {
+    const policy = this.#host.config.snapshotPolicy;
+    if (policy.kind !== "logs-since-last" || this.#building !== null) return;
+    if (this.#appliedIndex - this.#snapshotIndex < policy.logs) return;
+    this.buildSnapshot().catch((e) => {
+      this.#host.logger.warn("snapshot failed", { error: String(e) });
+    });
+  }
+
+  /**
+   * Builds a snapshot of the applied state (or joins the one being built),
+   * tells the engine, and has the log purged up to it, keeping
+   * `maxInSnapshotLogsToKeep` entries; resolves with its metadata.
+   */
+  buildSnapshot(): Promise<SnapshotMeta> {
+    const host = this.#host;
+    const err = host.unusable();
+    if (err !== null) return Promise.reject(err);
+    if (this.#building !== null) return this.#building;
+    const building = (async () => {
+      try {
+        const snap = await host.stateMachine.buildSnapshot();
+        const meta = snap.meta;
+        const index = meta.lastLogId?.index ?? 0;
+        if (index > this.#snapshotIndex) this.#snapshotIndex = index;
+        const keep = host.config.maxInSnapshotLogsToKeep;
+        await host.call(() => {
+          host.engine.snapshotBuilt(meta);
+          if (index - keep > 0) host.engine.purgeLog(index - keep);
+        });
+        return meta;
+      } finally {
+        this.#building = null;
+      }
+    })();
+    this.#building = building;
+    return building;
+  }
+}

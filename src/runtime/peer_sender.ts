@@ -1,0 +1,245 @@
+/**
+ * What a node sends its peers: requests (votes, TimeoutNow), appends built
+ * from the engine's replication plans, and snapshots streamed to peers whose
+ * entries are purged. Appends whose entries must be read from the store are
+ * chained per peer, so that each peer receives its appends in order; a
+ * heartbeat never waits behind such a read. Responses and failures go back
+ * to the engine through the host. A peer that refuses this node as another
+ * cluster's is logged once and remembered, for `addLearner` to report.
+ *
+ * @module
+ */
+
+import type { AppendPlan } from "../engine/commands.ts";
+import { ClusterMismatch } from "../errors.ts";
+import type {
+  AppendRequest,
+  InstallSnapshotRequest,
+  RaftRequest,
+  RaftResponse,
+} from "../messages.ts";
+import type { RaftNetwork } from "../network.ts";
+import { rechunk } from "../byte_stream.ts";
+import type { StateMachine } from "../storage.ts";
+import type { Entry, NodeId, RaftNode } from "../types.ts";
+import { isNodeId } from "../types.ts";
+import type { Logger } from "./logger.ts";
+import type { LogIo } from "./log_io.ts";
+
+/**
+ * What the sender needs from its node.
+ *
+ * @example
+ * ```ts ignore
+ * const host: SenderHost = {
+ *   network, io, stateMachine, logger, snapshotChunkSize: 1 << 20,
+ *   node: (id) => nodes.get(id) ?? { addr: "" },
+ *   received: (from, res) => post(() => engine.receive(from, res)),
+ *   unreachable: (peer) => post(() => engine.unreachable(peer)),
+ * };
+ * ```
+ */
+export interface SenderHost {
+  /** How to reach peers. */
+  readonly network: RaftNetwork;
+  /** The log, to read the entries of an append. */
+  readonly io: LogIo;
+  /** Where the snapshot to send comes from. */
+  readonly stateMachine: Pick<StateMachine<unknown>, "currentSnapshot">;
+  /** Logging hook. */
+  readonly logger: Logger;
+  /** Size of the chunks a snapshot is sent in. */
+  readonly snapshotChunkSize: number;
+  /** The address of a peer. */
+  node(id: NodeId): RaftNode;
+  /** A peer answered: hand the response to the engine. */
+  received(from: NodeId, response: RaftResponse): void;
+  /** A peer could not be reached (an append or a snapshot failed): tell the engine. */
+  unreachable(peer: NodeId): void;
+}
+
+/**
+ * The sending side of one node.
+ *
+ * @example
+ * ```ts ignore
+ * const sender = new PeerSender(host);
+ * sender.replicate(2, plan); // an append (or heartbeat) to node 2
+ * sender.refusal(2); // a ClusterMismatch if node 2 refuses this cluster
+ * ```
+ */
+export class PeerSender {
+  readonly #host: SenderHost;
+  /** Per peer, the last append waiting for a store read (appends to a peer go in order). */
+  readonly #chains = new Map<NodeId, Promise<void>>();
+  /** Peers a snapshot is being sent to. */
+  readonly #sendingSnapshot = new Set<NodeId>();
+  /** Peers that refused this node's requests as another cluster's, and why. */
+  readonly #refusedBy = new Map<NodeId, ClusterMismatch>();
+
+  /** @param host what the sender needs from its node */
+  constructor(host: SenderHost) {
+    this.#host = host;
+  }
+
+  /**
+   * Why `peer` refuses this node's requests (it belongs to another cluster),
+   * if it did the last time it answered.
+   */
+  refusal(peer: NodeId): ClusterMismatch | undefined {
+    return this.#refusedBy.get(peer);
+  }
+
+  /**
+   * Sends `message` to `to`; its response goes to the engine. A failed
+   * append makes the peer unreachable for the engine.
+   */
+  send(to: NodeId, message: RaftRequest): void {
+    const host = this.#host;
+    const node = host.node(to);
+    let sent: Promise<RaftResponse>;
+    try {
+      sent = host.network.send(to, node, message);
+    } catch (e) {
+      // A network that throws instead of rejecting: a failed send all the same.
+      sent = Promise.reject(e);
+    }
+    sent.then(
+      (res) => {
+        if (this.#refusedBy.size > 0) this.#refusedBy.delete(to);
+        host.received(to, res);
+      },
+      (e) => {
+        if (!this.#noteRefusal(to, e)) {
+          host.logger.debug("send failed", { to, type: message.type, error: String(e) });
+        }
+        if (message.type === "append") host.unreachable(to);
+      },
+    );
+  }
+
+  /**
+   * Whether `e` says `to` refused this node as another cluster's; logs it
+   * (as an error, once until the peer accepts again) and remembers it.
+   */
+  #noteRefusal(to: NodeId, e: unknown): boolean {
+    const mismatch = clusterMismatchOf(e);
+    if (mismatch === null) return false;
+    if (!this.#refusedBy.has(to)) {
+      this.#host.logger.error(
+        "peer belongs to another cluster: it refuses this node's requests",
+        { to, error: mismatch.message },
+      );
+    }
+    this.#refusedBy.set(to, mismatch);
+    return true;
+  }
+
+  /** Sends the append `plan` describes, reading its entries when they are not cached. */
+  replicate(to: NodeId, plan: AppendPlan): void {
+    const io = this.#host.io;
+    // A heartbeat (no entries) is never delayed behind a pending store read: its
+    // prevLogId is the peer's known match point, so overtaking an append is harmless.
+    if (plan.last < plan.first) {
+      this.send(to, appendRequest(plan, []));
+      return;
+    }
+    if (!this.#chains.has(to)) {
+      const cached = io.cached(plan.first, plan.last);
+      if (cached !== null) {
+        this.send(to, appendRequest(plan, cached));
+        return;
+      }
+    }
+    // Entries must come from the store: keep this peer's requests in order behind the read.
+    const prev = this.#chains.get(to) ?? Promise.resolve();
+    const next: Promise<void> = prev.then(async () => {
+      const entries = await io.entries(plan.first, plan.last);
+      this.send(to, appendRequest(plan, entries));
+    }).catch((e) => {
+      this.#host.logger.warn("cannot read entries to replicate", { to, error: String(e) });
+      this.#host.unreachable(to);
+    });
+    this.#chains.set(to, next);
+    void next.then(() => {
+      if (this.#chains.get(to) === next) this.#chains.delete(to);
+    });
+  }
+
+  /**
+   * Streams the current snapshot to `to` (a peer whose entries are purged),
+   * unless one is already on its way there.
+   */
+  async sendSnapshot(
+    to: NodeId,
+    term: number,
+    leaderId: NodeId,
+    clusterId: string,
+  ): Promise<void> {
+    if (this.#sendingSnapshot.has(to)) return;
+    this.#sendingSnapshot.add(to);
+    const host = this.#host;
+    try {
+      const snap = await host.stateMachine.currentSnapshot();
+      if (snap === null) throw new RangeError("no snapshot to send");
+      const request: InstallSnapshotRequest = {
+        type: "install-snapshot",
+        term,
+        leaderId,
+        meta: snap.meta,
+        clusterId,
+      };
+      const node = host.node(to);
+      const data = rechunk(snap.open(), host.snapshotChunkSize);
+      const res = await host.network.installSnapshot(to, node, request, data);
+      this.#refusedBy.delete(to);
+      host.received(to, res);
+    } catch (e) {
+      if (!this.#noteRefusal(to, e)) {
+        host.logger.warn("snapshot transfer failed", { to, error: String(e) });
+      }
+      host.unreachable(to);
+    } finally {
+      this.#sendingSnapshot.delete(to);
+    }
+  }
+}
+
+function appendRequest(plan: AppendPlan, entries: readonly Entry[]): AppendRequest {
+  return {
+    type: "append",
+    term: plan.term,
+    leaderId: plan.leaderId,
+    prevLogId: plan.prevLogId,
+    entries,
+    leaderCommit: plan.leaderCommit,
+    round: plan.round,
+    clusterId: plan.clusterId,
+  };
+}
+
+/**
+ * The {@linkcode ClusterMismatch} a failed send carries (itself, or as its
+ * cause), if any.
+ *
+ * @example
+ * ```ts
+ * import { clusterMismatchOf } from "./peer_sender.ts";
+ * import { ClusterMismatch, Unreachable } from "../errors.ts";
+ * const e = new Unreachable(2, { cause: new ClusterMismatch("a1", "b2", 2) });
+ * console.assert(clusterMismatchOf(e)?.got === "b2");
+ * ```
+ */
+export function clusterMismatchOf(e: unknown): ClusterMismatch | null {
+  for (let x: unknown = e, depth = 0; x instanceof Error && depth < 3; x = x.cause, depth++) {
+    if (x instanceof ClusterMismatch) return x;
+    const f = x as Error & { code?: unknown; expected?: unknown; got?: unknown; from?: unknown };
+    if (
+      f.code === "ClusterMismatch" && typeof f.expected === "string" &&
+      typeof f.got === "string" && isNodeId(f.from)
+    ) {
+      return new ClusterMismatch(f.expected, f.got, f.from);
+    }
+  }
+  return null;
+}

@@ -36,7 +36,8 @@ export type Role = "follower" | "candidate" | "leader" | "learner";
 
 /**
  * The engine's state and shared mechanics. Fields are public for the
- * engine's own protocol modules; nothing outside `src/engine/` touches them.
+ * engine's own protocol modules; outside `src/engine/` only tests that hook
+ * the engine (tests/testing/simulator_bugs_test.ts) touch them.
  *
  * @example
  * ```ts

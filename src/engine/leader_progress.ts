@@ -9,7 +9,9 @@
  *
  * The building blocks only call downward; nothing below this file calls
  * back up into it. Each reaction runs right after the step that caused it,
- * so commands come out in the order the steps happen.
+ * so commands come out in the order the steps happen. (The one round a
+ * building block acknowledges itself, a ReadIndex round that a single
+ * voter confirms at once, is served where it starts: `read_index.ts`.)
  *
  * @module
  */

@@ -9,8 +9,8 @@
  * Rules kept here:
  * - A leader's state lives in one `LeaderState`, created by `becomeLeader`
  *   and dropped by `becomeFollower` (which fails the reads it held).
- * - Every change of role to follower, candidate or pre-candidate restarts
- *   the election timer; a leader has none.
+ * - Becoming a follower, a candidate or a pre-candidate, and hearing from
+ *   the leader, restart the election timer; a leader has none.
  * - A higher term is persisted (with no vote) before anything else happens
  *   in it.
  *

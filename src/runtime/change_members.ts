@@ -1,14 +1,62 @@
 /**
- * The forms of membership change an application can ask for, and how each
+ * The memberships an application can ask for: the initial one (with the
+ * cluster's identity), and the forms of membership change, with how each
  * turns the current membership into the target one.
  *
  * @module
  */
 
-import { EmptyMembership, LearnerNotFound } from "../errors.ts";
+import type { EngineStatus } from "../engine/engine.ts";
+import { EmptyMembership, InProgress, LearnerNotFound } from "../errors.ts";
+import type { Random } from "../random.ts";
 import type { Membership, NodeId, RaftNode } from "../types.ts";
-import { isVoter } from "../types.ts";
+import { isNodeId, isVoter, membershipOf } from "../types.ts";
+import { forwardToLeader, type NodeAddresses } from "./engine_errors.ts";
 import { assertNever } from "./exhaustive.ts";
+
+/**
+ * The first membership of a new cluster: `members` (ids, or ids with
+ * addresses) as its voters, and `clusterId` as its identity (when not
+ * given, 128 random bits from `random` as 32 hex digits). Throws
+ * `TypeError` for an invalid id or cluster id, {@linkcode EmptyMembership}
+ * for no members.
+ *
+ * @example
+ * ```ts
+ * import { initialMembership } from "./change_members.ts";
+ * import { cryptoRandom } from "../random.ts";
+ * const m = initialMembership([1, 2, 3], "kv-prod", cryptoRandom());
+ * console.assert(m.clusterId === "kv-prod" && m.configs[0]?.length === 3);
+ * ```
+ */
+export function initialMembership(
+  members: readonly NodeId[] | ReadonlyMap<NodeId, RaftNode>,
+  clusterId: string | undefined,
+  random: Random,
+): Membership {
+  const ids = Array.isArray(members)
+    ? members
+    : [...(members as ReadonlyMap<NodeId, RaftNode>).keys()];
+  const addrs = Array.isArray(members) ? new Map() : members as ReadonlyMap<NodeId, RaftNode>;
+  for (const id of ids) if (!isNodeId(id)) throw new TypeError(`invalid node id ${id}`);
+  if (ids.length === 0) throw new EmptyMembership();
+  const id = clusterId ?? newClusterId(random);
+  if (typeof id !== "string" || !/^[0-9A-Za-z_.-]{1,64}$/.test(id)) {
+    throw new TypeError(
+      `clusterId must be 1 to 64 letters, digits, '_', '.' or '-', got ${String(id)}`,
+    );
+  }
+  return membershipOf(ids, [], addrs, id);
+}
+
+/** 128 random bits as 32 hex digits. */
+function newClusterId(random: Random): string {
+  let id = "";
+  for (let i = 0; i < 4; i++) {
+    id += random.int(0, 0x1_0000_0000).toString(16).padStart(8, "0");
+  }
+  return id;
+}
 
 /**
  * A membership change:
@@ -32,6 +80,39 @@ export type ChangeMembers =
   | { readonly type: "replace-all-voters"; readonly ids: readonly NodeId[] }
   | { readonly type: "add-nodes"; readonly nodes: ReadonlyMap<NodeId, RaftNode> }
   | { readonly type: "remove-nodes"; readonly ids: readonly NodeId[] };
+
+/**
+ * The membership `change` leads to on the leader whose engine reports
+ * `status`. Throws {@linkcode ForwardToLeader} (naming the leader from
+ * `nodes`) on a non-leader, {@linkcode InProgress} while the effective
+ * membership is joint or not committed yet, and whatever
+ * {@linkcode applyChange} throws.
+ *
+ * @example
+ * ```ts ignore
+ * const target = changeTarget(engine.status(), { type: "add-voter-ids", ids: [4] }, false, nodes);
+ * ```
+ */
+export function changeTarget(
+  status: Pick<
+    EngineStatus,
+    "role" | "leaderId" | "membership" | "committed" | "committedMembership"
+  >,
+  change: ChangeMembers,
+  retain: boolean,
+  nodes: NodeAddresses,
+): Membership {
+  const st = status;
+  if (st.role !== "leader") throw forwardToLeader(st.leaderId, nodes);
+  const eff = st.membership;
+  if (
+    eff.membership.configs.length !== 1 ||
+    (eff.logId?.index ?? 0) > (st.committed?.index ?? 0)
+  ) {
+    throw new InProgress(st.committedMembership.logId, eff.logId);
+  }
+  return applyChange(eff.membership, change, retain);
+}
 
 /**
  * Computes the membership `change` leads to from `current` (uniform, not

@@ -8,6 +8,7 @@
 import type { InternalError, StorageError } from "../errors.ts";
 import { Timeout } from "../errors.ts";
 import type { Clock } from "../clock.ts";
+import type { EngineStatus } from "../engine/engine.ts";
 import type { LogId, NodeId, StoredMembership, Vote } from "../types.ts";
 import { votersOf } from "../types.ts";
 
@@ -82,6 +83,53 @@ export interface RaftMetrics {
    * ({@linkcode InternalError}, a bug: the node stops rather than risk its data).
    */
   readonly storageError: StorageError | InternalError | null;
+}
+
+/**
+ * The metrics of node `node.id` whose engine reports `status`: the role is
+ * `shutdown` once the node stopped; replication is reported on a leader
+ * only.
+ *
+ * @example
+ * ```ts ignore
+ * const m = metricsOf(engine.status(), { id: 1, stopped: false, fatal: null, clock });
+ * ```
+ */
+export function metricsOf(
+  status: EngineStatus,
+  node: {
+    readonly id: NodeId;
+    readonly stopped: boolean;
+    readonly fatal: StorageError | InternalError | null;
+    readonly clock: Clock;
+  },
+): RaftMetrics {
+  const s = status;
+  let replication: Map<NodeId, ReplicationMetrics> | null = null;
+  const lastIndex = s.lastLogId?.index ?? 0;
+  if (s.role === "leader") {
+    replication = new Map();
+    for (const [id, p] of s.replication) {
+      replication.set(id, { matched: p.matched, lag: lastIndex - (p.matched?.index ?? 0) });
+    }
+  }
+  return {
+    id: node.id,
+    state: node.stopped ? "shutdown" : s.role,
+    currentTerm: s.term,
+    vote: s.vote,
+    currentLeader: s.leaderId,
+    lastLogId: s.lastLogId,
+    lastLogIndex: lastIndex,
+    committed: s.committed,
+    lastApplied: s.applied,
+    snapshot: s.snapshot?.lastLogId ?? null,
+    purged: s.purged,
+    membership: s.membership,
+    replication,
+    millisSinceQuorumAck: s.quorumAckAt === null ? null : node.clock.now() - s.quorumAckAt,
+    storageError: node.fatal,
+  };
 }
 
 /**

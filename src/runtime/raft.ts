@@ -16,18 +16,14 @@
  * @module
  */
 
-import type { Clock, TimerHandle } from "../clock.ts";
-import { SystemClock } from "../clock.ts";
+import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
-import { resolveConfig } from "../config.ts";
 import type { Command } from "../engine/commands.ts";
-import { RaftEngine } from "../engine/engine.ts";
+import type { RaftEngine } from "../engine/engine.ts";
 import {
-  EmptyMembership,
-  InProgress,
   InternalError,
   PayloadTooLarge,
-  RaftError,
+  type RaftError,
   ShuttingDown,
   StorageError,
 } from "../errors.ts";
@@ -45,37 +41,31 @@ import type {
 } from "../messages.ts";
 // Named by {@linkcode} in the docs of the public API below.
 // deno-lint-ignore no-unused-vars
-import type { AlreadyInitialized, ClusterMismatch, ForwardToLeader } from "../errors.ts";
+import type { AlreadyInitialized, ClusterMismatch, EmptyMembership } from "../errors.ts";
 // deno-lint-ignore no-unused-vars
-import type { LearnerNotFound } from "../errors.ts";
+import type { ForwardToLeader, InProgress, LearnerNotFound } from "../errors.ts";
 // deno-lint-ignore no-unused-vars
 import type { NotInMembers, QuorumNotEnough, Timeout } from "../errors.ts";
 import type { RaftNetwork } from "../network.ts";
 import { bytesToStream } from "../byte_stream.ts";
 import type { Random } from "../random.ts";
-import { cryptoRandom } from "../random.ts";
 import type { LogStore, StateMachine } from "../storage.ts";
-import type {
-  LogId,
-  Membership,
-  NodeId,
-  RaftNode,
-  SnapshotMeta,
-  StoredMembership,
-} from "../types.ts";
-import { INITIAL_VOTE, isNodeId, membershipOf } from "../types.ts";
+import type { LogId, NodeId, RaftNode, SnapshotMeta } from "../types.ts";
+import { isNodeId } from "../types.ts";
 import { DurableWaiters, MembershipWaiters } from "./admin_waiters.ts";
-import { ApplyWorker, CHUNK } from "./apply_worker.ts";
-import { applyChange, type ChangeMembers } from "./change_members.ts";
+import { ApplyWorker } from "./apply_worker.ts";
+import { type ChangeMembers, changeTarget, initialMembership } from "./change_members.ts";
 import { type ClientWriteResult, ClientWrites } from "./client_writes.ts";
-import { adminError, forwardToLeader, readError, refusalError } from "./engine_errors.ts";
+import { adminError, readError, refusalError } from "./engine_errors.ts";
+import { DeadlineTimer } from "./deadline_timer.ts";
 import { assertNever, unexpected } from "./exhaustive.ts";
 import { guardedLogger, type Logger, SILENT } from "./logger.ts";
 import { LogIo } from "./log_io.ts";
-import { MetricsWatch, type RaftMetrics, type ReplicationMetrics } from "./metrics.ts";
+import { metricsOf, MetricsWatch, type RaftMetrics } from "./metrics.ts";
 import { PeerRequests } from "./peer_requests.ts";
 import { PeerSender } from "./peer_sender.ts";
 import { PendingReads, type ReadPolicy } from "./pending_reads.ts";
+import { recover, type Recovered } from "./recovery.ts";
 
 export type { ClientWriteResult } from "./client_writes.ts";
 export type { Logger } from "./logger.ts";
@@ -173,6 +163,7 @@ export class Raft<R = unknown> {
   readonly #logger: Logger;
   readonly #io: LogIo;
   readonly #random: Random;
+  readonly #timer: DeadlineTimer;
   readonly #writes: ClientWrites<R>;
   readonly #reads: PendingReads;
   readonly #apply: ApplyWorker<R>;
@@ -188,32 +179,15 @@ export class Raft<R = unknown> {
   #inTurn = false;
   #stopped = false;
   #fatal: StorageError | InternalError | null = null;
-  #timer: TimerHandle | null = null;
-  #timerAt = Infinity;
   /** Tokens for the engine: peer requests and reads. */
   #nextToken = 1;
   #nodes = new Map<NodeId, RaftNode>();
   #membershipLogId: LogId | null | undefined = undefined;
   #lastRole = "";
   readonly #turnFn = (): void => this.#turn();
-  readonly #timerFn = (): void => {
-    this.#timer = null;
-    this.#timerAt = Infinity;
-    this.#schedule();
-  };
   readonly #buildFn = (): RaftMetrics => this.#buildMetrics();
 
-  private constructor(
-    opts: RaftOptions<R>,
-    node: {
-      config: Config;
-      clock: Clock;
-      random: Random;
-      engine: RaftEngine;
-      appliedIndex: number;
-      snapshotIndex: number;
-    },
-  ) {
+  private constructor(opts: RaftOptions<R>, node: Recovered) {
     this.id = opts.id;
     this.config = node.config;
     this.#clock = node.clock;
@@ -223,6 +197,7 @@ export class Raft<R = unknown> {
     const engine = node.engine;
     this.#engine = engine;
     this.#random = node.random;
+    this.#timer = new DeadlineTimer(node.clock, () => this.#schedule());
     const io = new LogIo(
       opts.logStore,
       // A store that completes synchronously reports during the turn's #execute: the engine
@@ -306,73 +281,12 @@ export class Raft<R = unknown> {
    * it. Rejects with `ConfigError` for bad options and `StorageError` if
    * storage cannot be read.
    */
-  static async create<R>(opts: RaftOptions<R>): Promise<Raft<R>> {
-    if (!isNodeId(opts.id)) throw new TypeError(`node id must be a non-negative safe integer`);
-    const config = resolveConfig(opts.config ?? {});
-    const clock = opts.clock ?? new SystemClock();
-    const random = opts.random ?? cryptoRandom();
-    const store = opts.logStore;
-    let op = "recover";
-    try {
-      op = "readVote";
-      const vote = (await store.readVote()) ?? INITIAL_VOTE;
-      op = "logState";
-      const state = await store.logState();
-      op = "readCommitted";
-      const committed = await store.readCommitted();
-      op = "appliedState";
-      const applied = await opts.stateMachine.appliedState();
-      op = "currentSnapshot";
-      const snapshot = (await opts.stateMachine.currentSnapshot())?.meta ?? null;
-      const memberships: StoredMembership[] = [];
-      const smm = applied.membership;
-      if (smm.membership.configs.length > 0) memberships.push(smm);
-      const logIds: LogId[] = [];
-      const first = (state.lastPurged?.index ?? 0) + 1;
-      const last = state.lastLogId?.index ?? 0;
-      op = "entries";
-      for (let from = first; from <= last; from += CHUNK) {
-        const to = Math.min(last, from + CHUNK - 1);
-        const entries = await store.entries(from, to);
-        if (entries.length !== to - from + 1) {
-          throw new RangeError(`log store returned ${entries.length} entries for ${from}..${to}`);
-        }
-        for (const e of entries) {
-          logIds.push({ term: e.term, index: e.index });
-          if (e.type === "membership" && e.index > (smm.logId?.index ?? 0)) {
-            memberships.push({ logId: { term: e.term, index: e.index }, membership: e.membership });
-          }
-        }
-      }
-      const engine = new RaftEngine({
-        id: opts.id,
-        config,
-        random,
-        now: clock.now(),
-        vote,
-        logIds,
-        purged: state.lastPurged,
-        committed,
-        applied: applied.lastApplied,
-        memberships,
-        snapshot,
-        // A node with any history may have acknowledged a leader just before it stopped.
-        ...(vote.term > 0 || last > 0 ? { heardFromLeaderAt: clock.now() } : {}),
-      });
-      const raft = new Raft<R>(opts, {
-        config,
-        clock,
-        random,
-        engine,
-        appliedIndex: applied.lastApplied?.index ?? 0,
-        snapshotIndex: snapshot?.lastLogId?.index ?? 0,
-      });
+  static create<R>(opts: RaftOptions<R>): Promise<Raft<R>> {
+    return recover(opts, (node) => {
+      const raft = new Raft<R>(opts, node);
       raft.#schedule();
       return raft;
-    } catch (e) {
-      if (e instanceof RaftError) throw e;
-      throw new StorageError(op, e);
-    }
+    });
   }
 
   // ---- application API ---------------------------------------------------------
@@ -394,19 +308,7 @@ export class Raft<R = unknown> {
     members: readonly NodeId[] | ReadonlyMap<NodeId, RaftNode>,
     options: { clusterId?: string } = {},
   ): Promise<void> {
-    const ids = Array.isArray(members)
-      ? members
-      : [...(members as ReadonlyMap<NodeId, RaftNode>).keys()];
-    const addrs = Array.isArray(members) ? new Map() : members as ReadonlyMap<NodeId, RaftNode>;
-    for (const id of ids) if (!isNodeId(id)) throw new TypeError(`invalid node id ${id}`);
-    if (ids.length === 0) throw new EmptyMembership();
-    const clusterId = options.clusterId ?? this.#newClusterId();
-    if (typeof clusterId !== "string" || !/^[0-9A-Za-z_.-]{1,64}$/.test(clusterId)) {
-      throw new TypeError(
-        `clusterId must be 1 to 64 letters, digits, '_', '.' or '-', got ${String(clusterId)}`,
-      );
-    }
-    const membership = membershipOf(ids, [], addrs, clusterId);
+    const membership = initialMembership(members, options.clusterId, this.#random);
     const durable = await this.#call(() => {
       const r = this.#engine.initialize(membership);
       if (r.ok) return this.#durableWaiters.wait(r.logId?.index ?? 1);
@@ -417,15 +319,6 @@ export class Raft<R = unknown> {
       });
     });
     await durable;
-  }
-
-  /** 128 random bits as 32 hex digits, from the node's random source. */
-  #newClusterId(): string {
-    let id = "";
-    for (let i = 0; i < 4; i++) {
-      id += this.#random.int(0, 0x1_0000_0000).toString(16).padStart(8, "0");
-    }
-    return id;
   }
 
   /** Whether this node has a membership (it was initialized or joined). */
@@ -530,15 +423,7 @@ export class Raft<R = unknown> {
       this.#post(() => {
         try {
           const st = this.#engine.status();
-          if (st.role !== "leader") throw forwardToLeader(st.leaderId, this.#nodes);
-          const eff = st.membership;
-          if (
-            eff.membership.configs.length !== 1 ||
-            (eff.logId?.index ?? 0) > (st.committed?.index ?? 0)
-          ) {
-            throw new InProgress(st.committedMembership.logId, eff.logId);
-          }
-          const target: Membership = applyChange(eff.membership, change, retain);
+          const target = changeTarget(st, change, retain, this.#nodes);
           const r = this.#engine.changeMembership(target);
           if (!r.ok) throw adminError(r, { nodes: this.#nodes, status: st });
           const logId = r.logId ?? { term: st.term, index: 0 };
@@ -635,8 +520,7 @@ export class Raft<R = unknown> {
   async shutdown(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (this.#timer !== null) this.#clock.clearTimer(this.#timer);
-    this.#timer = null;
+    this.#timer.stop();
     this.#rejectAll(new ShuttingDown());
     await this.#io.idle();
     await this.#logStore.close();
@@ -711,24 +595,11 @@ export class Raft<R = unknown> {
       this.#inTurn = false;
     }
     if (this.#stopped) return;
-    this.#armTimer();
+    this.#timer.arm(engine.nextDeadline());
     if (this.#durableWaiters.pending) {
       this.#durableWaiters.release(this.#engine.status().durable?.index ?? 0);
     }
     this.#publish();
-  }
-
-  #armTimer(): void {
-    const at = this.#engine.nextDeadline();
-    if (at === this.#timerAt) return;
-    // A timer due earlier than needed stays (re-arming costs more than an early wake-up,
-    // which re-arms for the rest): followers push their deadline on every append.
-    if (this.#timer !== null && this.#timerAt <= at) return;
-    if (this.#timer !== null) this.#clock.clearTimer(this.#timer);
-    this.#timer = null;
-    this.#timerAt = at;
-    if (at === Infinity) return;
-    this.#timer = this.#clock.setTimer(Math.max(0, at - this.#clock.now()), this.#timerFn);
   }
 
   /** Executes the engine's commands, in order. */
@@ -817,8 +688,7 @@ export class Raft<R = unknown> {
       { operation: fatal.operation, error: String(cause) },
     );
     this.#stopped = true;
-    if (this.#timer !== null) this.#clock.clearTimer(this.#timer);
-    this.#timer = null;
+    this.#timer.stop();
     this.#rejectAll(this.#fatal);
     this.metrics.publish(this.#buildMetrics());
   }
@@ -881,31 +751,11 @@ export class Raft<R = unknown> {
   }
 
   #buildMetrics(): RaftMetrics {
-    const s = this.#engine.status();
-    let replication: Map<NodeId, ReplicationMetrics> | null = null;
-    const lastIndex = s.lastLogId?.index ?? 0;
-    if (s.role === "leader") {
-      replication = new Map();
-      for (const [id, p] of s.replication) {
-        replication.set(id, { matched: p.matched, lag: lastIndex - (p.matched?.index ?? 0) });
-      }
-    }
-    return {
+    return metricsOf(this.#engine.status(), {
       id: this.id,
-      state: this.#stopped ? "shutdown" : s.role,
-      currentTerm: s.term,
-      vote: s.vote,
-      currentLeader: s.leaderId,
-      lastLogId: s.lastLogId,
-      lastLogIndex: lastIndex,
-      committed: s.committed,
-      lastApplied: s.applied,
-      snapshot: s.snapshot?.lastLogId ?? null,
-      purged: s.purged,
-      membership: s.membership,
-      replication,
-      millisSinceQuorumAck: s.quorumAckAt === null ? null : this.#clock.now() - s.quorumAckAt,
-      storageError: this.#fatal,
-    };
+      stopped: this.#stopped,
+      fatal: this.#fatal,
+      clock: this.#clock,
+    });
   }
 }

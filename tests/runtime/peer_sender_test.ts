@@ -1,0 +1,183 @@
+// PeerSender: appends to one peer stay in order behind a store read (heartbeats never
+// wait), failures reach the engine, and a peer that refuses this cluster is remembered
+// (logged once) until it answers again.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { AppendPlan } from "../../src/engine/commands.ts";
+import { ClusterMismatch, Unreachable } from "../../src/errors.ts";
+import type { AppendRequest, RaftRequest, RaftResponse } from "../../src/messages.ts";
+import type { RaftNetwork } from "../../src/network.ts";
+import type { Logger } from "../../src/runtime/logger.ts";
+import type { LogIo } from "../../src/runtime/log_io.ts";
+import { clusterMismatchOf, PeerSender } from "../../src/runtime/peer_sender.ts";
+import type { Entry, NodeId } from "../../src/types.ts";
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+const entry = (index: number): Entry => ({ term: 1, index, type: "blank" });
+const range = (first: number, last: number) => {
+  const es: Entry[] = [];
+  for (let i = first; i <= last; i++) es.push(entry(i));
+  return es;
+};
+const plan = (first: number, last: number): AppendPlan => ({
+  term: 1,
+  leaderId: 1,
+  prevLogId: first > 1 ? { term: 1, index: first - 1 } : null,
+  first,
+  last,
+  leaderCommit: 0,
+  round: 1,
+  clusterId: "c",
+});
+
+/** A network whose answers the test gives, one per request, in order. */
+class Network {
+  readonly sent: { to: NodeId; request: RaftRequest }[] = [];
+  readonly answers: { resolve(r: RaftResponse): void; reject(e: unknown): void }[] = [];
+  send(to: NodeId, _node: unknown, request: RaftRequest): Promise<RaftResponse> {
+    this.sent.push({ to, request });
+    return new Promise((resolve, reject) => this.answers.push({ resolve, reject }));
+  }
+  installSnapshot(): Promise<never> {
+    return Promise.reject(new Error("not in this test"));
+  }
+}
+
+function setup(options: { cachedUpTo: number }) {
+  const network = new Network();
+  const reads: { first: number; last: number; resolve(): void; reject(e: unknown): void }[] = [];
+  const io = {
+    cached: (first: number, last: number) => last <= options.cachedUpTo ? range(first, last) : null,
+    entries: (first: number, last: number) =>
+      new Promise<Entry[]>((resolve, reject) =>
+        reads.push({ first, last, resolve: () => resolve(range(first, last)), reject })
+      ),
+  };
+  const logs: string[] = [];
+  const log = (level: string) => (message: string) => logs.push(`${level}: ${message}`);
+  const logger: Logger = {
+    debug: log("debug"),
+    info: log("info"),
+    warn: log("warn"),
+    error: log("error"),
+  };
+  const events: string[] = [];
+  const sender = new PeerSender({
+    network: network as unknown as RaftNetwork,
+    io: io as unknown as LogIo,
+    stateMachine: { currentSnapshot: () => Promise.resolve(null) },
+    logger,
+    snapshotChunkSize: 1024,
+    node: () => ({ addr: "" }),
+    received: (from, res) => events.push(`received ${from} ${res.type}`),
+    unreachable: (peer) => events.push(`unreachable ${peer}`),
+  });
+  const sentRanges = () =>
+    network.sent.map(({ request }) => {
+      const es = (request as AppendRequest).entries;
+      return es.length === 0 ? "heartbeat" : `${es[0]!.index}-${es[es.length - 1]!.index}`;
+    });
+  return { network, reads, sender, logs, events, sentRanges };
+}
+
+test("peer sender: appends stay in order behind a store read; heartbeats do not wait", async () => {
+  const { reads, sender, sentRanges } = setup({ cachedUpTo: 10 });
+  sender.replicate(2, plan(5, 10)); // cached: sent at once
+  sender.replicate(2, plan(11, 20)); // must be read
+  sender.replicate(2, plan(8, 9)); // cached, but behind the read: waits
+  sender.replicate(2, plan(21, 20)); // a heartbeat: never waits
+  sender.replicate(3, plan(1, 4)); // another peer: its own order
+  await settle();
+  assert.deepEqual(sentRanges(), ["5-10", "heartbeat", "1-4"]);
+  assert.deepEqual(reads.map((r) => `${r.first}-${r.last}`), ["11-20"]);
+  reads[0]!.resolve();
+  await settle();
+  assert.deepEqual(sentRanges(), ["5-10", "heartbeat", "1-4", "11-20"]);
+  // Behind a read, entries come from the store, cached or not.
+  assert.deepEqual(reads.map((r) => `${r.first}-${r.last}`), ["11-20", "8-9"]);
+  reads[1]!.resolve();
+  await settle();
+  assert.deepEqual(sentRanges(), ["5-10", "heartbeat", "1-4", "11-20", "8-9"]);
+  // The chain is gone: a cached append goes at once again.
+  sender.replicate(2, plan(1, 2));
+  assert.deepEqual(sentRanges().at(-1), "1-2");
+});
+
+test("peer sender: a store read that fails makes the peer unreachable, and the chain goes on", async () => {
+  const { reads, sender, logs, events, sentRanges } = setup({ cachedUpTo: 0 });
+  sender.replicate(2, plan(1, 5));
+  sender.replicate(2, plan(6, 7));
+  await settle();
+  reads[0]!.reject(new Error("disk"));
+  await settle();
+  assert.deepEqual(events, ["unreachable 2"]);
+  assert.ok(logs.includes("warn: cannot read entries to replicate"));
+  reads[1]!.resolve();
+  await settle();
+  assert.deepEqual(sentRanges(), ["6-7"]);
+});
+
+test("peer sender: responses go to the engine; a failed append (not a failed vote) makes the peer unreachable", async () => {
+  const { network, sender, events, logs } = setup({ cachedUpTo: 100 });
+  sender.replicate(2, plan(1, 1));
+  sender.send(3, {
+    type: "vote",
+    term: 2,
+    candidateId: 1,
+    lastLogId: null,
+    transfer: false,
+    clusterId: "c",
+  });
+  sender.replicate(4, plan(1, 1));
+  network.answers[0]!.resolve({
+    type: "append-response",
+    term: 1,
+    result: { kind: "success", matched: { term: 1, index: 1 } },
+    round: 1,
+  } as unknown as RaftResponse);
+  network.answers[1]!.reject(new Unreachable(3));
+  network.answers[2]!.reject(new Unreachable(4));
+  await settle();
+  assert.deepEqual(events, ["received 2 append-response", "unreachable 4"]);
+  assert.equal(logs.filter((l) => l === "debug: send failed").length, 2);
+});
+
+test("peer sender: a peer of another cluster is remembered and logged once, until it answers", async () => {
+  const { network, sender, logs } = setup({ cachedUpTo: 100 });
+  const refuse = () => new Unreachable(2, { cause: new ClusterMismatch("c", "other", 2) });
+  assert.equal(sender.refusal(2), undefined);
+  sender.replicate(2, plan(1, 1));
+  sender.replicate(2, plan(2, 2));
+  network.answers[0]!.reject(refuse());
+  network.answers[1]!.reject(refuse());
+  await settle();
+  assert.equal(sender.refusal(2)?.got, "other");
+  const errors = logs.filter((l) => l.startsWith("error:"));
+  assert.equal(errors.length, 1, "logged once while the peer keeps refusing");
+  assert.equal(logs.filter((l) => l === "debug: send failed").length, 0);
+  sender.replicate(2, plan(3, 3));
+  network.answers[2]!.resolve({ type: "append-response" } as unknown as RaftResponse);
+  await settle();
+  assert.equal(sender.refusal(2), undefined);
+});
+
+test("peer sender: clusterMismatchOf finds the mismatch itself, as a cause, or rebuilt from its fields", () => {
+  const m = new ClusterMismatch("a", "b", 3);
+  assert.equal(clusterMismatchOf(m), m);
+  assert.equal(clusterMismatchOf(new Unreachable(3, { cause: m })), m);
+  // Across a boundary that lost the class (e.g. a decoded error body): rebuilt from its fields.
+  const plain = Object.assign(new Error("refused"), {
+    code: "ClusterMismatch",
+    expected: "a",
+    got: "b",
+    from: 3,
+  });
+  const rebuilt = clusterMismatchOf(new Error("wrapped", { cause: plain }));
+  assert.ok(rebuilt instanceof ClusterMismatch);
+  assert.deepEqual([rebuilt.expected, rebuilt.got, rebuilt.from], ["a", "b", 3]);
+  // Not too deep, not malformed, not an error at all.
+  const deep = new Error("1", { cause: new Error("2", { cause: new Error("3", { cause: m }) }) });
+  assert.equal(clusterMismatchOf(deep), null);
+  assert.equal(clusterMismatchOf(Object.assign(new Error("x"), { code: "ClusterMismatch" })), null);
+  assert.equal(clusterMismatchOf("ClusterMismatch"), null);
+});

@@ -17,7 +17,7 @@
  * | message                          | engine handler                | file in src/engine/   |
  * | -------------------------------- | ----------------------------- | --------------------- |
  * | append                           | handleAppendRequest           | follower_append.ts    |
- * | append-response                  | handleAppendResponse          | leader_replication.ts |
+ * | append-response                  | handleAppendResponse          | leader_progress.ts    |
  * | vote, pre-vote                   | handleVoteRequest             | election.ts           |
  * | vote-response, pre-vote-response | handleVoteResponse            | election.ts           |
  * | timeout-now                      | handleTimeoutNow              | election.ts           |

@@ -20,7 +20,6 @@ import type { ReplicationProgress } from "./replication_progress.ts";
 import type { Entry, LogId, NodeId, SnapshotMeta, StoredMembership, Vote } from "../types.ts";
 import { EMPTY_MEMBERSHIP, INITIAL_VOTE, isVoter } from "../types.ts";
 
-const NO_PROGRESS: ReadonlyMap<NodeId, ReplicationProgress> = new Map();
 
 /**
  * The role of a node. A `learner` is any node that is not a voter in its
@@ -376,16 +375,6 @@ export class EngineCore {
     for (const id of this.committedMembership().membership.nodes.keys()) targets.add(id);
     targets.delete(this.id);
     leader.syncProgress(targets, this.log.lastIndex() + 1);
-  }
-
-  /**
-   * Leader: each peer's replication progress; empty when not leading. A
-   * read-only view of `leader.progress` for code outside the engine that
-   * hooks it (tests/testing/simulator_bugs_test.ts); the engine uses
-   * `leader` itself.
-   */
-  get progress(): ReadonlyMap<NodeId, ReplicationProgress> {
-    return this.leader?.progress ?? NO_PROGRESS;
   }
 
   // ---- time -------------------------------------------------------------------

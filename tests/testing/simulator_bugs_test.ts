@@ -109,7 +109,7 @@ function withoutCurrentTermRule<T>(run: () => Promise<T>): Promise<T> {
       try {
         const q = quorumValue(
           sets,
-          (id) => id === this.id ? this.durableIndex() : this.progress.get(id)?.match ?? 0,
+          (id) => id === this.id ? this.durableIndex() : this.leader?.progress.get(id)?.match ?? 0,
         );
         if (q > this.commit && q <= this.log.lastIndex() && this.log.termAt(q) !== this.vote.term) {
           this.setCommit(q);

@@ -16,7 +16,6 @@
 import type { Command, EngineConfig, EngineInit, EngineRandom } from "./commands.ts";
 import type { LeaderState } from "./leader_state.ts";
 import { LogView } from "./log_view.ts";
-import type { ReplicationProgress } from "./replication_progress.ts";
 import type { Entry, LogId, NodeId, SnapshotMeta, StoredMembership, Vote } from "../types.ts";
 import { EMPTY_MEMBERSHIP, INITIAL_VOTE, isVoter } from "../types.ts";
 

@@ -21,7 +21,15 @@ import type { Logger } from "./logger.ts";
 import type { LogIo } from "./log_io.ts";
 import type { PendingReads } from "./pending_reads.ts";
 
-/** Entries read at once while applying or recovering. */
+/**
+ * Entries read (and applied) at once while applying or recovering.
+ *
+ * @example
+ * ```ts
+ * import { CHUNK } from "./apply_worker.ts";
+ * const chunks = Math.ceil(2500 / CHUNK); // 3
+ * ```
+ */
 export const CHUNK = 1000;
 
 /** Committed entries to apply: `first` moves on as chunks are applied. */

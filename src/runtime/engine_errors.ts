@@ -28,7 +28,15 @@ import type { Membership, NodeId, RaftNode } from "../types.ts";
 import { votersOf } from "../types.ts";
 import { assertNever } from "./exhaustive.ts";
 
-/** Node addresses by id (the effective membership's), to name a leader with. */
+/**
+ * Node addresses by id (the effective membership's), to name a leader with.
+ *
+ * @example
+ * ```ts
+ * import type { NodeAddresses } from "./engine_errors.ts";
+ * const nodes: NodeAddresses = new Map([[1, { addr: "http://n1" }]]);
+ * ```
+ */
 export type NodeAddresses = ReadonlyMap<NodeId, RaftNode>;
 
 /**

@@ -318,6 +318,31 @@ function fmtReadFailure(f: ReadFailure): string {
   return f.kind;
 }
 
+/** A vote as `votes` prints it: `term=1 vote=2 committed` (committed: its leader is known). */
+export function fmtVote(v: Vote): string {
+  return `term=${v.term} vote=${v.votedFor ?? "-"} ${v.committed ? "committed" : "not committed"}`;
+}
+
+/** A storage write as `writes` prints it, or `null` for a command that is not one. */
+export function fmtWrite(c: Command): string | null {
+  switch (c.type) {
+    case "save-vote":
+      return `save-vote ${fmtVote(c.vote)}`;
+    case "append-log": {
+      const first = c.entries[0];
+      const last = c.entries[c.entries.length - 1];
+      if (first === undefined || last === undefined) return "append-log (nothing)";
+      return `append-log ${fmtLogId(first)}${first === last ? "" : `..${fmtLogId(last)}`}`;
+    }
+    case "truncate-log":
+      return `truncate-log since=${c.since}`;
+    case "purge-log":
+      return `purge-log up-to=${fmtLogId(c.upTo)}`;
+    default:
+      return null;
+  }
+}
+
 /** `head words...`, wrapped at 80 columns under the first word. */
 function wrap(head: string, text: string): string[] {
   const lines: string[] = [];
@@ -507,6 +532,11 @@ class Scenario {
   #sent: Envelope[] = [];
   #seenOnWire = new WeakSet<Envelope>();
   #sentMark = 0;
+  /** Every storage write the nodes issued, in order (for `writes`), and where `writes` last stopped. */
+  #writes: string[] = [];
+  #writesMark = 0;
+  /** Nodes whose role and term changes are reported as they happen (`watch`), with the last seen. */
+  #watched = new Map<NodeId, string>();
   #lastRows = new Map<NodeId, string>();
   #out: string[] = [];
   #trace = false;
@@ -552,6 +582,7 @@ class Scenario {
         this.#checkpoints = saved;
         this.#history = [...lines];
         this.#sentMark = this.#sent.length;
+        this.#writesMark = this.#writes.length;
         return [];
       }
       default:
@@ -877,6 +908,35 @@ class Scenario {
         if (n.log.length === 0) this.#out.push("empty");
         return;
       }
+      case "writes": {
+        const only = args.words.map((w) => int(w, "node id"));
+        const fresh = this.#writes.slice(this.#writesMark);
+        this.#writesMark = this.#writes.length;
+        const shown = fresh.filter((w) => only.length === 0 || only.includes(int(w.split(":")[0])));
+        this.#out.push(...(shown.length > 0 ? shown : ["none"]));
+        return;
+      }
+      case "votes": {
+        const which = args.words.length > 0 ? args.words.map((w) => int(w)) : this.#allIds();
+        for (const id of which) {
+          const down = this.#down.has(id);
+          const n = this.#anyNode(id);
+          const v = down ? n.durableVote : n.engine.status().vote;
+          this.#out.push(`${id}: ${fmtVote(v)}${down ? " (down: what its storage holds)" : ""}`);
+        }
+        return;
+      }
+      case "watch": {
+        if (args.flag("off")) {
+          this.#words(args, 0);
+          this.#watched.clear();
+          return;
+        }
+        for (const id of this.#words(args, 1, 9).map((w) => int(w))) {
+          this.#watched.set(id, this.#watchKey(id));
+        }
+        return;
+      }
       case "sent": {
         this.#words(args, 0);
         const f = parseFilter(args, "");
@@ -902,6 +962,15 @@ class Scenario {
   }
 
   #statusOnly: NodeId[] | null = null;
+
+  /** A watched node's role and term, as `watch` reports them (`down` when crashed). */
+  #watchKey(id: NodeId): string {
+    const n = this.#cluster.nodes.get(id);
+    if (n === undefined) return this.#down.has(id) ? "down" : "absent";
+    const s = n.engine.status();
+    const role = s.role === "candidate" && s.preCandidate ? "pre-candidate" : s.role;
+    return `${role} at term ${s.term}`;
+  }
 
   #filterText(args: Args): string {
     return [...args.kv].map(([k, v]) => k.endsWith(">=") ? `${k}${v}` : `${k}=${v}`).join(" ");
@@ -989,6 +1058,9 @@ class Scenario {
     this.#sent = [];
     this.#seenOnWire = new WeakSet();
     this.#sentMark = 0;
+    this.#writes = [];
+    this.#writesMark = 0;
+    this.#watched.clear();
     this.#lastRows.clear();
     this.#terms.clear();
     this.#commits.clear();
@@ -1269,6 +1341,12 @@ class Scenario {
         }
       }
     }
+    for (const [id, last] of this.#watched) {
+      const now = this.#watchKey(id);
+      if (now === last) continue;
+      this.#watched.set(id, now);
+      this.#out.push(`watch: ${id} is now ${now}`);
+    }
     try {
       c.assertElectionSafety();
     } catch (e) {
@@ -1278,6 +1356,8 @@ class Scenario {
 
   #event(n: TestNode, cmd: Command): void {
     const id = n.id;
+    const write = fmtWrite(cmd);
+    if (write !== null) this.#writes.push(`${id}: ${write}`);
     switch (cmd.type) {
       case "truncate-log":
         this.#out.push(`${id} truncates its log from index ${cmd.since}`);

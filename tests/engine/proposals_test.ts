@@ -1,6 +1,7 @@
-// Scenario 23: proposals. Refusals, batching into appends and requests, the
-// pipeline window, and many proposals interleaved with message delivery (and
-// leader changes): no two share an index, each is applied once, in one order.
+// Proposals on the synchronous TestCluster: batching into appends and requests,
+// the pipeline window, and many proposals interleaved with message delivery
+// (and leader changes): no two share an index, each is applied once, in one
+// order. Scenario 23 (concurrent proposals) is a script in testdata/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { TEST_CONFIG, TestCluster, type TestNode } from "./_cluster.ts";
@@ -46,63 +47,12 @@ function assertApplyRanges(n: TestNode): void {
 
 // ---- refusals and shape ------------------------------------------------------------
 
-test("engine/propose: on a follower, refused with not-leader and the leader's id", () => {
-  const c = elected();
-  assert.deepEqual(c.node(2).engine.propose(bytes(1)), {
-    ok: false,
-    reason: "not-leader",
-    leaderId: 1,
-  });
-  c.run();
-  assert.deepEqual(c.node(2).terms(), [1]);
-  assert.deepEqual(c.node(1).terms(), [1]);
-});
-
-test("engine/propose: with no leader known, refused with a null leader id", () => {
-  const c = new TestCluster([1, 2, 3]);
-  assert.deepEqual(c.node(1).engine.propose(bytes(1)), {
-    ok: false,
-    reason: "not-leader",
-    leaderId: null,
-  });
-  c.isolate(1);
-  c.elect(1);
-  assert.equal(st(c, 1).role, "candidate");
-  assert.deepEqual(c.node(1).engine.propose(bytes(1)), {
-    ok: false,
-    reason: "not-leader",
-    leaderId: null,
-  });
-});
-
 test("engine/propose: a deposed leader refuses proposals", () => {
   const c = elected();
   c.isolate(1);
   c.advance(TEST_CONFIG.electionTimeoutMax);
   assert.notEqual(st(c, 1).role, "leader");
   assert.equal(c.node(1).engine.propose(bytes(1)).ok, false);
-});
-
-test("engine/propose: a batch becomes consecutive entries of the leader's term", () => {
-  const c = elected();
-  const r = c.node(1).engine.propose(bytes(10, 11, 12));
-  assert.deepEqual(r, { ok: true, term: 1, firstIndex: 2 });
-  c.run();
-  const r2 = c.node(1).engine.propose(bytes(13));
-  assert.deepEqual(r2, { ok: true, term: 1, firstIndex: 5 });
-  c.run();
-  c.advance(TEST_CONFIG.heartbeatInterval);
-  for (const id of [1, 2, 3]) {
-    const n = c.node(id);
-    assert.deepEqual(n.terms(), [1, 1, 1, 1, 1], `node ${id}`);
-    assert.deepEqual(n.log.slice(1).map((e) => e.type === "normal" ? e.data[0] : -1), [
-      10,
-      11,
-      12,
-      13,
-    ]);
-    assert.equal(st(c, id).committed?.index, 5);
-  }
 });
 
 test("engine/propose: a batch is one storage write and one request per peer", () => {
@@ -151,21 +101,6 @@ test("engine/propose: no more than maxInflight requests are in flight to a peer"
   assert.deepEqual(sent, [[2, 2], [3, 3], [4, 4], [5, 5], [6, 6]]);
 });
 
-test("engine/propose: pipelined proposals are each sent once, before any ack", () => {
-  const c = elected();
-  const leader = c.node(1);
-  const mark = leader.commands.length;
-  for (let i = 0; i < 10; i++) {
-    assert.equal(leader.engine.propose(bytes(i)).ok, true);
-    c.process();
-  }
-  const firsts = withEntries(replicates(leader, 3, mark)).map((r) => r.plan.first);
-  assert.deepEqual(firsts, [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-  c.run();
-  assert.equal(st(c, 1).committed?.index, 11);
-  assert.equal(withEntries(replicates(leader, 3, mark)).length, 10);
-});
-
 test("engine/propose: an empty batch appends nothing", () => {
   const c = elected();
   const r = c.node(1).engine.propose([]);
@@ -182,27 +117,6 @@ test("engine/propose: a single voter commits and applies a proposal at once", ()
   assert.deepEqual(r, { ok: true, term: 1, firstIndex: 2 });
   assert.equal(st(c, 1).committed?.index, 3);
   assert.deepEqual(c.node(1).applied.map((e) => e.index), [1, 2, 3]);
-});
-
-test("engine/propose: a leader with slow storage still gives every proposal its own index", () => {
-  const c = elected();
-  c.node(1).autoFlush = false;
-  const firsts: number[] = [];
-  for (let i = 0; i < 6; i++) {
-    const r = c.node(1).engine.propose(bytes(i, i));
-    assert.equal(r.ok, true);
-    if (r.ok) firsts.push(r.firstIndex);
-    c.process();
-  }
-  assert.deepEqual(firsts, [2, 4, 6, 8, 10, 12]);
-  c.run();
-  c.node(1).flush();
-  c.run();
-  c.advance(TEST_CONFIG.heartbeatInterval);
-  for (const id of [1, 2, 3]) {
-    assert.equal(c.node(id).applied.length, 13, `node ${id}`);
-    assertApplyRanges(c.node(id));
-  }
 });
 
 // ---- many proposals interleaved with delivery ---------------------------------------

@@ -1,3 +1,6 @@
+// Snapshots on the synchronous TestCluster: purging, install guards and
+// restarts around an install. Scenario 18 (a snapshot for a follower behind
+// the purge point) is a script in testdata/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { TEST_CONFIG, TestCluster } from "./_cluster.ts";
@@ -7,64 +10,6 @@ import type { Command } from "../../src/engine/commands.ts";
 
 const ofType = <T extends Command["type"]>(cmds: Command[], t: T) =>
   cmds.filter((c): c is Extract<Command, { type: T }> => c.type === t);
-
-function commit101(c: TestCluster, leader: number): void {
-  for (let i = 0; i < 101; i++) c.propose(leader, i % 256);
-}
-
-test("engine/snapshot: scenario 18 - a follower behind the purge point gets the snapshot and resumes", () => {
-  const c = new TestCluster([1, 2, 3]);
-  c.elect(1);
-  c.isolate(3);
-  commit101(c, 1);
-  const leader = c.node(1);
-  const last = leader.engine.status().committed!;
-  assert.equal(last.index, 102, "blank + 101 entries");
-  c.snapshot(1);
-  assert.deepEqual(leader.engine.status().purged, last, "leader purged to its snapshot");
-  c.heal();
-  c.node(1).engine.unreachable(3); // what the runtime reports for the lost requests
-  c.advance(500);
-  const f = c.node(3);
-  assert.equal(f.installs, 1, "installed exactly one snapshot");
-  assert.equal(ofType(leader.commands, "send-snapshot").filter((x) => x.to === 3).length, 1);
-  assert.deepEqual(f.engine.status().committed, last);
-  assert.deepEqual(f.applied.map((e) => e.index), leader.applied.map((e) => e.index));
-  assert.deepEqual(f.engine.status().snapshot?.lastLogId, last);
-  // Replication resumes with appends after the snapshot.
-  c.propose(1, 7);
-  c.advance(100);
-  assert.equal(f.engine.status().committed?.index, 103);
-  assert.deepEqual(f.terms(), leader.terms());
-  assert.equal(f.installs, 1, "no second snapshot");
-});
-
-test("engine/snapshot: scenario 18 - a learner added while partitioned converges after a purge to the tip", () => {
-  const c = new TestCluster([1, 2, 3]);
-  c.elect(1);
-  commit101(c, 1);
-  c.addNode(4);
-  c.isolate(4);
-  const r = c.node(1).engine.changeMembership(membershipOf([1, 2, 3], [4]));
-  assert.ok(r.ok);
-  c.run();
-  c.advance(100);
-  c.snapshot(1); // purge to the tip, no new writes after
-  const tip = c.node(1).engine.status().lastLogId;
-  assert.deepEqual(c.node(1).engine.status().purged, tip);
-  c.heal();
-  c.node(1).engine.unreachable(4);
-  c.advance(500);
-  const l = c.node(4);
-  assert.equal(l.engine.status().role, "learner");
-  assert.deepEqual(l.engine.status().committed, tip);
-  assert.equal(l.applied.length, c.node(1).applied.length);
-  assert.deepEqual(l.engine.status().membership.membership.configs, [[1, 2, 3]]);
-  assert.ok(
-    l.engine.status().membership.membership.nodes.has(4),
-    "the snapshot's membership knows 4",
-  );
-});
 
 test("engine/snapshot: purge is bounded by the snapshot and refused without one", () => {
   const c = new TestCluster([1, 2, 3]);

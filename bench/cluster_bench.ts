@@ -44,7 +44,8 @@ import { Raft } from "../src/runtime/raft.ts";
 import type { Config } from "../src/config.ts";
 import type { NodeId } from "../src/types.ts";
 import { SeededRandom } from "../src/random.ts";
-import { CountingStateMachine, MemoryLogStore } from "../adapters/memory.ts";
+import { MemoryLogStore } from "../adapters/memory.ts";
+import { CountingStateMachine } from "../testing/counting_state_machine.ts";
 import { MemoryNetwork } from "../testing/memory_network.ts";
 
 // ---- runtime detection (Bun first: it also defines `process`) ----------------------

@@ -59,7 +59,8 @@ import {
 import { Raft, type ReadPolicy } from "../src/runtime/raft.ts";
 import { HttpNetwork, raftRoutes } from "../src/transport/mod.ts";
 import { isNodeId, learnersOf, type NodeId, type RaftNode, votersOf } from "../src/types.ts";
-import { kvDelete, kvSet, MemoryLogStore, MemoryStateMachine } from "../adapters/memory.ts";
+import { MemoryLogStore } from "../adapters/memory.ts";
+import { kvDelete, kvSet, MemoryStateMachine } from "../kv/mod.ts";
 import { openStorage } from "../adapters/mod.ts";
 
 // ------------------------------------------------------------------ the app
@@ -100,7 +101,8 @@ const _decoder = new TextDecoder();
  * ```ts
  * import { createKvApp } from "./kv.ts";
  * import { Raft } from "../src/runtime/raft.ts";
- * import { MemoryLogStore, MemoryStateMachine } from "../adapters/memory.ts";
+ * import { MemoryLogStore } from "../adapters/memory.ts";
+ * import { MemoryStateMachine } from "../kv/mod.ts";
  * import { HttpNetwork } from "../src/transport/mod.ts";
  *
  * const sm = new MemoryStateMachine();
@@ -258,7 +260,8 @@ export interface KvMetrics {
  * ```ts
  * import { kvMetrics } from "./kv.ts";
  * import { Raft } from "../src/runtime/raft.ts";
- * import { MemoryLogStore, MemoryStateMachine } from "../adapters/memory.ts";
+ * import { MemoryLogStore } from "../adapters/memory.ts";
+ * import { MemoryStateMachine } from "../kv/mod.ts";
  * import { HttpNetwork } from "../src/transport/mod.ts";
  *
  * const raft = await Raft.create({

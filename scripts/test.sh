@@ -90,14 +90,14 @@ runner() {
 # Directories (and mod.ts) that hold TypeScript, for deno check.
 CHECK_TARGETS=()
 [ -f mod.ts ] && CHECK_TARGETS+=(mod.ts)
-for dir in src adapters testing tests examples bench; do
+for dir in src adapters kv testing tests examples bench; do
   if [ -d "$dir" ] && [ -n "$(find "$dir" -name '*.ts' -print -quit)" ]; then
     CHECK_TARGETS+=("$dir/")
   fi
 done
 DOC_TARGETS=()
 [ -f mod.ts ] && DOC_TARGETS+=(mod.ts)
-for dir in src adapters testing; do
+for dir in src adapters kv testing; do
   if [ -d "$dir" ] && [ -n "$(find "$dir" -name '*.ts' -print -quit)" ]; then
     DOC_TARGETS+=("$dir/")
   fi

@@ -30,3 +30,4 @@ export * from "./sim_profile.ts";
 export * from "./sim_store.ts";
 export * from "./sim_workload.ts";
 export * from "./large_snapshot_state_machine.ts";
+export * from "./counting_state_machine.ts";

@@ -8,7 +8,8 @@
  * @module
  */
 
-import { MemoryLogStore, MemoryStateMachine } from "../adapters/memory.ts";
+import { MemoryLogStore } from "../adapters/memory.ts";
+import { MemoryStateMachine } from "../kv/mod.ts";
 import type { RaftRequest, RaftResponse } from "../src/messages.ts";
 import type { RaftNetwork } from "../src/network.ts";
 import type { Random } from "../src/random.ts";

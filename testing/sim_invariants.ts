@@ -26,7 +26,7 @@ import type { AppendRequest, RaftRequest, RaftResponse } from "../src/messages.t
 import type { RaftMetrics } from "../src/runtime/metrics.ts";
 import type { Entry, NodeId, Vote } from "../src/types.ts";
 import type { SimLogStore, SimStoreObserver } from "./sim_store.ts";
-import type { MemoryStateMachine } from "../adapters/memory.ts";
+import type { MemoryStateMachine } from "../kv/mod.ts";
 
 /**
  * A broken invariant.

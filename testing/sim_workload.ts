@@ -21,7 +21,7 @@
  * @module
  */
 
-import { kvCas, kvSet, type MemoryStateMachine } from "../adapters/memory.ts";
+import { kvCas, kvSet, type MemoryStateMachine } from "../kv/mod.ts";
 import { ForwardToLeader } from "../src/errors.ts";
 import type { Random } from "../src/random.ts";
 import type { Raft, ReadPolicy } from "../src/runtime/raft.ts";

@@ -37,7 +37,7 @@
  * @module
  */
 
-import { MemoryStateMachine } from "../adapters/memory.ts";
+import { MemoryStateMachine } from "../kv/mod.ts";
 import { ManualClock } from "../src/clock.ts";
 import { AlreadyInitialized, ShuttingDown, StorageError } from "../src/errors.ts";
 import type { Config } from "../src/config.ts";

@@ -5,7 +5,7 @@
  * - the layout, from the import graph (static imports and re-exports, type-only ones included,
  *   and dynamic `import()`s): `src/engine/` imports only `src/types.ts`, `src/messages.ts` and
  *   itself; nothing in `src/` imports upward (foundation `src/*.ts` ← engine ← runtime ←
- *   transport; never `adapters/`, `testing/`, `examples/`, `bench/`, `tests/` or `mod.ts`); no
+ *   transport; never `adapters/`, `kv/`, `testing/`, `examples/`, `bench/`, `tests/` or `mod.ts`); no
  *   import cycles in `src/`, `adapters/` or `testing/` (a failure names the cycle's files).
  *
  * The checker strips comments and string contents with a small tokenizer (so
@@ -520,13 +520,13 @@ const LAYER_RULES: readonly ImportRule[] = [
   },
   {
     files: "src/",
-    never: ["adapters/", "testing/", "examples/", "bench/", "tests/", "mod.ts"],
+    never: ["adapters/", "kv/", "testing/", "examples/", "bench/", "tests/", "mod.ts"],
     why: "the library never depends on what is built on it",
   },
 ];
 
 /** Where import cycles are not allowed. */
-const ACYCLIC = ["src/", "adapters/", "testing/"];
+const ACYCLIC = ["src/", "adapters/", "kv/", "testing/"];
 
 // ------------------------------------------------------- the rules, enforced
 

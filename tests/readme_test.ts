@@ -14,6 +14,7 @@ test("readme: the quick start runs as written (jsr imports mapped to this checko
       '"jsr:@x/raft/adapters/memory"',
       JSON.stringify(new URL("adapters/memory.ts", root).href),
     )
+    .replaceAll('"jsr:@x/raft/kv"', JSON.stringify(new URL("kv/mod.ts", root).href))
     .replaceAll('"jsr:@x/raft/testing"', JSON.stringify(new URL("testing/mod.ts", root).href))
     .replaceAll('"jsr:@x/raft"', JSON.stringify(new URL("mod.ts", root).href));
   assert.ok(!code.includes("jsr:"), "every import was mapped");

@@ -19,7 +19,6 @@ import { LogView } from "./log_view.ts";
 import type { Entry, LogId, NodeId, SnapshotMeta, StoredMembership, Vote } from "../types.ts";
 import { EMPTY_MEMBERSHIP, INITIAL_VOTE, isVoter } from "../types.ts";
 
-
 /**
  * The role of a node. A `learner` is any node that is not a voter in its
  * effective membership (including an uninitialized node).

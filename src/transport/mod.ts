@@ -8,7 +8,8 @@
  * ```ts
  * import { HttpNetwork, raftRoutes } from "./mod.ts";
  * import { Raft } from "../runtime/raft.ts";
- * import { MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
+ * import { MemoryLogStore } from "../../adapters/memory.ts";
+ * import { MemoryStateMachine } from "../../kv/mod.ts";
  *
  * const raft = await Raft.create({
  *   id: 1,

@@ -9,7 +9,8 @@ import {
 } from "../../examples/kv.ts";
 import { Raft } from "../../src/runtime/raft.ts";
 import type { NodeId, RaftNode } from "../../src/types.ts";
-import { MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
+import { MemoryLogStore } from "../../adapters/memory.ts";
+import { MemoryStateMachine } from "../../kv/mod.ts";
 import { MemoryNetwork } from "../../testing/memory_network.ts";
 import { FAST, RuntimeCluster } from "../runtime/_cluster.ts";
 

@@ -3,7 +3,8 @@
 import { Raft } from "../../src/runtime/raft.ts";
 import type { Config } from "../../src/config.ts";
 import type { NodeId } from "../../src/types.ts";
-import { MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
+import { MemoryLogStore } from "../../adapters/memory.ts";
+import { MemoryStateMachine } from "../../kv/mod.ts";
 import { MemoryNetwork } from "../../testing/memory_network.ts";
 import { SeededRandom } from "../../src/random.ts";
 

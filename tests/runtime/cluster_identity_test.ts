@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { dec, FAST, RuntimeCluster } from "./_cluster.ts";
-import { kvSet } from "../../adapters/memory.ts";
+import { kvSet } from "../../kv/mod.ts";
 import { ClusterMismatch, InvalidMessage } from "../../src/errors.ts";
 import { MAX_PEER_TERM } from "../../src/types.ts";
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { dec, enc, FAST, RuntimeCluster, sleep } from "./_cluster.ts";
-import { kvSet } from "../../adapters/memory.ts";
+import { kvSet } from "../../kv/mod.ts";
 import {
   AlreadyInitialized,
   ForwardToLeader,

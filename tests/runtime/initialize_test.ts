@@ -2,7 +2,8 @@
 // initialized, crashed before its sync, and restarted with an empty log).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
+import { MemoryLogStore } from "../../adapters/memory.ts";
+import { MemoryStateMachine } from "../../kv/mod.ts";
 import { ShuttingDown } from "../../src/errors.ts";
 import { Raft } from "../../src/runtime/raft.ts";
 import type { Entry } from "../../src/types.ts";

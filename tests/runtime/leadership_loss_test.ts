@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FAST, RuntimeCluster } from "./_cluster.ts";
-import { kvSet } from "../../adapters/memory.ts";
+import { kvSet } from "../../kv/mod.ts";
 import { ForwardToLeader, OutcomeUnknown } from "../../src/errors.ts";
 
 test("runtime/leadership loss: pending writes and membership changes settle when the leader steps down", async () => {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { dec, enc, RuntimeCluster } from "./_cluster.ts";
-import { kvSet } from "../../adapters/memory.ts";
+import { kvSet } from "../../kv/mod.ts";
 import { EmptyMembership, InProgress, LearnerNotFound } from "../../src/errors.ts";
 import { learnersOf, votersOf } from "../../src/types.ts";
 

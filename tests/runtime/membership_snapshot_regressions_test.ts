@@ -20,7 +20,8 @@ import type { Entry, LogId, NodeId, RaftNode, SnapshotMeta } from "../../src/typ
 import { ForwardToLeader } from "../../src/errors.ts";
 import { learnersOf, votersOf } from "../../src/types.ts";
 import { SeededRandom } from "../../src/random.ts";
-import { kvSet, MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
+import { MemoryLogStore } from "../../adapters/memory.ts";
+import { kvSet, MemoryStateMachine } from "../../kv/mod.ts";
 import { NetworkError } from "../../testing/memory_network.ts";
 
 // ---------------------------------------------------------------- the cluster

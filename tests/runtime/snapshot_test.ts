@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { dec, enc, FAST, RuntimeCluster } from "./_cluster.ts";
-import { kvSet, MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
+import { MemoryLogStore } from "../../adapters/memory.ts";
+import { kvSet, MemoryStateMachine } from "../../kv/mod.ts";
 import { Raft } from "../../src/runtime/raft.ts";
 import { type Entry, membershipOf, type NodeId } from "../../src/types.ts";
 import { MemoryNetwork } from "../../testing/memory_network.ts";

@@ -4,7 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { dec, enc, FAST } from "./_cluster.ts";
-import { kvSet, MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
+import { MemoryLogStore } from "../../adapters/memory.ts";
+import { kvSet, MemoryStateMachine } from "../../kv/mod.ts";
 import { StorageError } from "../../src/errors.ts";
 import { Raft } from "../../src/runtime/raft.ts";
 import { SeededRandom } from "../../src/random.ts";

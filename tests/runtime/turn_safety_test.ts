@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FAST, RuntimeCluster } from "./_cluster.ts";
-import { kvSet, MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
+import { MemoryLogStore } from "../../adapters/memory.ts";
+import { kvSet, MemoryStateMachine } from "../../kv/mod.ts";
 import { InternalError } from "../../src/errors.ts";
 import type { RaftNetwork } from "../../src/network.ts";
 import { Raft } from "../../src/runtime/raft.ts";

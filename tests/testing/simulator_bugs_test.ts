@@ -2,7 +2,8 @@
 // bounded number of seeds. And regression seeds for bugs the simulator found.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { kvSet, MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
+import { MemoryLogStore } from "../../adapters/memory.ts";
+import { kvSet, MemoryStateMachine } from "../../kv/mod.ts";
 import { ManualClock } from "../../src/clock.ts";
 import { RaftEngine } from "../../src/engine/engine.ts";
 import { EngineCore } from "../../src/engine/engine_core.ts";

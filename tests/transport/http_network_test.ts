@@ -19,7 +19,8 @@ import type {
 } from "../../src/messages.ts";
 import { Raft } from "../../src/runtime/raft.ts";
 import { EMPTY_MEMBERSHIP, type NodeId, type RaftNode } from "../../src/types.ts";
-import { kvSet, MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
+import { MemoryLogStore } from "../../adapters/memory.ts";
+import { kvSet, MemoryStateMachine } from "../../kv/mod.ts";
 import { closedPort, serveLocal } from "./_serve.ts";
 
 const VOTE: VoteRequest = {

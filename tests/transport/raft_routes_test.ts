@@ -25,7 +25,8 @@ import {
   type VoteRequest,
 } from "../../src/messages.ts";
 import { Raft } from "../../src/runtime/raft.ts";
-import { MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
+import { MemoryLogStore } from "../../adapters/memory.ts";
+import { MemoryStateMachine } from "../../kv/mod.ts";
 import { MemoryNetwork } from "../../testing/memory_network.ts";
 
 const APPEND: RaftRequest = {

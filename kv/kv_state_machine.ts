@@ -1,0 +1,421 @@
+/**
+ * {@linkcode MemoryStateMachine}: a replicated key-value map kept in memory,
+ * the state machine of the example node and of the simulator, and a model for
+ * writing your own. Its commands are made by `kvSet`, `kvCas` and `kvDelete`
+ * (`kv_command.ts`); its snapshot is the whole map.
+ *
+ * Nothing here survives the process: a durable node restores the map from its
+ * last snapshot and re-applies the log. Payload bytes are copied on apply.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStateMachine } from "./mod.ts";
+ * import { kvSet } from "./mod.ts";
+ * const sm = new MemoryStateMachine();
+ * await sm.apply([{ term: 1, index: 1, type: "normal", data: kvSet("a", "1") }]);
+ * console.assert(new TextDecoder().decode(sm.get("a")!) === "1");
+ * ```
+ *
+ * @module
+ */
+
+import type { AppliedState, Snapshot, StateMachine } from "../src/storage.ts";
+import { checkApplyOrder, snapshotOfBytes } from "../src/storage.ts";
+import { readAllBytes } from "../src/byte_stream.ts";
+import {
+  compareLogId,
+  EMPTY_MEMBERSHIP,
+  type Entry,
+  type LogId,
+  type SnapshotMeta,
+  type StoredMembership,
+} from "../src/types.ts";
+import { decodeKvCommand } from "./kv_command.ts";
+
+const _encoder = new TextEncoder();
+const _decoder = new TextDecoder("utf-8", { fatal: true });
+
+function _idOrNull(id: LogId | null): LogId | null {
+  return id === null ? null : { term: id.term, index: id.index };
+}
+
+function _fmt(id: LogId | null): string {
+  return id === null ? "none" : `${id.term}-${id.index}`;
+}
+
+function _isTerm(n: unknown): n is number {
+  return typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
+}
+
+function _sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const _INITIAL_MEMBERSHIP: StoredMembership = Object.freeze({
+  logId: null,
+  membership: EMPTY_MEMBERSHIP,
+});
+
+const _SNAPSHOT_VERSION = 1;
+
+/** `[version u8, hasLastLogId u8, term f64, index f64, count u32, (keyLen u32, key, valLen u32, val)*]` */
+function _encodeKvSnapshot(
+  lastLogId: LogId | null,
+  map: ReadonlyMap<string, Uint8Array>,
+): Uint8Array {
+  const keys = [...map.keys()].sort();
+  const encodedKeys = keys.map((k) => _encoder.encode(k));
+  let size = 1 + 1 + 8 + 8 + 4;
+  for (let i = 0; i < keys.length; i++) {
+    size += 8 + encodedKeys[i]!.length + map.get(keys[i]!)!.length;
+  }
+  const bytes = new Uint8Array(size);
+  const view = new DataView(bytes.buffer);
+  view.setUint8(0, _SNAPSHOT_VERSION);
+  view.setUint8(1, lastLogId === null ? 0 : 1);
+  view.setFloat64(2, lastLogId?.term ?? 0);
+  view.setFloat64(10, lastLogId?.index ?? 0);
+  view.setUint32(18, keys.length);
+  let at = 22;
+  for (let i = 0; i < keys.length; i++) {
+    const k = encodedKeys[i]!;
+    const v = map.get(keys[i]!)!;
+    view.setUint32(at, k.length);
+    bytes.set(k, at + 4);
+    at += 4 + k.length;
+    view.setUint32(at, v.length);
+    bytes.set(v, at + 4);
+    at += 4 + v.length;
+  }
+  return bytes;
+}
+
+function _decodeKvSnapshot(
+  data: Uint8Array,
+): { lastLogId: LogId | null; map: Map<string, Uint8Array> } {
+  const bad = (why: string): Error => new Error(`MemoryStateMachine: invalid snapshot: ${why}`);
+  if (!(data instanceof Uint8Array) || data.length < 22) throw bad("too short");
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  if (view.getUint8(0) !== _SNAPSHOT_VERSION) throw bad(`unknown version ${view.getUint8(0)}`);
+  const has = view.getUint8(1);
+  const term = view.getFloat64(2);
+  const index = view.getFloat64(10);
+  if (has > 1 || !_isTerm(term) || !_isTerm(index)) throw bad("malformed last log id");
+  const count = view.getUint32(18);
+  const map = new Map<string, Uint8Array>();
+  let at = 22;
+  const take = (): Uint8Array => {
+    if (at + 4 > data.length) throw bad("truncated");
+    const n = view.getUint32(at);
+    if (at + 4 + n > data.length) throw bad("truncated");
+    const out = data.slice(at + 4, at + 4 + n);
+    at += 4 + n;
+    return out;
+  };
+  for (let i = 0; i < count; i++) {
+    let key: string;
+    try {
+      key = _decoder.decode(take());
+    } catch (e) {
+      throw e instanceof Error && e.message.startsWith("MemoryStateMachine") ? e : bad("bad key");
+    }
+    map.set(key, take());
+  }
+  if (at !== data.length) throw bad("trailing bytes");
+  if (map.size !== count) throw bad("duplicate keys");
+  return { lastLogId: has === 1 ? { term, index } : null, map };
+}
+
+/**
+ * An example state machine: a map from string keys to byte values, driven by
+ * commands made with {@linkcode kvSet} and {@linkcode kvDelete}. Applying a
+ * command returns the key's previous value (`null` if it had none);
+ * applying bytes that are not a kv command changes nothing and returns
+ * `null` (deterministically, on every replica). Blank and membership entries
+ * return `undefined`; a membership entry becomes the applied membership.
+ *
+ * For tests it checks that entries are applied in order and exactly once
+ * (an out-of-order batch rejects and applies nothing), and records every
+ * applied log id in {@linkcode MemoryStateMachine.applyLog}.
+ *
+ * Snapshots serialize the map (keys sorted, so equal states give equal
+ * bytes) and the last applied log id; ids are `${term}-${index}-${counter}`.
+ *
+ * @example
+ * ```ts
+ * import { kvSet, MemoryStateMachine } from "./mod.ts";
+ * const a = new MemoryStateMachine();
+ * const [previous] = await a.apply([{ term: 1, index: 1, type: "normal", data: kvSet("x", "1") }]);
+ * console.assert(previous === null);
+ * const snapshot = await a.buildSnapshot();
+ * const b = new MemoryStateMachine();
+ * await b.installSnapshot(snapshot.meta, snapshot.open());
+ * console.assert(new TextDecoder().decode(b.get("x")!) === "1");
+ * ```
+ */
+export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
+  #map = new Map<string, Uint8Array>();
+  #lastApplied: LogId | null = null;
+  #membership: StoredMembership = _INITIAL_MEMBERSHIP;
+  #snapshot: { meta: SnapshotMeta; bytes: Uint8Array } | null = null;
+  #counter = 0;
+  #appliedCount = 0;
+  #applyLog: LogId[] = [];
+
+  /**
+   * How many entries (of every type) `apply` has applied on this instance.
+   *
+   * @example
+   * ```ts
+   * import { MemoryStateMachine } from "./mod.ts";
+   * const sm = new MemoryStateMachine();
+   * await sm.apply([{ term: 1, index: 1, type: "blank" }]);
+   * console.assert(sm.appliedCount === 1);
+   * ```
+   */
+  get appliedCount(): number {
+    return this.#appliedCount;
+  }
+
+  /**
+   * The log id of every entry `apply` has applied on this instance, in
+   * order (entries covered by an installed snapshot are not in it).
+   *
+   * @example
+   * ```ts
+   * import { MemoryStateMachine } from "./mod.ts";
+   * const sm = new MemoryStateMachine();
+   * await sm.apply([{ term: 1, index: 1, type: "blank" }, { term: 2, index: 2, type: "blank" }]);
+   * console.assert(sm.applyLog.map((id) => id.index).join() === "1,2");
+   * ```
+   */
+  get applyLog(): readonly LogId[] {
+    return this.#applyLog;
+  }
+
+  /**
+   * The last applied log id, or `null`.
+   *
+   * @example
+   * ```ts
+   * import { MemoryStateMachine } from "./mod.ts";
+   * console.assert(new MemoryStateMachine().lastApplied === null);
+   * ```
+   */
+  get lastApplied(): LogId | null {
+    return _idOrNull(this.#lastApplied);
+  }
+
+  /**
+   * How many keys are set.
+   *
+   * @example
+   * ```ts
+   * import { MemoryStateMachine } from "./mod.ts";
+   * console.assert(new MemoryStateMachine().size === 0);
+   * ```
+   */
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /**
+   * A copy of the value of `key`, or `null`.
+   *
+   * @example
+   * ```ts
+   * import { MemoryStateMachine } from "./mod.ts";
+   * console.assert(new MemoryStateMachine().get("missing") === null);
+   * ```
+   */
+  get(key: string): Uint8Array | null {
+    return this.#map.get(key)?.slice() ?? null;
+  }
+
+  /**
+   * Every key and (a copy of its) value, sorted by key: compare replicas with it.
+   *
+   * @example
+   * ```ts
+   * import { kvSet, MemoryStateMachine } from "./mod.ts";
+   * const sm = new MemoryStateMachine();
+   * await sm.apply([{ term: 1, index: 1, type: "normal", data: kvSet("b", "2") }]);
+   * console.assert(sm.pairs()[0]?.[0] === "b");
+   * ```
+   */
+  pairs(): [string, Uint8Array][] {
+    return [...this.#map.keys()].sort().map((k) => [k, this.#map.get(k)!.slice()]);
+  }
+
+  /**
+   * @example
+   * ```ts
+   * import { MemoryStateMachine } from "./mod.ts";
+   * const s = await new MemoryStateMachine().appliedState();
+   * console.assert(s.lastApplied === null && s.membership.logId === null);
+   * ```
+   */
+  appliedState(): Promise<AppliedState> {
+    return Promise.resolve({
+      lastApplied: _idOrNull(this.#lastApplied),
+      membership: this.#membership,
+    });
+  }
+
+  /**
+   * Applies entries and returns the responses synchronously (an array, not a
+   * promise); rejects, applying none, unless they continue from the last
+   * applied entry (index + 1, terms not decreasing).
+   *
+   * @example
+   * ```ts
+   * import { kvSet, MemoryStateMachine } from "./mod.ts";
+   * const sm = new MemoryStateMachine();
+   * const out = await sm.apply([
+   *   { term: 1, index: 1, type: "blank" },
+   *   { term: 1, index: 2, type: "normal", data: kvSet("a", "x") },
+   *   { term: 1, index: 3, type: "normal", data: kvSet("a", "y") },
+   * ]);
+   * console.assert(out[0] === undefined && out[1] === null && out[2]?.[0] === 120); // "x"
+   * ```
+   */
+  apply(
+    entries: readonly Entry[],
+  ): Promise<(Uint8Array | null | undefined)[]> | (Uint8Array | null | undefined)[] {
+    try {
+      checkApplyOrder("MemoryStateMachine", this.#lastApplied, entries);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const out: (Uint8Array | null | undefined)[] = new Array(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      const id = { term: e.term, index: e.index };
+      if (e.type === "normal") {
+        const cmd = decodeKvCommand(e.data);
+        if (cmd === null) {
+          out[i] = null;
+        } else {
+          const prev = this.#map.get(cmd.key) ?? null;
+          out[i] = prev;
+          if (cmd.op === "set") this.#map.set(cmd.key, cmd.value.slice());
+          else if (cmd.op === "delete") this.#map.delete(cmd.key);
+          else if (_sameBytes(prev, cmd.expected)) this.#map.set(cmd.key, cmd.value.slice());
+        }
+      } else {
+        if (e.type === "membership") this.#membership = { logId: id, membership: e.membership };
+        out[i] = undefined;
+      }
+      this.#lastApplied = id;
+      this.#applyLog.push(id);
+      this.#appliedCount++;
+    }
+    return out;
+  }
+
+  /**
+   * Serializes the applied state; it becomes the current snapshot.
+   *
+   * @example
+   * ```ts
+   * import { MemoryStateMachine } from "./mod.ts";
+   * const sm = new MemoryStateMachine();
+   * await sm.apply([{ term: 2, index: 1, type: "blank" }]);
+   * const s = await sm.buildSnapshot();
+   * console.assert(s.meta.snapshotId === "2-1-1" && s.meta.lastLogId?.index === 1);
+   * ```
+   */
+  buildSnapshot(): Promise<Snapshot> {
+    const last = _idOrNull(this.#lastApplied);
+    const meta: SnapshotMeta = {
+      lastLogId: last,
+      lastMembership: this.#membership,
+      snapshotId: `${last?.term ?? 0}-${last?.index ?? 0}-${++this.#counter}`,
+    };
+    const bytes = _encodeKvSnapshot(last, this.#map);
+    this.#snapshot = { meta, bytes };
+    return Promise.resolve(snapshotOfBytes(meta, bytes));
+  }
+
+  /**
+   * Replaces the state with a snapshot's (built by a `MemoryStateMachine`);
+   * it becomes the current snapshot. Rejects malformed data, data whose last
+   * log id differs from `meta.lastLogId`, and a snapshot older than what is
+   * applied.
+   *
+   * @example
+   * ```ts
+   * import { MemoryStateMachine } from "./mod.ts";
+   * const source = new MemoryStateMachine();
+   * await source.apply([{ term: 1, index: 1, type: "blank" }]);
+   * const snap = await source.buildSnapshot();
+   * const target = new MemoryStateMachine();
+   * await target.installSnapshot(snap.meta, snap.open());
+   * console.assert(target.lastApplied?.index === 1);
+   * ```
+   */
+  async installSnapshot(meta: SnapshotMeta, data: ReadableStream<Uint8Array>): Promise<void> {
+    this.#install(meta, await readAllBytes(data));
+  }
+
+  #install(meta: SnapshotMeta, data: Uint8Array): void {
+    const decoded = _decodeKvSnapshot(data);
+    if (compareLogId(decoded.lastLogId, meta.lastLogId) !== 0) {
+      throw new Error(
+        `MemoryStateMachine.installSnapshot: the data covers ${_fmt(decoded.lastLogId)} ` +
+          `but the meta says ${_fmt(meta.lastLogId)}`,
+      );
+    }
+    if (compareLogId(meta.lastLogId, this.#lastApplied) < 0) {
+      throw new Error(
+        `MemoryStateMachine.installSnapshot: snapshot ${_fmt(meta.lastLogId)} is older than ` +
+          `the last applied ${_fmt(this.#lastApplied)}`,
+      );
+    }
+    this.#map = decoded.map;
+    this.#lastApplied = _idOrNull(meta.lastLogId);
+    this.#membership = meta.lastMembership;
+    this.#snapshot = { meta, bytes: data };
+  }
+
+  /**
+   * The snapshot last built or installed, or `null`.
+   *
+   * @example
+   * ```ts
+   * import { MemoryStateMachine } from "./mod.ts";
+   * console.assert(await new MemoryStateMachine().currentSnapshot() === null);
+   * ```
+   */
+  currentSnapshot(): Promise<Snapshot | null> {
+    const s = this.#snapshot;
+    return Promise.resolve(s === null ? null : snapshotOfBytes(s.meta, s.bytes));
+  }
+
+  /**
+   * Simulates a restart where snapshots are durable and the live state is
+   * not: returns a new state machine holding the current snapshot's state
+   * (or an empty one), with that snapshot as its current snapshot and an
+   * empty apply log. This instance is left as it is.
+   *
+   * @example
+   * ```ts
+   * import { kvSet, MemoryStateMachine } from "./mod.ts";
+   * const sm = new MemoryStateMachine();
+   * await sm.apply([{ term: 1, index: 1, type: "normal", data: kvSet("a", "1") }]);
+   * await sm.buildSnapshot();
+   * await sm.apply([{ term: 1, index: 2, type: "normal", data: kvSet("b", "2") }]);
+   * const restarted = sm.crash();
+   * console.assert(restarted.lastApplied?.index === 1 && restarted.get("b") === null);
+   * ```
+   */
+  crash(): MemoryStateMachine {
+    const next = new MemoryStateMachine();
+    next.#counter = this.#counter;
+    if (this.#snapshot !== null) next.#install(this.#snapshot.meta, this.#snapshot.bytes);
+    return next;
+  }
+}

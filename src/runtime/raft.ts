@@ -106,7 +106,8 @@ export interface RaftOptions<R> {
  * @example
  * ```ts
  * import { Raft } from "./raft.ts";
- * import { MemoryLogStore, MemoryStateMachine } from "../../adapters/memory.ts";
+ * import { MemoryLogStore } from "../../adapters/memory.ts";
+ * import { MemoryStateMachine } from "../../kv/mod.ts";
  * import { MemoryNetwork } from "../../testing/memory_network.ts";
  *
  * const net = new MemoryNetwork();

@@ -816,7 +816,3 @@ export class MemoryLogStore implements LogStore {
     });
   }
 }
-
-// Temporary: the key-value state machine moved to kv/ (`@x/raft/kv`); this re-export keeps
-// the runtime's doc example compiling until it imports from there. To be removed.
-export { kvSet, MemoryStateMachine } from "../kv/mod.ts";

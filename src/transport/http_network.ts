@@ -16,6 +16,7 @@
  * @module
  */
 
+import { concatChunks } from "./_bytes.ts";
 import { type CodecLimits, decodeMessage, encodeMessage } from "../codec.ts";
 import {
   ClusterMismatch,
@@ -505,21 +506,10 @@ async function _readUpTo(res: Response, max: number, strict: boolean): Promise<_
     total += value.byteLength;
     if (total > max) {
       void reader.cancel().catch(() => {});
-      return { bytes: _concat(chunks, total).subarray(0, max), over: true, seen: total };
+      return { bytes: concatChunks(chunks, total).subarray(0, max), over: true, seen: total };
     }
   }
-  return { bytes: _concat(chunks, total), over: false, seen: total };
-}
-
-function _concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return { bytes: concatChunks(chunks, total), over: false, seen: total };
 }
 
 /**

@@ -46,6 +46,7 @@
  * @module
  */
 
+import { concatChunks } from "./_bytes.ts";
 import { Hono } from "hono";
 import { type CodecLimits, decodeMessage, encodeMessage } from "../codec.ts";
 import { InvalidMessage, PayloadTooLarge, RaftError, type RaftErrorJSON } from "../errors.ts";
@@ -396,7 +397,7 @@ async function _readFrame(
   let headerLength = -1;
   for (;;) {
     if (total >= need) {
-      const buf = _concat(chunks, total);
+      const buf = concatChunks(chunks, total);
       chunks = [buf];
       if (headerLength < 0) {
         headerLength = new DataView(buf.buffer, buf.byteOffset, 4).getUint32(0);
@@ -412,18 +413,6 @@ async function _readFrame(
     chunks.push(value);
     total += value.byteLength;
   }
-}
-
-/** `chunks` (of `total` bytes) as one array; the chunk itself when there is one. */
-function _concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 /**
@@ -514,7 +503,7 @@ async function _readBody(req: Request, max: number): Promise<Uint8Array | number
     }
     chunks.push(value);
   }
-  return chunks.length === 0 ? new Uint8Array(0) : _concat(chunks, total);
+  return chunks.length === 0 ? new Uint8Array(0) : concatChunks(chunks, total);
 }
 
 function _describe(e: unknown): string {

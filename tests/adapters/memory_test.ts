@@ -1,30 +1,9 @@
 import { test } from "node:test";
+import { blank, ids, normal, rejection } from "../_entries.ts";
 import assert from "node:assert/strict";
 import { MemoryLogStore } from "../../adapters/memory.ts";
 import { LOG_STORE_CASES } from "../../testing/log_store_conformance.ts";
-import type { Entry, LogId } from "../../src/types.ts";
-
-function blank(term: number, index: number): Entry {
-  return { term, index, type: "blank" };
-}
-
-function normal(term: number, index: number, data: Uint8Array = new Uint8Array([index])): Entry {
-  return { term, index, type: "normal", data };
-}
-
-function ids(entries: readonly Entry[] | readonly LogId[]): string {
-  return entries.map((e) => `${e.term}-${e.index}`).join(",");
-}
-
-async function rejection(p: unknown): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof Error, `rejected with a non-Error: ${String(e)}`);
-    return e;
-  }
-  assert.fail("expected a rejection");
-}
+import type { Entry } from "../../src/types.ts";
 
 // ------------------------------------------------------- conformance suite
 

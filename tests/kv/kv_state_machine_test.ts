@@ -1,36 +1,15 @@
 // The key-value state machine (kv/kv_state_machine.ts).
+import { blank, ids, normal, rejection } from "../_entries.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { bytesToStream, readAllBytes } from "../../src/byte_stream.ts";
 import type { Snapshot } from "../../src/storage.ts";
-import type { Entry, LogId, SnapshotMeta } from "../../src/types.ts";
+import type { SnapshotMeta } from "../../src/types.ts";
 import { membershipOf } from "../../src/types.ts";
 import { kvDelete, kvSet, MemoryStateMachine } from "../../kv/mod.ts";
 
 const text = new TextEncoder();
 const untext = new TextDecoder();
-
-function blank(term: number, index: number): Entry {
-  return { term, index, type: "blank" };
-}
-
-function normal(term: number, index: number, data: Uint8Array = new Uint8Array([index])): Entry {
-  return { term, index, type: "normal", data };
-}
-
-function ids(entries: readonly Entry[] | readonly LogId[]): string {
-  return entries.map((e) => `${e.term}-${e.index}`).join(",");
-}
-
-async function rejection(p: unknown): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof Error, `rejected with a non-Error: ${String(e)}`);
-    return e;
-  }
-  assert.fail("expected a rejection");
-}
 
 const bytesOf = (s: Snapshot): Promise<Uint8Array> => readAllBytes(s.open());
 /** Small chunks, so state machines see a snapshot in several pieces. */

@@ -1,31 +1,13 @@
 // The counting state machine of benchmarks (testing/counting_state_machine.ts).
+import { blank, normal, rejection } from "../_entries.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Entry } from "../../src/types.ts";
 import { membershipOf } from "../../src/types.ts";
 import { CountingStateMachine } from "../../testing/counting_state_machine.ts";
 import { bytesToStream } from "../../src/byte_stream.ts";
 
 /** Small chunks, so state machines see a snapshot in several pieces. */
 const streamOf = (b: Uint8Array): ReadableStream<Uint8Array> => bytesToStream(b, 7);
-
-function blank(term: number, index: number): Entry {
-  return { term, index, type: "blank" };
-}
-
-function normal(term: number, index: number, data: Uint8Array = new Uint8Array([index])): Entry {
-  return { term, index, type: "normal", data };
-}
-
-async function rejection(p: unknown): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof Error, `rejected with a non-Error: ${String(e)}`);
-    return e;
-  }
-  assert.fail("expected a rejection");
-}
 
 test("counting state machine: counts normal entries and returns the running count", async () => {
   const sm = new CountingStateMachine();

@@ -1,12 +1,15 @@
 // The invariant checker on situations built by hand, and the seeds that once raised false
 // alarms in it.
+import { followerMetrics } from "./_metrics.ts";
+
+const followerMetricsOf = (id: NodeId, over: Partial<RaftMetrics>): RaftMetrics =>
+  followerMetrics(over, id);
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ManualClock } from "../../src/clock.ts";
 import { SeededRandom } from "../../src/random.ts";
 import type { RaftMetrics } from "../../src/runtime/metrics.ts";
 import {
-  EMPTY_MEMBERSHIP,
   type Entry,
   type LogId,
   type Membership,
@@ -33,31 +36,10 @@ function config(term: number, index: number, configs: NodeId[][]): Entry {
   return { term, index, type: "membership", membership };
 }
 
-function metrics(id: NodeId, over: Partial<RaftMetrics>): RaftMetrics {
-  return {
-    id,
-    state: "follower",
-    currentTerm: 1,
-    vote: { term: 1, votedFor: null, committed: false },
-    currentLeader: null,
-    lastLogId: null,
-    lastLogIndex: 0,
-    committed: null,
-    lastApplied: null,
-    snapshot: null,
-    purged: null,
-    membership: { logId: null, membership: EMPTY_MEMBERSHIP },
-    replication: null,
-    millisSinceQuorumAck: null,
-    storageError: null,
-    ...over,
-  } as RaftMetrics;
-}
-
 /** A follower of term 1 that has committed `committed` of its `last` entries. */
 function follower(id: NodeId, last: number, committed: number): RaftMetrics {
   const c: LogId = { term: 1, index: committed };
-  return metrics(id, {
+  return followerMetricsOf(id, {
     lastLogId: { term: 1, index: last },
     lastLogIndex: last,
     committed: c,
@@ -134,9 +116,9 @@ function seed50851(shape: Shape): InvariantChecker {
     committed: { term: 1, index: 3 },
     lastApplied: { term: 1, index: 3 },
   };
-  checker.metrics(2, 1, metrics(2, leader));
+  checker.metrics(2, 1, followerMetricsOf(2, leader));
   const top: LogId = { term: 2, index: 6 };
-  checker.metrics(2, 1, metrics(2, { ...leader, committed: top, lastApplied: top }));
+  checker.metrics(2, 1, followerMetricsOf(2, { ...leader, committed: top, lastApplied: top }));
   let snapshotIndex = 0;
   if (shape.purge) {
     snapshotIndex = 6;
@@ -146,7 +128,13 @@ function seed50851(shape: Shape): InvariantChecker {
     checker.metrics(
       2,
       1,
-      metrics(2, { ...leader, committed: top, lastApplied: top, snapshot: top, purged: top }),
+      followerMetricsOf(2, {
+        ...leader,
+        committed: top,
+        lastApplied: top,
+        snapshot: top,
+        purged: top,
+      }),
     );
   }
   checker.checkStep(views(snapshotIndex));
@@ -182,7 +170,7 @@ test("sim: InvariantChecker: a commit that does not extend the committed log is 
   c.checkStep([]);
   assert.equal(c.committedLength, 2);
   // Node 2 reports 2-3 committed: its log holds 2-2 where 1-2 was committed.
-  c.started(2, 0, metrics(2, { currentTerm: 2, committed: { term: 2, index: 3 } }));
+  c.started(2, 0, followerMetricsOf(2, { currentTerm: 2, committed: { term: 2, index: 3 } }));
   c.checkStep([]);
   assert.equal(c.violation?.invariant, "committed entries immutable");
 });

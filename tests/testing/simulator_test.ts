@@ -1,9 +1,10 @@
 import { test } from "node:test";
+import { followerMetrics } from "./_metrics.ts";
 import assert from "node:assert/strict";
 import { ManualClock } from "../../src/clock.ts";
 import { SeededRandom } from "../../src/random.ts";
 import type { RaftMetrics } from "../../src/runtime/metrics.ts";
-import { EMPTY_MEMBERSHIP, type Entry } from "../../src/types.ts";
+import { type Entry } from "../../src/types.ts";
 import { checkLinearizable, type Operation } from "../../testing/linearizability.ts";
 import { NodeClock } from "../../testing/sim_clock.ts";
 import { MacrotaskBarrier } from "../../testing/sim_drain.ts";
@@ -169,27 +170,6 @@ test("sim: SimLogStore faults: acks before durability, votes dropped", SLOW, asy
 
 // ---- the invariants ----------------------------------------------------------------------
 
-function metrics(over: Partial<RaftMetrics>): RaftMetrics {
-  return {
-    id: 1,
-    state: "follower",
-    currentTerm: 1,
-    vote: { term: 1, votedFor: null, committed: false },
-    currentLeader: null,
-    lastLogId: null,
-    lastLogIndex: 0,
-    committed: null,
-    lastApplied: null,
-    snapshot: null,
-    purged: null,
-    membership: { logId: null, membership: EMPTY_MEMBERSHIP },
-    replication: null,
-    millisSinceQuorumAck: null,
-    storageError: null,
-    ...over,
-  } as RaftMetrics;
-}
-
 /** The violated invariant (a function call, so that assertions do not narrow the checker). */
 function violated(c: InvariantChecker): string | undefined {
   return c.violation?.invariant;
@@ -211,9 +191,9 @@ test("sim: InvariantChecker: log matching compares predecessors and payloads", (
 
 test("sim: InvariantChecker: two leaders in a term, a leader that truncates", () => {
   const a = new InvariantChecker();
-  a.started(1, 0, metrics({ id: 1 }));
-  a.started(2, 0, metrics({ id: 2 }));
-  a.metrics(1, 0, metrics({ id: 1, state: "leader", currentTerm: 3 }));
+  a.started(1, 0, followerMetrics({ id: 1 }));
+  a.started(2, 0, followerMetrics({ id: 2 }));
+  a.metrics(1, 0, followerMetrics({ id: 1, state: "leader", currentTerm: 3 }));
   a.saved(2, { term: 3, votedFor: 2, committed: true });
   assert.equal(violated(a), "election safety");
 
@@ -245,8 +225,8 @@ test("sim: InvariantChecker: per-node monotonic term, vote, commit; index orderi
   ];
   for (const [before, after, invariant] of cases) {
     const c = new InvariantChecker();
-    c.started(1, 0, metrics(before));
-    c.metrics(1, 0, metrics(after));
+    c.started(1, 0, followerMetrics(before));
+    c.metrics(1, 0, followerMetrics(after));
     assert.equal(violated(c), invariant, JSON.stringify(after));
   }
 });

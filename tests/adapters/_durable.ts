@@ -3,6 +3,7 @@
 // MemoryLogStore across reopens, and kill -9 of a process in the middle of
 // appends. Each adapter's test file calls durableSuite() with its opener.
 
+import { rejection } from "../_entries.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -61,16 +62,6 @@ export function range(term: number, from: number, to: number, size = 2): Entry[]
   const out: Entry[] = [];
   for (let i = from; i <= to; i++) out.push(normal(term, i, bytes(size, i)));
   return out;
-}
-
-export async function rejection(p: unknown): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof Error, `rejected with a non-Error: ${String(e)}`);
-    return e;
-  }
-  assert.fail("expected a rejection");
 }
 
 function _membershipView(m: Membership): unknown {
@@ -403,3 +394,5 @@ export function durableSuite(o: DurableSuiteOptions): void {
       }),
   );
 }
+
+export { rejection };

@@ -308,8 +308,11 @@ function _entryOut(e: Entry, extra: number): void {
       _putUint(e.index, "entry index");
       _membershipOut(e.membership);
       return;
-    default:
-      throw new TypeError(`unknown entry type '${String((e as { type?: unknown }).type)}'`);
+    default: {
+      // Exhaustive: a new entry type is a compile error here. At run time, a caller's object.
+      const unknown: never = e;
+      throw new TypeError(`unknown entry type '${String((unknown as { type?: unknown }).type)}'`);
+    }
   }
 }
 
@@ -385,8 +388,11 @@ function _messageOut(m: RaftMessage): void {
       _putUint(m.term, "term");
       _logIdOut(m.lastLogId, "lastLogId");
       return;
-    default:
-      throw new TypeError(`unknown message type '${String((m as { type?: unknown }).type)}'`);
+    default: {
+      // Exhaustive: a new message type is a compile error here. At run time, a caller's object.
+      const unknown: never = m;
+      throw new TypeError(`unknown message type '${String((unknown as { type?: unknown }).type)}'`);
+    }
   }
 }
 

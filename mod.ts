@@ -28,6 +28,7 @@ export * from "./src/random.ts";
 export * from "./src/clock.ts";
 export * from "./src/codec.ts";
 export * from "./src/storage.ts";
+export * from "./src/snapshot_store.ts";
 export * from "./src/network.ts";
 export * from "./src/byte_stream.ts";
 export { Raft } from "./src/runtime/raft.ts";

@@ -20,6 +20,7 @@
 
 export * from "./memory_network.ts";
 export * from "./log_store_conformance.ts";
+export * from "./snapshot_store_conformance.ts";
 export * from "./linearizability.ts";
 export * from "./register_history.ts";
 export * from "./simulator.ts";

@@ -1,8 +1,9 @@
 /**
  * Test tools for applications built on `@x/raft` (and for the library's own
  * tests): an in-process network with faults ({@linkcode MemoryNetwork}) and
- * a storage conformance suite ({@linkcode LOG_STORE_CASES}) to run against
- * any `LogStore` implementation, and a deterministic simulator of whole
+ * storage conformance suites ({@linkcode LOG_STORE_CASES},
+ * {@linkcode SNAPSHOT_STORE_CASES}) to run against any `LogStore` or
+ * `SnapshotStore` implementation, and a deterministic simulator of whole
  * clusters ({@linkcode Simulator}: virtual time, faults, invariants after
  * every step, linearizability of client histories). Web APIs only: usable
  * under Deno and Bun with any test runner.

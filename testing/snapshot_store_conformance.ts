@@ -47,11 +47,12 @@ export type SnapshotDamage = "flip-data" | "flip-meta" | "truncate" | "foreign";
  * The storage a case runs on, and hooks to simulate what only its owner can.
  *
  * @example
- * ```ts ignore
- * import type { SnapshotStoreHarness } from "@x/raft/testing";
- * import { openFileSnapshotStore } from "@x/raft/adapters/file-snapshot-store";
+ * ```ts
+ * import type { SnapshotStoreHarness } from "./snapshot_store_conformance.ts";
+ * import { openFileSnapshotStore } from "../adapters/file_snapshot_store.ts";
  * const harness = (dir: string): SnapshotStoreHarness => ({
  *   open: () => openFileSnapshotStore(dir),
+ *   // damage, leavePartialWrite, list: see tests/adapters/_snapshot_files.ts
  * });
  * ```
  */
@@ -606,9 +607,13 @@ const _cases: SnapshotStoreCase[] = [
  * closes the stores it opens; they may run in any order.
  *
  * @example
- * ```ts ignore
- * import { SNAPSHOT_STORE_CASES } from "@x/raft/testing";
- * for (const c of SNAPSHOT_STORE_CASES) await c.run(freshHarness());
+ * ```ts
+ * import { SNAPSHOT_STORE_CASES, type SnapshotStoreHarness } from "./snapshot_store_conformance.ts";
+ * async function conforms(fresh: () => SnapshotStoreHarness): Promise<void> {
+ *   for (const c of SNAPSHOT_STORE_CASES) {
+ *     if (c.requires.length === 0) await c.run(fresh());
+ *   }
+ * }
  * ```
  */
 export const SNAPSHOT_STORE_CASES: readonly SnapshotStoreCase[] = Object.freeze(_cases);

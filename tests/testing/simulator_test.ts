@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { ManualClock } from "../../src/clock.ts";
 import { SeededRandom } from "../../src/random.ts";
 import type { RaftMetrics } from "../../src/runtime/metrics.ts";
-import { type Entry } from "../../src/types.ts";
+import type { Entry } from "../../src/types.ts";
 import { checkLinearizable, type Operation } from "../../testing/linearizability.ts";
 import { NodeClock } from "../../testing/sim_clock.ts";
 import { MacrotaskBarrier } from "../../testing/sim_drain.ts";

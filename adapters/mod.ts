@@ -19,6 +19,7 @@
  */
 
 import type { LogStore } from "../src/storage.ts";
+import type { SnapshotStore } from "../src/snapshot_store.ts";
 import { MemoryLogStore } from "./memory.ts";
 
 /**
@@ -166,4 +167,109 @@ async function _prepare(dir: string, kind: "deno-kv" | "bun-sqlite"): Promise<st
     );
   }
   return file;
+}
+
+/**
+ * The sub-directory of a node's data directory that holds its snapshot store
+ * ({@linkcode openNodeStorage}).
+ *
+ * @example
+ * ```ts
+ * import { SNAPSHOT_DIR } from "./mod.ts";
+ * console.assert(SNAPSHOT_DIR === "snapshots");
+ * ```
+ */
+export const SNAPSHOT_DIR = "snapshots";
+
+/**
+ * What {@linkcode openNodeStorage} opens: the log store, the snapshot store
+ * (`null` when in memory), and `close()`, which closes both.
+ *
+ * @example
+ * ```ts
+ * import type { NodeStorage } from "./mod.ts";
+ * async function logOnly(s: NodeStorage): Promise<void> {
+ *   await s.snapshotStore?.close();
+ * }
+ * ```
+ */
+export interface NodeStorage {
+  /** The vote and the log ({@linkcode openStorage}). */
+  readonly logStore: LogStore;
+  /**
+   * The durable snapshot store in `<path>/snapshots` (a `FileSnapshotStore`),
+   * or `null` when the storage is in memory (no `path`, or `kind: "memory"`).
+   */
+  readonly snapshotStore: SnapshotStore | null;
+  /**
+   * Closes both stores. `Raft.shutdown()` already closes the log store, so
+   * after a shutdown this closes the snapshot store (closing a log store
+   * twice is harmless).
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a node's data directory: the log store as {@linkcode openStorage}
+ * does (same options, same checks), and a durable snapshot store
+ * (`FileSnapshotStore`, `@x/raft/adapters/file-snapshot-store`) in
+ * `<path>/snapshots` ({@linkcode SNAPSHOT_DIR}). In memory (no `path`, or
+ * `kind: "memory"`) there is no snapshot store (`null`). If the snapshot
+ * store cannot be opened (say, a damaged file), the log store is closed and
+ * this rejects.
+ *
+ * Give the snapshot store to a state machine that keeps its snapshots there
+ * (`MemoryStateMachine.open(snapshotStore)`); the runtime then purges the log
+ * behind each durable snapshot, and a restart re-applies only the log after
+ * the stored snapshot.
+ *
+ * @example
+ * ```ts ignore
+ * import { openNodeStorage } from "@x/raft/adapters";
+ * import { MemoryStateMachine } from "@x/raft/kv";
+ * const storage = await openNodeStorage({ path: "./data/node-1" });
+ * const stateMachine = storage.snapshotStore === null
+ *   ? new MemoryStateMachine()
+ *   : await MemoryStateMachine.open(storage.snapshotStore);
+ * const raft = await Raft.create({ id: 1, logStore: storage.logStore, stateMachine, network });
+ * // ...
+ * await raft.shutdown();
+ * await storage.close();
+ * ```
+ *
+ * @example In memory
+ * ```ts
+ * import { openNodeStorage } from "./mod.ts";
+ * const storage = await openNodeStorage({ kind: "memory" });
+ * console.assert(storage.snapshotStore === null);
+ * await storage.close();
+ * ```
+ */
+export async function openNodeStorage(options: OpenStorageOptions = {}): Promise<NodeStorage> {
+  const logStore = await openStorage(options);
+  const kind = options.kind ?? "auto";
+  if (kind === "memory" || options.path === undefined) {
+    return { logStore, snapshotStore: null, close: () => logStore.close() };
+  }
+  let snapshotStore: SnapshotStore;
+  try {
+    const { openFileSnapshotStore } = await import("./file_snapshot_store.ts");
+    snapshotStore = await openFileSnapshotStore(
+      options.path.replace(/[/\\]+$/, "") + "/" + SNAPSHOT_DIR,
+    );
+  } catch (e) {
+    await logStore.close().catch(() => {});
+    throw e;
+  }
+  return {
+    logStore,
+    snapshotStore,
+    close: async () => {
+      try {
+        await logStore.close();
+      } finally {
+        await snapshotStore.close();
+      }
+    },
+  };
 }

@@ -5,7 +5,7 @@
  * ```sh
  * # one node, initialized alone, on 127.0.0.1:8001 (what `deno task node` runs)
  * deno run -A examples/kv.ts            # or: bun run examples/kv.ts
- * deno run -A examples/kv.ts --data .data/node-1   # a durable log (see Storage below)
+ * deno run -A examples/kv.ts --data .data/node-1   # durable log + snapshots (Storage below)
  *
  * # three nodes
  * P=1=http://127.0.0.1:8001,2=http://127.0.0.1:8002,3=http://127.0.0.1:8003
@@ -22,7 +22,7 @@
  * `--port P` [RAFT_PORT] default 8000 + id; `--host H` [RAFT_HOST] default
  * 127.0.0.1; `--peers 1=http://…,2=http://…` [RAFT_PEERS]; `--init`
  * [RAFT_INIT=1] initializes the cluster with the peers as voters; `--data DIR`
- * [RAFT_DATA] keeps the log in DIR. Without peers the node initializes itself
+ * [RAFT_DATA] keeps the log and the snapshots in DIR. Without peers the node initializes itself
  * as a one-node cluster.
  *
  * Client API:
@@ -34,11 +34,13 @@
  * - `POST /cluster/learners` `{"id": 4, "addr": "http://…"}`: adds a learner.
  * - `POST /cluster/members` `{"voters": [1, 2, 4]}`: replaces the voters.
  *
- * Storage: with `--data DIR`, the vote and the log are durable in DIR,
- * opened by `openStorage()` (bun:sqlite under Bun, Deno KV under Deno); the
- * state machine stays in memory and is rebuilt on restart by re-applying the
- * log, so snapshots (which would purge the log) are off unless `config` sets
- * a policy. Without `--data`, everything is in memory and a restarted node
+ * Storage: with `--data DIR`, the vote, the log and the snapshots are
+ * durable in DIR, opened by `openNodeStorage()` (the log in bun:sqlite under
+ * Bun, Deno KV under Deno; snapshots in DIR/snapshots). The state machine
+ * (`MemoryStateMachine.open`) restarts from its last snapshot and re-applies
+ * only the log after it; snapshots follow the default policy (one every
+ * 5000 applied entries) and the log is purged behind them, so it stays
+ * bounded. Without `--data`, everything is in memory and a restarted node
  * starts empty.
  *
  * @module
@@ -61,7 +63,7 @@ import { HttpNetwork, raftRoutes } from "../src/transport/mod.ts";
 import { isNodeId, learnersOf, type NodeId, type RaftNode, votersOf } from "../src/types.ts";
 import { MemoryLogStore } from "../adapters/memory.ts";
 import { kvDelete, kvSet, MemoryStateMachine } from "../kv/mod.ts";
-import { openStorage } from "../adapters/mod.ts";
+import { openNodeStorage } from "../adapters/mod.ts";
 
 // ------------------------------------------------------------------ the app
 
@@ -373,7 +375,7 @@ export interface KvNodeOptions {
   readonly config?: Partial<Config>;
   /** Per-request timeout of the HTTP network, ms; default 1000. */
   readonly rpcTimeout?: number;
-  /** Data directory of the durable log (`openStorage`); in memory when absent. */
+  /** Data directory of the durable log and snapshots (`openNodeStorage`); in memory when absent. */
   readonly data?: string;
 }
 
@@ -475,8 +477,9 @@ export interface KvNode {
 }
 
 /**
- * Starts a node: creates it (the log in `data` via `openStorage`, else in
- * memory; `HttpNetwork`), serves
+ * Starts a node: creates it (the log and the snapshots in `data` via
+ * `openNodeStorage`, the state machine restored from the last snapshot;
+ * else all in memory; `HttpNetwork`), serves
  * {@linkcode createKvApp} on `host:port`, and initializes the cluster when
  * `init` is set (an already initialized node is left as it is).
  *
@@ -493,25 +496,26 @@ export interface KvNode {
  * ```
  */
 export async function startKvNode(options: KvNodeOptions): Promise<KvNode> {
-  const store = new MemoryStateMachine();
-  // A durable log when a data dir is given; the state machine is rebuilt from
-  // it on restart, so the log must not be purged by snapshots.
-  const durable = options.data !== undefined;
-  const logStore = durable ? await openStorage({ path: options.data }) : new MemoryLogStore();
-  const config: Partial<Config> = durable
-    ? { snapshotPolicy: { kind: "never" }, ...options.config }
-    : options.config ?? {};
+  // With a data dir: the log and the snapshots are durable there; the state
+  // machine restarts from its last snapshot and the log is purged behind it.
+  const storage = options.data !== undefined
+    ? await openNodeStorage({ path: options.data })
+    : { logStore: new MemoryLogStore(), snapshotStore: null, close: () => Promise.resolve() };
+  let store: MemoryStateMachine;
   let raft: KvRaft;
   try {
+    store = storage.snapshotStore === null
+      ? new MemoryStateMachine()
+      : await MemoryStateMachine.open(storage.snapshotStore);
     raft = await Raft.create({
       id: options.id,
-      config,
-      logStore,
+      config: options.config ?? {},
+      logStore: storage.logStore,
       stateMachine: store,
       network: new HttpNetwork(options.rpcTimeout ? { timeout: options.rpcTimeout } : {}),
     });
   } catch (e) {
-    await logStore.close();
+    await storage.close();
     throw e;
   }
   let server: Server;
@@ -522,6 +526,7 @@ export async function startKvNode(options: KvNodeOptions): Promise<KvNode> {
     });
   } catch (e) {
     await raft.shutdown();
+    await storage.close();
     throw e;
   }
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
@@ -529,6 +534,7 @@ export async function startKvNode(options: KvNodeOptions): Promise<KvNode> {
   const close = async (): Promise<void> => {
     await raft.shutdown();
     await server.close();
+    await storage.close();
   };
   if (options.init) {
     const members = new Map<NodeId, RaftNode>();

@@ -4,8 +4,11 @@
  * writing your own. Its commands are made by `kvSet`, `kvCas` and `kvDelete`
  * (`kv_command.ts`); its snapshot is the whole map.
  *
- * Nothing here survives the process: a durable node restores the map from its
- * last snapshot and re-applies the log. Payload bytes are copied on apply.
+ * Nothing here survives the process unless snapshots are durable: give it a
+ * {@linkcode SnapshotStore} with {@linkcode MemoryStateMachine.open} and it
+ * writes every snapshot there (streamed), restores the map from the stored
+ * snapshot when opened, and the runtime re-applies only the log after it.
+ * Payload bytes are copied on apply.
  *
  * @example
  * ```ts
@@ -22,6 +25,7 @@
 import type { AppliedState, Snapshot, StateMachine } from "../src/storage.ts";
 import { checkApplyOrder, snapshotOfBytes } from "../src/storage.ts";
 import { readAllBytes } from "../src/byte_stream.ts";
+import type { SnapshotStore } from "../src/snapshot_store.ts";
 import {
   compareLogId,
   EMPTY_MEMBERSHIP,
@@ -129,6 +133,173 @@ function _decodeKvSnapshot(
   return { lastLogId: has === 1 ? { term, index } : null, map };
 }
 
+const _STREAM_CHUNK = 64 * 1024;
+
+/**
+ * The bytes `_encodeKvSnapshot` would return, as a stream of chunks of about
+ * `_STREAM_CHUNK` bytes encoded as they are pulled, from `map` (which the
+ * caller must not change afterwards: a frozen copy).
+ */
+function _kvSnapshotStream(
+  lastLogId: LogId | null,
+  map: ReadonlyMap<string, Uint8Array>,
+): ReadableStream<Uint8Array> {
+  const keys = [...map.keys()].sort();
+  let i = 0;
+  let headerSent = false;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const parts: Uint8Array[] = [];
+      let size = 0;
+      if (!headerSent) {
+        const head = new Uint8Array(22);
+        const view = new DataView(head.buffer);
+        view.setUint8(0, _SNAPSHOT_VERSION);
+        view.setUint8(1, lastLogId === null ? 0 : 1);
+        view.setFloat64(2, lastLogId?.term ?? 0);
+        view.setFloat64(10, lastLogId?.index ?? 0);
+        view.setUint32(18, keys.length);
+        parts.push(head);
+        size += head.length;
+        headerSent = true;
+      }
+      while (i < keys.length && size < _STREAM_CHUNK) {
+        const k = _encoder.encode(keys[i]!);
+        const v = map.get(keys[i]!)!;
+        const rec = new Uint8Array(8 + k.length + v.length);
+        const view = new DataView(rec.buffer);
+        view.setUint32(0, k.length);
+        rec.set(k, 4);
+        view.setUint32(4 + k.length, v.length);
+        rec.set(v, 8 + k.length);
+        parts.push(rec);
+        size += rec.length;
+        i++;
+      }
+      if (size > 0) {
+        const out = parts.length === 1 ? parts[0]! : new Uint8Array(size);
+        if (parts.length > 1) {
+          let at = 0;
+          for (const p of parts) {
+            out.set(p, at);
+            at += p.length;
+          }
+        }
+        controller.enqueue(out);
+      }
+      if (i >= keys.length) controller.close();
+    },
+  }, { highWaterMark: 0 });
+}
+
+/**
+ * Decodes a snapshot as its chunks pass (the same checks as
+ * `_decodeKvSnapshot`): `push` each chunk, then `finish()` returns the
+ * result or throws. Only the record being decoded is buffered.
+ */
+class _KvSnapshotDecoder {
+  #pending: Uint8Array = new Uint8Array(0);
+  #state: "header" | "records" | "done" = "header";
+  #count = 0;
+  #lastLogId: LogId | null = null;
+  readonly map: Map<string, Uint8Array> = new Map();
+
+  static #bad(why: string): Error {
+    return new Error(`MemoryStateMachine: invalid snapshot: ${why}`);
+  }
+
+  push(chunk: Uint8Array): void {
+    if (!(chunk instanceof Uint8Array)) throw _KvSnapshotDecoder.#bad("a chunk is not bytes");
+    let buf: Uint8Array;
+    if (this.#pending.length === 0) buf = chunk;
+    else {
+      buf = new Uint8Array(this.#pending.length + chunk.length);
+      buf.set(this.#pending);
+      buf.set(chunk, this.#pending.length);
+    }
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    let at = 0;
+    if (this.#state === "header") {
+      if (buf.length < 22) {
+        this.#pending = buf.slice();
+        return;
+      }
+      const version = view.getUint8(0);
+      if (version !== _SNAPSHOT_VERSION) {
+        throw _KvSnapshotDecoder.#bad(`unknown version ${version}`);
+      }
+      const has = view.getUint8(1);
+      const term = view.getFloat64(2);
+      const index = view.getFloat64(10);
+      if (has > 1 || !_isTerm(term) || !_isTerm(index)) {
+        throw _KvSnapshotDecoder.#bad("malformed last log id");
+      }
+      this.#lastLogId = has === 1 ? { term, index } : null;
+      this.#count = view.getUint32(18);
+      this.#state = this.#count === 0 ? "done" : "records";
+      at = 22;
+    }
+    while (this.#state === "records") {
+      if (at + 4 > buf.length) break;
+      const kn = view.getUint32(at);
+      if (at + 8 + kn > buf.length) break;
+      const vn = view.getUint32(at + 4 + kn);
+      if (at + 8 + kn + vn > buf.length) break;
+      let key: string;
+      try {
+        key = _decoder.decode(buf.subarray(at + 4, at + 4 + kn));
+      } catch {
+        throw _KvSnapshotDecoder.#bad("bad key");
+      }
+      if (this.map.has(key)) throw _KvSnapshotDecoder.#bad("duplicate keys");
+      this.map.set(key, buf.slice(at + 8 + kn, at + 8 + kn + vn));
+      at += 8 + kn + vn;
+      if (this.map.size === this.#count) this.#state = "done";
+    }
+    if (this.#state === "done" && at < buf.length) throw _KvSnapshotDecoder.#bad("trailing bytes");
+    this.#pending = at === buf.length ? new Uint8Array(0) : buf.slice(at);
+  }
+
+  finish(): { lastLogId: LogId | null; map: Map<string, Uint8Array> } {
+    if (this.#state === "header") throw _KvSnapshotDecoder.#bad("too short");
+    if (this.#state !== "done") throw _KvSnapshotDecoder.#bad("truncated");
+    return { lastLogId: this.#lastLogId, map: this.map };
+  }
+}
+
+async function _decodeStream(
+  stream: ReadableStream<Uint8Array>,
+): Promise<{ lastLogId: LogId | null; map: Map<string, Uint8Array> }> {
+  const decoder = new _KvSnapshotDecoder();
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      decoder.push(value);
+    }
+  } catch (e) {
+    await reader.cancel(e).catch(() => {});
+    throw e;
+  }
+  return decoder.finish();
+}
+
+function _checkCovers(decoded: LogId | null, meta: SnapshotMeta): void {
+  if (compareLogId(decoded, meta.lastLogId) !== 0) {
+    throw new Error(
+      `MemoryStateMachine.installSnapshot: the data covers ${_fmt(decoded)} ` +
+        `but the meta says ${_fmt(meta.lastLogId)}`,
+    );
+  }
+}
+
+/** The counter part of a `${term}-${index}-${counter}` snapshot id (0 if none). */
+function _counterOf(snapshotId: string): number {
+  const n = Number(snapshotId.split("-")[2]);
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+}
+
 /**
  * An example state machine: a map from string keys to byte values, driven by
  * commands made with {@linkcode kvSet} and {@linkcode kvDelete}. Applying a
@@ -143,6 +314,8 @@ function _decodeKvSnapshot(
  *
  * Snapshots serialize the map (keys sorted, so equal states give equal
  * bytes) and the last applied log id; ids are `${term}-${index}-${counter}`.
+ * They are kept in memory, or, opened with {@linkcode MemoryStateMachine.open},
+ * in a durable {@linkcode SnapshotStore}.
  *
  * @example
  * ```ts
@@ -161,9 +334,64 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
   #lastApplied: LogId | null = null;
   #membership: StoredMembership = _INITIAL_MEMBERSHIP;
   #snapshot: { meta: SnapshotMeta; bytes: Uint8Array } | null = null;
+  #store: SnapshotStore | null = null;
   #counter = 0;
   #appliedCount = 0;
   #applyLog: LogId[] = [];
+
+  /**
+   * A state machine whose snapshots are durable in `store`: restores the map,
+   * the last applied log id and the membership from `store.current()` (read
+   * as a stream; an empty state when the store has none), so a restarted
+   * node re-applies only the log after it. Then `buildSnapshot` writes each
+   * snapshot to the store (streamed from a frozen copy of the map, never
+   * encoded whole) and resolves once it is durable — so the runtime purges
+   * the log only behind a durable snapshot; `installSnapshot` streams the
+   * leader's bytes into the store, decoding them as they pass, and adopts
+   * them once they are durable; `currentSnapshot` is the store's current one.
+   *
+   * The store stays the caller's: close it after the node shuts down.
+   *
+   * @throws {StorageError} (from the store) if the stored snapshot cannot be
+   * read; `Error` if its data is not a `MemoryStateMachine` snapshot.
+   *
+   * @example
+   * ```ts
+   * import { mkdtemp, rm } from "node:fs/promises";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * import { kvSet, MemoryStateMachine } from "./mod.ts";
+   * import { openFileSnapshotStore } from "../adapters/file_snapshot_store.ts";
+   *
+   * const dir = await mkdtemp(join(tmpdir(), "kv-sm-"));
+   * const store = await openFileSnapshotStore(dir);
+   * const sm = await MemoryStateMachine.open(store);
+   * await sm.apply([{ term: 1, index: 1, type: "normal", data: kvSet("a", "1") }]);
+   * await sm.buildSnapshot(); // durable when it resolves
+   * await store.close();
+   *
+   * const reopened = await openFileSnapshotStore(dir);
+   * const restored = await MemoryStateMachine.open(reopened);
+   * console.assert(restored.lastApplied?.index === 1);
+   * console.assert(new TextDecoder().decode(restored.get("a")!) === "1");
+   * await reopened.close();
+   * await rm(dir, { recursive: true });
+   * ```
+   */
+  static async open(store: SnapshotStore): Promise<MemoryStateMachine> {
+    const sm = new MemoryStateMachine();
+    const current = await store.current();
+    if (current !== null) {
+      const decoded = await _decodeStream(current.open());
+      _checkCovers(decoded.lastLogId, current.meta);
+      sm.#map = decoded.map;
+      sm.#lastApplied = _idOrNull(current.meta.lastLogId);
+      sm.#membership = current.meta.lastMembership;
+      sm.#counter = _counterOf(current.meta.snapshotId);
+    }
+    sm.#store = store;
+    return sm;
+  }
 
   /**
    * How many entries (of every type) `apply` has applied on this instance.
@@ -317,7 +545,9 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
   }
 
   /**
-   * Serializes the applied state; it becomes the current snapshot.
+   * Serializes the applied state; it becomes the current snapshot. With a
+   * store ({@linkcode MemoryStateMachine.open}), the state as of the call is
+   * streamed into the store and this resolves once it is durable.
    *
    * @example
    * ```ts
@@ -335,16 +565,30 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
       lastMembership: this.#membership,
       snapshotId: `${last?.term ?? 0}-${last?.index ?? 0}-${++this.#counter}`,
     };
+    if (this.#store !== null) return this.#buildDurable(this.#store, meta);
     const bytes = _encodeKvSnapshot(last, this.#map);
     this.#snapshot = { meta, bytes };
     return Promise.resolve(snapshotOfBytes(meta, bytes));
+  }
+
+  async #buildDurable(store: SnapshotStore, meta: SnapshotMeta): Promise<Snapshot> {
+    // Values are never changed in place (apply sets copies), so a shallow copy is a frozen state.
+    const frozen = new Map(this.#map);
+    await store.write(meta, _kvSnapshotStream(meta.lastLogId, frozen));
+    const current = await store.current();
+    if (current?.meta.snapshotId === meta.snapshotId) return current;
+    // A newer snapshot (installed meanwhile) replaced it: hand out this one's state.
+    return { meta, open: () => _kvSnapshotStream(meta.lastLogId, frozen) };
   }
 
   /**
    * Replaces the state with a snapshot's (built by a `MemoryStateMachine`);
    * it becomes the current snapshot. Rejects malformed data, data whose last
    * log id differs from `meta.lastLogId`, and a snapshot older than what is
-   * applied.
+   * applied. With a store ({@linkcode MemoryStateMachine.open}), the bytes
+   * stream into the store as they arrive, decoded (and checked) on the way;
+   * the state is replaced once the store holds them durably; a rejected
+   * snapshot leaves the store's previous one current.
    *
    * @example
    * ```ts
@@ -358,7 +602,53 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
    * ```
    */
   async installSnapshot(meta: SnapshotMeta, data: ReadableStream<Uint8Array>): Promise<void> {
-    this.#install(meta, await readAllBytes(data));
+    if (this.#store === null) return this.#install(meta, await readAllBytes(data));
+    try {
+      this.#checkNotOlder(meta);
+    } catch (e) {
+      await data.cancel(e).catch(() => {});
+      throw e;
+    }
+    const decoder = new _KvSnapshotDecoder();
+    let invalid: unknown = null;
+    const checked = data.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          try {
+            decoder.push(chunk);
+          } catch (e) {
+            throw (invalid = e);
+          }
+          controller.enqueue(chunk);
+        },
+        flush() {
+          try {
+            _checkCovers(decoder.finish().lastLogId, meta);
+          } catch (e) {
+            throw (invalid = e);
+          }
+        },
+      }),
+    );
+    try {
+      await this.#store.write(meta, checked);
+    } catch (e) {
+      // The decoder's own error says more than the store's wrapping of it.
+      throw invalid ?? e;
+    }
+    this.#checkNotOlder(meta);
+    this.#map = decoder.map;
+    this.#lastApplied = _idOrNull(meta.lastLogId);
+    this.#membership = meta.lastMembership;
+  }
+
+  #checkNotOlder(meta: SnapshotMeta): void {
+    if (compareLogId(meta.lastLogId, this.#lastApplied) < 0) {
+      throw new Error(
+        `MemoryStateMachine.installSnapshot: snapshot ${_fmt(meta.lastLogId)} is older than ` +
+          `the last applied ${_fmt(this.#lastApplied)}`,
+      );
+    }
   }
 
   #install(meta: SnapshotMeta, data: Uint8Array): void {
@@ -382,7 +672,8 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
   }
 
   /**
-   * The snapshot last built or installed, or `null`.
+   * The snapshot last built or installed, or `null`; with a store, the
+   * store's current snapshot (streamed from it).
    *
    * @example
    * ```ts
@@ -391,6 +682,7 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
    * ```
    */
   currentSnapshot(): Promise<Snapshot | null> {
+    if (this.#store !== null) return this.#store.current();
     const s = this.#snapshot;
     return Promise.resolve(s === null ? null : snapshotOfBytes(s.meta, s.bytes));
   }
@@ -399,7 +691,8 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
    * Simulates a restart where snapshots are durable and the live state is
    * not: returns a new state machine holding the current snapshot's state
    * (or an empty one), with that snapshot as its current snapshot and an
-   * empty apply log. This instance is left as it is.
+   * empty apply log. This instance is left as it is. Not for a state machine
+   * with a store: restart it with {@linkcode MemoryStateMachine.open} instead.
    *
    * @example
    * ```ts
@@ -413,6 +706,9 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
    * ```
    */
   crash(): MemoryStateMachine {
+    if (this.#store !== null) {
+      throw new Error("MemoryStateMachine.crash: this one has a store; reopen it with open(store)");
+    }
     const next = new MemoryStateMachine();
     next.#counter = this.#counter;
     if (this.#snapshot !== null) next.#install(this.#snapshot.meta, this.#snapshot.bytes);

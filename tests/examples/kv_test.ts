@@ -240,3 +240,45 @@ test("kv: startKvNode serves the API over real HTTP on 127.0.0.1", async () => {
     await node.close();
   }
 });
+
+test("kv: with --data, a restarted node recovers from its snapshot and the log is purged behind it", async () => {
+  const { mkdtemp, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { kvSet } = await import("../../kv/mod.ts");
+  const dir = await mkdtemp(join(tmpdir(), "raft-kv-example-"));
+  const options = {
+    id: 1,
+    host: "127.0.0.1",
+    port: 0,
+    peers: new Map<NodeId, string>(),
+    init: true,
+    data: dir,
+    config: {
+      ...FAST,
+      snapshotPolicy: { kind: "logs-since-last", logs: 20 } as const,
+      maxInSnapshotLogsToKeep: 0,
+    },
+  };
+  try {
+    let node = await startKvNode(options);
+    await node.raft.metrics.wait({ timeout: 5000 }).role("leader");
+    for (let i = 0; i < 50; i++) await node.raft.clientWrite(kvSet(`k${i % 7}`, `v${i}`));
+    await node.raft.metrics.wait({ timeout: 5000 }).metrics((m) => (m.purged?.index ?? 0) > 0);
+    await node.close();
+    node = await startKvNode(options);
+    try {
+      assert.ok((node.store.lastApplied?.index ?? 0) >= 40, "restored from the snapshot");
+      await node.raft.metrics.wait({ timeout: 5000 }).role("leader");
+      assert.ok(node.raft.metrics.current.purged !== null, "the log stays purged");
+      for (let i = 43; i < 50; i++) {
+        const res = await fetch(`${node.url}/kv/k${i % 7}?consistency=local`);
+        assert.equal(await res.text(), `v${i}`);
+      }
+    } finally {
+      await node.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

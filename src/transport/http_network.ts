@@ -13,6 +13,12 @@
  * to `maxResponseBytes`, its error body up to 64 KiB, and redirects are not
  * followed.
  *
+ * Every request carries, besides its CBOR body, headers the peer's
+ * `raftRoutes` checks before reading it: `x-raft-to` (the target's node id),
+ * `x-raft-from` (the sender's, from the request) and `x-raft-cluster` (the
+ * request's cluster id, percent-encoded; left out while it is empty), and,
+ * with `HttpNetwork({ secret })`, `authorization: Bearer <secret>`.
+ *
  * @module
  */
 
@@ -33,6 +39,13 @@ import type {
 } from "../messages.ts";
 import type { RaftNetwork, SendOptions } from "../network.ts";
 import { isNodeId, type NodeId, type RaftNode } from "../types.ts";
+import {
+  AUTHORIZATION_HEADER,
+  checkSecret,
+  CLUSTER_HEADER,
+  FROM_HEADER,
+  TO_HEADER,
+} from "./_peer_auth.ts";
 
 /**
  * The `fetch` signature {@linkcode HttpNetwork} uses (the global one by default).
@@ -83,6 +96,15 @@ export interface HttpNetworkOptions {
    * bytes. Default 1 MiB.
    */
   readonly maxResponseBytes?: number;
+  /**
+   * Shared secret of the cluster, sent as `authorization: Bearer <secret>`
+   * on every request, for peers serving `raftRoutes(raft, { secret })`
+   * (which answer 401 to a missing or wrong one: the call rejects with
+   * {@linkcode Unreachable} whose `cause` names `HTTP 401`). A non-empty
+   * string of visible ASCII (`!` to `~`); throws a `TypeError` otherwise.
+   * Default: none.
+   */
+  readonly secret?: string;
 }
 
 /**
@@ -130,8 +152,9 @@ const _anySignal: ((signals: AbortSignal[]) => AbortSignal) | undefined =
  *   this method sends; nothing was sent, and the encoder's error is its own
  *   `cause`. Sending it again will not help: it is the caller's bug;
  * - the network error, or a {@linkcode Timeout};
- * - a {@linkcode ClusterMismatch} when the peer answered 409 with a
- *   well-formed `ClusterMismatch` JSON error: it belongs to another cluster
+ * - a {@linkcode ClusterMismatch} when the peer answered 409 (or 412, from
+ *   its check of the `x-raft-cluster` header) with a well-formed
+ *   `ClusterMismatch` JSON error: it belongs to another cluster
  *   (`expected` is its cluster id, `got` the one we sent, `from` our id);
  *   test it with `err.cause instanceof ClusterMismatch` (or
  *   `err.cause.code === "ClusterMismatch"`);
@@ -169,8 +192,9 @@ export class HttpNetwork implements RaftNetwork {
   readonly #fetch: FetchFn;
   readonly #limits: Partial<CodecLimits> | undefined;
   readonly #maxResponseBytes: number;
+  readonly #authorization: string | null;
 
-  /** @param options timeouts, fetch, decode limits, response size limit */
+  /** @param options timeouts, fetch, decode limits, response size limit, secret */
   constructor(options: HttpNetworkOptions = {}) {
     this.#timeout = _positive("timeout", options.timeout ?? 1000);
     this.#snapshotTimeout = _positive("snapshotTimeout", options.snapshotTimeout ?? 600_000);
@@ -190,6 +214,22 @@ export class HttpNetwork implements RaftNetwork {
       "maxResponseBytes",
       options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
     );
+    this.#authorization = options.secret === undefined
+      ? null
+      : `Bearer ${checkSecret("secret", options.secret)}`;
+  }
+
+  /** The headers of a request of `request` to `target`. */
+  #headers(target: NodeId, request: RaftRequest): Record<string, string> {
+    const headers: Record<string, string> = { ..._HEADERS, [TO_HEADER]: String(target) };
+    const from = _senderOf(request);
+    if (from !== null) headers[FROM_HEADER] = String(from);
+    const cluster: unknown = (request as { clusterId?: unknown }).clusterId;
+    if (typeof cluster === "string" && cluster !== "") {
+      headers[CLUSTER_HEADER] = encodeURIComponent(cluster);
+    }
+    if (this.#authorization !== null) headers[AUTHORIZATION_HEADER] = this.#authorization;
+    return headers;
   }
 
   /**
@@ -229,6 +269,7 @@ export class HttpNetwork implements RaftNetwork {
       target,
       node,
       request.type,
+      this.#headers(target, request),
       body as Uint8Array<ArrayBuffer>,
       this.#timeout,
       options?.signal,
@@ -274,9 +315,11 @@ export class HttpNetwork implements RaftNetwork {
     options?: SendOptions,
   ): Promise<InstallSnapshotResponse> {
     let header: Uint8Array;
+    let headers: Record<string, string>;
     let reader: ReadableStreamDefaultReader<Uint8Array>;
     try {
       header = _encode(target, request, _SENT_BY_INSTALL);
+      headers = this.#headers(target, request);
       reader = data.getReader();
     } catch (e) {
       const err = e instanceof Unreachable ? e : new Unreachable(target, { cause: e });
@@ -320,6 +363,7 @@ export class HttpNetwork implements RaftNetwork {
         target,
         node,
         "install-snapshot",
+        headers,
         body,
         this.#snapshotTimeout,
         options?.signal,
@@ -341,13 +385,14 @@ export class HttpNetwork implements RaftNetwork {
     target: NodeId,
     node: RaftNode,
     type: RaftRequest["type"],
+    headers: Record<string, string>,
     body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array<ArrayBuffer>>,
     timeout: number,
     outer: AbortSignal | undefined,
     progress?: _Progress,
   ): Promise<RaftResponse> {
     try {
-      return await this.#exchange(target, node, type, body, timeout, outer, progress);
+      return await this.#exchange(target, node, type, headers, body, timeout, outer, progress);
     } catch (e) {
       // Whatever slipped through (a node without an address, an odd signal): still Unreachable.
       throw e instanceof Unreachable ? e : new Unreachable(target, { cause: e });
@@ -358,6 +403,7 @@ export class HttpNetwork implements RaftNetwork {
     target: NodeId,
     node: RaftNode,
     type: RaftRequest["type"],
+    headers: Record<string, string>,
     body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array<ArrayBuffer>>,
     timeout: number,
     outer: AbortSignal | undefined,
@@ -403,7 +449,7 @@ export class HttpNetwork implements RaftNetwork {
       try {
         const init: _StreamingInit = {
           method: "POST",
-          headers: _HEADERS,
+          headers,
           body,
           signal,
           // A Raft peer never redirects: a 3xx is a failure, not a new target.
@@ -445,6 +491,13 @@ export class HttpNetwork implements RaftNetwork {
       if (forward !== undefined) outer!.removeEventListener("abort", forward);
     }
   }
+}
+
+/** The sender's id a request carries (`leaderId` or `candidateId`), or `null`. */
+function _senderOf(request: RaftRequest): NodeId | null {
+  const r = request as { leaderId?: unknown; candidateId?: unknown };
+  const id = r.leaderId ?? r.candidateId;
+  return isNodeId(id) ? id : null;
 }
 
 /** The request types each method sends (the route is the type). */
@@ -514,12 +567,13 @@ async function _readUpTo(res: Response, max: number, strict: boolean): Promise<_
 
 /**
  * The cause for a non-2xx answer: a {@linkcode ClusterMismatch} rebuilt from
- * a 409 whose (whole) JSON body is a well-formed one, else an `Error` naming
+ * a 409 or 412 whose (whole) JSON body is a well-formed one, else an `Error` naming
  * the status and the start of the body (`head`, or `null` if unreadable).
  */
 function _refusal(status: number, url: string, head: _Read | null): Error {
   const text = head === null ? "" : new TextDecoder().decode(head.bytes);
-  if (status === 409 && head !== null && !head.over) {
+  // 409 from the node's check of the body, 412 from the route's check of `x-raft-cluster`.
+  if ((status === 409 || status === 412) && head !== null && !head.over) {
     const mismatch = _clusterMismatch(text);
     if (mismatch !== null) return mismatch;
   }

@@ -23,6 +23,31 @@
  * browsers out: a cross-origin page can POST a "simple" content type without
  * asking, never `application/cbor`.)
  *
+ * **Peer checks.** Before anything reaches the node, a request passes these
+ * checks, in this order; the first that fails answers, the body is left
+ * unread (cancelled), and the node is never called:
+ *
+ * 1. content type (415, above);
+ * 2. shared secret, with `raftRoutes(raft, { secret })`: the request must
+ *    carry `authorization: Bearer <secret>`, else 401 `InvalidMessage` (with
+ *    `www-authenticate: Bearer`). The SHA-256 digests of the offered token
+ *    and of the secret are compared in constant time. Without `secret`, no
+ *    header is required (and one sent is ignored);
+ * 3. target node: a request whose `x-raft-to` header names another node id
+ *    than the handler's `id` (an address now used by another node, a stale
+ *    membership) gets 412 `InvalidMessage`. A request without the header
+ *    (an older sender) is accepted: the header guards against misrouting,
+ *    not against an attacker (the secret does that). Skipped when the
+ *    handler has no `id`;
+ * 4. cluster: a request whose `x-raft-cluster` header (the sender's cluster
+ *    id, percent-encoded) differs from the node's — when the node has one
+ *    (its membership's `clusterId` is not empty) — gets 412
+ *    `ClusterMismatch`, carrying the sender from `x-raft-from`. Without
+ *    either header (an older sender), or before the node knows its cluster,
+ *    the request goes on and the node's own check of the cluster id inside
+ *    the body (409, below) still applies;
+ * 5. body size (413), then decoding (400), below.
+ *
  * Failures answer JSON (`application/json`, a {@linkcode RaftErrorJSON}),
  * never a throw:
  *
@@ -30,8 +55,11 @@
  *   request whose type does not match the route, a truncated snapshot frame —
  *   or the node refused the request as invalid (e.g. a term beyond the
  *   largest it accepts);
+ * - 401 `InvalidMessage`: a missing or wrong shared secret;
  * - 409 `ClusterMismatch`: the node refused a request from a node of another
  *   cluster;
+ * - 412 `InvalidMessage`: `x-raft-to` names another node; 412
+ *   `ClusterMismatch`: `x-raft-cluster` names another cluster;
  * - 413 `PayloadTooLarge`: a body over `maxBodyBytes`, a snapshot frame
  *   claiming more, or a snapshot over `maxSnapshotBytes`;
  * - 415 `InvalidMessage`: a content type other than `application/cbor`;
@@ -49,7 +77,21 @@
 import { concatChunks } from "./_bytes.ts";
 import { Hono } from "hono";
 import { type CodecLimits, decodeMessage, encodeMessage } from "../codec.ts";
-import { InvalidMessage, PayloadTooLarge, RaftError, type RaftErrorJSON } from "../errors.ts";
+import {
+  ClusterMismatch,
+  InvalidMessage,
+  PayloadTooLarge,
+  RaftError,
+  type RaftErrorJSON,
+} from "../errors.ts";
+import { isNodeId, type NodeId } from "../types.ts";
+import {
+  AUTHORIZATION_HEADER,
+  CLUSTER_HEADER,
+  FROM_HEADER,
+  SecretCheck,
+  TO_HEADER,
+} from "./_peer_auth.ts";
 import {
   type RaftRequest,
   type RaftResponse,
@@ -58,7 +100,9 @@ import {
 } from "../messages.ts";
 
 /**
- * What the routes need from a node: its RPC entry point. `Raft` satisfies it.
+ * What the routes need from a node: its RPC entry point, and optionally its
+ * id and metrics (for the `x-raft-to` and `x-raft-cluster` checks). `Raft`
+ * satisfies it.
  *
  * @example
  * ```ts
@@ -80,6 +124,17 @@ export interface RaftHandler {
     request: RaftRequest,
     data?: Uint8Array | ReadableStream<Uint8Array>,
   ): Promise<RaftResponse>;
+  /** The node's id: a request whose `x-raft-to` names another gets 412. */
+  readonly id?: NodeId;
+  /**
+   * The node's metrics: once its membership has a cluster id, a request
+   * whose `x-raft-cluster` names another cluster gets 412.
+   */
+  readonly metrics?: {
+    readonly current: {
+      readonly membership: { readonly membership: { readonly clusterId: string } };
+    };
+  };
 }
 
 /**
@@ -105,6 +160,13 @@ export interface RaftRoutesOptions {
   readonly maxSnapshotBytes?: number;
   /** Limits for decoding requests; default `DEFAULT_CODEC_LIMITS`. */
   readonly limits?: Partial<CodecLimits>;
+  /**
+   * Shared secret of the cluster: every request must carry
+   * `authorization: Bearer <secret>` (as `HttpNetwork({ secret })` sends),
+   * else 401. A non-empty string of visible ASCII (`!` to `~`); throws a
+   * `TypeError` otherwise. Default: none, no header required.
+   */
+  readonly secret?: string;
 }
 
 /**
@@ -137,7 +199,9 @@ const _CBOR_INIT: ResponseInit = { headers: { "content-type": _CBOR } };
 /**
  * Builds a Hono app serving the Raft RPC routes for `raft`. Mount it in a
  * larger app with `app.route("/", raftRoutes(raft))`, or serve it alone.
- * Throws a `RangeError` for an option that is not a non-negative integer.
+ * Throws a `RangeError` for an option that is not a non-negative integer,
+ * a `TypeError` for a malformed `secret`. Peer checks (secret, target node,
+ * cluster) come before the body is read: see the module doc.
  *
  * @example
  * ```ts
@@ -175,6 +239,10 @@ export function raftRoutes(raft: RaftHandler, options: RaftRoutesOptions = {}): 
       if (value !== undefined) _count(`limits.${name}`, value);
     }
   }
+  const peer: _Peer = {
+    raft,
+    secret: options.secret === undefined ? null : new SecretCheck(options.secret),
+  };
   const app = new Hono();
   // One route per request type (route name = message type): a snapshot
   // streams, every other request is one CBOR body.
@@ -182,8 +250,8 @@ export function raftRoutes(raft: RaftHandler, options: RaftRoutesOptions = {}): 
     app.post(
       `/raft/${type}`,
       type === "install-snapshot"
-        ? (c) => _serveSnapshot(raft, c.req.raw, maxBodyBytes, maxSnapshotBytes, limits)
-        : (c) => _serve(raft, c.req.raw, type, maxBodyBytes, limits),
+        ? (c) => _serveSnapshot(peer, c.req.raw, maxBodyBytes, maxSnapshotBytes, limits)
+        : (c) => _serve(peer, c.req.raw, type, maxBodyBytes, limits),
     );
   }
   return app;
@@ -243,16 +311,82 @@ function _checkContentType(req: Request, route: string): Response | null {
   );
 }
 
+/** The node and the secret check, as the routes see them. */
+interface _Peer {
+  readonly raft: RaftHandler;
+  readonly secret: SecretCheck | null;
+}
+
+/**
+ * The checks before the body is read, in order — content type (415), secret
+ * (401), target node (412), cluster (412) — as `null` if all pass, else the
+ * answer (the body is then cancelled unread).
+ */
+async function _admit(peer: _Peer, req: Request, route: string): Promise<Response | null> {
+  const unsupported = _checkContentType(req, route);
+  if (unsupported !== null) return unsupported;
+  const refused = await _checkPeer(peer, req, route);
+  if (refused !== null) void req.body?.cancel().catch(() => {});
+  return refused;
+}
+
+async function _checkPeer(peer: _Peer, req: Request, route: string): Promise<Response | null> {
+  if (peer.secret !== null && !(await peer.secret.accepts(req.headers.get(AUTHORIZATION_HEADER)))) {
+    const res = _json(
+      401,
+      new InvalidMessage(`${route}: missing or wrong peer secret (authorization: Bearer …)`)
+        .toJSON(),
+    );
+    res.headers.set("www-authenticate", 'Bearer realm="raft"');
+    return res;
+  }
+  const { id, metrics } = peer.raft;
+  const to = req.headers.get(TO_HEADER);
+  if (to !== null && id !== undefined && to.trim() !== String(id)) {
+    const named = to.length > 40 ? to.slice(0, 40) + "…" : to;
+    return _json(
+      412,
+      new InvalidMessage(
+        `${route}: request meant for node ${JSON.stringify(named)} reached node ${id}`,
+      ).toJSON(),
+    );
+  }
+  const cluster = req.headers.get(CLUSTER_HEADER);
+  const fromHeader = req.headers.get(FROM_HEADER);
+  if (cluster !== null && fromHeader !== null && metrics !== undefined) {
+    const expected = metrics.current?.membership?.membership?.clusterId;
+    const from = Number(fromHeader);
+    const got = _percentDecoded(cluster);
+    if (
+      typeof expected === "string" && expected !== "" && isNodeId(from) &&
+      String(from) === fromHeader.trim() && got !== null && got !== expected
+    ) {
+      return _json(412, new ClusterMismatch(expected, got, from).toJSON());
+    }
+  }
+  return null;
+}
+
+/** `decodeURIComponent(s)`, or `null` if `s` is not well-formed. */
+function _percentDecoded(s: string): string | null {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
+}
+
 async function _serve(
-  raft: RaftHandler,
+  peer: _Peer,
   req: Request,
   type: RequestType,
   maxBodyBytes: number,
   limits: Partial<CodecLimits> | undefined,
 ): Promise<Response> {
+  const raft = peer.raft;
   try {
-    const unsupported = _checkContentType(req, `/raft/${type}`);
-    if (unsupported !== null) return unsupported;
+    const refused = await _admit(peer, req, `/raft/${type}`);
+    if (refused !== null) return refused;
     let body: Uint8Array | number;
     try {
       body = await _readBody(req, maxBodyBytes);
@@ -301,7 +435,7 @@ async function _serve(
  * memory stays at a chunk or two).
  */
 async function _serveSnapshot(
-  raft: RaftHandler,
+  peer: _Peer,
   req: Request,
   maxFrame: number,
   max: number,
@@ -309,9 +443,10 @@ async function _serveSnapshot(
 ): Promise<Response> {
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let handedOver = false;
+  const raft = peer.raft;
   try {
-    const unsupported = _checkContentType(req, "/raft/install-snapshot");
-    if (unsupported !== null) return unsupported;
+    const refused = await _admit(peer, req, "/raft/install-snapshot");
+    if (refused !== null) return refused;
     const body = req.body;
     if (body === null) {
       return _json(400, new InvalidMessage("truncated install-snapshot frame").toJSON());

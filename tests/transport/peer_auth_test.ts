@@ -1,0 +1,381 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { HttpNetwork } from "../../src/transport/http_network.ts";
+import { type RaftHandler, raftRoutes } from "../../src/transport/raft_routes.ts";
+import {
+  bearerToken,
+  checkSecret,
+  SecretCheck,
+  timingSafeEqual,
+} from "../../src/transport/_peer_auth.ts";
+import { encodeMessage } from "../../src/codec.ts";
+import { ClusterMismatch, Unreachable } from "../../src/errors.ts";
+import type { RaftRequest, RaftResponse, VoteRequest } from "../../src/messages.ts";
+import { EMPTY_MEMBERSHIP, type NodeId } from "../../src/types.ts";
+import { bytesToStream } from "../../src/byte_stream.ts";
+import { serveLocal } from "./_serve.ts";
+
+const VOTE: VoteRequest = {
+  type: "vote",
+  clusterId: "c1",
+  term: 2,
+  candidateId: 1,
+  lastLogId: null,
+  transfer: false,
+};
+
+function answer(req: RaftRequest): RaftResponse {
+  switch (req.type) {
+    case "append":
+      return {
+        type: "append-response",
+        term: req.term,
+        round: req.round,
+        success: true,
+        index: 0,
+        hintTerm: 0,
+        hintIndex: 0,
+      };
+    case "vote":
+      return { type: "vote-response", term: req.term, granted: true };
+    case "pre-vote":
+      return { type: "pre-vote-response", term: req.term, granted: true };
+    case "timeout-now":
+      return { type: "timeout-now-response", term: req.term, accepted: true };
+    case "install-snapshot":
+      return { type: "install-snapshot-response", term: req.term, lastLogId: null };
+  }
+}
+
+/** A handler that records every call; with `id` and `clusterId` as a node would have. */
+function fake(
+  id?: NodeId,
+  clusterId?: string,
+): RaftHandler & { seen: RaftRequest[] } {
+  const seen: RaftRequest[] = [];
+  return {
+    seen,
+    ...(id === undefined ? {} : { id }),
+    ...(clusterId === undefined
+      ? {}
+      : { metrics: { current: { membership: { membership: { clusterId } } } } }),
+    handle(req, data) {
+      seen.push(req);
+      if (data instanceof ReadableStream) void data.cancel().catch(() => {});
+      return Promise.resolve(answer(req));
+    },
+  };
+}
+
+function post(
+  req: RaftRequest,
+  headers: Record<string, string> = {},
+  contentType = "application/cbor",
+): RequestInit {
+  return {
+    method: "POST",
+    headers: { "content-type": contentType, ...headers },
+    body: encodeMessage(req).slice(),
+  };
+}
+
+function snapshotPost(headers: Record<string, string>): RequestInit {
+  const header = encodeMessage({
+    type: "install-snapshot",
+    clusterId: "c1",
+    term: 3,
+    leaderId: 1,
+    meta: {
+      lastLogId: null,
+      lastMembership: { logId: null, membership: EMPTY_MEMBERSHIP },
+      snapshotId: "s",
+    },
+  });
+  const body = new Uint8Array(4 + header.byteLength + 3);
+  new DataView(body.buffer).setUint32(0, header.byteLength);
+  body.set(header, 4);
+  return {
+    method: "POST",
+    headers: { "content-type": "application/cbor", ...headers },
+    body,
+  };
+}
+
+async function errorJson(res: Response): Promise<Record<string, unknown>> {
+  assert.match(res.headers.get("content-type") ?? "", /application\/json/);
+  return await res.json() as Record<string, unknown>;
+}
+
+const ROUTES = ["append", "vote", "pre-vote", "timeout-now"] as const;
+
+function requestOf(type: (typeof ROUTES)[number]): RaftRequest {
+  switch (type) {
+    case "append":
+      return {
+        type: "append",
+        clusterId: "c1",
+        term: 2,
+        leaderId: 1,
+        prevLogId: null,
+        entries: [],
+        leaderCommit: 0,
+        round: 1,
+      };
+    case "vote":
+      return VOTE;
+    case "pre-vote":
+      return { ...VOTE, type: "pre-vote" };
+    case "timeout-now":
+      return { type: "timeout-now", clusterId: "c1", term: 2, leaderId: 1 };
+  }
+}
+
+test("timingSafeEqual: equal, unequal, different lengths, empty", () => {
+  const b = (...xs: number[]) => new Uint8Array(xs);
+  assert.equal(timingSafeEqual(b(1, 2, 3), b(1, 2, 3)), true);
+  assert.equal(timingSafeEqual(b(), b()), true);
+  assert.equal(timingSafeEqual(b(1, 2, 3), b(1, 2, 4)), false);
+  assert.equal(timingSafeEqual(b(0, 2, 3), b(1, 2, 3)), false);
+  assert.equal(timingSafeEqual(b(1, 2), b(1, 2, 3)), false);
+  assert.equal(timingSafeEqual(b(1, 2, 3), b(1, 2)), false);
+  assert.equal(timingSafeEqual(b(), b(0)), false);
+});
+
+test("SecretCheck: accepts only Bearer <secret>", async () => {
+  const check = new SecretCheck("s3cr3t");
+  assert.equal(await check.accepts("Bearer s3cr3t"), true);
+  assert.equal(await check.accepts("bearer   s3cr3t "), true);
+  assert.equal(await check.accepts(null), false);
+  assert.equal(await check.accepts(""), false);
+  assert.equal(await check.accepts("Bearer"), false);
+  assert.equal(await check.accepts("Bearer s3cr3"), false);
+  assert.equal(await check.accepts("Bearer s3cr3tt"), false);
+  assert.equal(await check.accepts("Basic s3cr3t"), false);
+  assert.equal(await check.accepts("s3cr3t"), false);
+  assert.equal(bearerToken("Bearer a b"), null);
+});
+
+test("secret: must be a non-empty visible-ASCII string, on both sides", () => {
+  for (const bad of ["", "has space", "new\nline", "é", 42]) {
+    assert.throws(() => checkSecret("secret", bad), TypeError);
+    assert.throws(() => raftRoutes(fake(), { secret: bad as string }), TypeError);
+    assert.throws(() => new HttpNetwork({ secret: bad as string }), TypeError);
+  }
+  assert.equal(checkSecret("secret", "a-b_c.D~9!"), "a-b_c.D~9!");
+});
+
+test("raftRoutes: a missing or wrong secret gets 401 on every route, the node never called", async () => {
+  const node = fake(2, "c1");
+  const app = raftRoutes(node, { secret: "s3cr3t" });
+  for (const type of ROUTES) {
+    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: "s3cr3t" }]) {
+      const res = await app.request(`/raft/${type}`, post(requestOf(type), headers));
+      assert.equal(res.status, 401, `${type} ${JSON.stringify(headers)}`);
+      assert.match(res.headers.get("www-authenticate") ?? "", /^Bearer/);
+      const json = await errorJson(res);
+      assert.equal(json.code, "InvalidMessage");
+      assert.match(String(json.message), /secret/);
+    }
+  }
+  for (const headers of [{}, { authorization: "Bearer wrong" }]) {
+    const res = await app.request("/raft/install-snapshot", snapshotPost(headers));
+    assert.equal(res.status, 401);
+  }
+  assert.deepEqual(node.seen, []);
+  // The right secret is served, on every route.
+  for (const type of ROUTES) {
+    const res = await app.request(
+      `/raft/${type}`,
+      post(requestOf(type), { authorization: "Bearer s3cr3t" }),
+    );
+    assert.equal(res.status, 200, type);
+  }
+  const snap = await app.request(
+    "/raft/install-snapshot",
+    snapshotPost({ authorization: "Bearer s3cr3t" }),
+  );
+  assert.equal(snap.status, 200);
+  assert.equal(node.seen.length, ROUTES.length + 1);
+});
+
+test("raftRoutes: the content type is checked before the secret (415 first)", async () => {
+  const node = fake();
+  const app = raftRoutes(node, { secret: "s3cr3t" });
+  const res = await app.request("/raft/vote", post(VOTE, {}, "text/plain"));
+  assert.equal(res.status, 415);
+  assert.deepEqual(node.seen, []);
+});
+
+test("raftRoutes: without a secret configured, authorization is neither needed nor checked", async () => {
+  const node = fake();
+  const app = raftRoutes(node);
+  assert.equal((await app.request("/raft/vote", post(VOTE))).status, 200);
+  assert.equal(
+    (await app.request("/raft/vote", post(VOTE, { authorization: "Bearer anything" }))).status,
+    200,
+  );
+  assert.equal(node.seen.length, 2);
+});
+
+test("raftRoutes: x-raft-to naming another node gets 412; its own id or none is served", async () => {
+  const node = fake(2);
+  const app = raftRoutes(node, { secret: "k" });
+  const auth = { authorization: "Bearer k" };
+  for (const type of ROUTES) {
+    const res = await app.request(
+      `/raft/${type}`,
+      post(requestOf(type), { ...auth, "x-raft-to": "3" }),
+    );
+    assert.equal(res.status, 412, type);
+    const json = await errorJson(res);
+    assert.equal(json.code, "InvalidMessage");
+    assert.match(String(json.message), /node "3" reached node 2/);
+  }
+  const snap = await app.request(
+    "/raft/install-snapshot",
+    snapshotPost({ ...auth, "x-raft-to": "x" }),
+  );
+  assert.equal(snap.status, 412);
+  assert.deepEqual(node.seen, []);
+  // The secret comes first: a wrong one on a misrouted request is 401.
+  const both = await app.request("/raft/vote", post(VOTE, { "x-raft-to": "3" }));
+  assert.equal(both.status, 401);
+  assert.equal(
+    (await app.request("/raft/vote", post(VOTE, { ...auth, "x-raft-to": "2" }))).status,
+    200,
+  );
+  assert.equal((await app.request("/raft/vote", post(VOTE, auth))).status, 200);
+  // A handler without an id (a fake) skips the check.
+  const anon = raftRoutes(fake());
+  assert.equal((await anon.request("/raft/vote", post(VOTE, { "x-raft-to": "9" }))).status, 200);
+});
+
+test("raftRoutes: x-raft-cluster naming another cluster gets 412 ClusterMismatch, unread", async () => {
+  const node = fake(2, "c1");
+  const app = raftRoutes(node);
+  const res = await app.request(
+    "/raft/vote",
+    post(VOTE, { "x-raft-to": "2", "x-raft-from": "1", "x-raft-cluster": "other%20one" }),
+  );
+  assert.equal(res.status, 412);
+  const json = await errorJson(res);
+  assert.equal(json.code, "ClusterMismatch");
+  assert.equal(json.expected, "c1");
+  assert.equal(json.got, "other one");
+  assert.equal(json.from, 1);
+  // The target is checked before the cluster.
+  const misrouted = await app.request(
+    "/raft/vote",
+    post(VOTE, { "x-raft-to": "5", "x-raft-from": "1", "x-raft-cluster": "other" }),
+  );
+  assert.equal(misrouted.status, 412);
+  assert.equal((await errorJson(misrouted)).code, "InvalidMessage");
+  assert.deepEqual(node.seen, []);
+  // Its own cluster, no header, no sender, or a node without a cluster yet: served.
+  for (
+    const [handler, headers] of [
+      [node, { "x-raft-from": "1", "x-raft-cluster": "c1" }],
+      [node, {}],
+      [node, { "x-raft-cluster": "other" }],
+      [fake(2, ""), { "x-raft-from": "1", "x-raft-cluster": "other" }],
+      [fake(2), { "x-raft-from": "1", "x-raft-cluster": "other" }],
+    ] as const
+  ) {
+    const r = await raftRoutes(handler).request("/raft/vote", post(VOTE, headers));
+    assert.equal(r.status, 200, JSON.stringify(headers));
+  }
+});
+
+test("HttpNetwork: sends the target, sender, cluster and secret headers on every request", async () => {
+  const calls: Headers[] = [];
+  const net = new HttpNetwork({
+    secret: "s3cr3t",
+    fetch: (url, init) => {
+      calls.push(new Headers(init.headers));
+      const type = url.slice(url.lastIndexOf("/") + 1) as RaftRequest["type"];
+      const req = type === "install-snapshot"
+        ? { type, term: 3 } as RaftRequest
+        : requestOf(type as (typeof ROUTES)[number]);
+      return Promise.resolve(new Response(encodeMessage(answer(req)).slice()));
+    },
+  });
+  for (const type of ROUTES) {
+    await net.send(3, { addr: "http://10.0.0.3:1" }, { ...requestOf(type), clusterId: "c 1/é" });
+  }
+  await net.installSnapshot(
+    3,
+    { addr: "http://10.0.0.3:1" },
+    {
+      type: "install-snapshot",
+      clusterId: "c 1/é",
+      term: 3,
+      leaderId: 1,
+      meta: {
+        lastLogId: null,
+        lastMembership: { logId: null, membership: EMPTY_MEMBERSHIP },
+        snapshotId: "s",
+      },
+    },
+    bytesToStream(new Uint8Array(4), 2),
+  );
+  assert.equal(calls.length, ROUTES.length + 1);
+  for (const h of calls) {
+    assert.equal(h.get("authorization"), "Bearer s3cr3t");
+    assert.equal(h.get("x-raft-to"), "3");
+    assert.equal(h.get("x-raft-from"), "1");
+    assert.equal(decodeURIComponent(h.get("x-raft-cluster") ?? ""), "c 1/é");
+    assert.equal(h.get("content-type"), "application/cbor");
+  }
+  // Without a secret: no authorization; an empty cluster id: no cluster header.
+  const plain: Headers[] = [];
+  const net2 = new HttpNetwork({
+    fetch: (_url, init) => {
+      plain.push(new Headers(init.headers));
+      return Promise.resolve(new Response(encodeMessage(answer(VOTE)).slice()));
+    },
+  });
+  await net2.send(4, { addr: "http://10.0.0.4:1" }, { ...VOTE, clusterId: "" });
+  assert.equal(plain[0]!.get("authorization"), null);
+  assert.equal(plain[0]!.get("x-raft-cluster"), null);
+  assert.equal(plain[0]!.get("x-raft-to"), "4");
+});
+
+test("HttpNetwork + raftRoutes on real servers: a wrong secret cannot reach the node, the right one can", async () => {
+  const node = fake(2, "c1");
+  const server = await serveLocal(raftRoutes(node, { secret: "right" }).fetch);
+  try {
+    const addr = { addr: server.url };
+    for (const net of [new HttpNetwork({ secret: "wrong" }), new HttpNetwork()]) {
+      for (const type of ROUTES) {
+        const err = await net.send(2, addr, requestOf(type)).then(
+          () => assert.fail("sent"),
+          (e) => e,
+        );
+        assert.ok(err instanceof Unreachable, type);
+        assert.equal(err.nodeId, 2);
+        assert.match(String((err.cause as Error).message), /HTTP 401/);
+      }
+    }
+    assert.deepEqual(node.seen, []);
+    const good = new HttpNetwork({ secret: "right" });
+    for (const type of ROUTES) {
+      assert.deepEqual(await good.send(2, addr, requestOf(type)), answer(requestOf(type)));
+    }
+    // Sent to node 2's address but meant for node 3 (a reused address): refused with 412.
+    const misrouted = await good.send(3, addr, VOTE).then(() => assert.fail("sent"), (e) => e);
+    assert.ok(misrouted instanceof Unreachable);
+    assert.match(String((misrouted.cause as Error).message), /HTTP 412/);
+    // Another cluster: refused by the header check, the cause a ClusterMismatch.
+    const other = await good.send(2, addr, { ...VOTE, clusterId: "c2" }).then(
+      () => assert.fail("sent"),
+      (e) => e,
+    );
+    assert.ok(other instanceof Unreachable && other.cause instanceof ClusterMismatch);
+    assert.equal(other.cause.expected, "c1");
+    assert.equal(other.cause.got, "c2");
+    assert.equal(other.cause.from, 1);
+    assert.equal(node.seen.length, ROUTES.length);
+  } finally {
+    await server.close();
+  }
+});

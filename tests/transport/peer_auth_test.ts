@@ -14,6 +14,9 @@ import type { RaftRequest, RaftResponse, VoteRequest } from "../../src/messages.
 import { EMPTY_MEMBERSHIP, type NodeId } from "../../src/types.ts";
 import { bytesToStream } from "../../src/byte_stream.ts";
 import { serveLocal } from "./_serve.ts";
+import { Raft } from "../../src/runtime/raft.ts";
+import { MemoryLogStore } from "../../adapters/memory.ts";
+import { kvSet, MemoryStateMachine } from "../../kv/mod.ts";
 
 const VOTE: VoteRequest = {
   type: "vote",
@@ -377,5 +380,97 @@ test("HttpNetwork + raftRoutes on real servers: a wrong secret cannot reach the 
     assert.equal(node.seen.length, ROUTES.length);
   } finally {
     await server.close();
+  }
+});
+
+/** An HttpNetwork that records every failed send. */
+class RecordingNetwork extends HttpNetwork {
+  readonly failures: unknown[] = [];
+  override async send(
+    ...args: Parameters<HttpNetwork["send"]>
+  ): Promise<RaftResponse> {
+    try {
+      return await super.send(...args);
+    } catch (e) {
+      this.failures.push(e);
+      throw e;
+    }
+  }
+}
+
+/** Two Raft nodes, each served on 127.0.0.1 with `secret`, sending with `secrets[i]`. */
+async function twoNodes(secrets: [string, string], secret: string) {
+  const nodes: Raft<Uint8Array | null>[] = [];
+  const networks: RecordingNetwork[] = [];
+  const servers: { close(): Promise<void> }[] = [];
+  const members = new Map<NodeId, { addr: string }>();
+  for (const id of [1, 2] as const) {
+    const network = new RecordingNetwork({ timeout: 500, secret: secrets[id - 1]! });
+    const raft = await Raft.create({
+      id,
+      config: { electionTimeoutMin: 100, electionTimeoutMax: 200, heartbeatInterval: 30 },
+      logStore: new MemoryLogStore(),
+      stateMachine: new MemoryStateMachine(),
+      network,
+    });
+    nodes.push(raft);
+    networks.push(network);
+    const server = await serveLocal(raftRoutes(raft, { secret }).fetch);
+    servers.push(server);
+    members.set(id, { addr: server.url });
+  }
+  const close = async () => {
+    for (const raft of nodes) await raft.shutdown();
+    for (const s of servers) await s.close();
+  };
+  return { nodes, networks, members, close };
+}
+
+test("two Raft nodes on real servers: one with the wrong secret cannot reach the other", async () => {
+  const { nodes, networks, members, close } = await twoNodes(["wrong", "right"], "right");
+  try {
+    await nodes[0]!.initialize(members);
+    // Node 1 campaigns; its sends to node 2 fail with the 401 as cause (others, if any, were
+    // aborted by node 1 itself: none was answered).
+    const refused = () =>
+      networks[0]!.failures.filter((e) =>
+        e instanceof Unreachable && e.nodeId === 2 && /HTTP 401/.test(String(e.cause))
+      ).length;
+    const deadline = Date.now() + 5000;
+    while (refused() < 3 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(refused() >= 3, "node 1 kept trying and was refused with 401");
+    for (const e of networks[0]!.failures) {
+      assert.ok(e instanceof Unreachable);
+      assert.doesNotMatch(String(e.cause), /HTTP (?!401)/);
+    }
+    // Node 2 never heard of it: no term, no log, no membership, no leader.
+    const m2 = nodes[1]!.metrics.current;
+    assert.equal(m2.currentTerm, 0);
+    assert.equal(m2.lastLogIndex, 0);
+    assert.equal(m2.membership.membership.clusterId, "");
+    assert.equal(nodes[0]!.metrics.current.currentLeader, null);
+  } finally {
+    await close();
+  }
+});
+
+test("two Raft nodes on real servers: with the right secret they elect a leader and replicate", async () => {
+  const { nodes, networks, members, close } = await twoNodes(["right", "right"], "right");
+  try {
+    await nodes[0]!.initialize(members);
+    const m = await nodes[0]!.metrics.wait({ timeout: 10_000 }).leader();
+    const leader = nodes.find((n) => n.id === m.currentLeader)!;
+    await leader.metrics.wait({ timeout: 10_000 }).role("leader");
+    const { logId } = await leader.clientWrite(kvSet("k", "v"));
+    for (const n of nodes) await n.metrics.wait({ timeout: 10_000 }).appliedAtLeast(logId.index);
+    for (const net of networks) {
+      for (const e of net.failures) {
+        assert.doesNotMatch(String((e as Unreachable).cause), /HTTP 401/);
+      }
+    }
+  } finally {
+    await close();
   }
 });

@@ -4,8 +4,8 @@
  *
  * ```sh
  * # one node, initialized alone, on 127.0.0.1:8001 (what `deno task node` runs)
- * deno run -A examples/kv.ts            # or: bun run examples/kv.ts
- * deno run -A examples/kv.ts --data .data/node-1   # durable log + snapshots (Storage below)
+ * deno run -A examples/kv.ts --init     # or: bun run examples/kv.ts --init
+ * deno run -A examples/kv.ts --init --data .data/node-1   # durable log + snapshots (Storage below)
  *
  * # three nodes
  * P=1=http://127.0.0.1:8001,2=http://127.0.0.1:8002,3=http://127.0.0.1:8003
@@ -18,12 +18,20 @@
  * curl http://127.0.0.1:8001/metrics
  * ```
  *
- * Flags (environment variable in brackets): `--id N` [RAFT_ID] default 1;
- * `--port P` [RAFT_PORT] default 8000 + id; `--host H` [RAFT_HOST] default
- * 127.0.0.1; `--peers 1=http://…,2=http://…` [RAFT_PEERS]; `--init`
- * [RAFT_INIT=1] initializes the cluster with the peers as voters; `--data DIR`
- * [RAFT_DATA] keeps the log and the snapshots in DIR. Without peers the node initializes itself
- * as a one-node cluster.
+ * Flags (environment variable in brackets; `--help` lists them): `--id N`
+ * [RAFT_ID] default 1; `--port P` [RAFT_PORT] default 8000 + id; `--host H`
+ * [RAFT_HOST] default 127.0.0.1; `--peers 1=http://…,2=http://…`
+ * [RAFT_PEERS]; `--init` [RAFT_INIT=1] initializes the cluster with the
+ * peers (and this node) as voters; `--cluster-id NAME` [RAFT_CLUSTER_ID] the
+ * cluster's id given to `initialize` (default: a random one); `--secret TOKEN`
+ * [RAFT_SECRET] the peers' shared secret (`HttpNetwork` and `raftRoutes`);
+ * `--data DIR` [RAFT_DATA] keeps the log and the snapshots in DIR.
+ *
+ * A node initializes only with `--init` (an already initialized one is left
+ * as it is). Without it, a node with no state waits to be added to a cluster
+ * (`POST /cluster/learners` on the leader) and says so. An unknown or
+ * malformed flag prints one line and exits with code 2; SIGINT and SIGTERM
+ * shut the node down and exit 0; a storage failure exits 1.
  *
  * Client API:
  * - `PUT /kv/:key` (body = value) and `DELETE /kv/:key`: replicated writes.
@@ -120,9 +128,13 @@ const _decoder = new TextDecoder();
  * await raft.shutdown();
  * ```
  */
-export function createKvApp(raft: KvRaft, store: KvStore): Hono {
+export function createKvApp(
+  raft: KvRaft,
+  store: KvStore,
+  options: { readonly secret?: string } = {},
+): Hono {
   const app = new Hono();
-  app.route("/", raftRoutes(raft));
+  app.route("/", raftRoutes(raft, options.secret !== undefined ? { secret: options.secret } : {}));
 
   app.put("/kv/:key", async (c) => {
     try {
@@ -377,12 +389,18 @@ export interface KvNodeOptions {
   readonly rpcTimeout?: number;
   /** Data directory of the durable log and snapshots (`openNodeStorage`); in memory when absent. */
   readonly data?: string;
+  /** The peers' shared secret (`HttpNetwork` and `raftRoutes`); none when absent. */
+  readonly secret?: string;
+  /** The cluster id given to `initialize` with `init`; a random one when absent. */
+  readonly clusterId?: string;
 }
 
 /**
  * Reads node options from command-line `args`, falling back to the
  * environment (`RAFT_ID`, `RAFT_PORT`, `RAFT_HOST`, `RAFT_PEERS`,
- * `RAFT_INIT`, `RAFT_DATA`). With no peers, `init` is on: the node forms a cluster of one.
+ * `RAFT_INIT`, `RAFT_CLUSTER_ID`, `RAFT_SECRET`, `RAFT_DATA`). `init` is on
+ * only when asked (`--init`, or `RAFT_INIT` not `0`/`false`/`no`). An unknown
+ * or malformed flag throws a `RangeError` with a one-line message.
  *
  * @example
  * ```ts
@@ -398,46 +416,73 @@ export function parseKvArgs(
   const flags = new Map<string, string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (m === null) throw new RangeError(`unexpected argument ${arg}\n${KV_USAGE}`);
+    const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
+    if (m === null) throw new RangeError(`unexpected argument ${arg} (see --help)`);
     const name = m[1]!;
-    if (name === "init" || name === "help") {
+    if (name === "init") {
       flags.set(name, m[2] ?? "true");
       continue;
     }
-    if (!["id", "port", "host", "peers", "data"].includes(name)) {
-      throw new RangeError(`unknown flag --${name}\n${KV_USAGE}`);
-    }
+    if (!_VALUE_FLAGS.includes(name)) throw new RangeError(`unknown flag --${name} (see --help)`);
     const value = m[2] ?? args[++i];
-    if (value === undefined) throw new RangeError(`--${name} needs a value\n${KV_USAGE}`);
+    if (value === undefined) throw new RangeError(`--${name} needs a value (see --help)`);
     flags.set(name, value);
   }
-  if (flags.has("help")) throw new RangeError(KV_USAGE);
   const get = (name: string): string | undefined =>
-    flags.get(name) ?? env(`RAFT_${name.toUpperCase()}`);
-  const id = _int(get("id") ?? "1", "id");
-  const port = _int(get("port") ?? String(8000 + id), "port");
-  if (port > 65535) throw new RangeError(`port must be at most 65535, got ${port}`);
+    flags.get(name) ?? env(`RAFT_${name.toUpperCase().replaceAll("-", "_")}`);
+  const id = _int(get("id") ?? "1", "--id");
+  const port = _int(get("port") ?? String(8000 + id), "--port");
+  if (port > 65535) throw new RangeError(`--port must be at most 65535, got ${port}`);
   const host = get("host") ?? "127.0.0.1";
+  if (host === "") throw new RangeError("--host needs a host name or address");
   const peers = new Map<NodeId, string>();
   for (const part of (get("peers") ?? "").split(",")) {
     if (part.trim() === "") continue;
     const eq = part.indexOf("=");
     const addr = part.slice(eq + 1).trim();
-    if (eq < 0 || !/^https?:\/\/[^/]+/.test(addr)) {
-      throw new RangeError(`--peers takes id=http://host:port,…; got ${part}`);
+    if (eq < 0 || !/^https?:\/\/[^/\s]+\/?$/.test(addr)) {
+      throw new RangeError(`--peers takes id=http://host:port,...; got ${part.trim()}`);
     }
-    peers.set(_int(part.slice(0, eq).trim(), "peer id"), addr.replace(/\/$/, ""));
+    peers.set(_int(part.slice(0, eq).trim(), "a --peers id"), addr.replace(/\/$/, ""));
   }
   const initFlag = get("init");
-  const init = peers.size === 0 || (initFlag !== undefined && !/^(0|false|no)$/i.test(initFlag));
+  const init = initFlag !== undefined && !/^(0|false|no|)$/i.test(initFlag);
   const data = get("data");
-  if (data === "") throw new RangeError(`--data needs a directory\n${KV_USAGE}`);
-  return { id, host, port, peers, init, ...(data !== undefined ? { data } : {}) };
+  if (data === "") throw new RangeError("--data needs a directory");
+  const secret = get("secret");
+  if (secret !== undefined && !/^[\x21-\x7e]+$/.test(secret)) {
+    throw new RangeError("--secret must be a non-empty token of visible ASCII characters");
+  }
+  const clusterId = get("cluster-id");
+  if (clusterId !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(clusterId)) {
+    throw new RangeError(
+      `--cluster-id must be 1 to 64 letters, digits, '_', '.' or '-', got ${clusterId}`,
+    );
+  }
+  return {
+    id,
+    host,
+    port,
+    peers,
+    init,
+    ...(data !== undefined ? { data } : {}),
+    ...(secret !== undefined ? { secret } : {}),
+    ...(clusterId !== undefined ? { clusterId } : {}),
+  };
 }
 
+const _VALUE_FLAGS: readonly string[] = [
+  "id",
+  "port",
+  "host",
+  "peers",
+  "data",
+  "secret",
+  "cluster-id",
+];
+
 /**
- * The usage text of the example.
+ * The one-line usage of the example.
  *
  * @example
  * ```ts
@@ -446,7 +491,41 @@ export function parseKvArgs(
  * ```
  */
 export const KV_USAGE: string =
-  "usage: kv.ts [--id N] [--port P] [--host H] [--peers 1=http://h:p,2=…] [--init] [--data DIR]";
+  "usage: kv.ts [--id N] [--port P] [--host H] [--peers 1=http://h:p,2=...] [--init] " +
+  "[--cluster-id NAME] [--secret TOKEN] [--data DIR] [--help]";
+
+/**
+ * What `--help` prints: every flag with its environment variable and default.
+ *
+ * @example
+ * ```ts
+ * import { KV_HELP } from "./kv.ts";
+ * console.assert(KV_HELP.includes("RAFT_SECRET"));
+ * ```
+ */
+export const KV_HELP: string = [
+  KV_USAGE,
+  "",
+  "A node of the replicated key-value example of @x/raft.",
+  "Each flag can also be set by the environment variable in brackets; flags win.",
+  "",
+  "  --id N              [RAFT_ID]          this node's id (default: 1)",
+  "  --port P            [RAFT_PORT]        port to listen on, 0 = any free one (default: 8000 + id)",
+  "  --host H            [RAFT_HOST]        interface to listen on (default: 127.0.0.1)",
+  "  --peers 1=URL,2=URL [RAFT_PEERS]       the cluster's nodes and addresses (default: none)",
+  "  --init              [RAFT_INIT=1]      initialize the cluster with the peers and this node",
+  "                                         as voters (default: off; without it a new node waits",
+  "                                         to be added; an initialized node ignores it)",
+  "  --cluster-id NAME   [RAFT_CLUSTER_ID]  the cluster id given to initialize with --init",
+  "                                         (default: a random one)",
+  "  --secret TOKEN      [RAFT_SECRET]      shared secret the peers send and require",
+  "                                         (default: none, peer requests unauthenticated)",
+  "  --data DIR          [RAFT_DATA]        keep the vote, log and snapshots in DIR",
+  "                                         (default: none, all in memory)",
+  "  --help                                 print this help and exit",
+  "",
+  "Exit codes: 0 after SIGINT/SIGTERM, 1 on a storage failure, 2 on a bad flag.",
+].join("\n");
 
 function _int(s: string, what: string): number {
   const n = Number(s);
@@ -512,7 +591,10 @@ export async function startKvNode(options: KvNodeOptions): Promise<KvNode> {
       config: options.config ?? {},
       logStore: storage.logStore,
       stateMachine: store,
-      network: new HttpNetwork(options.rpcTimeout ? { timeout: options.rpcTimeout } : {}),
+      network: new HttpNetwork({
+        ...(options.rpcTimeout ? { timeout: options.rpcTimeout } : {}),
+        ...(options.secret !== undefined ? { secret: options.secret } : {}),
+      }),
     });
   } catch (e) {
     await storage.close();
@@ -520,7 +602,12 @@ export async function startKvNode(options: KvNodeOptions): Promise<KvNode> {
   }
   let server: Server;
   try {
-    server = await serve(createKvApp(raft, store).fetch, {
+    const app = createKvApp(
+      raft,
+      store,
+      options.secret !== undefined ? { secret: options.secret } : {},
+    );
+    server = await serve(app.fetch, {
       hostname: options.host,
       port: options.port,
     });
@@ -541,7 +628,10 @@ export async function startKvNode(options: KvNodeOptions): Promise<KvNode> {
     for (const [id, addr] of options.peers) members.set(id, { addr });
     members.set(options.id, { addr: url });
     try {
-      await raft.initialize(members);
+      await raft.initialize(
+        members,
+        options.clusterId !== undefined ? { clusterId: options.clusterId } : {},
+      );
     } catch (e) {
       if (!(e instanceof AlreadyInitialized)) {
         await close();
@@ -687,17 +777,65 @@ function _runtime(): _Runtime {
   throw new Error("examples/kv.ts runs under Deno or Bun");
 }
 
+/**
+ * Calls `handler` once with the node's storage error when its storage fails
+ * (`metrics.storageError` set: the node stopped); returns a function that
+ * stops watching.
+ *
+ * @example
+ * ```ts ignore
+ * onStorageError(raft, (e) => { console.error(e.message); exit(1); });
+ * ```
+ */
+export function onStorageError(raft: KvRaft, handler: (error: Error) => void): () => void {
+  let done = false;
+  let off = (): void => {};
+  const check = (error: Error | null): void => {
+    if (done || error === null) return;
+    done = true;
+    off();
+    handler(error);
+  };
+  off = raft.metrics.subscribe((m) => check(m.storageError));
+  check(raft.metrics.current.storageError);
+  return () => {
+    done = true;
+    off();
+  };
+}
+
 async function _main(): Promise<void> {
   const rt = _runtime();
+  if (rt.args.includes("--help") || rt.args.includes("-h")) {
+    console.log(KV_HELP);
+    return rt.exit(0);
+  }
   let options: KvNodeOptions;
   try {
     options = parseKvArgs(rt.args, rt.env);
   } catch (e) {
-    console.error(e instanceof Error ? e.message : String(e));
+    console.error(`kv.ts: ${e instanceof Error ? e.message : String(e)}`);
     return rt.exit(2);
   }
   const node = await startKvNode(options);
   const { raft } = node;
+  let stopping = false;
+  const stop = (code: number): void => {
+    if (stopping) return;
+    stopping = true;
+    node.close().then(
+      () => rt.exit(code),
+      (e) => {
+        console.error(e);
+        rt.exit(code === 0 ? 1 : code);
+      },
+    );
+  };
+  rt.onSignal(() => stop(0));
+  onStorageError(raft, (e) => {
+    console.error(`@x/raft node ${options.id}: storage failed, stopping: ${e.message}`);
+    stop(1);
+  });
   if (options.init) {
     // A lone node elects itself within an election timeout; others may not be up yet.
     await raft.metrics.wait({ timeout: 1000 }).leader().catch(() => {});
@@ -706,21 +844,9 @@ async function _main(): Promise<void> {
   const role = m.state === "leader"
     ? "leader"
     : !raft.isInitialized()
-    ? "not initialized: waiting to be added"
+    ? "not initialized: waiting to be added to a cluster (pass --init to form one)"
     : `${m.state}, leader ${m.currentLeader ?? "unknown"}`;
   console.log(`@x/raft node ${options.id} listening on ${node.url} (${role})`);
-  let stopping = false;
-  rt.onSignal(() => {
-    if (stopping) return;
-    stopping = true;
-    node.close().then(
-      () => rt.exit(0),
-      (e) => {
-        console.error(e);
-        rt.exit(1);
-      },
-    );
-  });
 }
 
 if (import.meta.main) {

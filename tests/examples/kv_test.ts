@@ -1,9 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import {
   createKvApp,
+  KV_HELP,
   type KvMetrics,
   kvMetrics,
+  onStorageError,
   parseKvArgs,
   startKvNode,
 } from "../../examples/kv.ts";
@@ -188,7 +192,21 @@ test("kv: a shut-down node answers 503", async () => {
 
 test("kv: parseKvArgs reads flags, then the environment, then defaults", () => {
   const none = parseKvArgs([]);
-  assert.deepEqual(none, { id: 1, host: "127.0.0.1", port: 8001, peers: new Map(), init: true });
+  assert.deepEqual(
+    none,
+    { id: 1, host: "127.0.0.1", port: 8001, peers: new Map(), init: false },
+    "without --init a node does not form a cluster of its own",
+  );
+  assert.equal(parseKvArgs(["--init"]).init, true, "the single-node demo: --init");
+  assert.equal(parseKvArgs(["--init=false"]).init, false);
+  assert.equal(
+    parseKvArgs([], (n) => ({ RAFT_INIT: "1" } as Record<string, string>)[n]).init,
+    true,
+  );
+  assert.equal(
+    parseKvArgs([], (n) => ({ RAFT_INIT: "0" } as Record<string, string>)[n]).init,
+    false,
+  );
 
   const o = parseKvArgs([
     "--id",
@@ -212,8 +230,311 @@ test("kv: parseKvArgs reads flags, then the environment, then defaults", () => {
   assert.equal(fromEnv.id, 2);
   assert.equal(fromEnv.port, 9100, "flags win over the environment");
 
-  for (const bad of [["--id", "x"], ["--port"], ["--nope"], ["stray"], ["--peers", "1:http://a"]]) {
-    assert.throws(() => parseKvArgs(bad), RangeError, bad.join(" "));
+  for (
+    const bad of [
+      ["--id", "x"],
+      ["--port"],
+      ["--port", "70000"],
+      ["--nope"],
+      ["--help"],
+      ["stray"],
+      ["--peers", "1:http://a"],
+      ["--data="],
+      ["--secret", ""],
+      ["--secret", "two words"],
+      ["--cluster-id", "no spaces"],
+      ["--cluster-id", "x".repeat(65)],
+    ]
+  ) {
+    assert.throws(
+      () => parseKvArgs(bad),
+      (e: unknown) => e instanceof RangeError && !e.message.includes("\n"),
+      `${bad.join(" ")}: a one-line RangeError`,
+    );
+  }
+});
+
+test("kv: parseKvArgs reads --secret and --cluster-id, then RAFT_SECRET and RAFT_CLUSTER_ID", () => {
+  const o = parseKvArgs(["--init", "--secret", "s3cr3t", "--cluster-id=demo-1"]);
+  assert.equal(o.secret, "s3cr3t");
+  assert.equal(o.clusterId, "demo-1");
+  const env: Record<string, string> = { RAFT_SECRET: "from-env", RAFT_CLUSTER_ID: "env.cluster" };
+  const e = parseKvArgs([], (name) => env[name]);
+  assert.equal(e.secret, "from-env");
+  assert.equal(e.clusterId, "env.cluster");
+  assert.equal(parseKvArgs(["--secret", "flag"], (name) => env[name]).secret, "flag");
+  const none = parseKvArgs([]);
+  assert.ok(!("secret" in none) && !("clusterId" in none));
+});
+
+test("kv: startKvNode passes the secret to HttpNetwork and raftRoutes, the cluster id to initialize", async () => {
+  const node = await startKvNode({
+    id: 1,
+    host: "127.0.0.1",
+    port: 0,
+    peers: new Map(),
+    init: true,
+    secret: "s3cr3t",
+    clusterId: "demo-1",
+    config: FAST,
+  });
+  try {
+    await node.raft.metrics.wait({ timeout: 5000 }).role("leader");
+    assert.equal(node.raft.metrics.current.membership.membership.clusterId, "demo-1");
+    const vote = (authorization?: string): Promise<Response> =>
+      fetch(`${node.url}/raft/vote`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/cbor",
+          ...(authorization ? { authorization } : {}),
+        },
+        body: new Uint8Array([0xa0]),
+      });
+    for (const auth of [undefined, "Bearer wrong"]) {
+      const res = await vote(auth);
+      assert.equal(res.status, 401, `peer request with ${auth ?? "no secret"}`);
+      await res.body?.cancel();
+    }
+    const ok = await vote("Bearer s3cr3t");
+    assert.notEqual(ok.status, 401, "the right secret passes the check");
+    await ok.body?.cancel();
+    const put = await fetch(`${node.url}/kv/k`, { method: "PUT", body: "v" });
+    assert.equal(put.status, 200, "the client API needs no peer secret");
+    await put.body?.cancel();
+  } finally {
+    await node.close();
+  }
+});
+
+test("kv: onStorageError reports a storage failure once", async () => {
+  class FailingStore extends MemoryLogStore {
+    fail = false;
+    override append(entries: Parameters<MemoryLogStore["append"]>[0]): Promise<void> | void {
+      if (this.fail) throw new Error("disk on fire");
+      return super.append(entries);
+    }
+  }
+  const logStore = new FailingStore();
+  const raft = await Raft.create({
+    id: 1,
+    config: FAST,
+    logStore,
+    stateMachine: new MemoryStateMachine(),
+    network: new MemoryNetwork().client(1),
+  });
+  try {
+    const errors: Error[] = [];
+    onStorageError(raft, (e) => errors.push(e));
+    await raft.initialize([1]);
+    await raft.metrics.wait({ timeout: 5000 }).role("leader");
+    assert.equal(errors.length, 0);
+    logStore.fail = true;
+    const { kvSet } = await import("../../kv/mod.ts");
+    await assert.rejects(raft.clientWrite(kvSet("x", "1")));
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]!.message, /disk on fire|append/);
+  } finally {
+    await raft.shutdown();
+  }
+});
+
+// ------------------------------------------------- the example as a process
+
+const _KV = fileURLToPath(new URL("../../examples/kv.ts", import.meta.url));
+const _ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+interface _Child {
+  /** Resolves with the exit code (or the signal's name). */
+  readonly exited: Promise<number | string>;
+  /** Resolves with the first stdout line matching `re`, rejects at the deadline. */
+  line(re: RegExp, ms?: number): Promise<string>;
+  stdout(): string;
+  stderr(): string;
+  kill(signal: "SIGINT" | "SIGTERM" | "SIGKILL"): void;
+}
+
+/** Runs examples/kv.ts in a child process of this runtime (Deno or Bun). */
+function _runKv(args: string[], env: Record<string, string> = {}): _Child {
+  const runtimeArgs = "Bun" in globalThis ? ["run", _KV] : ["run", "-A", "--no-check", _KV];
+  const cleanEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith("RAFT_")) cleanEnv[k] = v;
+  }
+  let done = false;
+  const childEnv = { ...cleanEnv, ...env, NO_COLOR: "1" };
+  let out = "";
+  let err = "";
+  const waiters: (() => void)[] = [];
+  const onOut = (d: Uint8Array): void => {
+    out += new TextDecoder().decode(d);
+    for (const w of waiters) w();
+  };
+  const onErr = (d: Uint8Array): void => {
+    err += new TextDecoder().decode(d);
+  };
+  let exited: Promise<number | string>;
+  let signal: (s: "SIGINT" | "SIGTERM" | "SIGKILL") => void;
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+  if (!("Bun" in globalThis) && deno !== undefined) {
+    // Deno's node:child_process reports a child that handled SIGTERM and
+    // exited 0 as killed by the signal; Deno.Command reports the exit code.
+    const child = new deno.Command(deno.execPath(), {
+      args: [...runtimeArgs, ...args],
+      cwd: _ROOT,
+      env: childEnv,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const pump = async (stream: ReadableStream<Uint8Array>, on: (d: Uint8Array) => void) => {
+      for await (const chunk of stream) on(chunk);
+    };
+    const pumped = Promise.all([pump(child.stdout, onOut), pump(child.stderr, onErr)]);
+    exited = Promise.all([child.status, pumped]).then(([s]) => s.signal ?? s.code);
+    signal = (s) => child.kill(s);
+  } else {
+    const child = spawn(process.execPath, [...runtimeArgs, ...args], {
+      cwd: _ROOT,
+      env: childEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout!.on("data", onOut);
+    child.stderr!.on("data", onErr);
+    exited = new Promise<number | string>((resolve) => {
+      child.on("close", (code, sig) => resolve(code ?? sig ?? -1));
+    });
+    signal = (s) => child.kill(s);
+  }
+  exited = exited.finally(() => {
+    done = true;
+    for (const w of waiters) w();
+  });
+  return {
+    exited,
+    stdout: () => out,
+    stderr: () => err,
+    kill: (s) => {
+      if (!done) signal(s);
+    },
+    line: (re, ms = 15_000) =>
+      new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no line matching ${re} in ${ms} ms: ${out} ${err}`)),
+          ms,
+        );
+        const check = (): void => {
+          const found = out.split("\n").find((l) => re.test(l));
+          if (found !== undefined) {
+            clearTimeout(timer);
+            resolve(found);
+          } else if (done) {
+            clearTimeout(timer);
+            reject(new Error(`exited without a line matching ${re}: ${out} ${err}`));
+          }
+        };
+        waiters.push(check);
+        check();
+      }),
+  };
+}
+
+/** `p`, or a rejection after `ms`. */
+function _within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+test("kv process: an unknown or malformed flag prints one line and exits 2", async () => {
+  for (const args of [["--bogus"], ["--id", "x"], ["--secret", ""], ["stray"]]) {
+    const child = _runKv(args);
+    try {
+      assert.equal(await _within(child.exited, 15_000, args.join(" ")), 2, args.join(" "));
+      const lines = child.stderr().trim().split("\n");
+      assert.equal(lines.length, 1, `one line: ${child.stderr()}`);
+      assert.match(lines[0]!, /^kv\.ts: /);
+      assert.equal(child.stdout(), "");
+    } finally {
+      child.kill("SIGKILL");
+    }
+  }
+});
+
+test("kv process: --help prints every flag with its environment variable and exits 0", async () => {
+  const child = _runKv(["--help"]);
+  try {
+    assert.equal(await _within(child.exited, 15_000, "--help"), 0);
+    assert.equal(child.stdout().trim(), KV_HELP);
+    for (
+      const [flag, env] of [
+        ["--id", "RAFT_ID"],
+        ["--port", "RAFT_PORT"],
+        ["--host", "RAFT_HOST"],
+        ["--peers", "RAFT_PEERS"],
+        ["--init", "RAFT_INIT"],
+        ["--cluster-id", "RAFT_CLUSTER_ID"],
+        ["--secret", "RAFT_SECRET"],
+        ["--data", "RAFT_DATA"],
+      ]
+    ) {
+      const line = KV_HELP.split("\n").find((l) => l.trimStart().startsWith(flag + " "));
+      assert.ok(line?.includes(`[${env}`), `${flag} [${env}]`);
+    }
+    assert.equal(KV_HELP.match(/default/g)?.length, 8, "every flag states its default");
+  } finally {
+    child.kill("SIGKILL");
+  }
+});
+
+test("kv process: without --init a new node waits to be added; SIGTERM exits 0", async () => {
+  const child = _runKv(["--port", "0"]);
+  try {
+    const line = await child.line(/listening on/);
+    assert.match(
+      line,
+      /listening on http:\/\/127\.0\.0\.1:\d+ \(not initialized: waiting to be added/,
+    );
+    const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(line)![1]!;
+    const m = await (await fetch(`${url}/metrics`)).json() as KvMetrics;
+    assert.equal(m.leader, null);
+    assert.deepEqual(m.membership.voters, [], "no cluster of its own");
+    child.kill("SIGTERM");
+    assert.equal(await _within(child.exited, 10_000, "SIGTERM"), 0);
+  } finally {
+    child.kill("SIGKILL");
+  }
+});
+
+test("kv process: --init forms the single-node demo (env vars too); SIGINT shuts down and exits 0", async () => {
+  const child = _runKv(["--init", "--port", "0"], {
+    RAFT_SECRET: "s3cr3t",
+    RAFT_CLUSTER_ID: "demo",
+  });
+  try {
+    const line = await child.line(/listening on/);
+    assert.match(line, /\(leader\)$/);
+    const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(line)![1]!;
+    const put = await fetch(`${url}/kv/greeting`, { method: "PUT", body: "hello" });
+    assert.equal(put.status, 200);
+    await put.body?.cancel();
+    assert.equal(await (await fetch(`${url}/kv/greeting`)).text(), "hello");
+    const peer = await fetch(`${url}/raft/vote`, {
+      method: "POST",
+      headers: { "content-type": "application/cbor" },
+      body: new Uint8Array([0xa0]),
+    });
+    assert.equal(peer.status, 401, "RAFT_SECRET reaches raftRoutes");
+    await peer.body?.cancel();
+    child.kill("SIGINT");
+    assert.equal(await _within(child.exited, 10_000, "SIGINT"), 0);
+    assert.equal(child.stderr(), "");
+  } finally {
+    child.kill("SIGKILL");
   }
 });
 

@@ -72,7 +72,7 @@ test("openStorage: refuses a data dir that holds only the other runtime's store"
 
 test("openStorage in examples/kv.ts: a node restarted on its --data dir keeps its data", () =>
   withDir("open-storage", async (dir) => {
-    const options = parseKvArgs(["--port", "0", "--data", `${dir}/node-1`]);
+    const options = parseKvArgs(["--port", "0", "--init", "--data", `${dir}/node-1`]);
     assert.equal(options.data, `${dir}/node-1`);
     const first = await startKvNode({ ...options, config: FAST });
     try {

@@ -25,3 +25,40 @@ export function concatChunks(chunks: readonly Uint8Array[], total: number): Uint
   }
   return out;
 }
+
+/**
+ * Reads a request's whole body, or returns the number of bytes seen once
+ * they exceed `max` (reading no further). A declared `content-length` over
+ * `max` is refused unread; the bytes are counted in any case, since a
+ * sender may declare less than it sends.
+ *
+ * @example
+ * ```ts
+ * import { readBody } from "./_bytes.ts";
+ * const body = await readBody(new Request("http://x/", { method: "POST", body: "abc" }), 2);
+ * console.assert(body === 3);
+ * ```
+ */
+export async function readBody(req: Request, max: number): Promise<Uint8Array | number> {
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (declared > max) {
+    await req.body?.cancel().catch(() => {});
+    return declared;
+  }
+  const stream = req.body;
+  if (stream === null) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => {});
+      return total;
+    }
+    chunks.push(value);
+  }
+  return chunks.length === 0 ? new Uint8Array(0) : concatChunks(chunks, total);
+}

@@ -51,7 +51,7 @@ import {
   votersOf,
 } from "../types.ts";
 import { AUTHORIZATION_HEADER, SecretCheck } from "./_peer_auth.ts";
-import { concatChunks } from "./_bytes.ts";
+import { readBody } from "./_bytes.ts";
 
 /**
  * What the admin routes need from a node; `Raft` satisfies it.
@@ -429,7 +429,7 @@ async function _post(
   }
   let bytes: Uint8Array | number;
   try {
-    bytes = await _readBody(req, max);
+    bytes = await readBody(req, max);
   } catch {
     return _error(c, "InvalidMessage", "cannot read the request body", 400);
   }
@@ -480,32 +480,4 @@ function _failed(c: Context, e: unknown): Response {
 
 function _error(c: Context, error: string, message: string, status?: number): Response {
   return c.json({ error, message }, (status ?? adminErrorStatus(error)) as ContentfulStatusCode);
-}
-
-/**
- * Reads the whole body, or returns the number of bytes seen once they
- * exceed `max`; a declared `content-length` over `max` is refused unread.
- */
-async function _readBody(req: Request, max: number): Promise<Uint8Array | number> {
-  const declared = Number(req.headers.get("content-length") ?? NaN);
-  if (declared > max) {
-    await req.body?.cancel().catch(() => {});
-    return declared;
-  }
-  const stream = req.body;
-  if (stream === null) return new Uint8Array(0);
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => {});
-      return total;
-    }
-    chunks.push(value);
-  }
-  return chunks.length === 0 ? new Uint8Array(0) : concatChunks(chunks, total);
 }

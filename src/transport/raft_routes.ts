@@ -74,7 +74,7 @@
  * @module
  */
 
-import { concatChunks } from "./_bytes.ts";
+import { concatChunks, readBody } from "./_bytes.ts";
 import { Hono } from "hono";
 import { type CodecLimits, decodeMessage, encodeMessage } from "../codec.ts";
 import {
@@ -389,7 +389,7 @@ async function _serve(
     if (refused !== null) return refused;
     let body: Uint8Array | number;
     try {
-      body = await _readBody(req, maxBodyBytes);
+      body = await readBody(req, maxBodyBytes);
     } catch (e) {
       return _json(400, new InvalidMessage("cannot read the request body", { cause: e }).toJSON());
     }
@@ -610,35 +610,6 @@ class _SnapshotBody {
     this.#rest = null;
     void this.#reader.cancel(reason).catch(() => {});
   }
-}
-
-/**
- * Reads the whole body, or returns the number of bytes seen once they
- * exceed `max` (without reading further). A declared `content-length` over
- * `max` is refused unread; the bytes are counted in any case.
- */
-async function _readBody(req: Request, max: number): Promise<Uint8Array | number> {
-  const declared = Number(req.headers.get("content-length") ?? NaN);
-  if (declared > max) {
-    await req.body?.cancel().catch(() => {});
-    return declared;
-  }
-  const stream = req.body;
-  if (stream === null) return new Uint8Array(0);
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => {});
-      return total;
-    }
-    chunks.push(value);
-  }
-  return chunks.length === 0 ? new Uint8Array(0) : concatChunks(chunks, total);
 }
 
 function _describe(e: unknown): string {

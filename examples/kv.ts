@@ -7,11 +7,10 @@
  * deno run -A examples/kv.ts --init     # or: bun run examples/kv.ts --init
  * deno run -A examples/kv.ts --init --data .data/node-1   # durable log + snapshots (Storage below)
  *
- * # three nodes
- * P=1=http://127.0.0.1:8001,2=http://127.0.0.1:8002,3=http://127.0.0.1:8003
- * deno run -A examples/kv.ts --id 1 --peers $P --init &
- * deno run -A examples/kv.ts --id 2 --peers $P &
- * deno run -A examples/kv.ts --id 3 --peers $P &
+ * # three nodes: one forms the cluster, the others join it
+ * deno run -A examples/kv.ts --id 1 --init &
+ * deno run -A examples/kv.ts --id 2 --join http://127.0.0.1:8001 &
+ * deno run -A examples/kv.ts --id 3 --join http://127.0.0.1:8001 &
  *
  * curl -X PUT --data-binary hello http://127.0.0.1:8001/kv/greeting
  * curl http://127.0.0.1:8001/kv/greeting               # hello
@@ -24,14 +23,19 @@
  * [RAFT_PEERS]; `--init` [RAFT_INIT=1] initializes the cluster with the
  * peers (and this node) as voters; `--cluster-id NAME` [RAFT_CLUSTER_ID] the
  * cluster's id given to `initialize` (default: a random one); `--secret TOKEN`
- * [RAFT_SECRET] the peers' shared secret (`HttpNetwork` and `raftRoutes`);
- * `--data DIR` [RAFT_DATA] keeps the log and the snapshots in DIR.
+ * [RAFT_SECRET] the shared secret of the peers (`HttpNetwork` and
+ * `raftRoutes`) and of the admin routes; `--data DIR` [RAFT_DATA] keeps the
+ * log and the snapshots in DIR; `--join URL` [RAFT_JOIN] joins the cluster of
+ * the node at URL (see {@linkcode joinCluster}).
  *
  * A node initializes only with `--init` (an already initialized one is left
- * as it is). Without it, a node with no state waits to be added to a cluster
- * (`POST /cluster/learners` on the leader) and says so. An unknown or
- * malformed flag prints one line and exits with code 2; SIGINT and SIGTERM
- * shut the node down and exit 0; a storage failure exits 1.
+ * as it is). With `--join URL`, a node with no state asks URL (any member) to
+ * add it as a learner, then as a voter; a node that already belongs to a
+ * cluster (a restart) does not join again. With neither, a node with no
+ * state waits to be added (`POST /cluster/learners` on the leader) and says
+ * so. An unknown or malformed flag, or `--join` with `--init`, prints one
+ * line and exits with code 2; SIGINT and SIGTERM shut the node down and exit
+ * 0; a storage failure or a failed join exits 1.
  *
  * Client API:
  * - `PUT /kv/:key` (body = value) and `DELETE /kv/:key`: replicated writes.
@@ -39,8 +43,14 @@
  * - `GET /kv/:key?consistency=linearizable|lease|local` (default linearizable):
  *   the value's bytes, or 404.
  * - `GET /metrics`: role, term, leader, log indexes, membership (JSON).
- * - `POST /cluster/learners` `{"id": 4, "addr": "http://…"}`: adds a learner.
- * - `POST /cluster/members` `{"voters": [1, 2, 4]}`: replaces the voters.
+ *
+ * Admin API (`adminRoutes` of `@x/raft/transport`; with `--secret`, the
+ * `/cluster/*` routes need `authorization: Bearer <secret>`): `GET /health`,
+ * `GET /ready`, `POST /cluster/init`, `POST /cluster/learners`
+ * `{"id": 4, "addr": "http://…"}`, `POST /cluster/membership`
+ * `{"voters": [1, 2, 4]}`, `POST /cluster/transfer-leader` `{"to": 2}`,
+ * `GET /cluster/metrics`; on a follower, the membership calls answer 307 to
+ * the leader.
  *
  * Storage: with `--data DIR`, the vote, the log and the snapshots are
  * durable in DIR, opened by `openNodeStorage()` (the log in bun:sqlite under
@@ -67,8 +77,13 @@ import {
   type RaftErrorJSON,
 } from "../src/errors.ts";
 import { Raft, type ReadPolicy } from "../src/runtime/raft.ts";
-import { HttpNetwork, raftRoutes } from "../src/transport/mod.ts";
-import { isNodeId, learnersOf, type NodeId, type RaftNode, votersOf } from "../src/types.ts";
+import {
+  type AdminMetricsJSON,
+  adminRoutes,
+  HttpNetwork,
+  raftRoutes,
+} from "../src/transport/mod.ts";
+import { learnersOf, type NodeId, type RaftNode, votersOf } from "../src/types.ts";
 import { MemoryLogStore } from "../adapters/memory.ts";
 import { kvDelete, kvSet, MemoryStateMachine } from "../kv/mod.ts";
 import { openNodeStorage } from "../adapters/mod.ts";
@@ -104,8 +119,10 @@ const _JSON_HEADERS = { "content-type": "application/json" } as const;
 const _decoder = new TextDecoder();
 
 /**
- * Builds the server of one node: the Raft RPC routes (`raftRoutes`) and the
- * client API described in the module documentation.
+ * Builds the server of one node: the Raft RPC routes (`raftRoutes`), the
+ * admin routes (`adminRoutes`: `/health`, `/ready`, `/cluster/*`, with the
+ * same `secret`; `selfAddr` is this node's address) and the client API
+ * described in the module documentation.
  *
  * @example
  * ```ts
@@ -131,10 +148,12 @@ const _decoder = new TextDecoder();
 export function createKvApp(
   raft: KvRaft,
   store: KvStore,
-  options: { readonly secret?: string } = {},
+  options: { readonly secret?: string; readonly selfAddr?: string } = {},
 ): Hono {
   const app = new Hono();
-  app.route("/", raftRoutes(raft, options.secret !== undefined ? { secret: options.secret } : {}));
+  const secret = options.secret !== undefined ? { secret: options.secret } : {};
+  app.route("/", raftRoutes(raft, secret));
+  app.route("/", adminRoutes(raft, { ...secret, selfAddr: options.selfAddr ?? "" }));
 
   app.put("/kv/:key", async (c) => {
     try {
@@ -185,41 +204,6 @@ export function createKvApp(
   });
 
   app.get("/metrics", () => _json(200, kvMetrics(raft)));
-
-  app.post("/cluster/learners", async (c) => {
-    try {
-      const body = await _jsonBody(c.req.raw);
-      const id = body.id;
-      const addr = body.addr;
-      if (!isNodeId(id) || typeof addr !== "string" || !/^https?:\/\//.test(addr)) {
-        return _json(400, {
-          code: "BadRequest",
-          message: 'expected {"id": <node id>, "addr": "http://host:port"}',
-        });
-      }
-      const r = await raft.addLearner(id, { addr });
-      return _json(200, { logId: r.logId });
-    } catch (e) {
-      return _errorResponse(raft, c.req.raw, e);
-    }
-  });
-
-  app.post("/cluster/members", async (c) => {
-    try {
-      const body = await _jsonBody(c.req.raw);
-      const voters = body.voters;
-      if (!Array.isArray(voters) || !voters.every(isNodeId)) {
-        return _json(400, { code: "BadRequest", message: 'expected {"voters": [<node id>...]}' });
-      }
-      const logId = await raft.changeMembership(
-        { type: "replace-all-voters", ids: voters },
-        { retain: body.retain === true },
-      );
-      return _json(200, { logId });
-    } catch (e) {
-      return _errorResponse(raft, c.req.raw, e);
-    }
-  });
 
   return app;
 }
@@ -311,19 +295,6 @@ export function kvMetrics(raft: KvRaft): KvMetrics {
   };
 }
 
-async function _jsonBody(req: Request): Promise<Record<string, unknown>> {
-  let body: unknown;
-  try {
-    body = await req.json();
-  } catch (e) {
-    throw new InvalidMessage("the body is not JSON", { cause: e });
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new InvalidMessage("the body must be a JSON object");
-  }
-  return body as Record<string, unknown>;
-}
-
 function _json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
@@ -393,14 +364,17 @@ export interface KvNodeOptions {
   readonly secret?: string;
   /** The cluster id given to `initialize` with `init`; a random one when absent. */
   readonly clusterId?: string;
+  /** A member's URL: a node with no state joins its cluster (see {@linkcode joinCluster}). */
+  readonly join?: string;
 }
 
 /**
  * Reads node options from command-line `args`, falling back to the
  * environment (`RAFT_ID`, `RAFT_PORT`, `RAFT_HOST`, `RAFT_PEERS`,
- * `RAFT_INIT`, `RAFT_CLUSTER_ID`, `RAFT_SECRET`, `RAFT_DATA`). `init` is on
- * only when asked (`--init`, or `RAFT_INIT` not `0`/`false`/`no`). An unknown
- * or malformed flag throws a `RangeError` with a one-line message.
+ * `RAFT_INIT`, `RAFT_CLUSTER_ID`, `RAFT_SECRET`, `RAFT_DATA`, `RAFT_JOIN`).
+ * `init` is on only when asked (`--init`, or `RAFT_INIT` not
+ * `0`/`false`/`no`). An unknown or malformed flag, or `join` with `init`,
+ * throws a `RangeError` with a one-line message.
  *
  * @example
  * ```ts
@@ -459,6 +433,15 @@ export function parseKvArgs(
       `--cluster-id must be 1 to 64 letters, digits, '_', '.' or '-', got ${clusterId}`,
     );
   }
+  const join = get("join")?.replace(/\/$/, "");
+  if (join !== undefined && !/^https?:\/\/[^/\s]+$/.test(join)) {
+    throw new RangeError(`--join takes a member's URL, http://host:port; got ${join}`);
+  }
+  if (join !== undefined && init) {
+    throw new RangeError(
+      "--join and --init exclude each other: a node forms a cluster or joins one",
+    );
+  }
   return {
     id,
     host,
@@ -468,6 +451,7 @@ export function parseKvArgs(
     ...(data !== undefined ? { data } : {}),
     ...(secret !== undefined ? { secret } : {}),
     ...(clusterId !== undefined ? { clusterId } : {}),
+    ...(join !== undefined ? { join } : {}),
   };
 }
 
@@ -479,6 +463,7 @@ const _VALUE_FLAGS: readonly string[] = [
   "data",
   "secret",
   "cluster-id",
+  "join",
 ];
 
 /**
@@ -492,7 +477,7 @@ const _VALUE_FLAGS: readonly string[] = [
  */
 export const KV_USAGE: string =
   "usage: kv.ts [--id N] [--port P] [--host H] [--peers 1=http://h:p,2=...] [--init] " +
-  "[--cluster-id NAME] [--secret TOKEN] [--data DIR] [--help]";
+  "[--join URL] [--cluster-id NAME] [--secret TOKEN] [--data DIR] [--help]";
 
 /**
  * What `--help` prints: every flag with its environment variable and default.
@@ -516,15 +501,18 @@ export const KV_HELP: string = [
   "  --init              [RAFT_INIT=1]      initialize the cluster with the peers and this node",
   "                                         as voters (default: off; without it a new node waits",
   "                                         to be added; an initialized node ignores it)",
+  "  --join URL          [RAFT_JOIN]        join the cluster of the member at URL: added as a",
+  "                                         learner, then as a voter (default: none; a node",
+  "                                         that already has state does not join again)",
   "  --cluster-id NAME   [RAFT_CLUSTER_ID]  the cluster id given to initialize with --init",
   "                                         (default: a random one)",
-  "  --secret TOKEN      [RAFT_SECRET]      shared secret the peers send and require",
-  "                                         (default: none, peer requests unauthenticated)",
+  "  --secret TOKEN      [RAFT_SECRET]      shared secret the peers send and require, also",
+  "                                         on /cluster/* (default: none, unauthenticated)",
   "  --data DIR          [RAFT_DATA]        keep the vote, log and snapshots in DIR",
   "                                         (default: none, all in memory)",
   "  --help                                 print this help and exit",
   "",
-  "Exit codes: 0 after SIGINT/SIGTERM, 1 on a storage failure, 2 on a bad flag.",
+  "Exit codes: 0 after SIGINT/SIGTERM, 1 on a storage or join failure, 2 on a bad flag.",
 ].join("\n");
 
 function _int(s: string, what: string): number {
@@ -600,14 +588,11 @@ export async function startKvNode(options: KvNodeOptions): Promise<KvNode> {
     await storage.close();
     throw e;
   }
+  // The app needs this node's address, known once the server listens (port 0).
+  let app: Hono | null = null;
   let server: Server;
   try {
-    const app = createKvApp(
-      raft,
-      store,
-      options.secret !== undefined ? { secret: options.secret } : {},
-    );
-    server = await serve(app.fetch, {
+    server = await serve((req) => app === null ? _json(503, {}) : app.fetch(req), {
       hostname: options.host,
       port: options.port,
     });
@@ -618,6 +603,8 @@ export async function startKvNode(options: KvNodeOptions): Promise<KvNode> {
   }
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
   const url = options.peers.get(options.id) ?? `http://${host}:${server.port}`;
+  const secret = options.secret !== undefined ? { secret: options.secret } : {};
+  app = createKvApp(raft, store, { ...secret, selfAddr: url });
   const close = async (): Promise<void> => {
     await raft.shutdown();
     await server.close();
@@ -639,7 +626,78 @@ export async function startKvNode(options: KvNodeOptions): Promise<KvNode> {
       }
     }
   }
+  if (options.join !== undefined && !raft.isInitialized()) {
+    try {
+      await joinCluster(options.join, options.id, url, secret);
+    } catch (e) {
+      await close();
+      throw e;
+    }
+  }
   return { raft, store, url, close };
+}
+
+/**
+ * Adds the node `id` at `addr` to the cluster of the member at `member`
+ * (any member: 307 redirects to the leader are followed; a 503, no leader
+ * yet, is retried a few times with a short backoff):
+ * `POST /cluster/learners {"id", "addr"}` (answered once the learner caught
+ * up), then `POST /cluster/membership` with the leader's voters
+ * (`GET /cluster/metrics`) plus `id`. Sends `authorization: Bearer <secret>`
+ * when `secret` is set. Rejects with an `Error` saying which call failed.
+ *
+ * @example
+ * ```ts ignore
+ * await joinCluster("http://127.0.0.1:8001", 2, "http://127.0.0.1:8002");
+ * ```
+ */
+export async function joinCluster(
+  member: string,
+  id: NodeId,
+  addr: string,
+  options: { readonly secret?: string; readonly retries?: number; readonly backoff?: number } = {},
+): Promise<void> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (options.secret !== undefined) headers.authorization = `Bearer ${options.secret}`;
+  const retries = options.retries ?? 5;
+  const backoff = options.backoff ?? 200;
+  // One admin call: follows redirects itself (fetch drops `authorization`
+  // on a cross-origin redirect), retries 503s; the answer and where it came from.
+  const call = async (base: string, path: string, body?: unknown) => {
+    let url = base + path;
+    for (let attempt = 0, hops = 0;;) {
+      const res = await fetch(url, {
+        method: body === undefined ? "GET" : "POST",
+        headers,
+        redirect: "manual",
+        signal: AbortSignal.timeout(60_000),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const location = res.headers.get("location");
+      if ((res.status === 307 || res.status === 308) && location !== null && hops++ < 5) {
+        await res.body?.cancel();
+        url = new URL(location, url).href;
+        continue;
+      }
+      if (res.status === 503 && attempt++ < retries) {
+        await res.body?.cancel();
+        await new Promise((r) => setTimeout(r, backoff * attempt));
+        continue;
+      }
+      const json = await res.json().catch(() => ({})) as Record<string, unknown>;
+      if (!res.ok) {
+        throw new Error(
+          `join: ${body === undefined ? "GET" : "POST"} ${url} answered ${res.status} ` +
+            `${String(json.error ?? "")}: ${String(json.message ?? "")}`,
+        );
+      }
+      return { json, base: new URL(url).origin };
+    }
+  };
+  const { base: leader } = await call(member, "/cluster/learners", { id, addr });
+  const { json } = await call(leader, "/cluster/metrics");
+  const voters = (json as unknown as AdminMetricsJSON).membership.voters;
+  await call(leader, "/cluster/membership", { voters: [...new Set([...voters, id])] });
 }
 
 // ------------------------------------------------------- runtime specifics
@@ -836,7 +894,7 @@ async function _main(): Promise<void> {
     console.error(`@x/raft node ${options.id}: storage failed, stopping: ${e.message}`);
     stop(1);
   });
-  if (options.init) {
+  if (options.init || options.join !== undefined) {
     // A lone node elects itself within an election timeout; others may not be up yet.
     await raft.metrics.wait({ timeout: 1000 }).leader().catch(() => {});
   }
@@ -844,7 +902,7 @@ async function _main(): Promise<void> {
   const role = m.state === "leader"
     ? "leader"
     : !raft.isInitialized()
-    ? "not initialized: waiting to be added to a cluster (pass --init to form one)"
+    ? "not initialized: waiting to be added to a cluster (pass --init to form one, --join to join one)"
     : `${m.state}, leader ${m.currentLeader ?? "unknown"}`;
   console.log(`@x/raft node ${options.id} listening on ${node.url} (${role})`);
 }

@@ -7,6 +7,8 @@ import {
   KV_HELP,
   type KvMetrics,
   kvMetrics,
+  type KvNode,
+  type KvNodeOptions,
   onStorageError,
   parseKvArgs,
   startKvNode,
@@ -159,23 +161,35 @@ test("kv: PUT and GET on a follower redirect to the leader's address", async () 
   }
 });
 
-test("kv: cluster endpoints validate their JSON bodies", async () => {
+test("kv: the app serves adminRoutes (/health, /ready, /cluster/*) with the secret", async () => {
   const { raft, sm } = await singleNode();
   try {
-    const app = createKvApp(raft, sm);
-    const post = (path: string, body: string): Promise<Response> =>
-      Promise.resolve(app.request(path, { method: "POST", body }));
-    assert.equal((await post("/cluster/members", "not json")).status, 400);
-    assert.equal((await post("/cluster/members", '{"voters": "1"}')).status, 400);
+    const app = createKvApp(raft, sm, { secret: "s3cr3t", selfAddr: "http://n1.test" });
+    const auth = { authorization: "Bearer s3cr3t", "content-type": "application/json" };
+    const post = (path: string, body: string, headers: Record<string, string> = auth) =>
+      Promise.resolve(app.request(path, { method: "POST", headers, body }));
+    assert.equal((await app.request("/health")).status, 200);
+    assert.equal((await app.request("/ready")).status, 200);
+    const noAuth = await app.request("/cluster/metrics");
+    assert.equal(noAuth.status, 401, "/cluster/* needs the secret");
+    const m = await (await app.request("/cluster/metrics", { headers: auth })).json() as {
+      state: string;
+      membership: { voters: number[] };
+    };
+    assert.equal(m.state, "leader");
+    assert.deepEqual(m.membership.voters, [1]);
+    assert.equal((await post("/cluster/membership", "not json")).status, 400);
+    assert.equal((await post("/cluster/membership", '{"voters": "1"}')).status, 400);
     assert.equal((await post("/cluster/learners", '{"id": -1, "addr": "http://x"}')).status, 400);
-    assert.equal((await post("/cluster/learners", '{"id": 2, "addr": "ftp://x"}')).status, 400);
-    const empty = await post("/cluster/members", '{"voters": []}');
+    const empty = await post("/cluster/membership", '{"voters": []}');
     assert.equal(empty.status, 400);
-    assert.equal((await empty.json() as { code: string }).code, "EmptyMembership");
-    const unknown = await post("/cluster/members", '{"voters": [1, 9]}');
+    assert.equal((await empty.json() as { error: string }).error, "EmptyMembership");
+    const unknown = await post("/cluster/membership", '{"voters": [1, 9]}');
     assert.equal(unknown.status, 400, "a voter that is not a learner first");
-    const same = await post("/cluster/members", '{"voters": [1]}');
+    const same = await post("/cluster/membership", '{"voters": [1]}');
     assert.equal(same.status, 200);
+    const old = await post("/cluster/members", '{"voters": [1]}');
+    assert.equal(old.status, 404, "the example's old route is gone");
   } finally {
     await raft.shutdown();
   }
@@ -244,6 +258,9 @@ test("kv: parseKvArgs reads flags, then the environment, then defaults", () => {
       ["--secret", "two words"],
       ["--cluster-id", "no spaces"],
       ["--cluster-id", "x".repeat(65)],
+      ["--join", "127.0.0.1:8001"],
+      ["--join", "http://a:1/path"],
+      ["--join", "http://a:1", "--init"],
     ]
   ) {
     assert.throws(
@@ -252,6 +269,19 @@ test("kv: parseKvArgs reads flags, then the environment, then defaults", () => {
       `${bad.join(" ")}: a one-line RangeError`,
     );
   }
+});
+
+test("kv: parseKvArgs reads --join [RAFT_JOIN], not with --init", () => {
+  assert.equal(parseKvArgs(["--join", "http://127.0.0.1:8001/"]).join, "http://127.0.0.1:8001");
+  assert.equal(
+    parseKvArgs([], (n) => n === "RAFT_JOIN" ? "http://a:1" : undefined).join,
+    "http://a:1",
+  );
+  assert.ok(!("join" in parseKvArgs([])));
+  assert.throws(
+    () => parseKvArgs(["--init"], (n) => n === "RAFT_JOIN" ? "http://a:1" : undefined),
+    /--join and --init/,
+  );
 });
 
 test("kv: parseKvArgs reads --secret and --cluster-id, then RAFT_SECRET and RAFT_CLUSTER_ID", () => {
@@ -451,7 +481,13 @@ function _within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 test("kv process: an unknown or malformed flag prints one line and exits 2", async () => {
-  for (const args of [["--bogus"], ["--id", "x"], ["--secret", ""], ["stray"]]) {
+  for (
+    const args of [["--bogus"], ["--id", "x"], ["--secret", ""], ["stray"], [
+      "--init",
+      "--join",
+      "http://127.0.0.1:1",
+    ]]
+  ) {
     const child = _runKv(args);
     try {
       assert.equal(await _within(child.exited, 15_000, args.join(" ")), 2, args.join(" "));
@@ -480,12 +516,13 @@ test("kv process: --help prints every flag with its environment variable and exi
         ["--cluster-id", "RAFT_CLUSTER_ID"],
         ["--secret", "RAFT_SECRET"],
         ["--data", "RAFT_DATA"],
+        ["--join", "RAFT_JOIN"],
       ]
     ) {
       const line = KV_HELP.split("\n").find((l) => l.trimStart().startsWith(flag + " "));
       assert.ok(line?.includes(`[${env}`), `${flag} [${env}]`);
     }
-    assert.equal(KV_HELP.match(/default/g)?.length, 8, "every flag states its default");
+    assert.equal(KV_HELP.match(/default/g)?.length, 9, "every flag states its default");
   } finally {
     child.kill("SIGKILL");
   }
@@ -601,5 +638,78 @@ test("kv: with --data, a restarted node recovers from its snapshot and the log i
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("kv: three nodes over HTTP: one --init, two --join; all voters, reads everywhere, a restart does not join again", async () => {
+  const { mkdtemp, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dirs = await Promise.all([1, 2, 3].map(() => mkdtemp(join(tmpdir(), "raft-kv-join-"))));
+  const secret = "s3cr3t";
+  const auth = { authorization: `Bearer ${secret}` };
+  const nodes = new Map<NodeId, KvNode>();
+  const options = (id: NodeId, extra: Partial<KvNodeOptions>): KvNodeOptions => ({
+    id,
+    host: "127.0.0.1",
+    port: 0,
+    peers: new Map(),
+    init: false,
+    data: dirs[id - 1]!,
+    secret,
+    config: FAST,
+    ...extra,
+  });
+  const run = async (): Promise<void> => {
+    const n1 = await startKvNode(options(1, { init: true }));
+    nodes.set(1, n1);
+    await n1.raft.metrics.wait({ timeout: 5000 }).role("leader");
+    for (const id of [2, 3]) nodes.set(id, await startKvNode(options(id, { join: n1.url })));
+    const m = await (await fetch(`${n1.url}/cluster/metrics`, { headers: auth })).json() as {
+      membership: { voters: number[]; learners: number[]; nodes: Record<string, string> };
+    };
+    assert.deepEqual(m.membership.voters, [1, 2, 3], "both joined nodes are voters");
+    assert.deepEqual(m.membership.learners, []);
+    assert.deepEqual(m.membership.nodes, {
+      "1": n1.url,
+      "2": nodes.get(2)!.url,
+      "3": nodes.get(3)!.url,
+    });
+
+    const leader = nodes.get(n1.raft.metrics.current.currentLeader!)!;
+    const put = await fetch(`${leader.url}/kv/greeting`, { method: "PUT", body: "hello" });
+    assert.equal(put.status, 200);
+    await put.body?.cancel();
+    for (const [id, node] of nodes) {
+      // A follower redirects a linearizable read to the leader; fetch follows it.
+      const get = await fetch(`${node.url}/kv/greeting?consistency=linearizable`);
+      assert.equal(await get.text(), "hello", `read via node ${id}`);
+    }
+
+    // Restart node 3 on its data dir, still with --join: it already belongs
+    // to the cluster, so it does not ask to join again.
+    // It listens on its old port: that is its address in the membership.
+    const membershipLog = n1.raft.metrics.current.membership.logId;
+    const port = Number(new URL(nodes.get(3)!.url).port);
+    await nodes.get(3)!.close();
+    nodes.delete(3);
+    // Its --join names an address nothing listens on: asking would fail the start.
+    const n3 = await startKvNode(options(3, { join: "http://127.0.0.1:9", port }));
+    nodes.set(3, n3);
+    assert.ok(n3.raft.isInitialized());
+    await n3.raft.metrics.wait({ timeout: 5000 }).metrics((m) => m.currentLeader !== null);
+    assert.deepEqual(
+      n1.raft.metrics.current.membership.logId,
+      membershipLog,
+      "no new membership entry",
+    );
+    const local = await fetch(`${n3.url}/kv/greeting?consistency=local`);
+    assert.equal(await local.text(), "hello", "the restarted node kept its state");
+  };
+  try {
+    await _within(run(), 30_000, "three-node join");
+  } finally {
+    for (const node of nodes.values()) await node.close().catch(() => {});
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   }
 });

@@ -350,9 +350,24 @@ export class Raft<R = unknown> {
 
   /**
    * Writes several commands as one batch (consecutive entries); resolves with
-   * every result in order, or rejects with the first failure.
+   * every result in order, or rejects with the first failure. The commands
+   * are checked first: if any is not a `Uint8Array` or is over
+   * `maxPayloadBytes` ({@linkcode PayloadTooLarge}), none is written.
    */
   clientWriteMany(commands: readonly Uint8Array[]): Promise<ClientWriteResult<R>[]> {
+    const err = this.#unusable();
+    if (err !== null) return Promise.reject(err);
+    if (!Array.isArray(commands)) {
+      return Promise.reject(new TypeError("clientWriteMany takes an array of Uint8Array"));
+    }
+    for (const command of commands) {
+      if (!(command instanceof Uint8Array)) {
+        return Promise.reject(new TypeError("clientWriteMany takes the commands as Uint8Arrays"));
+      }
+      if (command.byteLength > this.config.maxPayloadBytes) {
+        return Promise.reject(new PayloadTooLarge(command.byteLength, this.config.maxPayloadBytes));
+      }
+    }
     return Promise.all(commands.map((c) => this.clientWrite(c)));
   }
 

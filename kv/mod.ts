@@ -2,8 +2,9 @@
  * A replicated key-value state machine to build on: the command codec
  * ({@linkcode kvSet}, {@linkcode kvCas}, {@linkcode kvDelete},
  * {@linkcode decodeKvCommand}) and {@linkcode MemoryStateMachine}, the map
- * they apply to. `examples/kv.ts` serves it over HTTP; the simulator checks
- * it for linearizability.
+ * they apply to, and {@linkcode kvRoutes}, its HTTP API as Hono routes
+ * (`PUT`/`DELETE`/`GET /kv/:key`, `POST /kv/:key/cas`), which `examples/kv.ts`
+ * serves. The simulator checks the state machine for linearizability.
  *
  * @example
  * ```ts
@@ -18,3 +19,4 @@
 
 export * from "./kv_command.ts";
 export * from "./kv_state_machine.ts";
+export * from "./kv_routes.ts";

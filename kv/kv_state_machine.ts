@@ -196,9 +196,18 @@ function _kvSnapshotStream(
  * Decodes a snapshot as its chunks pass (the same checks as
  * `_decodeKvSnapshot`): `push` each chunk, then `finish()` returns the
  * result or throws. Only the record being decoded is buffered.
+ *
+ * Linear in the snapshot's size whatever its chunking: chunks are kept in a
+ * list until the bytes the next step needs are there (the header; then a
+ * record's key length, its value length, its whole bytes), and only then
+ * joined, once. A value of any size arriving in small chunks is copied a
+ * bounded number of times, not once per chunk.
  */
 class _KvSnapshotDecoder {
-  #pending: Uint8Array = new Uint8Array(0);
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
+  /** Bytes that must be buffered before decoding can make progress. */
+  #need = 22;
   #state: "header" | "records" | "done" = "header";
   #count = 0;
   #lastLogId: LogId | null = null;
@@ -210,20 +219,15 @@ class _KvSnapshotDecoder {
 
   push(chunk: Uint8Array): void {
     if (!(chunk instanceof Uint8Array)) throw _KvSnapshotDecoder.#bad("a chunk is not bytes");
-    let buf: Uint8Array;
-    if (this.#pending.length === 0) buf = chunk;
-    else {
-      buf = new Uint8Array(this.#pending.length + chunk.length);
-      buf.set(this.#pending);
-      buf.set(chunk, this.#pending.length);
-    }
+    if (chunk.length === 0) return;
+    if (this.#state === "done") throw _KvSnapshotDecoder.#bad("trailing bytes");
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    if (this.#buffered < this.#need) return;
+    const buf = this.#join();
     const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     let at = 0;
     if (this.#state === "header") {
-      if (buf.length < 22) {
-        this.#pending = buf.slice();
-        return;
-      }
       const version = view.getUint8(0);
       if (version !== _SNAPSHOT_VERSION) {
         throw _KvSnapshotDecoder.#bad(`unknown version ${version}`);
@@ -239,12 +243,22 @@ class _KvSnapshotDecoder {
       this.#state = this.#count === 0 ? "done" : "records";
       at = 22;
     }
+    let need = 0;
     while (this.#state === "records") {
-      if (at + 4 > buf.length) break;
+      if (at + 4 > buf.length) {
+        need = 4;
+        break;
+      }
       const kn = view.getUint32(at);
-      if (at + 8 + kn > buf.length) break;
+      if (at + 8 + kn > buf.length) {
+        need = 8 + kn;
+        break;
+      }
       const vn = view.getUint32(at + 4 + kn);
-      if (at + 8 + kn + vn > buf.length) break;
+      if (at + 8 + kn + vn > buf.length) {
+        need = 8 + kn + vn;
+        break;
+      }
       let key: string;
       try {
         key = _decoder.decode(buf.subarray(at + 4, at + 4 + kn));
@@ -257,7 +271,25 @@ class _KvSnapshotDecoder {
       if (this.map.size === this.#count) this.#state = "done";
     }
     if (this.#state === "done" && at < buf.length) throw _KvSnapshotDecoder.#bad("trailing bytes");
-    this.#pending = at === buf.length ? new Uint8Array(0) : buf.slice(at);
+    // Keep the unfinished record's bytes (a copy, so a large joined buffer is not retained).
+    const rest = at === buf.length ? null : buf.slice(at);
+    this.#chunks = rest === null ? [] : [rest];
+    this.#buffered = rest === null ? 0 : rest.length;
+    this.#need = need;
+  }
+
+  /** The buffered chunks as one array (the chunk itself when there is one). */
+  #join(): Uint8Array {
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    if (chunks.length === 1) return chunks[0]!;
+    const buf = new Uint8Array(this.#buffered);
+    let at = 0;
+    for (const c of chunks) {
+      buf.set(c, at);
+      at += c.length;
+    }
+    return buf;
   }
 
   finish(): { lastLogId: LogId | null; map: Map<string, Uint8Array> } {

@@ -36,6 +36,7 @@ export type { ClientWriteResult, Logger, RaftOptions, ReadPolicy } from "./src/r
 export { MetricsWatch, Wait } from "./src/runtime/metrics.ts";
 export type { RaftMetrics, ReplicationMetrics, ServerState } from "./src/runtime/metrics.ts";
 export { applyChange } from "./src/runtime/change_members.ts";
+export { APPEND_FRAMING_BYTES } from "./src/runtime/append_batches.ts";
 export type { ChangeMembers } from "./src/runtime/change_members.ts";
 export { RaftEngine } from "./src/engine/engine.ts";
 export type { EngineStatus, PeerStatus } from "./src/engine/engine.ts";

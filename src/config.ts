@@ -76,6 +76,15 @@ export interface Config {
   readonly enableTick: boolean;
   /** Largest client command accepted (bytes). Default 16 MiB. */
   readonly maxPayloadBytes: number;
+  /**
+   * Largest append request sent to a peer, in bytes as encoded (counted from
+   * above): a batch of entries over it goes as several consecutive requests.
+   * A request carries at least one entry, so an entry larger than this (up to
+   * `maxPayloadBytes`) goes alone. Keep it at most the peers' body limit
+   * (`raftRoutes`' `maxBodyBytes`, default 64 MiB, which refuses a smaller
+   * one). At least 4096. Default 1 MiB.
+   */
+  readonly maxAppendBytes: number;
 }
 
 /**
@@ -108,7 +117,11 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   enableHeartbeat: true,
   enableTick: true,
   maxPayloadBytes: 16 * 1024 * 1024,
+  maxAppendBytes: 1024 * 1024,
 });
+
+/** The smallest `maxAppendBytes`: room for a request's own fields and a few entries. */
+const MIN_APPEND_BYTES = 4096;
 
 type _Kind = "string" | "boolean" | "positive" | "nonNegative" | "policy";
 
@@ -133,6 +146,7 @@ const _FIELDS: Readonly<Record<keyof Config, _Kind>> = {
   enableHeartbeat: "boolean",
   enableTick: "boolean",
   maxPayloadBytes: "positive",
+  maxAppendBytes: "positive",
 };
 
 /**
@@ -173,8 +187,9 @@ export function resolveConfig(partial: Partial<Config> = {}): Config {
  * present with the right type, integers where integers, positive where
  * needed, no unknown option (a misspelled option must not silently do
  * nothing), and consistent combinations:
- * `heartbeatInterval < electionTimeoutMin < electionTimeoutMax` and
- * `0 <= leaseMargin < electionTimeoutMin`. Never modifies `config`.
+ * `heartbeatInterval < electionTimeoutMin < electionTimeoutMax`,
+ * `0 <= leaseMargin < electionTimeoutMin` and `maxAppendBytes >= 4096`.
+ * Never modifies `config`.
  *
  * @throws {ConfigError} naming the offending option.
  *
@@ -223,6 +238,12 @@ export function validateConfig(config: unknown): asserts config is Config {
       "heartbeatInterval",
       `heartbeatInterval (${cfg.heartbeatInterval}) must be less than ` +
         `electionTimeoutMin (${cfg.electionTimeoutMin})`,
+    );
+  }
+  if (cfg.maxAppendBytes < MIN_APPEND_BYTES) {
+    throw new ConfigError(
+      "maxAppendBytes",
+      `maxAppendBytes (${cfg.maxAppendBytes}) must be at least ${MIN_APPEND_BYTES}`,
     );
   }
   if (cfg.leaseMargin >= cfg.electionTimeoutMin) {

@@ -124,6 +124,11 @@ export interface SimProfile {
   readonly thinkMs: number;
   /** Fraction of writes. */
   readonly writeShare: number;
+  /**
+   * Largest append request in bytes: small ones make the runtime cut
+   * batches into several consecutive requests.
+   */
+  readonly maxAppendBytes: number;
 }
 
 /**
@@ -180,5 +185,7 @@ export function deriveProfile(seed: number): SimProfile {
     keys: int(1, 3),
     thinkMs: between(1, etMin),
     writeShare: between(0.3, 0.8),
+    // Drawn last, so that the draws above (and the seeds' other settings) stay as they were.
+    maxAppendBytes: chance(0.5) ? 4096 : int(4096, 65_536),
   };
 }

@@ -300,6 +300,7 @@ export class Simulator {
       leaseMargin: profile.leaseMargin,
       maxPayloadEntries: profile.maxPayloadEntries,
       maxInflight: profile.maxInflight,
+      maxAppendBytes: profile.maxAppendBytes,
       snapshotPolicy: profile.snapshotEvery > 0
         ? { kind: "logs-since-last", logs: profile.snapshotEvery }
         : { kind: "never" },

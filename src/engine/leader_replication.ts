@@ -268,8 +268,9 @@ export function onAppendAccepted(
   p: ReplicationProgress,
   index: number,
 ): boolean {
-  const oldest = p.inflight[0];
-  if (oldest !== undefined && index >= oldest) p.progressAt = core.now;
+  // Progress: the oldest request in flight was answered, or the peer's match grew within
+  // it (a runtime may send one planned append as several consecutive requests).
+  if (p.inflight.length > 0 && index > p.match) p.progressAt = core.now;
   return p.onMatch(index) && advanceCommit(core, leader);
 }
 

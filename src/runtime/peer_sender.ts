@@ -12,17 +12,13 @@
 
 import type { AppendPlan } from "../engine/commands.ts";
 import { ClusterMismatch } from "../errors.ts";
-import type {
-  AppendRequest,
-  InstallSnapshotRequest,
-  RaftRequest,
-  RaftResponse,
-} from "../messages.ts";
+import type { InstallSnapshotRequest, RaftRequest, RaftResponse } from "../messages.ts";
 import type { RaftNetwork } from "../network.ts";
 import { rechunk } from "../byte_stream.ts";
 import type { StateMachine } from "../storage.ts";
 import type { Entry, NodeId, RaftNode } from "../types.ts";
 import { isNodeId } from "../types.ts";
+import { appendRequests } from "./append_batches.ts";
 import type { Logger } from "./logger.ts";
 import type { LogIo } from "./log_io.ts";
 
@@ -32,7 +28,7 @@ import type { LogIo } from "./log_io.ts";
  * @example
  * ```ts ignore
  * const host: SenderHost = {
- *   network, io, stateMachine, logger, snapshotChunkSize: 1 << 20,
+ *   network, io, stateMachine, logger, snapshotChunkSize: 1 << 20, maxAppendBytes: 1 << 20,
  *   node: (id) => nodes.get(id) ?? { addr: "" },
  *   received: (from, res) => post(() => engine.receive(from, res)),
  *   unreachable: (peer) => post(() => engine.unreachable(peer)),
@@ -50,6 +46,8 @@ export interface SenderHost {
   readonly logger: Logger;
   /** Size of the chunks a snapshot is sent in. */
   readonly snapshotChunkSize: number;
+  /** Largest append request, in bytes as encoded (a plan's entries are cut to fit). */
+  readonly maxAppendBytes: number;
   /** The address of a peer. */
   node(id: NodeId): RaftNode;
   /** A peer answered: hand the response to the engine. */
@@ -135,19 +133,23 @@ export class PeerSender {
     return true;
   }
 
-  /** Sends the append `plan` describes, reading its entries when they are not cached. */
+  /**
+   * Sends the append `plan` describes, reading its entries when they are not
+   * cached: as one request, or as several consecutive ones, in order, when
+   * its entries exceed `maxAppendBytes`.
+   */
   replicate(to: NodeId, plan: AppendPlan): void {
     const io = this.#host.io;
     // A heartbeat (no entries) is never delayed behind a pending store read: its
     // prevLogId is the peer's known match point, so overtaking an append is harmless.
     if (plan.last < plan.first) {
-      this.send(to, appendRequest(plan, []));
+      this.send(to, appendRequests(plan, [], this.#host.maxAppendBytes)[0]!);
       return;
     }
     if (!this.#chains.has(to)) {
       const cached = io.cached(plan.first, plan.last);
       if (cached !== null) {
-        this.send(to, appendRequest(plan, cached));
+        this.#sendEntries(to, plan, cached);
         return;
       }
     }
@@ -155,7 +157,7 @@ export class PeerSender {
     const prev = this.#chains.get(to) ?? Promise.resolve();
     const next: Promise<void> = prev.then(async () => {
       const entries = await io.entries(plan.first, plan.last);
-      this.send(to, appendRequest(plan, entries));
+      this.#sendEntries(to, plan, entries);
     }).catch((e) => {
       this.#host.logger.warn("cannot read entries to replicate", { to, error: String(e) });
       this.#host.unreachable(to);
@@ -164,6 +166,13 @@ export class PeerSender {
     void next.then(() => {
       if (this.#chains.get(to) === next) this.#chains.delete(to);
     });
+  }
+
+  /** Sends `entries` (those `plan` names) in requests of at most `maxAppendBytes`. */
+  #sendEntries(to: NodeId, plan: AppendPlan, entries: readonly Entry[]): void {
+    for (const request of appendRequests(plan, entries, this.#host.maxAppendBytes)) {
+      this.send(to, request);
+    }
   }
 
   /**
@@ -203,19 +212,6 @@ export class PeerSender {
       this.#sendingSnapshot.delete(to);
     }
   }
-}
-
-function appendRequest(plan: AppendPlan, entries: readonly Entry[]): AppendRequest {
-  return {
-    type: "append",
-    term: plan.term,
-    leaderId: plan.leaderId,
-    prevLogId: plan.prevLogId,
-    entries,
-    leaderCommit: plan.leaderCommit,
-    round: plan.round,
-    clusterId: plan.clusterId,
-  };
 }
 
 /**

@@ -249,6 +249,7 @@ export class Raft<R = unknown> {
       stateMachine: opts.stateMachine,
       logger,
       snapshotChunkSize: node.config.snapshotChunkSize,
+      maxAppendBytes: node.config.maxAppendBytes,
       node: (id) => this.#nodes.get(id) ?? { addr: "" },
       received: (from, res) => this.#post(() => engine.receive(from, res)),
       unreachable: (peer) => this.#post(() => engine.unreachable(peer)),

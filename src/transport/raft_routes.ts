@@ -79,12 +79,14 @@ import { Hono } from "hono";
 import { type CodecLimits, decodeMessage, encodeMessage } from "../codec.ts";
 import {
   ClusterMismatch,
+  ConfigError,
   InvalidMessage,
   PayloadTooLarge,
   RaftError,
   type RaftErrorJSON,
 } from "../errors.ts";
 import { isNodeId, type NodeId } from "../types.ts";
+import { APPEND_FRAMING_BYTES } from "../runtime/append_batches.ts";
 import {
   AUTHORIZATION_HEADER,
   CLUSTER_HEADER,
@@ -127,6 +129,14 @@ export interface RaftHandler {
   /** The node's id: a request whose `x-raft-to` names another gets 412. */
   readonly id?: NodeId;
   /**
+   * The node's size limits: {@linkcode raftRoutes} refuses (throws
+   * {@linkcode ConfigError}) a `maxBodyBytes` too small for the appends
+   * such nodes send — below `maxAppendBytes`, or below `maxPayloadBytes`
+   * plus `APPEND_FRAMING_BYTES` (the largest single entry, alone) — since
+   * such a request would be refused (413) every time it is resent.
+   */
+  readonly config?: { readonly maxPayloadBytes: number; readonly maxAppendBytes: number };
+  /**
    * The node's metrics: once its membership has a cluster id, a request
    * whose `x-raft-cluster` names another cluster gets 412.
    */
@@ -149,7 +159,11 @@ export interface RaftHandler {
 export interface RaftRoutesOptions {
   /**
    * Largest request body accepted, in bytes; larger ones get 413. Also bounds
-   * the frame (metadata) of an install-snapshot request. Default 64 MiB.
+   * the frame (metadata) of an install-snapshot request. Must be at least
+   * the node's `maxAppendBytes` and its `maxPayloadBytes` plus
+   * `APPEND_FRAMING_BYTES` (512), else {@linkcode raftRoutes} throws
+   * {@linkcode ConfigError}: the cluster's nodes would send appends this
+   * node refuses forever. Default 64 MiB.
    */
   readonly maxBodyBytes?: number;
   /**
@@ -200,7 +214,9 @@ const _CBOR_INIT: ResponseInit = { headers: { "content-type": _CBOR } };
  * Builds a Hono app serving the Raft RPC routes for `raft`. Mount it in a
  * larger app with `app.route("/", raftRoutes(raft))`, or serve it alone.
  * Throws a `RangeError` for an option that is not a non-negative integer,
- * a `TypeError` for a malformed `secret`. Peer checks (secret, target node,
+ * a `TypeError` for a malformed `secret`, a {@linkcode ConfigError} for a
+ * `maxBodyBytes` below what the node's appends may take (see
+ * {@linkcode RaftRoutesOptions.maxBodyBytes}). Peer checks (secret, target node,
  * cluster) come before the body is read: see the module doc.
  *
  * @example
@@ -232,6 +248,7 @@ export function raftRoutes(raft: RaftHandler, options: RaftRoutesOptions = {}): 
     "maxSnapshotBytes",
     options.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES,
   );
+  _checkBodyLimit(raft, maxBodyBytes);
   const limits = options.limits;
   if (limits !== undefined) {
     // Checked now: a bad limit is this node's mistake, not every peer's (400).
@@ -255,6 +272,31 @@ export function raftRoutes(raft: RaftHandler, options: RaftRoutesOptions = {}): 
     );
   }
   return app;
+}
+
+/**
+ * Throws a {@linkcode ConfigError} if `maxBodyBytes` cannot take every append
+ * a node configured as `raft` sends (when the handler tells its config).
+ */
+function _checkBodyLimit(raft: RaftHandler, maxBodyBytes: number): void {
+  const config = raft.config;
+  if (config === undefined) return;
+  const { maxAppendBytes, maxPayloadBytes } = config;
+  if (maxBodyBytes < maxAppendBytes) {
+    throw new ConfigError(
+      "maxBodyBytes",
+      `maxBodyBytes (${maxBodyBytes}) must be at least the node's maxAppendBytes ` +
+        `(${maxAppendBytes}): larger appends would be refused (413) every time they are resent`,
+    );
+  }
+  if (maxBodyBytes < maxPayloadBytes + APPEND_FRAMING_BYTES) {
+    throw new ConfigError(
+      "maxBodyBytes",
+      `maxBodyBytes (${maxBodyBytes}) must be at least the node's maxPayloadBytes ` +
+        `(${maxPayloadBytes}) + ${APPEND_FRAMING_BYTES}: an append carrying the largest ` +
+        "entry a client may write would be refused (413) every time it is resent",
+    );
+  }
 }
 
 function _count(name: string, n: unknown): number {

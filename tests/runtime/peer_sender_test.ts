@@ -11,14 +11,10 @@ import type { Logger } from "../../src/runtime/logger.ts";
 import type { LogIo } from "../../src/runtime/log_io.ts";
 import { clusterMismatchOf, PeerSender } from "../../src/runtime/peer_sender.ts";
 import type { Entry, NodeId } from "../../src/types.ts";
+import { encodeMessage } from "../../src/codec.ts";
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 const entry = (index: number): Entry => ({ term: 1, index, type: "blank" });
-const range = (first: number, last: number) => {
-  const es: Entry[] = [];
-  for (let i = first; i <= last; i++) es.push(entry(i));
-  return es;
-};
 const plan = (first: number, last: number): AppendPlan => ({
   term: 1,
   leaderId: 1,
@@ -43,7 +39,15 @@ class Network {
   }
 }
 
-function setup(options: { cachedUpTo: number }) {
+function setup(
+  options: { cachedUpTo: number; maxAppendBytes?: number; entry?: (index: number) => Entry },
+) {
+  const make = options.entry ?? entry;
+  const range = (first: number, last: number) => {
+    const es: Entry[] = [];
+    for (let i = first; i <= last; i++) es.push(make(i));
+    return es;
+  };
   const network = new Network();
   const reads: { first: number; last: number; resolve(): void; reject(e: unknown): void }[] = [];
   const io = {
@@ -68,6 +72,7 @@ function setup(options: { cachedUpTo: number }) {
     stateMachine: { currentSnapshot: () => Promise.resolve(null) },
     logger,
     snapshotChunkSize: 1024,
+    maxAppendBytes: options.maxAppendBytes ?? 1 << 20,
     node: () => ({ addr: "" }),
     received: (from, res) => events.push(`received ${from} ${res.type}`),
     unreachable: (peer) => events.push(`unreachable ${peer}`),
@@ -180,4 +185,44 @@ test("peer sender: clusterMismatchOf finds the mismatch itself, as a cause, or r
   assert.equal(clusterMismatchOf(deep), null);
   assert.equal(clusterMismatchOf(Object.assign(new Error("x"), { code: "ClusterMismatch" })), null);
   assert.equal(clusterMismatchOf("ClusterMismatch"), null);
+});
+
+test("peer sender: a plan's entries over maxAppendBytes go as consecutive requests, each within it", async () => {
+  const KiB = 1024;
+  // Entry 4 is larger than the bound by itself (it goes alone); the others 400 KiB.
+  const sized = (index: number): Entry => ({
+    term: 1,
+    index,
+    type: "normal",
+    data: new Uint8Array(index === 4 ? 1100 * KiB : 400 * KiB).fill(index),
+  });
+  const max = 1024 * KiB;
+  const { network, reads, sender, sentRanges } = setup({
+    cachedUpTo: 6,
+    maxAppendBytes: max,
+    entry: sized,
+  });
+  sender.replicate(2, plan(1, 6)); // cached
+  sender.replicate(2, plan(7, 9)); // read from the store
+  await settle();
+  reads[0]!.resolve();
+  await settle();
+  assert.deepEqual(sentRanges(), ["1-2", "3-3", "4-4", "5-6", "7-8", "9-9"]);
+  let prev: number | null = null;
+  for (const { to, request } of network.sent) {
+    const r = request as AppendRequest;
+    assert.equal(to, 2);
+    assert.equal(r.prevLogId?.index ?? null, prev, "each request continues the one before");
+    prev = r.entries[r.entries.length - 1]!.index;
+    const size = encodeMessage(r).byteLength;
+    if (r.entries.length > 1 || r.entries[0]!.index !== 4) {
+      assert.ok(size <= max, `request ${sentRanges()} of ${size} bytes within ${max}`);
+    }
+    assert.equal(r.term, 1);
+    assert.equal(r.round, 1);
+    assert.equal(r.clusterId, "c");
+  }
+  // A plan that fits is one request, as before.
+  sender.replicate(3, plan(1, 2));
+  assert.equal(sentRanges().at(-1), "1-2");
 });

@@ -26,8 +26,10 @@ import {
 } from "../../src/messages.ts";
 import { Raft } from "../../src/runtime/raft.ts";
 import { MemoryLogStore } from "../../adapters/memory.ts";
-import { MemoryStateMachine } from "../../kv/mod.ts";
+import { kvSet, MemoryStateMachine } from "../../kv/mod.ts";
 import { MemoryNetwork } from "../../testing/memory_network.ts";
+import { HttpNetwork } from "../../src/transport/http_network.ts";
+import { serveLocal } from "./_serve.ts";
 
 const APPEND: RaftRequest = {
   type: "append",
@@ -568,4 +570,113 @@ test("raftRoutes: a snapshot frame sent in many small pieces is reassembled and 
   assert.equal(res.status, 400, "the junk metadata does not decode");
   assert.equal((await errorJson(res)).code, "InvalidMessage");
   assert.equal(sent, size, "the whole frame was read before it was judged");
+});
+
+// ---- appends bounded in bytes (issue 14 §4) ----------------------------------------
+
+test("raftRoutes refuses a maxBodyBytes too small for the node's appends (ConfigError)", async () => {
+  const KiB = 1024;
+  const make = (config: { maxPayloadBytes?: number; maxAppendBytes?: number }) =>
+    Raft.create({
+      id: 1,
+      config,
+      logStore: new MemoryLogStore(),
+      stateMachine: new MemoryStateMachine(),
+      network: new MemoryNetwork().client(1),
+    });
+  const raft = await make({ maxPayloadBytes: 512 * KiB }); // maxAppendBytes: 1 MiB by default
+  try {
+    raftRoutes(raft, { maxBodyBytes: 1024 * KiB }); // exactly enough
+    const below = (() => {
+      try {
+        raftRoutes(raft, { maxBodyBytes: 1024 * KiB - 1 });
+      } catch (e) {
+        return e;
+      }
+    })();
+    assert.ok(below instanceof RaftError && below.code === "ConfigError");
+    assert.equal((below as RaftError & { field: string }).field, "maxBodyBytes");
+    assert.match(below.message, /maxAppendBytes/);
+  } finally {
+    await raft.shutdown();
+  }
+  // The largest entry a client may write must fit, alone, with its framing.
+  const big = await make({ maxPayloadBytes: 1024 * KiB, maxAppendBytes: 512 * KiB });
+  try {
+    assert.throws(
+      () => raftRoutes(big, { maxBodyBytes: 1024 * KiB }),
+      (e: unknown) => e instanceof RaftError && /maxPayloadBytes/.test(e.message),
+    );
+    raftRoutes(big, { maxBodyBytes: 1024 * KiB + 512 });
+  } finally {
+    await big.shutdown();
+  }
+});
+
+test("appends bounded in bytes over real HTTP: five 400 KiB writes with a 1 MiB body limit commit everywhere, no 413, no step-down", async () => {
+  const KiB = 1024;
+  const statuses: number[] = [];
+  const recordingFetch = async (input: string, init: RequestInit): Promise<Response> => {
+    const res = await fetch(input, init);
+    statuses.push(res.status);
+    return res;
+  };
+  const nodes: Raft<Uint8Array | null>[] = [];
+  const machines: MemoryStateMachine[] = [];
+  const servers: { close(): Promise<void> }[] = [];
+  const members = new Map<number, { addr: string }>();
+  try {
+    for (const id of [1, 2, 3]) {
+      const sm = new MemoryStateMachine();
+      const raft = await Raft.create({
+        id,
+        config: {
+          electionTimeoutMin: 300,
+          electionTimeoutMax: 600,
+          heartbeatInterval: 50,
+          maxPayloadBytes: 512 * KiB,
+        },
+        logStore: new MemoryLogStore(),
+        stateMachine: sm,
+        network: new HttpNetwork({ timeout: 2000, fetch: recordingFetch }),
+      });
+      nodes.push(raft);
+      machines.push(sm);
+      const server = await serveLocal(raftRoutes(raft, { maxBodyBytes: 1024 * KiB }).fetch);
+      servers.push(server);
+      members.set(id, { addr: server.url });
+    }
+    await nodes[0]!.initialize(members);
+    const m = await nodes[0]!.metrics.wait({ timeout: 10_000 }).leader();
+    const leader = nodes.find((n) => n.id === m.currentLeader)!;
+    await leader.metrics.wait({ timeout: 10_000 }).role("leader");
+    const term = leader.metrics.current.currentTerm;
+    const roles: string[] = [];
+    const unsubscribe = leader.metrics.subscribe((x) => roles.push(x.state));
+    try {
+      const writes = [1, 2, 3, 4, 5].map((i) => kvSet(`k${i}`, new Uint8Array(400 * KiB).fill(i)));
+      // Five writes at once: one batch of entries, 2 MiB in all, over a 1 MiB body limit.
+      const results = await leader.clientWriteMany(writes);
+      const last = results[4]!.logId.index;
+      for (const n of nodes) await n.metrics.wait({ timeout: 10_000 }).appliedAtLeast(last);
+      for (const sm of machines) {
+        for (const i of [1, 2, 3, 4, 5]) {
+          const v = sm.get(`k${i}`);
+          assert.equal(v?.byteLength, 400 * KiB);
+          assert.equal(v![0], i);
+        }
+      }
+      // Heartbeats keep flowing: still the leader of the same term a while later.
+      await new Promise((r) => setTimeout(r, 700));
+    } finally {
+      unsubscribe();
+    }
+    assert.equal(leader.metrics.current.state, "leader");
+    assert.equal(leader.metrics.current.currentTerm, term);
+    assert.ok(!roles.some((r) => r !== "leader"), `the leader never stepped down: ${roles}`);
+    assert.ok(!statuses.includes(413), "no request was over the body limit");
+  } finally {
+    for (const raft of nodes) await raft.shutdown();
+    for (const s of servers) await s.close();
+  }
 });

@@ -412,3 +412,80 @@ test("kv routes: a write made through the API is what the state machine holds on
     await c.shutdown();
   }
 });
+
+interface Served {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+type Handler = (req: Request) => Response | Promise<Response>;
+
+/** Serves `fetch` on 127.0.0.1 on a free port (Bun.serve under Bun, Deno.serve under Deno). */
+function serveLocal(fetch: Handler): Served {
+  const bun = (globalThis as unknown as {
+    Bun?: {
+      serve(o: { hostname: string; port: number; fetch: Handler }): {
+        port: number;
+        stop(force: boolean): void;
+      };
+    };
+  }).Bun;
+  if (bun !== undefined) {
+    const s = bun.serve({ hostname: "127.0.0.1", port: 0, fetch });
+    return { url: `http://127.0.0.1:${s.port}`, close: () => Promise.resolve(s.stop(true)) };
+  }
+  const s = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, fetch);
+  return { url: `http://127.0.0.1:${s.addr.port}`, close: () => s.shutdown() };
+}
+
+test("kv routes over real HTTP: fetch follows a follower's 307 to the leader; a streamed body over the limit is 413", async () => {
+  const c = new RuntimeCluster({ ...FAST, maxPayloadBytes: 64 * 1024 });
+  const servers: Served[] = [];
+  try {
+    await c.start([1, 2, 3]);
+    for (const id of [1, 2, 3]) {
+      servers.push(serveLocal(kvRoutes(c.node(id), c.machines.get(id)!).fetch));
+    }
+    const url = (id: NodeId): string => servers[id - 1]!.url;
+    await c.node(1).initialize(new Map([1, 2, 3].map((id) => [id, { addr: url(id) }])));
+    const leader = await c.waitLeader();
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+
+    const manual = await fetch(`${url(follower)}/kv/a?read=lease`, { redirect: "manual" });
+    assert.equal(manual.status, 307);
+    assert.equal(manual.headers.get("location"), `${url(leader)}/kv/a?read=lease`);
+    await manual.body?.cancel();
+
+    // PUT to a follower, redirect followed: the body is sent again to the leader.
+    const put = await fetch(`${url(follower)}/kv/a`, { method: "PUT", body: "hello" });
+    assert.equal(put.status, 200);
+    const { index } = await put.json();
+    assert.equal(new TextDecoder().decode(c.machines.get(leader)!.get("a")!), "hello");
+    const read = await fetch(`${url(follower)}/kv/a`);
+    assert.equal(read.status, 200);
+    assert.equal(await read.text(), "hello");
+    await until(() => (c.node(follower).metrics.current.lastApplied?.index ?? 0) >= index);
+    assert.equal(await (await fetch(`${url(follower)}/kv/a?read=local`)).text(), "hello");
+
+    // A body streamed with no content-length, over maxPayloadBytes: 413, nothing written.
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= 1024 * 1024) return controller.close();
+        sent += 16 * 1024;
+        controller.enqueue(new Uint8Array(16 * 1024));
+      },
+    });
+    const big = await fetch(`${url(leader)}/kv/big`, {
+      method: "PUT",
+      body,
+      duplex: "half",
+    } as RequestInit);
+    assert.equal(big.status, 413);
+    assert.equal((await big.json()).error, "PayloadTooLarge");
+    assert.equal(c.machines.get(leader)!.get("big"), null);
+  } finally {
+    await c.shutdown();
+    for (const s of servers) await s.close();
+  }
+});

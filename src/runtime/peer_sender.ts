@@ -6,6 +6,9 @@
  * heartbeat never waits behind such a read. Responses and failures go back
  * to the engine through the host. A peer that refuses this node as another
  * cluster's is logged once and remembered, for `addLearner` to report.
+ * Every call carries the sender's `AbortSignal`: {@linkcode PeerSender.close}
+ * (the node shuts down) aborts whatever is still in flight — requests,
+ * snapshot transfers — and nothing is sent after it.
  *
  * @module
  */
@@ -13,7 +16,7 @@
 import type { AppendPlan } from "../engine/commands.ts";
 import { ClusterMismatch } from "../errors.ts";
 import type { InstallSnapshotRequest, RaftRequest, RaftResponse } from "../messages.ts";
-import type { RaftNetwork } from "../network.ts";
+import type { RaftNetwork, SendOptions } from "../network.ts";
 import { rechunk } from "../byte_stream.ts";
 import type { StateMachine } from "../storage.ts";
 import type { Entry, NodeId, RaftNode } from "../types.ts";
@@ -74,6 +77,10 @@ export class PeerSender {
   readonly #sendingSnapshot = new Set<NodeId>();
   /** Peers that refused this node's requests as another cluster's, and why. */
   readonly #refusedBy = new Map<NodeId, ClusterMismatch>();
+  /** Aborted by `close`: every call in flight is given its signal. */
+  readonly #abort = new AbortController();
+  /** The options of every call (one object: nothing allocated per send). */
+  readonly #options: SendOptions = { signal: this.#abort.signal };
 
   /** @param host what the sender needs from its node */
   constructor(host: SenderHost) {
@@ -89,15 +96,30 @@ export class PeerSender {
   }
 
   /**
+   * Stops sending: aborts every call in flight (with `reason`, e.g. a
+   * `ShuttingDown`) — requests and snapshot transfers — and sends nothing
+   * more. Idempotent.
+   */
+  close(reason?: unknown): void {
+    if (!this.#abort.signal.aborted) this.#abort.abort(reason);
+  }
+
+  /** Whether {@linkcode PeerSender.close} was called. */
+  get closed(): boolean {
+    return this.#abort.signal.aborted;
+  }
+
+  /**
    * Sends `message` to `to`; its response goes to the engine. A failed
-   * append makes the peer unreachable for the engine.
+   * append makes the peer unreachable for the engine. Nothing once closed.
    */
   send(to: NodeId, message: RaftRequest): void {
+    if (this.closed) return;
     const host = this.#host;
     const node = host.node(to);
     let sent: Promise<RaftResponse>;
     try {
-      sent = host.network.send(to, node, message);
+      sent = host.network.send(to, node, message, this.#options);
     } catch (e) {
       // A network that throws instead of rejecting: a failed send all the same.
       sent = Promise.reject(e);
@@ -108,6 +130,7 @@ export class PeerSender {
         host.received(to, res);
       },
       (e) => {
+        if (this.closed) return; // aborted by close: nobody is listening any more
         if (!this.#noteRefusal(to, e)) {
           host.logger.debug("send failed", { to, type: message.type, error: String(e) });
         }
@@ -185,11 +208,12 @@ export class PeerSender {
     leaderId: NodeId,
     clusterId: string,
   ): Promise<void> {
-    if (this.#sendingSnapshot.has(to)) return;
+    if (this.#sendingSnapshot.has(to) || this.closed) return;
     this.#sendingSnapshot.add(to);
     const host = this.#host;
     try {
       const snap = await host.stateMachine.currentSnapshot();
+      if (this.closed) return; // closed meanwhile: not opened, nothing to release
       if (snap === null) throw new RangeError("no snapshot to send");
       const request: InstallSnapshotRequest = {
         type: "install-snapshot",
@@ -200,10 +224,11 @@ export class PeerSender {
       };
       const node = host.node(to);
       const data = rechunk(snap.open(), host.snapshotChunkSize);
-      const res = await host.network.installSnapshot(to, node, request, data);
+      const res = await host.network.installSnapshot(to, node, request, data, this.#options);
       this.#refusedBy.delete(to);
       host.received(to, res);
     } catch (e) {
+      if (this.closed) return;
       if (!this.#noteRefusal(to, e)) {
         host.logger.warn("snapshot transfer failed", { to, error: String(e) });
       }

@@ -531,14 +531,19 @@ export class Raft<R = unknown> {
   }
 
   /**
-   * Stops the node: timers stop, pending requests reject with
-   * {@linkcode ShuttingDown}, queued storage writes finish, storage closes.
+   * Stops the node: timers stop, outgoing calls to peers (requests and
+   * snapshot transfers) are aborted through their `AbortSignal`, pending
+   * requests reject with {@linkcode ShuttingDown}, queued storage writes
+   * finish, storage closes.
    */
   async shutdown(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#timer.stop();
-    this.#rejectAll(new ShuttingDown());
+    const err = new ShuttingDown();
+    // Outgoing calls (requests, snapshot transfers) are aborted, not left running.
+    this.#sender.close(err);
+    this.#rejectAll(err);
     await this.#io.idle();
     await this.#logStore.close();
     this.metrics.publish(this.#buildMetrics());
@@ -706,6 +711,7 @@ export class Raft<R = unknown> {
     );
     this.#stopped = true;
     this.#timer.stop();
+    this.#sender.close(fatal);
     this.#rejectAll(this.#fatal);
     this.metrics.publish(this.#buildMetrics());
   }

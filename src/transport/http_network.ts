@@ -6,8 +6,10 @@
  * transfer holds a few chunks in memory, not the snapshot.
  *
  * A call never throws: every failure — the request cannot be encoded, the
- * peer cannot be reached, times out, refuses, or answers something that is
- * not the expected response — is a promise rejected with
+ * peer cannot be reached, times out, refuses, answers something that is
+ * not the expected response, or the call is aborted through
+ * `SendOptions.signal` (the node shuts down: the fetch is aborted, and a
+ * snapshot's stream cancelled) — is a promise rejected with
  * {@linkcode Unreachable}, whose `cause` tells why (see
  * {@linkcode HttpNetwork}). A peer is never trusted: its answer is read up
  * to `maxResponseBytes`, its error body up to 64 KiB, and redirects are not
@@ -151,7 +153,8 @@ const _anySignal: ((signals: AbortSignal[]) => AbortSignal) | undefined =
  *   is malformed (e.g. a term that is not a safe integer) or is not one
  *   this method sends; nothing was sent, and the encoder's error is its own
  *   `cause`. Sending it again will not help: it is the caller's bug;
- * - the network error, or a {@linkcode Timeout};
+ * - the network error, a {@linkcode Timeout}, or the reason `options.signal`
+ *   aborted with (e.g. `ShuttingDown`);
  * - a {@linkcode ClusterMismatch} when the peer answered 409 (or 412, from
  *   its check of the `x-raft-cluster` header) with a well-formed
  *   `ClusterMismatch` JSON error: it belongs to another cluster
@@ -456,12 +459,15 @@ export class HttpNetwork implements RaftNetwork {
           redirect: "manual",
         };
         if (body instanceof ReadableStream) init.duplex = "half";
-        const res = await this.#fetch(url, init);
+        // Settles once `signal` aborts even if a `fetch` does not honour it.
+        const res = await _untilAborted(this.#fetch(url, init), signal);
         if (!res.ok) {
-          const head = await _readUpTo(res, _MAX_ERROR_BODY, false).catch(() => null);
+          const head = await _untilAborted(_readUpTo(res, _MAX_ERROR_BODY, false), signal)
+            .catch(() => null);
+          if (signal.aborted) throw signal.reason;
           throw _refusal(res.status, url, head);
         }
-        const read = await _readUpTo(res, this.#maxResponseBytes, true);
+        const read = await _untilAborted(_readUpTo(res, this.#maxResponseBytes, true), signal);
         if (read.over) throw new PayloadTooLarge(read.seen, this.#maxResponseBytes);
         bytes = read.bytes;
       } catch (e) {
@@ -491,6 +497,31 @@ export class HttpNetwork implements RaftNetwork {
       if (forward !== undefined) outer!.removeEventListener("abort", forward);
     }
   }
+}
+
+/**
+ * `p`, or a rejection with `signal`'s reason as soon as it aborts (then `p`'s
+ * own outcome is ignored).
+ */
+function _untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    p.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 /** The sender's id a request carries (`leaderId` or `candidateId`), or `null`. */

@@ -10,7 +10,7 @@ import type { RaftNetwork } from "../../src/network.ts";
 import type { Logger } from "../../src/runtime/logger.ts";
 import type { LogIo } from "../../src/runtime/log_io.ts";
 import { clusterMismatchOf, PeerSender } from "../../src/runtime/peer_sender.ts";
-import type { Entry, NodeId } from "../../src/types.ts";
+import { EMPTY_MEMBERSHIP, type Entry, type NodeId } from "../../src/types.ts";
 import { encodeMessage } from "../../src/codec.ts";
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -226,3 +226,67 @@ test("peer sender: a plan's entries over maxAppendBytes go as consecutive reques
   sender.replicate(3, plan(1, 2));
   assert.equal(sentRanges().at(-1), "1-2");
 });
+
+test("peer sender: close aborts every call in flight (requests and snapshot transfers) and sends nothing more", async () => {
+  const signals: { kind: string; signal: AbortSignal }[] = [];
+  const never = () => new Promise<never>(() => {});
+  let opened = 0;
+  const events: string[] = [];
+  const logs: string[] = [];
+  const log = (message: string) => logs.push(message);
+  const sender = new PeerSender({
+    network: {
+      send: (_to, _node, _request, options) => {
+        signals.push({ kind: "send", signal: options!.signal! });
+        return never();
+      },
+      installSnapshot: (_to, _node, _request, _data, options) => {
+        signals.push({ kind: "snapshot", signal: options!.signal! });
+        return never();
+      },
+    },
+    io: { cached: (first: number, last: number) => range(first, last) } as unknown as LogIo,
+    stateMachine: {
+      currentSnapshot: () =>
+        Promise.resolve({
+          meta: {
+            lastLogId: { term: 1, index: 5 },
+            lastMembership: { logId: null, membership: EMPTY_MEMBERSHIP },
+            snapshotId: "s",
+          },
+          open: () => {
+            opened++;
+            return new ReadableStream<Uint8Array>({ pull: () => new Promise(() => {}) });
+          },
+        }),
+    },
+    logger: { debug: log, info: log, warn: log, error: log },
+    snapshotChunkSize: 1024,
+    maxAppendBytes: 1 << 20,
+    node: () => ({ addr: "" }),
+    received: (from, res) => events.push(`received ${from} ${res.type}`),
+    unreachable: (peer) => events.push(`unreachable ${peer}`),
+  });
+  sender.replicate(2, plan(1, 3));
+  void sender.sendSnapshot(3, 1, 1, "c");
+  await settle();
+  assert.deepEqual(signals.map((s) => s.kind), ["send", "snapshot"]);
+  assert.ok(signals.every((s) => !s.signal.aborted));
+  const reason = new Error("shutting down");
+  sender.close(reason);
+  assert.ok(sender.closed);
+  assert.ok(signals.every((s) => s.signal.aborted && s.signal.reason === reason));
+  // Nothing is sent once closed.
+  sender.replicate(2, plan(4, 4));
+  sender.send(2, { type: "timeout-now", term: 1, leaderId: 1, clusterId: "c" });
+  await sender.sendSnapshot(4, 1, 1, "c");
+  assert.equal(signals.length, 2);
+  assert.equal(opened, 1, "no snapshot opened after close");
+  assert.deepEqual(events, [], "nothing reported to a closed node");
+});
+
+function range(first: number, last: number): Entry[] {
+  const es: Entry[] = [];
+  for (let i = first; i <= last; i++) es.push(entry(i));
+  return es;
+}

@@ -525,3 +525,116 @@ test("HttpNetwork: an endless error body is cut short, not read until the timeou
   assert.match(String((err.cause as Error).message), /^HTTP 500 from http:\/\/x\/raft\/vote: AAAA/);
   assert.ok(state.pulled <= 3, `pulled ${state.pulled} chunks of 64 KiB`);
 });
+
+// ---- shutdown aborts outgoing RPCs (issue 14 §2) ----------------------------------------
+
+test("HttpNetwork: options.signal aborts a fetch that ignores it, and a snapshot transfer whose stream stalls", async () => {
+  const signals: AbortSignal[] = [];
+  let bodyRead = 0;
+  const net = new HttpNetwork({
+    timeout: 60_000,
+    snapshotTimeout: 60_000,
+    snapshotIdleTimeout: 60_000,
+    // A peer that never answers, and a fetch that does not even listen to its signal.
+    fetch: (_url, init) => {
+      signals.push(init.signal!);
+      const body = init.body;
+      if (body instanceof ReadableStream) {
+        // Take the frame and what the snapshot gives, as a connection would.
+        void (async () => {
+          const reader = body.getReader();
+          for (;;) {
+            const { done } = await reader.read().catch(() => ({ done: true }));
+            if (done) return;
+            bodyRead++;
+          }
+        })();
+      }
+      return new Promise<Response>(() => {});
+    },
+  });
+  let cancelled: unknown = null;
+  const stalled = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new Uint8Array(1024));
+    },
+    pull: () => new Promise<void>(() => {}), // no second chunk, ever
+    cancel(reason) {
+      cancelled = reason ?? "cancelled";
+    },
+  }, { highWaterMark: 0 });
+  const ctrl = new AbortController();
+  const options = { signal: ctrl.signal };
+  const send = rejection(net.send(2, { addr: "http://x" }, VOTE, options));
+  const snapshot = rejection(
+    net.installSnapshot(3, { addr: "http://y" }, INSTALL, stalled, options),
+  );
+  for (let i = 0; i < 20 && bodyRead < 2; i++) await new Promise((r) => setTimeout(r, 1));
+  assert.ok(bodyRead >= 2, "the frame and the first chunk were sent");
+  assert.equal(signals.length, 2);
+  assert.ok(signals.every((s) => !s.aborted));
+  const reason = new ShuttingDown();
+  ctrl.abort(reason);
+  for (const [p, id] of [[send, 2], [snapshot, 3]] as const) {
+    const err = await p;
+    assert.ok(err instanceof Unreachable && err.nodeId === id, String(err));
+    assert.equal(err.cause, reason);
+  }
+  assert.ok(signals.every((s) => s.aborted), "every fetch saw its abort");
+  for (let i = 0; i < 20 && cancelled === null; i++) await new Promise((r) => setTimeout(r, 1));
+  assert.notEqual(cancelled, null, "the snapshot's stream was cancelled");
+});
+
+test("Raft.shutdown aborts its outgoing RPCs over real HTTP: peers that never answer do not hold it", async () => {
+  // Peers that take requests and never answer (until the client goes away, or 20 s).
+  const held: Request[] = [];
+  const silent = await serveLocal((req) => {
+    held.push(req);
+    return new Promise<Response>((resolve) => {
+      const done = () => resolve(new Response(null, { status: 503 }));
+      req.signal?.addEventListener("abort", done, { once: true });
+      setTimeout(done, 20_000);
+    });
+  });
+  const fetches: AbortSignal[] = [];
+  const raft = await Raft.create({
+    id: 1,
+    config: {
+      electionTimeoutMin: 50,
+      electionTimeoutMax: 100,
+      heartbeatInterval: 20,
+      leaseMargin: 10,
+    },
+    logStore: new MemoryLogStore(),
+    stateMachine: new MemoryStateMachine(),
+    network: new HttpNetwork({
+      timeout: 60_000,
+      fetch: (url, init) => {
+        fetches.push(init.signal!);
+        return fetch(url, init);
+      },
+    }),
+  });
+  try {
+    await raft.initialize(
+      new Map([[1, { addr: "http://127.0.0.1:1" }], [2, { addr: silent.url }], [
+        3,
+        { addr: silent.url },
+      ]]),
+    );
+    // Node 1 campaigns: its pre-votes reach the silent peers and wait there.
+    for (let i = 0; i < 500 && held.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(held.length >= 2, "the peers got requests");
+    assert.ok(fetches.some((s) => !s.aborted), "requests are in flight");
+    const done = raft.shutdown().then(() => "done");
+    const outcome = await Promise.race([
+      done,
+      new Promise((r) => setTimeout(() => r("still running"), 10_000)),
+    ]);
+    assert.equal(outcome, "done");
+    assert.ok(fetches.every((s) => s.aborted), "every fetch saw its abort");
+  } finally {
+    await raft.shutdown();
+    await silent.close();
+  }
+});

@@ -638,3 +638,161 @@ export function makeCase(rng: Rng, t: FuzzTarget, authenticated: boolean): FuzzC
     mayFail,
   };
 }
+
+// --------------------------------------------------------- raw HTTP cases
+
+/** One raw HTTP/1.1 exchange over TCP, for what `fetch` cannot send. */
+export interface RawCase {
+  readonly category: string;
+  /** Bytes written, in order, each after the previous one. */
+  readonly writes: readonly Uint8Array[];
+  /** After writing: half-close (`end`), or keep the socket open and drop it after the wait. */
+  readonly then: "end" | "stall";
+}
+
+const _ascii = new TextEncoder();
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * A raw request with the secret (so the body is read) and a broken framing:
+ * a content-length that lies, broken chunked encoding, both framings, a
+ * garbage request line or header, a body that stalls, pipelined requests.
+ */
+export function makeRawCase(rng: Rng, t: FuzzTarget): RawCase {
+  const route = pick(rng, REQUEST_ROUTES);
+  const body = malformedBody(rng, t, route).body;
+  const head = (extra: string[], line = `POST /raft/${route} HTTP/1.1`): Uint8Array =>
+    _ascii.encode(
+      [
+        line,
+        "host: 127.0.0.1",
+        "content-type: application/cbor",
+        `authorization: Bearer ${t.secret}`,
+        `x-raft-to: ${t.id}`,
+        ...extra,
+        "",
+        "",
+      ].join("\r\n"),
+    );
+  const n = body.length;
+  switch (rng.int(0, 12)) {
+    case 0:
+      return {
+        category: "raw: content-length above the body, then end",
+        writes: [head([`content-length: ${n + rng.int(1, 1000)}`]), body],
+        then: "end",
+      };
+    case 1:
+      return {
+        category: "raw: body stalls before content-length",
+        writes: [head([`content-length: ${n + rng.int(1, 1000)}`]), body],
+        then: "stall",
+      };
+    case 2:
+      return {
+        category: "raw: content-length below the body",
+        writes: [head([`content-length: ${rng.int(0, n + 1)}`]), body, randomBytes(rng, 32)],
+        then: "end",
+      };
+    case 3:
+      return {
+        category: "raw: bad chunk size",
+        writes: [
+          head(["transfer-encoding: chunked"]),
+          _ascii.encode(pick(rng, ["zz\r\n", "-1\r\n", "ffffffffffffffffff\r\n", "5\r\nab"])),
+        ],
+        then: pick(rng, ["end", "stall"]),
+      };
+    case 4:
+      return {
+        category: "raw: chunk longer than sent",
+        writes: [
+          head(["transfer-encoding: chunked"]),
+          _ascii.encode(`${(n + 100).toString(16)}\r\n`),
+          body,
+        ],
+        then: pick(rng, ["end", "stall"]),
+      };
+    case 5:
+      return {
+        category: "raw: content-length and chunked",
+        writes: [
+          head([`content-length: ${n}`, "transfer-encoding: chunked"]),
+          _ascii.encode(`${n.toString(16)}\r\n`),
+          body,
+          _ascii.encode("\r\n0\r\n\r\n"),
+        ],
+        then: "end",
+      };
+    case 6:
+      return {
+        category: "raw: bad content-length",
+        writes: [
+          head([
+            `content-length: ${pick(rng, ["-1", "abc", "1e3", "", "0x10", `${n}, ${n + 1}`])}`,
+          ]),
+          body,
+        ],
+        then: "end",
+      };
+    case 7:
+      return {
+        category: "raw: two content-lengths",
+        writes: [head([`content-length: ${n}`, `content-length: ${n + 5}`]), body],
+        then: "end",
+      };
+    case 8:
+      return {
+        category: "raw: garbage request line",
+        writes: [
+          head(
+            [`content-length: ${n}`],
+            pick(rng, [
+              "GARBAGE",
+              `POST /raft/${route}`,
+              `POST /raft/${route} HTTP/9.9`,
+              `POST  /raft/${route}  HTTP/1.1`,
+              `\u0000POST /raft/${route} HTTP/1.1`,
+            ]),
+          ),
+          body,
+        ],
+        then: "end",
+      };
+    case 9:
+      return {
+        category: "raw: malformed header",
+        writes: [
+          head([
+            `content-length: ${n}`,
+            pick(rng, ["no-colon-here", "bad header: x", "x-raft-from: a\u0000b", ": empty-name"]),
+          ]),
+          body,
+        ],
+        then: "end",
+      };
+    case 10:
+      return {
+        category: "raw: HTTP/1.0 body until close",
+        writes: [head([], `POST /raft/${route} HTTP/1.0`), body],
+        then: "end",
+      };
+    default: {
+      const one = concat(head([`content-length: ${n}`]), body);
+      return {
+        category: "raw: pipelined requests",
+        writes: [concat(one, one, head([`content-length: ${n + 10}`]), body)],
+        then: "end",
+      };
+    }
+  }
+}

@@ -10,13 +10,19 @@
 //    answer is a 4xx; afterwards the cluster commits new writes and every
 //    node applies them, with every write acknowledged during the fuzzing.
 //
-// No 5xx is ever answered and no node stops. The run is seeded: the seed is
+// C. with the secret, raw HTTP over TCP with broken framing (a content-length
+//    that lies, broken chunked encoding, a stalled body, garbage request
+//    lines, pipelining): every answer is a 4xx (or the server's own 505 to
+//    a request line it cannot parse), or the connection is closed.
+//
+// No 5xx is ever answered by the routes and no node stops. The run is seeded: the seed is
 // printed; RAFT_FUZZ_SEED=<seed> replays it, RAFT_FUZZ_ONLY=A:123 sends only
-// case 123 of phase A (with its checks), RAFT_FUZZ_COUNT=<n> sets the
-// number of cases per phase (default 5000).
+// case 123 of phase A (or B:…, C:…) with its checks, RAFT_FUZZ_COUNT=<n> sets
+// the number of cases of phases A and B (default 5000; phase C: n / 20).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
+import { connect } from "node:net";
 import { HttpNetwork } from "../../src/transport/http_network.ts";
 import { raftRoutes } from "../../src/transport/raft_routes.ts";
 import { Raft } from "../../src/runtime/raft.ts";
@@ -32,6 +38,8 @@ import {
   type FuzzCase,
   type FuzzTarget,
   makeCase,
+  makeRawCase,
+  type RawCase,
   template,
 } from "./_peer_fuzz_cases.ts";
 
@@ -44,6 +52,8 @@ const SEED = process.env.RAFT_FUZZ_SEED !== undefined
   ? Number(process.env.RAFT_FUZZ_SEED)
   : randomSeed();
 const COUNT = Number(process.env.RAFT_FUZZ_COUNT ?? 5000);
+/** Raw HTTP cases (phase C, with the secret): broken framing `fetch` cannot send. */
+const RAW_COUNT = Math.max(1, Math.round(COUNT / 20));
 const ONLY = process.env.RAFT_FUZZ_ONLY ?? null; // "A:123"
 
 /** The part of Bun's API used here (Bun has no types under `deno check`). */
@@ -142,6 +152,44 @@ async function send(url: string, c: FuzzCase): Promise<number | string> {
   }
 }
 
+/**
+ * Writes a raw case to 127.0.0.1:`port` and resolves with the status of
+ * every response read back (none if the server closed without one). Bounded:
+ * a stalled case is dropped after 300 ms, any case after 2 s, and reading
+ * ends once the server is quiet for 150 ms after answering.
+ */
+function sendRaw(port: number, c: RawCase): Promise<number[]> {
+  return new Promise((resolve) => {
+    const received: Uint8Array[] = [];
+    const socket = connect({ host: "127.0.0.1", port });
+    let done = false;
+    let quiet: ReturnType<typeof setTimeout> | undefined;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(limit);
+      clearTimeout(quiet);
+      socket.destroy();
+      const text = new TextDecoder("latin1").decode(
+        new Uint8Array(received.flatMap((chunk) => Array.from(chunk))),
+      );
+      resolve([...text.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((m) => Number(m[1])));
+    };
+    const limit = setTimeout(finish, c.then === "stall" ? 300 : 2000);
+    socket.on("data", (chunk: Uint8Array) => {
+      received.push(new Uint8Array(chunk));
+      clearTimeout(quiet);
+      quiet = setTimeout(finish, 150);
+    });
+    socket.on("error", finish);
+    socket.on("close", finish);
+    socket.on("connect", () => {
+      for (const w of c.writes) socket.write(w);
+      if (c.then === "end") socket.end();
+    });
+  });
+}
+
 interface Finding {
   readonly phase: string;
   readonly index: number;
@@ -197,6 +245,49 @@ async function fuzz(
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   return { sent, findings };
+}
+
+/** Phase C: raw HTTP cases, 16 at a time; returns the descriptions of bad answers. */
+async function fuzzRaw(
+  nodes: readonly Node[],
+  targets: ReadonlyMap<NodeId, FuzzTarget>,
+  summary: Map<string, Map<string, number>>,
+): Promise<string[]> {
+  const findings: string[] = [];
+  let next = 0;
+  let end = RAW_COUNT;
+  if (ONLY !== null) {
+    const [p, i] = ONLY.split(":");
+    if (p !== "C") return findings;
+    next = Number(i);
+    end = next + 1;
+  }
+  const worker = async (): Promise<void> => {
+    while (next < end) {
+      const index = next++;
+      const rng = caseRandom(SEED, 2, index);
+      const node = nodes[rng.int(0, nodes.length)]!;
+      const c = makeRawCase(rng, targets.get(node.id)!);
+      const statuses = await sendRaw(Number(new URL(node.url).port), c);
+      const row = summary.get(`C ${c.category}`) ?? new Map<string, number>();
+      for (const key of statuses.length === 0 ? ["no answer"] : statuses.map(String)) {
+        row.set(key, (row.get(key) ?? 0) + 1);
+      }
+      summary.set(`C ${c.category}`, row);
+      // 505 is the HTTP server's own answer (Bun's) to a request line it cannot parse — a
+      // garbage one, or the bytes left over after a short content-length — given before
+      // any route sees a request: not the node's answer.
+      const bad = statuses.filter((s) => (s >= 500 && s !== 505) || s < 400);
+      if (bad.length > 0) {
+        findings.push(
+          `answered ${bad.join(", ")} — raw case C:${index} (${c.category}) to node ${node.id}` +
+            ` — replay: RAFT_FUZZ_SEED=${SEED} RAFT_FUZZ_ONLY=C:${index}`,
+        );
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return findings;
 }
 
 function describe(f: Finding): string {
@@ -363,16 +454,18 @@ test(
       })();
       started = performance.now();
       const b = await fuzz("B", nodes, targets(), summary);
+      const rawFindings = await fuzzRaw(nodes, targets(), summary);
       const bMs = Math.round(performance.now() - started);
       writing = false;
       await writer;
       printSummary(summary);
       console.log(
         `peer_fuzz: sent ${a.sent} requests without the secret (${aMs} ms), ${b.sent} with it ` +
-          `(${bMs} ms); ${acknowledged.length} writes ` +
+          `and ${RAW_COUNT} raw ones (${bMs} ms); ${acknowledged.length} writes ` +
           `acknowledged during phase B`,
       );
       assert.deepEqual(b.findings.map(describe), [], "phase B (secret, malformed): bad answers");
+      assert.deepEqual(rawFindings, [], "phase C (raw HTTP, secret): bad answers");
 
       // Afterwards: no node stopped, the cluster commits, every node converges.
       for (const n of nodes) {

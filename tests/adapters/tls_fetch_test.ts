@@ -9,7 +9,7 @@ import { ConfigError, Unreachable } from "../../src/errors.ts";
 import { HttpNetwork } from "../../src/transport/http_network.ts";
 import { raftRoutes } from "../../src/transport/raft_routes.ts";
 import { Raft } from "../../src/runtime/raft.ts";
-import type { NodeId, RaftNode } from "../../src/types.ts";
+import { EMPTY_MEMBERSHIP, type NodeId, type RaftNode } from "../../src/types.ts";
 import { MemoryLogStore } from "../../adapters/memory.ts";
 import { kvSet, MemoryStateMachine } from "../../kv/mod.ts";
 
@@ -235,5 +235,57 @@ test("tlsFetch: a 3-node cluster over HTTPS (HttpNetwork + raftRoutes, secret) r
     for (const raft of nodes.values()) await raft.shutdown();
     for (const fetch of fetches) fetch.close();
     for (const server of servers) await server.close();
+  }
+});
+
+test("tlsFetch: a snapshot streams over HTTPS (HttpNetwork.installSnapshot, 8 MiB)", async (t) => {
+  if (certs === null) return t.skip(SKIP);
+  const c = certs;
+  const MiB = 1024 * 1024;
+  let received = 0;
+  let sum = 0;
+  const app = raftRoutes({
+    handle: async (req, data) => {
+      if (data instanceof ReadableStream) {
+        for await (const chunk of data) {
+          received += chunk.byteLength;
+          for (const byte of chunk) sum += byte;
+        }
+      }
+      return { type: "install-snapshot-response", term: req.term, lastLogId: null };
+    },
+  });
+  const server = serveHttps(app.fetch, c);
+  const fetch = await tlsFetch({ caCert: c.caCert });
+  try {
+    let sent = 0;
+    let expected = 0;
+    const data = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent === 8) return controller.close();
+        const chunk = new Uint8Array(MiB).fill(sent + 1);
+        expected += (sent + 1) * MiB;
+        sent++;
+        controller.enqueue(chunk);
+      },
+    }, { highWaterMark: 0 });
+    const net = new HttpNetwork({ fetch });
+    const res = await net.installSnapshot(2, { addr: `https://127.0.0.1:${server.port}` }, {
+      type: "install-snapshot",
+      clusterId: "c1",
+      term: 3,
+      leaderId: 1,
+      meta: {
+        lastLogId: { term: 3, index: 40 },
+        lastMembership: { logId: null, membership: EMPTY_MEMBERSHIP },
+        snapshotId: "3-40-1",
+      },
+    }, data);
+    assert.equal(res.type, "install-snapshot-response");
+    assert.equal(received, 8 * MiB);
+    assert.equal(sum, expected);
+  } finally {
+    fetch.close();
+    await server.close();
   }
 });

@@ -472,6 +472,40 @@ export class ClusterMismatch extends RaftError {
 }
 
 /**
+ * A peer refused a request because its sender, `nodeId`, is not a member of
+ * its cluster: removed by a membership change the peer has committed (or
+ * not added yet, as far as the peer knows). The peer refuses only requests
+ * it would refuse anyway — an older term, a vote it would not grant — so
+ * the request changed nothing there. Over HTTP it is the 410 (`Gone`)
+ * answer. A node that keeps getting it has most likely been removed: stop
+ * it, or add it back.
+ *
+ * @example
+ * ```ts
+ * import { NotAMember } from "./errors.ts";
+ * const e = new NotAMember(3);
+ * console.assert(e.nodeId === 3 && e.code === "NotAMember");
+ * ```
+ */
+export class NotAMember extends RaftError {
+  /** The node that is not a member (the request's sender). */
+  readonly nodeId: NodeId;
+
+  /** @param nodeId the node that is not a member (the request's sender) */
+  constructor(nodeId: NodeId) {
+    super(
+      "NotAMember",
+      `node ${nodeId} is not a member of this node's cluster (removed, or not known yet): refused`,
+    );
+    this.nodeId = nodeId;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { nodeId: this.nodeId };
+  }
+}
+
+/**
  * A broken invariant inside the node — a bug, never caused by a peer's or a
  * client's input, which is checked first. Fatal like a storage error: the
  * node stops (the process goes on) rather than risk its data.

@@ -218,9 +218,11 @@ export type Command =
 
 /**
  * Why a peer's request was refused without being looked at: it belongs to
- * another cluster, or it carries a term no real cluster reaches (see
- * `MAX_PEER_TERM`). The runtime answers the request with the matching
- * `RaftError` (`ClusterMismatch`, `InvalidMessage`).
+ * another cluster, it carries a term no real cluster reaches (see
+ * `MAX_PEER_TERM`), or its sender is not a member of this node's committed
+ * membership and the request would be refused anyway (`not-a-member`, see
+ * `peerRefusal`). The runtime answers the request with the matching
+ * `RaftError` (`ClusterMismatch`, `InvalidMessage`, `NotAMember`).
  *
  * @example
  * ```ts
@@ -235,7 +237,8 @@ export type Refusal =
     readonly got: string;
     readonly from: NodeId;
   }
-  | { readonly kind: "term-too-high"; readonly term: number; readonly max: number };
+  | { readonly kind: "term-too-high"; readonly term: number; readonly max: number }
+  | { readonly kind: "not-a-member"; readonly from: NodeId };
 
 /**
  * The outcome of a proposal: where it went, or why it was refused.

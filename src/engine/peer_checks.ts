@@ -9,7 +9,13 @@
 
 import type { RaftMessage } from "../messages.ts";
 import { assertNever } from "./_assert_never.ts";
-import { MAX_PEER_TERM, type NodeId } from "../types.ts";
+import { compareLogId, MAX_PEER_TERM, type NodeId } from "../types.ts";
+import type {
+  AppendRequest,
+  InstallSnapshotRequest,
+  TimeoutNowRequest,
+  VoteRequest,
+} from "../messages.ts";
 import type { Refusal } from "./commands.ts";
 import type { EngineCore } from "./engine_core.ts";
 
@@ -18,7 +24,9 @@ import type { EngineCore } from "./engine_core.ts";
  * handled. A node that has a membership (initialized, or joined) accepts
  * requests of its own cluster only; a blank node accepts any cluster's, and
  * takes that cluster's id with the first membership entry (or snapshot) it
- * stores. Terms above `MAX_PEER_TERM` are refused from anyone.
+ * stores. Terms above `MAX_PEER_TERM` are refused from anyone. A request
+ * from a node this node believes removed is refused as `not-a-member` when
+ * that changes nothing (see {@linkcode removedSender}).
  *
  * @example
  * ```ts ignore
@@ -39,8 +47,10 @@ export function peerRefusal(core: EngineCore, from: NodeId, message: RaftMessage
       const own = core.effective().membership;
       if (own.configs.length === 0) return null; // blank: not in any cluster yet
       const expected = own.clusterId;
-      if (message.clusterId === expected) return null;
-      return { kind: "cluster-mismatch", expected, got: message.clusterId, from };
+      if (message.clusterId !== expected) {
+        return { kind: "cluster-mismatch", expected, got: message.clusterId, from };
+      }
+      return removedSender(core, from, message) ? { kind: "not-a-member", from } : null;
     }
     case "append-response":
     case "vote-response":
@@ -50,5 +60,55 @@ export function peerRefusal(core: EngineCore, from: NodeId, message: RaftMessage
       return null;
     default:
       return assertNever(message);
+  }
+}
+
+/**
+ * Whether a request from `from` is refused as coming from a node that is no
+ * longer (or not yet, as far as this node knows) a member — so that the
+ * sender learns it, and a removed node stops disturbing the cluster. Only
+ * when it is safe: `from` is in neither half of this node's effective
+ * membership, voters and learners alike; that membership is committed (not
+ * a change in flight); and the request would be refused anyway:
+ *
+ * - an append, TimeoutNow or snapshot of an older term than this node's;
+ * - a vote or pre-vote of an older term, from a candidate whose log is not
+ *   at least as up-to-date as this node's, or that a live leader's lease
+ *   refuses.
+ *
+ * Anything else goes to the protocol as before. A member this node has not
+ * heard of yet (its log lags behind the entry adding it) may lead, or be
+ * the only candidate able to win: its appends carry a term at least this
+ * node's, and its log is newer than this node's, so neither is refused here.
+ *
+ * @example
+ * ```ts ignore
+ * if (removedSender(core, 4, request)) refuse({ kind: "not-a-member", from: 4 });
+ * ```
+ */
+export function removedSender(
+  core: EngineCore,
+  from: NodeId,
+  request: AppendRequest | VoteRequest | TimeoutNowRequest | InstallSnapshotRequest,
+): boolean {
+  const effective = core.effective();
+  const membership = effective.membership;
+  if (membership.nodes.has(from)) return false;
+  for (const voters of membership.configs) if (voters.includes(from)) return false;
+  // A change in flight: the sender may be in the configuration that comes next.
+  if (effective.logId !== null && effective.logId.index > core.commit) return false;
+  const term = core.vote.term;
+  if (request.term < term) return true;
+  switch (request.type) {
+    case "append":
+    case "timeout-now":
+    case "install-snapshot":
+      return false;
+    case "vote":
+    case "pre-vote":
+      return compareLogId(request.lastLogId, core.log.lastLogId()) < 0 ||
+        (request.term > term && !request.transfer && core.inLeaderLease());
+    default:
+      return assertNever(request);
   }
 }

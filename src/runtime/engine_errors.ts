@@ -20,6 +20,7 @@ import {
   InternalError,
   InvalidMessage,
   LearnerNotFound,
+  NotAMember,
   NotInMembers,
   QuorumNotEnough,
   type RaftError,
@@ -211,6 +212,8 @@ export function refusalError(refusal: Refusal): RaftError {
       return new InvalidMessage(
         `term ${refusal.term} exceeds the largest term a node takes from a peer, ${refusal.max}`,
       );
+    case "not-a-member":
+      return new NotAMember(refusal.from);
     default:
       return assertNever(refusal);
   }

@@ -5,7 +5,10 @@
  * chained per peer, so that each peer receives its appends in order; a
  * heartbeat never waits behind such a read. Responses and failures go back
  * to the engine through the host. A peer that refuses this node as another
- * cluster's is logged once and remembered, for `addLearner` to report.
+ * cluster's is logged once and remembered, for `addLearner` to report; one
+ * that holds this node for removed from its cluster (`NotAMember`, HTTP 410)
+ * is logged once, as an error, until it accepts a request again (the node
+ * goes on: it may be added back).
  * Every call carries the sender's `AbortSignal`: {@linkcode PeerSender.close}
  * (the node shuts down) aborts whatever is still in flight — requests,
  * snapshot transfers — and nothing is sent after it.
@@ -14,7 +17,7 @@
  */
 
 import type { AppendPlan } from "../engine/commands.ts";
-import { ClusterMismatch } from "../errors.ts";
+import { ClusterMismatch, NotAMember } from "../errors.ts";
 import type { InstallSnapshotRequest, RaftRequest, RaftResponse } from "../messages.ts";
 import type { RaftNetwork, SendOptions } from "../network.ts";
 import { rechunk } from "../byte_stream.ts";
@@ -77,6 +80,8 @@ export class PeerSender {
   readonly #sendingSnapshot = new Set<NodeId>();
   /** Peers that refused this node's requests as another cluster's, and why. */
   readonly #refusedBy = new Map<NodeId, ClusterMismatch>();
+  /** Peers that refused this node's requests as not a member of their cluster. */
+  readonly #goneFor = new Set<NodeId>();
   /** Aborted by `close`: every call in flight is given its signal. */
   readonly #abort = new AbortController();
   /** The options of every call (one object: nothing allocated per send). */
@@ -127,6 +132,7 @@ export class PeerSender {
     sent.then(
       (res) => {
         if (this.#refusedBy.size > 0) this.#refusedBy.delete(to);
+        if (this.#goneFor.size > 0) this.#goneFor.delete(to);
         host.received(to, res);
       },
       (e) => {
@@ -140,10 +146,22 @@ export class PeerSender {
   }
 
   /**
-   * Whether `e` says `to` refused this node as another cluster's; logs it
-   * (as an error, once until the peer accepts again) and remembers it.
+   * Whether `e` says `to` refused this node as another cluster's, or as not
+   * a member of its cluster; logs it (as an error, once until the peer
+   * accepts again) and remembers it.
    */
   #noteRefusal(to: NodeId, e: unknown): boolean {
+    const gone = notAMemberOf(e);
+    if (gone !== null) {
+      if (!this.#goneFor.has(to)) {
+        this.#goneFor.add(to);
+        this.#host.logger.error(
+          `peer ${to} says this node is not a member of its cluster`,
+          { to, error: gone.message },
+        );
+      }
+      return true;
+    }
     const mismatch = clusterMismatchOf(e);
     if (mismatch === null) return false;
     if (!this.#refusedBy.has(to)) {
@@ -226,6 +244,7 @@ export class PeerSender {
       const data = rechunk(snap.open(), host.snapshotChunkSize);
       const res = await host.network.installSnapshot(to, node, request, data, this.#options);
       this.#refusedBy.delete(to);
+      this.#goneFor.delete(to);
       host.received(to, res);
     } catch (e) {
       if (this.closed) return;
@@ -261,6 +280,27 @@ export function clusterMismatchOf(e: unknown): ClusterMismatch | null {
     ) {
       return new ClusterMismatch(f.expected, f.got, f.from);
     }
+  }
+  return null;
+}
+
+/**
+ * The {@linkcode NotAMember} a failed send carries (itself, or as its
+ * cause: `HttpNetwork` turns a 410 into `Unreachable` with it), if any.
+ *
+ * @example
+ * ```ts
+ * import { notAMemberOf } from "./peer_sender.ts";
+ * import { NotAMember, Unreachable } from "../errors.ts";
+ * const e = new Unreachable(2, { cause: new NotAMember(3) });
+ * console.assert(notAMemberOf(e)?.nodeId === 3);
+ * ```
+ */
+export function notAMemberOf(e: unknown): NotAMember | null {
+  for (let x: unknown = e, depth = 0; x instanceof Error && depth < 3; x = x.cause, depth++) {
+    if (x instanceof NotAMember) return x;
+    const f = x as Error & { code?: unknown; nodeId?: unknown };
+    if (f.code === "NotAMember" && isNodeId(f.nodeId)) return new NotAMember(f.nodeId);
   }
   return null;
 }

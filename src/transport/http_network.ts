@@ -29,6 +29,7 @@ import { type CodecLimits, decodeMessage, encodeMessage } from "../codec.ts";
 import {
   ClusterMismatch,
   InvalidMessage,
+  NotAMember,
   PayloadTooLarge,
   Timeout,
   Unreachable,
@@ -161,6 +162,9 @@ const _anySignal: ((signals: AbortSignal[]) => AbortSignal) | undefined =
  *   (`expected` is its cluster id, `got` the one we sent, `from` our id);
  *   test it with `err.cause instanceof ClusterMismatch` (or
  *   `err.cause.code === "ClusterMismatch"`);
+ * - a {@linkcode NotAMember} when the peer answered 410 (`Gone`) with a
+ *   well-formed `NotAMember` JSON error: it holds this node (`nodeId`) for
+ *   removed from its cluster;
  * - an `Error` naming any other non-2xx status (redirects included: they are
  *   not followed), with the start of the body;
  * - a {@linkcode PayloadTooLarge} for a response over `maxResponseBytes`;
@@ -598,8 +602,9 @@ async function _readUpTo(res: Response, max: number, strict: boolean): Promise<_
 
 /**
  * The cause for a non-2xx answer: a {@linkcode ClusterMismatch} rebuilt from
- * a 409 or 412 whose (whole) JSON body is a well-formed one, else an `Error` naming
- * the status and the start of the body (`head`, or `null` if unreadable).
+ * a 409 or 412 whose (whole) JSON body is a well-formed one, a
+ * {@linkcode NotAMember} from such a 410, else an `Error` naming the status
+ * and the start of the body (`head`, or `null` if unreadable).
  */
 function _refusal(status: number, url: string, head: _Read | null): Error {
   const text = head === null ? "" : new TextDecoder().decode(head.bytes);
@@ -608,7 +613,24 @@ function _refusal(status: number, url: string, head: _Read | null): Error {
     const mismatch = _clusterMismatch(text);
     if (mismatch !== null) return mismatch;
   }
+  // 410: the peer holds this node for removed from its cluster.
+  if (status === 410 && head !== null && !head.over) {
+    const gone = _notAMember(text);
+    if (gone !== null) return gone;
+  }
   return new Error(`HTTP ${status} from ${url}` + (text ? `: ${text.slice(0, 300)}` : ""));
+}
+
+function _notAMember(text: string): NotAMember | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof json !== "object" || json === null) return null;
+  const { code, nodeId } = json as Record<string, unknown>;
+  return code === "NotAMember" && isNodeId(nodeId) ? new NotAMember(nodeId) : null;
 }
 
 function _clusterMismatch(text: string): ClusterMismatch | null {

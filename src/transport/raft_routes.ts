@@ -58,6 +58,11 @@
  * - 401 `InvalidMessage`: a missing or wrong shared secret;
  * - 409 `ClusterMismatch`: the node refused a request from a node of another
  *   cluster;
+ * - 410 `NotAMember` (with the sender's `nodeId`): the node refused a
+ *   request from a node that is not a member of its committed membership
+ *   (removed), one it would have refused anyway (an older term, a vote it
+ *   would not grant: see `removedSender` in `src/engine/peer_checks.ts`);
+ *   a request from a member it has not heard of yet is handled as usual;
  * - 412 `InvalidMessage`: `x-raft-to` names another node; 412
  *   `ClusterMismatch`: `x-raft-cluster` names another cluster;
  * - 413 `PayloadTooLarge`: a body over `maxBodyBytes`, a snapshot frame
@@ -317,6 +322,8 @@ function _status(e: RaftError): number {
       return 400; // the node judged the request invalid: sending it again will not help
     case "ClusterMismatch":
       return 409; // a node of another cluster
+    case "NotAMember":
+      return 410; // a node removed from the cluster (Gone)
     case "PayloadTooLarge":
       return 413;
     case "InternalError":

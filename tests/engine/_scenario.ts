@@ -1390,7 +1390,9 @@ class Scenario {
         const r = cmd.refusal;
         const why = r.kind === "cluster-mismatch"
           ? `cluster-mismatch (expected "${r.expected}", got "${r.got}")`
-          : `term-too-high (${r.term} > ${r.max})`;
+          : r.kind === "term-too-high"
+          ? `term-too-high (${r.term} > ${r.max})`
+          : `not-a-member (${r.from})`;
         this.#out.push(`${id} refuses a request: ${why}`);
         break;
       }

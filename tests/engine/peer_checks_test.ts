@@ -234,3 +234,127 @@ test("engine/peer checks: an append that contradicts committed entries is refuse
   const second = follower.entry(2);
   assert.ok(!(second?.type === "normal" && second.data[0] === 9), "the forged entry is not stored");
 });
+
+// ---- senders that are not members (refused as `not-a-member`, HTTP 410) ------------------
+
+test("engine/peer checks: a non-member's request that would be refused anyway is refused as not-a-member, changing nothing", () => {
+  const c = cluster();
+  c.propose(1, 3);
+  c.run();
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  const last = c.node(2).engine.status().lastLogId!;
+  const older = { term: last.term, index: last.index - 1 };
+  const requests: RaftMessage[] = [
+    // An older log than 2's: a vote 2 would not grant (whatever its term), a pre-vote too.
+    { type: "vote", term: 9, candidateId: 7, lastLogId: older, transfer: true, clusterId: CLUSTER },
+    {
+      type: "pre-vote",
+      term: 2,
+      candidateId: 7,
+      lastLogId: null,
+      transfer: false,
+      clusterId: CLUSTER,
+    },
+    // As up to date, but 2 hears from its leader: its lease refuses.
+    { type: "vote", term: 5, candidateId: 7, lastLogId: last, transfer: false, clusterId: CLUSTER },
+    {
+      type: "pre-vote",
+      term: 2,
+      candidateId: 7,
+      lastLogId: last,
+      transfer: false,
+      clusterId: CLUSTER,
+    },
+    // An older term than 2's.
+    {
+      type: "append",
+      term: 0,
+      leaderId: 7,
+      prevLogId: null,
+      entries: [],
+      leaderCommit: 0,
+      round: 1,
+      clusterId: CLUSTER,
+    },
+    { type: "timeout-now", term: 0, leaderId: 7, clusterId: CLUSTER },
+  ];
+  for (const request of requests) {
+    const before = snapshotState(c, 2);
+    const token = inject(c, 7, 2, request);
+    c.process();
+    assert.deepEqual(refusalOf(c, 2, token), { kind: "not-a-member", from: 7 }, request.type);
+    assert.equal(replyOf(c.node(2), token), undefined);
+    assert.deepEqual(snapshotState(c, 2), before, `${request.type} changed nothing`);
+  }
+  // A member's request that fails the same way is answered as usual (refused, not 410).
+  const token = inject(c, 3, 2, {
+    type: "pre-vote",
+    term: 2,
+    candidateId: 3,
+    lastLogId: null,
+    transfer: false,
+    clusterId: CLUSTER,
+  });
+  c.process();
+  assert.equal(refusalOf(c, 2, token), undefined);
+  assert.equal(replyOf(c.node(2), token)?.type, "pre-vote-response");
+});
+
+test("engine/peer checks: a member the node has not heard of yet is not refused (its appends, its newer log's votes)", () => {
+  const c = cluster();
+  // 2 lags: it never hears of 4 being added (cut from 1 and 3, not from 4).
+  c.cut(1, 2);
+  c.cut(3, 2);
+  const fresh = c.addNode(4);
+  assert.ok(c.node(1).engine.changeMembership(membershipOf([1, 3], [4], new Map(), "")).ok);
+  c.run();
+  assert.ok(!c.node(2).engine.effectiveMembership().membership.nodes.has(4));
+  const newer = fresh.engine.status().lastLogId;
+  assert.ok(newer !== null && newer.index > c.node(2).engine.status().lastLogId!.index);
+  // A vote from 4 with its newer log, at a higher term: handled by the protocol (granted).
+  const vote = inject(c, 4, 2, {
+    type: "vote",
+    term: 5,
+    candidateId: 4,
+    lastLogId: newer,
+    transfer: true,
+    clusterId: CLUSTER,
+  });
+  c.process();
+  assert.equal(refusalOf(c, 2, vote), undefined);
+  // An append from 4 as leader of that term: handled too (2 answers it).
+  const append = inject(c, 4, 2, {
+    type: "append",
+    term: 5,
+    leaderId: 4,
+    prevLogId: null,
+    entries: [],
+    leaderCommit: 0,
+    round: 1,
+    clusterId: CLUSTER,
+  });
+  c.process();
+  assert.equal(refusalOf(c, 2, append), undefined);
+  assert.equal(c.node(2).engine.status().leaderId, 4, "2 follows 4");
+});
+
+test("engine/peer checks: while a membership change is in flight nobody is refused as not-a-member", () => {
+  const c = cluster();
+  // 1 appends a configuration adding 4 but cannot commit it: 2 and 3 hear nothing.
+  c.cut(1, 2);
+  c.cut(1, 3);
+  assert.ok(c.node(1).engine.changeMembership(membershipOf([1, 2, 3], [4], new Map(), "")).ok);
+  c.process();
+  const m = c.node(1).engine.status();
+  assert.ok(m.committed!.index < c.node(1).engine.effectiveMembership().logId!.index);
+  // Even a stale request of a stranger is left to the protocol (refused there, not 410).
+  const token = inject(c, 7, 1, {
+    type: "timeout-now",
+    term: 0,
+    leaderId: 7,
+    clusterId: CLUSTER,
+  });
+  c.process();
+  assert.equal(refusalOf(c, 1, token), undefined);
+  assert.equal(c.node(1).engine.status().role, "leader", "and it changed nothing");
+});

@@ -7,6 +7,7 @@ import { MemoryLogStore } from "../../adapters/memory.ts";
 import { MemoryStateMachine } from "../../kv/mod.ts";
 import { MemoryNetwork } from "../../testing/memory_network.ts";
 import { SeededRandom } from "../../src/random.ts";
+import type { Logger } from "../../src/runtime/logger.ts";
 
 export const FAST: Partial<Config> = {
   electionTimeoutMin: 60,
@@ -23,6 +24,8 @@ export class RuntimeCluster {
   readonly stores = new Map<NodeId, MemoryLogStore>();
   readonly machines = new Map<NodeId, MemoryStateMachine>();
   #seed = 1;
+  /** The logger each node starts with (silent when unset). */
+  loggerFor: ((id: NodeId) => Logger) | null = null;
 
   constructor(readonly config: Partial<Config> = FAST) {
     this.net = new MemoryNetwork({ random: new SeededRandom(42) });
@@ -45,6 +48,7 @@ export class RuntimeCluster {
       stateMachine: sm,
       network: this.net.client(id),
       random: new SeededRandom(this.#seed++),
+      ...(this.loggerFor === null ? {} : { logger: this.loggerFor(id) }),
     });
     this.stores.set(id, store);
     this.machines.set(id, sm);

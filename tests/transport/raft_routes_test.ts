@@ -12,10 +12,12 @@ import {
   ClusterMismatch,
   InternalError,
   InvalidMessage,
+  NotAMember,
   PayloadTooLarge,
   RaftError,
   ShuttingDown,
   StorageError,
+  Unreachable,
 } from "../../src/errors.ts";
 import {
   type RaftMessage,
@@ -30,6 +32,7 @@ import { kvSet, MemoryStateMachine } from "../../kv/mod.ts";
 import { MemoryNetwork } from "../../testing/memory_network.ts";
 import { HttpNetwork } from "../../src/transport/http_network.ts";
 import { serveLocal } from "./_serve.ts";
+import { FAST, RuntimeCluster } from "../runtime/_cluster.ts";
 
 const APPEND: RaftRequest = {
   type: "append",
@@ -678,5 +681,60 @@ test("appends bounded in bytes over real HTTP: five 400 KiB writes with a 1 MiB 
   } finally {
     for (const raft of nodes) await raft.shutdown();
     for (const s of servers) await s.close();
+  }
+});
+
+// ---- 410 for senders that are not members (issue 14 §4) -------------------------------
+
+test("raftRoutes: a removed node's pre-vote gets 410 NotAMember naming it, and changes nothing; HttpNetwork reports it as Unreachable caused by NotAMember", async () => {
+  const c = new RuntimeCluster(FAST);
+  try {
+    const leader = await c.bootstrap([1, 2, 3]);
+    const removed = [1, 2, 3].find((id) => id !== leader)!;
+    const member = [1, 2, 3].find((id) => id !== leader && id !== removed)!;
+    c.net.isolate(removed);
+    await c.node(leader).changeMembership({ type: "remove-voters", ids: [removed] });
+    await c.node(leader).clientWrite(kvSet("a", new Uint8Array([1])));
+    await c.node(member).metrics.wait({ timeout: 5000 }).metrics(
+      (m) => m.committed?.index === c.node(leader).metrics.current.committed?.index,
+    );
+    const stale = c.node(removed).metrics.current;
+    const preVote: RaftRequest = {
+      type: "pre-vote",
+      term: stale.currentTerm + 1,
+      candidateId: removed,
+      lastLogId: stale.lastLogId,
+      transfer: false,
+      clusterId: stale.membership.membership.clusterId,
+    };
+    const before = c.node(member).metrics.current;
+    const app = raftRoutes(c.node(member));
+    const res = await app.request("/raft/pre-vote", {
+      method: "POST",
+      headers: { "content-type": "application/cbor" },
+      body: encodeMessage(preVote).slice(),
+    });
+    assert.equal(res.status, 410);
+    const body = await res.json();
+    assert.equal(body.code, "NotAMember");
+    assert.equal(body.nodeId, removed);
+    const after = c.node(member).metrics.current;
+    assert.equal(after.currentTerm, before.currentTerm);
+    assert.deepEqual(after.vote, before.vote);
+    assert.equal(after.currentLeader, leader);
+
+    // The same over a real server, sent by HttpNetwork.
+    const server = await serveLocal(app.fetch);
+    try {
+      const err = await new HttpNetwork().send(member, { addr: server.url }, preVote)
+        .catch((e) => e);
+      assert.ok(err instanceof Unreachable && err.nodeId === member, String(err));
+      assert.ok(err.cause instanceof NotAMember, String(err.cause));
+      assert.equal(err.cause.nodeId, removed);
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await c.shutdown();
   }
 });

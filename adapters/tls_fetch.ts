@@ -30,6 +30,8 @@
 import { ConfigError } from "../src/errors.ts";
 import type { FetchFn } from "../src/transport/http_network.ts";
 
+export type { FetchFn };
+
 /**
  * Options of {@linkcode tlsFetch}.
  *
@@ -58,6 +60,8 @@ export interface TlsFetchOptions {
  * ```ts
  * import type { TlsFetchFn } from "./tls_fetch.ts";
  * import type { FetchFn } from "../src/transport/http_network.ts";
+
+export type { FetchFn };
  * function done(fetch: TlsFetchFn): FetchFn {
  *   fetch.close(); // idempotent; a request sent after it rejects
  *   return fetch;

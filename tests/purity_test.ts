@@ -520,13 +520,18 @@ const LAYER_RULES: readonly ImportRule[] = [
   },
   {
     files: "src/",
-    never: ["adapters/", "kv/", "testing/", "examples/", "bench/", "tests/", "mod.ts"],
+    never: ["adapters/", "kv/", "node/", "testing/", "examples/", "bench/", "tests/", "mod.ts"],
     why: "the library never depends on what is built on it",
+  },
+  {
+    files: "node/",
+    never: ["testing/", "examples/", "bench/", "tests/", "mod.ts"],
+    why: "the deployable node is built from src/, adapters/ and kv/ only",
   },
 ];
 
 /** Where import cycles are not allowed. */
-const ACYCLIC = ["src/", "adapters/", "kv/", "testing/"];
+const ACYCLIC = ["src/", "adapters/", "kv/", "node/", "testing/"];
 
 // ------------------------------------------------------- the rules, enforced
 
@@ -561,8 +566,8 @@ test("purity: the scan covers the real sources", () => {
   assert.doesNotMatch(code, /@example/);
 });
 
-test("layout: src/ imports only downward (foundation ← engine ← runtime ← transport)", () => {
-  const problems = importRuleViolations(realImportGraph(["src"]), LAYER_RULES);
+test("layout: src/ imports only downward (foundation ← engine ← runtime ← transport); node/ above", () => {
+  const problems = importRuleViolations(realImportGraph(["src", "node"]), LAYER_RULES);
   assert.deepEqual(problems, [], `imports against the layering:\n${problems.join("\n")}`);
 });
 
@@ -808,6 +813,8 @@ test("import rules: every rule can fail, and says where", () => {
     "src/errors.ts": `import "../mod.ts";\nimport "../tests/x_test.ts";`,
     "src/clock.ts": `import "../examples/kv.ts";\nimport "../bench/sim.ts";`,
     "adapters/memory.ts": `import "../testing/mod.ts";`, // allowed: no rule on adapters/
+    "src/types.ts": `import "../node/mod.ts";`,
+    "node/start_node.ts": `import "../adapters/mod.ts";\nimport "../examples/kv.ts";`,
   });
   const problems = importRuleViolations(graph, LAYER_RULES);
   const at = (where: string): string[] =>
@@ -832,7 +839,11 @@ test("import rules: every rule can fail, and says where", () => {
   // A computed import cannot be checked, so it is refused.
   assert.deepEqual(at("src/network.ts:1").map((p) => p.split(" (")[0]), [`imports ${COMPUTED}`]);
   assert.equal(at("adapters/memory.ts:1").length, 0);
-  assert.equal(problems.length, 16, problems.join("\n"));
+  // src/ never sees node/; node/ builds on src/, adapters/ and kv/, never on examples/.
+  assert.equal(at("src/types.ts:1").length, 1);
+  assert.equal(at("node/start_node.ts:1").length, 0);
+  assert.equal(at("node/start_node.ts:2").length, 1);
+  assert.equal(problems.length, 18, problems.join("\n"));
   // Each rule was broken at least once.
   for (const rule of LAYER_RULES) {
     assert.ok(problems.some((p) => p.endsWith(`(${rule.why})`)), `never broken: ${rule.why}`);

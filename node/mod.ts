@@ -1,0 +1,44 @@
+/**
+ * `@x/raft/node`: the pieces of a deployable node, for any state machine.
+ *
+ * - {@linkcode parseNodeFlags} / {@linkcode NODE_HELP}: the flags (`--id`,
+ *   `--addr`, `--data`, `--storage`, `--init`, `--join`, `--cluster-id`,
+ *   `--secret`, `--client-token`, `--tls-*`, timing), each also a `RAFT_*`
+ *   environment variable; a bad one throws {@linkcode FlagError};
+ * - {@linkcode startNode}: storage, `Raft` over `HttpNetwork`, an HTTP(S)
+ *   server with the Raft, admin and `/metrics` routes and the application's,
+ *   `--init` / `--join`, and a graceful `stop()` (a leader hands leadership
+ *   over first);
+ * - {@linkcode runNode}: the `main` of a node process (help, exit codes,
+ *   signals, a node that stops by itself exits 1);
+ * - the parts they are made of: {@linkcode serve}, {@linkcode joinCluster},
+ *   {@linkcode handOverLeadership}, {@linkcode onNodeStopped},
+ *   {@linkcode nodeMetrics}.
+ *
+ * A whole replicated key-value server:
+ *
+ * ```ts ignore
+ * import { runNode } from "@x/raft/node";
+ * import { kvRoutes, MemoryStateMachine } from "@x/raft/kv";
+ *
+ * await runNode({
+ *   stateMachine: (snapshots) =>
+ *     snapshots === null ? new MemoryStateMachine() : MemoryStateMachine.open(snapshots),
+ *   routes: (raft, sm, flags) =>
+ *     kvRoutes(raft, sm, flags.clientToken !== undefined ? { token: flags.clientToken } : {}),
+ * }, { name: "kv.ts" });
+ * ```
+ *
+ * Runs under Deno and Bun (this module uses their servers and signals).
+ *
+ * @module
+ */
+
+export * from "./node_flags.ts";
+export * from "./serve.ts";
+export * from "./join_cluster.ts";
+export * from "./leader_handover.ts";
+export * from "./node_stopped.ts";
+export * from "./node_metrics.ts";
+export * from "./start_node.ts";
+export * from "./node_process.ts";

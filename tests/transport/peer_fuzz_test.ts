@@ -28,10 +28,10 @@ import { raftRoutes } from "../../src/transport/raft_routes.ts";
 import { Raft } from "../../src/runtime/raft.ts";
 import type { RaftMetrics } from "../../src/runtime/metrics.ts";
 import { randomSeed } from "../../src/random.ts";
-import type { NodeId, RaftNode } from "../../src/types.ts";
+import { MAX_PEER_TERM, type NodeId, type RaftNode } from "../../src/types.ts";
 import { MemoryLogStore } from "../../adapters/memory.ts";
 import { kvSet, MemoryStateMachine } from "../../kv/mod.ts";
-import { decodeMessage } from "../../src/codec.ts";
+import { decodeMessage, encodeMessage } from "../../src/codec.ts";
 import {
   caseRandom,
   cbor,
@@ -489,6 +489,80 @@ test(
     } finally {
       writing = false;
       await writer.catch(() => {});
+      for (const n of nodes) await n.raft.shutdown();
+      for (const s of servers) await s.close();
+    }
+  },
+);
+
+test(
+  "peer fuzz: one authenticated append at term MAX_PEER_TERM does not stop the cluster electing leaders",
+  {
+    todo: "src/engine/peer_checks.ts refuses every message above MAX_PEER_TERM, so the pre-votes " +
+      "and votes of the cluster's own next election (term MAX_PEER_TERM + 1) are refused by every " +
+      "peer: no leader ever again",
+    timeout: 30_000,
+  },
+  async () => {
+    const nodes: Node[] = [];
+    const servers: { close(): Promise<void> }[] = [];
+    const members = new Map<NodeId, RaftNode>();
+    try {
+      for (const id of [1, 2, 3]) {
+        const sm = new MemoryStateMachine();
+        const raft = await Raft.create({
+          id,
+          config: {
+            electionTimeoutMin: 150,
+            electionTimeoutMax: 300,
+            heartbeatInterval: 30,
+            maxPayloadBytes: 64 * 1024,
+            maxAppendBytes: 512 * 1024,
+          },
+          logStore: new MemoryLogStore(),
+          stateMachine: sm,
+          network: new HttpNetwork({ timeout: 500, secret: SECRET }),
+        });
+        const server = serveLocal(
+          raftRoutes(raft, { secret: SECRET, maxBodyBytes: MAX_BODY }).fetch,
+        );
+        servers.push(server);
+        members.set(id, { addr: server.url });
+        nodes.push({ id, raft, sm, url: server.url });
+      }
+      await nodes[0]!.raft.initialize(members, { clusterId: CLUSTER });
+      await write(nodes, "a", "1");
+      const leader = await leaderOf(nodes);
+      const follower = nodes.find((n) => n.id !== leader.id)!;
+      const m = follower.raft.metrics.current;
+      // The largest term a peer may send, from the leader's id, continuing the follower's log.
+      const res = await fetch(`${follower.url}/raft/append`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/cbor",
+          authorization: `Bearer ${SECRET}`,
+          "x-raft-to": String(follower.id),
+        },
+        body: encodeMessage({
+          type: "append",
+          clusterId: CLUSTER,
+          term: MAX_PEER_TERM,
+          leaderId: leader.id,
+          prevLogId: m.lastLogId,
+          entries: [],
+          leaderCommit: m.committed?.index ?? 0,
+          round: 1,
+        }).slice(),
+      });
+      await res.arrayBuffer();
+      // The cluster must still elect a leader (at a term above MAX_PEER_TERM) and commit.
+      const elected = await nodes[0]!.raft.metrics.wait({ timeout: 5000 }).metrics(
+        (x) => x.currentLeader !== null && x.currentTerm > MAX_PEER_TERM,
+        "a leader above MAX_PEER_TERM",
+      );
+      assert.ok(elected.currentTerm > MAX_PEER_TERM);
+      await write(nodes, "b", "2");
+    } finally {
       for (const n of nodes) await n.raft.shutdown();
       for (const s of servers) await s.close();
     }

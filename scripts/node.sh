@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs a node of the replicated key-value example (examples/kv.ts) under Deno,
 # installing the toolchain first on a fresh clone. With no arguments: the
-# single-node demo on http://127.0.0.1:8001 (`--init`, a cluster of one you can
-# write to at once). Otherwise the arguments go to the example as they are
-# (`--help` lists the flags); a node joining a cluster is started without --init:
-#   npm run node -- --id 2 --port 8002 --peers 1=http://127.0.0.1:8001,2=http://127.0.0.1:8002
+# quick-start demo, node 1 forming a cluster of its own (--init) on
+# http://127.0.0.1:21001 with its data in ./data/node-1. Otherwise the
+# arguments go to the example as they are (`--help` lists the flags), e.g. a
+# second node joining the first:
+#   npm run node -- --id 2 --join 127.0.0.1:21001
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 bash scripts/setup.sh >&2 || exit 1

@@ -1,0 +1,161 @@
+// startNode and its lifecycle, in one process over real HTTP on 127.0.0.1
+// (memory storage; the process-level behaviour is in the e2e tests).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { parseNodeFlags } from "../../node/node_flags.ts";
+import { type NodeApp, type RunningNode, startNode } from "../../node/start_node.ts";
+import { onNodeStopped } from "../../node/node_stopped.ts";
+import { handOverTarget } from "../../node/leader_handover.ts";
+import { kvRoutes, kvSet, MemoryStateMachine } from "../../kv/mod.ts";
+import { MemoryLogStore } from "../../adapters/memory.ts";
+import { Raft } from "../../src/runtime/raft.ts";
+import type { RaftError } from "../../src/errors.ts";
+import { MemoryNetwork } from "../../testing/memory_network.ts";
+
+const APP: NodeApp<MemoryStateMachine> = {
+  stateMachine: (snapshots) =>
+    snapshots === null ? new MemoryStateMachine() : MemoryStateMachine.open(snapshots),
+  routes: (raft, sm) => {
+    const app = new Hono();
+    app.get("/app", (c) => c.text("app"));
+    app.route("/", kvRoutes(raft, sm));
+    return app;
+  },
+};
+
+const FLAGS = ["--storage", "memory", "--addr", "127.0.0.1:0", "--heartbeat", "20"];
+
+test(
+  "startNode: --init on memory storage serves the Raft, admin, /metrics and app routes; stop closes it",
+  {
+    timeout: 20_000,
+  },
+  async () => {
+    const node = await startNode(parseNodeFlags(["--init", ...FLAGS, "--secret", "s"]), APP);
+    try {
+      assert.match(node.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      await node.raft.metrics.wait({ timeout: 5000 }).role("leader");
+      assert.equal(await fetch(`${node.url}/app`).then((r) => r.text()), "app");
+      assert.equal((await fetch(`${node.url}/ready`)).status, 200);
+      const peer = await fetch(`${node.url}/raft/vote`, {
+        method: "POST",
+        headers: { "content-type": "application/cbor" },
+        body: new Uint8Array([0xa0]),
+      });
+      assert.equal(peer.status, 401, "the secret reaches raftRoutes");
+      await peer.body?.cancel();
+      const admin = await fetch(`${node.url}/cluster/metrics`);
+      assert.equal(admin.status, 401, "and adminRoutes");
+      await admin.body?.cancel();
+      const m = await fetch(`${node.url}/metrics`).then((r) => r.json());
+      assert.deepEqual(m.membership.nodes, { "1": node.url });
+    } finally {
+      const report = await node.stop();
+      assert.deepEqual(report, { handedTo: null }, "alone: nobody to hand over to");
+    }
+    await assert.rejects(fetch(`${node.url}/health`).then((r) => r.text()), "closed");
+    assert.equal(node.raft.metrics.current.state, "shutdown");
+  },
+);
+
+test(
+  "startNode: without --init or --join, a new node waits to be added (not ready)",
+  {
+    timeout: 20_000,
+  },
+  async () => {
+    const waiting = await startNode(parseNodeFlags(FLAGS), APP);
+    try {
+      assert.equal(waiting.raft.isInitialized(), false);
+      const ready = await fetch(`${waiting.url}/ready`);
+      assert.equal(ready.status, 503);
+      await ready.body?.cancel();
+    } finally {
+      await waiting.stop();
+    }
+  },
+);
+
+test(
+  "startNode: --join forms a cluster; stopping the leader hands leadership to the most caught-up voter",
+  {
+    timeout: 30_000,
+  },
+  async () => {
+    const timing = ["--election-timeout", "300-600"];
+    const nodes: RunningNode<MemoryStateMachine>[] = [];
+    try {
+      const n1 = await startNode(parseNodeFlags(["--init", ...FLAGS, ...timing]), APP);
+      nodes.push(n1);
+      await n1.raft.metrics.wait({ timeout: 5000 }).role("leader");
+      for (const id of [2, 3]) {
+        nodes.push(
+          await startNode(
+            parseNodeFlags(["--id", String(id), "--join", n1.url, ...FLAGS, ...timing]),
+            APP,
+          ),
+        );
+      }
+      await n1.raft.clientWrite(kvSet("k", "v"));
+      const voters = n1.raft.metrics.current.membership.membership.configs[0];
+      assert.deepEqual([...(voters ?? [])].sort(), [1, 2, 3]);
+      // Wait until both followers caught up, so either may be the target.
+      await n1.raft.metrics.wait({ timeout: 5000 }).metrics((m) =>
+        [2, 3].every((id) => (m.replication?.get(id)?.matched?.index ?? 0) >= m.lastLogIndex)
+      );
+      const target = handOverTarget(n1.raft);
+      assert.ok(target === 2 || target === 3, `target ${target}`);
+      const report = await n1.stop();
+      assert.equal(report.handedTo, target);
+      const next = nodes.find((n) => n.raft.id === target)!;
+      assert.equal(next.raft.metrics.current.state, "leader");
+      await next.raft.clientWrite(kvSet("k", "after"));
+    } finally {
+      for (const node of nodes) await node.stop();
+    }
+  },
+);
+
+test(
+  "onNodeStopped: called once when the storage fails, with the StorageError; not after unwatching",
+  {
+    timeout: 20_000,
+  },
+  async () => {
+    class FailingStore extends MemoryLogStore {
+      fail = false;
+      override append(entries: Parameters<MemoryLogStore["append"]>[0]): Promise<void> | void {
+        if (this.fail) throw new Error("disk on fire");
+        return super.append(entries);
+      }
+    }
+    const logStore = new FailingStore();
+    const raft = await Raft.create({
+      id: 1,
+      config: { electionTimeoutMin: 60, electionTimeoutMax: 120, heartbeatInterval: 15 },
+      logStore,
+      stateMachine: new MemoryStateMachine(),
+      network: new MemoryNetwork().client(1),
+    });
+    try {
+      const seen: RaftError[] = [];
+      const unwatched: RaftError[] = [];
+      onNodeStopped(raft, (e) => seen.push(e));
+      onNodeStopped(raft, (e) => unwatched.push(e))();
+      await raft.initialize([1]);
+      await raft.metrics.wait({ timeout: 5000 }).role("leader");
+      assert.equal(seen.length, 0);
+      logStore.fail = true;
+      await assert.rejects(raft.clientWrite(kvSet("x", "1")));
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0]!.code, "StorageError");
+      assert.match(seen[0]!.message, /disk on fire|append/);
+      await raft.shutdown();
+      assert.equal(seen.length, 1, "once");
+      assert.equal(unwatched.length, 0);
+    } finally {
+      await raft.shutdown();
+    }
+  },
+);

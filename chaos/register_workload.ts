@@ -1,0 +1,211 @@
+/**
+ * The chaos clients: concurrent loops doing register operations on a few
+ * keys through the KV API — write, compare-and-set, delete, linearizable
+ * read, lease read — each recorded in a {@linkcode HistoryRecorder}
+ * (invoke just before sending, then ok / fail / unknown), plus writes of
+ * unique keys whose acknowledgement is remembered, to check after healing
+ * that every acknowledged write is there.
+ *
+ * @module
+ */
+
+import { SeededRandom } from "../src/random.ts";
+import type {
+  HistoryRecorder,
+  RegisterInput,
+  RegisterOutput,
+  RegisterValue,
+} from "../testing/linearizability.ts";
+import type { KvClient, KvOutcome, ReadMode } from "./kv_client.ts";
+import { sleep } from "./sleep.ts";
+
+/** The register history of a chaos run. */
+export type ChaosHistory = HistoryRecorder<RegisterInput, RegisterOutput>;
+
+/**
+ * What the harness remembers of one operation beside the history.
+ *
+ * @example
+ * ```ts
+ * import type { OperationNote } from "./register_workload.ts";
+ * const n: OperationNote = { kind: "lease-read", node: "http://127.0.0.1:9001", reason: "" };
+ * ```
+ */
+export interface OperationNote {
+  /** `write`, `cas`, `delete`, `read`, `lease-read`. */
+  readonly kind: string;
+  /** The URL that answered last. */
+  readonly node: string;
+  /** Why it failed or is unknown ("" when ok). */
+  readonly reason: string;
+}
+
+/**
+ * The workload's parameters.
+ *
+ * @example
+ * ```ts ignore
+ * const options: RegisterWorkloadOptions = { seed: 1, clients: 4, keys: 3, client, targets,
+ *   history, stop: controller.signal };
+ * ```
+ */
+export interface RegisterWorkloadOptions {
+  /** Seeds every client's choices. */
+  readonly seed: number;
+  /** Concurrent clients. */
+  readonly clients: number;
+  /** Keys of the registers (`r0`, `r1`, …). */
+  readonly keys: number;
+  /** The HTTP client. */
+  readonly client: KvClient;
+  /** The base URLs a client may send to (read at each operation). */
+  readonly targets: () => readonly string[];
+  /** Where operations are recorded. */
+  readonly history: ChaosHistory;
+  /** Ends the loops (each finishes its operation in flight). */
+  readonly stop: AbortSignal;
+  /** Pause between a client's operations, ms: up to this; default 20. */
+  readonly thinkMs?: number;
+}
+
+/**
+ * What the workload did.
+ *
+ * @example
+ * ```ts
+ * import type { WorkloadResult } from "./register_workload.ts";
+ * const r: WorkloadResult = { notes: new Map(), acknowledged: new Map([["u-0-1", "v"]]),
+ *   unsure: new Set() };
+ * ```
+ */
+export interface WorkloadResult {
+  /** Per history operation id. */
+  readonly notes: Map<number, OperationNote>;
+  /** Unique keys whose write was acknowledged, with their value. */
+  readonly acknowledged: Map<string, string>;
+  /** Unique keys whose write's outcome is unknown. */
+  readonly unsure: Set<string>;
+}
+
+/** The key of register `i`. */
+export function registerKey(i: number): string {
+  return `r${i}`;
+}
+
+/**
+ * Runs the clients until `stop`; resolves when every loop has ended.
+ *
+ * @example
+ * ```ts ignore
+ * const result = await runRegisterWorkload(options);
+ * ```
+ */
+export async function runRegisterWorkload(
+  options: RegisterWorkloadOptions,
+): Promise<WorkloadResult> {
+  const result: WorkloadResult = {
+    notes: new Map(),
+    acknowledged: new Map(),
+    unsure: new Set(),
+  };
+  const loops: Promise<void>[] = [];
+  for (let c = 0; c < options.clients; c++) {
+    loops.push(_clientLoop(c, options, result));
+  }
+  await Promise.all(loops);
+  return result;
+}
+
+async function _clientLoop(
+  c: number,
+  o: RegisterWorkloadOptions,
+  result: WorkloadResult,
+): Promise<void> {
+  const rnd = new SeededRandom(o.seed * 1_000 + c);
+  const seen = new Map<string, RegisterValue>();
+  const think = o.thinkMs ?? 20;
+  for (let n = 0; !o.stop.aborted && n < 10_000_000; n++) {
+    const targets = o.targets();
+    if (targets.length === 0) {
+      await sleep(100);
+      continue;
+    }
+    const base = targets[rnd.int(0, targets.length)]!;
+    const key = registerKey(rnd.int(0, o.keys));
+    const value = `c${c}-${n}`;
+    const x = rnd.next();
+    if (x < 0.05) {
+      const unique = `u-c${c}-${n}`;
+      const out = await o.client.write(base, unique, value);
+      if (out.status === "ok") result.acknowledged.set(unique, value);
+      else if (out.status === "unknown") result.unsure.add(unique);
+    } else if (x < 0.35 || (x < 0.55 && !o.client.api.cas)) {
+      await _record(
+        o,
+        result,
+        c,
+        key,
+        { type: "write", value },
+        "write",
+        () => o.client.write(base, key, value),
+      );
+    } else if (x < 0.55) {
+      const from = seen.get(key) ?? null;
+      await _record(
+        o,
+        result,
+        c,
+        key,
+        { type: "cas", from, to: value },
+        "cas",
+        () => o.client.cas(base, key, from, value),
+      );
+    } else if (x < 0.6) {
+      await _record(
+        o,
+        result,
+        c,
+        key,
+        { type: "write", value: null },
+        "delete",
+        () => o.client.remove(base, key),
+      );
+    } else {
+      const mode: ReadMode = x < 0.85 ? "linearizable" : "lease";
+      const out = await _record(
+        o,
+        result,
+        c,
+        key,
+        { type: "read" },
+        mode === "lease" ? "lease-read" : "read",
+        () => o.client.read(base, key, mode),
+      );
+      if (out.status === "ok") seen.set(key, out.output);
+    }
+    await sleep(rnd.int(0, think + 1));
+  }
+}
+
+async function _record<O extends RegisterOutput>(
+  o: RegisterWorkloadOptions,
+  result: WorkloadResult,
+  client: number,
+  key: string,
+  input: RegisterInput,
+  kind: string,
+  call: () => Promise<KvOutcome<O>>,
+): Promise<KvOutcome<O>> {
+  const id = o.history.invoke(client, input, key);
+  let out: KvOutcome<O>;
+  try {
+    out = await call();
+  } catch (e) {
+    out = { status: "unknown", reason: `client error: ${String(e)}`, node: "" };
+  }
+  if (out.status === "ok") o.history.ok(id, out.output);
+  else if (out.status === "fail") o.history.fail(id);
+  else o.history.unknown(id);
+  result.notes.set(id, { kind, node: out.node, reason: out.status === "ok" ? "" : out.reason });
+  return out;
+}

@@ -3,8 +3,9 @@
  * state machine in chunks and installs received snapshots, strictly in the
  * order the engine asked for them; answers the client writes and releases
  * the reads each step covers; builds snapshots (on demand, and when the
- * snapshot policy says enough entries were applied since the last) and has
- * the log purged behind them. It runs synchronously while the log cache
+ * snapshot policy says enough entries were applied since the last: checked
+ * as applies finish and again when a build ends) and has the log purged
+ * behind them. It runs synchronously while the log cache
  * holds the entries and the state machine answers with an array, and waits
  * for whatever returns a promise.
  *
@@ -114,6 +115,11 @@ export class ApplyWorker<R> {
     this.#host = host;
     this.#appliedIndex = appliedIndex;
     this.#snapshotIndex = snapshotIndex;
+  }
+
+  /** Whether a snapshot is being built. */
+  get building(): boolean {
+    return this.#building !== null;
   }
 
   /** The last index the state machine applied (or installed a snapshot up to). */
@@ -252,7 +258,7 @@ export class ApplyWorker<R> {
   /** Builds a snapshot when the policy says enough entries were applied since the last. */
   #maybeSnapshot(): void {
     const policy = this.#host.config.snapshotPolicy;
-    if (policy.kind !== "logs-since-last" || this.#building !== null) return;
+    if (policy.kind !== "logs-since-last" || this.#building !== null || this.#closed) return;
     if (this.#appliedIndex - this.#snapshotIndex < policy.logs) return;
     this.buildSnapshot().catch((e) => {
       this.#host.logger.warn("snapshot failed", { error: String(e) });
@@ -285,6 +291,9 @@ export class ApplyWorker<R> {
         this.#building = null;
       }
     })();
+    // Entries applied while it was built may already call for the next one: the policy is
+    // otherwise checked only as applies finish, and a node may be idle by then.
+    building.then(() => this.#maybeSnapshot(), () => {});
     this.#building = building;
     return building;
   }

@@ -66,6 +66,7 @@ import { PeerRequests } from "./peer_requests.ts";
 import { PeerSender } from "./peer_sender.ts";
 import { PendingReads, type ReadPolicy } from "./pending_reads.ts";
 import { recover, type Recovered } from "./recovery.ts";
+import { YieldGuard } from "./yield_guard.ts";
 
 export type { ClientWriteResult } from "./client_writes.ts";
 export type { Logger } from "./logger.ts";
@@ -186,6 +187,12 @@ export class Raft<R = unknown> {
   #membershipLogId: LogId | null | undefined = undefined;
   #lastRole = "";
   readonly #turnFn = (): void => this.#turn();
+  /** Decides when a turn must be a macrotask, so that I/O waiting on the event loop runs. */
+  readonly #yields: YieldGuard;
+  readonly #macrotaskTurnFn = (): void => {
+    this.#yields.macrotask();
+    this.#turn();
+  };
   readonly #buildFn = (): RaftMetrics => this.#buildMetrics();
 
   private constructor(opts: RaftOptions<R>, node: Recovered) {
@@ -199,6 +206,7 @@ export class Raft<R = unknown> {
     this.#engine = engine;
     this.#random = node.random;
     this.#timer = new DeadlineTimer(node.clock, () => this.#schedule());
+    this.#yields = new YieldGuard(node.clock);
     const io = new LogIo(
       opts.logStore,
       // A store that completes synchronously reports during the turn's #execute: the engine
@@ -543,6 +551,7 @@ export class Raft<R = unknown> {
     const err = new ShuttingDown();
     // Outgoing calls (requests, snapshot transfers) are aborted, not left running.
     this.#sender.close(err);
+    this.#yields.stop();
     this.#rejectAll(err);
     await this.#io.idle();
     await this.#logStore.close();
@@ -559,6 +568,12 @@ export class Raft<R = unknown> {
   #schedule(): void {
     if (this.#scheduled || this.#stopped) return;
     this.#scheduled = true;
+    // While a snapshot is built (its I/O waits on the event loop), turns that have run
+    // back to back as microtasks for a while give way: this one goes through a timer.
+    if (this.#yields.shouldYield(this.#apply.building)) {
+      this.#clock.setTimer(0, this.#macrotaskTurnFn);
+      return;
+    }
     queueMicrotask(this.#turnFn);
   }
 
@@ -712,6 +727,7 @@ export class Raft<R = unknown> {
     this.#stopped = true;
     this.#timer.stop();
     this.#sender.close(fatal);
+    this.#yields.stop();
     this.#rejectAll(this.#fatal);
     this.metrics.publish(this.#buildMetrics());
   }

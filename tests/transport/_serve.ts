@@ -1,6 +1,6 @@
 // Real HTTP servers for transport tests: the example's runtime-detecting
-// serve() (Bun.serve under Bun, Deno.serve under Deno), on 127.0.0.1 only.
-import { type FetchHandler, serve, type Server } from "../../examples/kv.ts";
+// serve() of node/serve.ts (Bun.serve under Bun, Deno.serve under Deno), on 127.0.0.1 only.
+import { type FetchHandler, serve, type Server } from "../../node/serve.ts";
 
 export type { Server };
 

@@ -19,6 +19,10 @@ const APP: NodeApp<MemoryStateMachine> = {
   routes: (raft, sm) => {
     const app = new Hono();
     app.get("/app", (c) => c.text("app"));
+    app.get("/slow", async (c) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return c.text("done");
+    });
     app.route("/", kvRoutes(raft, sm));
     return app;
   },
@@ -58,6 +62,19 @@ test(
     assert.equal(node.raft.metrics.current.state, "shutdown");
   },
 );
+
+test("startNode: stop() answers the requests in flight, then refuses new ones", {
+  timeout: 20_000,
+}, async () => {
+  const node = await startNode(parseNodeFlags(["--init", ...FLAGS]), APP);
+  await node.raft.metrics.wait({ timeout: 5000 }).role("leader");
+  const inFlight = fetch(`${node.url}/slow`).then(async (r) => [r.status, await r.text()]);
+  await new Promise((r) => setTimeout(r, 100));
+  const stopped = node.stop();
+  assert.deepEqual(await inFlight, [200, "done"]);
+  await stopped;
+  await assert.rejects(fetch(`${node.url}/health`).then((r) => r.text()));
+});
 
 test(
   "startNode: without --init or --join, a new node waits to be added (not ready)",

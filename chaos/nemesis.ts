@@ -66,7 +66,8 @@ export interface FaultLog {
 
 /**
  * Injects faults until `stop`: a quiet gap of `gapMs` (seeded, uniform),
- * then one fault of a nemesis chosen at seeded random, and so on.
+ * then one fault, and so on; the nemeses take turns in rounds, each round
+ * in a seeded random order (so every kind is injected in a short run).
  *
  * @example
  * ```ts ignore
@@ -82,10 +83,12 @@ export async function runNemesisSchedule(
   const log: FaultLog = { counts: new Map(), lines: [] };
   if (nemeses.length === 0) return log;
   const { cluster, rnd } = context;
+  let round: Nemesis[] = [];
   for (let i = 0; i < 100_000; i++) {
     await sleepUnless(rnd.int(gapMs[0], gapMs[1] + 1), stop);
     if (stop.aborted) break;
-    const nemesis = nemeses[rnd.int(0, nemeses.length)]!;
+    if (i % nemeses.length === 0) round = _shuffled(nemeses, rnd);
+    const nemesis = round[i % nemeses.length]!;
     let what: string | null;
     try {
       what = await nemesis.inject(context);
@@ -102,4 +105,13 @@ export async function runNemesisSchedule(
     }
   }
   return log;
+}
+
+function _shuffled<T>(items: readonly T[], rnd: SeededRandom): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = rnd.int(0, i + 1);
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
 }

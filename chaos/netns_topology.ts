@@ -175,6 +175,11 @@ export class NetnsTopology implements NodePlacement {
     for (const ns of this.#nodes.values()) deleteNamespace(ns);
     this.#nodes.clear();
     deleteNamespace(this.hub);
+    try {
+      _run(["ip", "link", "delete", this.#hostIf()]);
+    } catch {
+      // gone with the hub's end
+    }
   }
 }
 

@@ -134,42 +134,23 @@ async function _clientLoop(
     const key = registerKey(rnd.int(0, o.keys));
     const value = `c${c}-${n}`;
     const x = rnd.next();
+    let status: string;
     if (x < 0.05) {
       const unique = `u-c${c}-${n}`;
       const out = await o.client.write(base, unique, value);
       if (out.status === "ok") result.acknowledged.set(unique, value);
       else if (out.status === "unknown") result.unsure.add(unique);
+      status = out.status;
     } else if (x < 0.35 || (x < 0.55 && !o.client.api.cas)) {
-      await _record(
-        o,
-        result,
-        c,
-        key,
-        { type: "write", value },
-        "write",
-        () => o.client.write(base, key, value),
-      );
+      status = (await _record(o, result, c, key, { type: "write", value }, "write", () =>
+        o.client.write(base, key, value))).status;
     } else if (x < 0.55) {
       const from = seen.get(key) ?? null;
-      await _record(
-        o,
-        result,
-        c,
-        key,
-        { type: "cas", from, to: value },
-        "cas",
-        () => o.client.cas(base, key, from, value),
-      );
+      status = (await _record(o, result, c, key, { type: "cas", from, to: value }, "cas", () =>
+        o.client.cas(base, key, from, value))).status;
     } else if (x < 0.6) {
-      await _record(
-        o,
-        result,
-        c,
-        key,
-        { type: "write", value: null },
-        "delete",
-        () => o.client.remove(base, key),
-      );
+      status = (await _record(o, result, c, key, { type: "write", value: null }, "delete", () =>
+        o.client.remove(base, key))).status;
     } else {
       const mode: ReadMode = x < 0.85 ? "linearizable" : "lease";
       const out = await _record(
@@ -182,8 +163,11 @@ async function _clientLoop(
         () => o.client.read(base, key, mode),
       );
       if (out.status === "ok") seen.set(key, out.output);
+      status = out.status;
     }
-    await sleep(rnd.int(0, think + 1));
+    // After an operation that did not complete, back off (a 503 asks for it).
+    const backoff = status === "ok" ? 0 : 100;
+    await sleep(rnd.int(0, think + 1) + backoff);
   }
 }
 

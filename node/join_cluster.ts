@@ -33,6 +33,8 @@ export class JoinError extends RaftError {
   readonly error: string;
 
   /**
+   * A failed join.
+   *
    * @param method `GET` or `POST`
    * @param url the URL called
    * @param status the HTTP status, 0 when unreachable
@@ -60,6 +62,7 @@ export class JoinError extends RaftError {
     this.error = error;
   }
 
+  /** The structured fields of `toJSON()`. */
   protected override fields(): Record<string, unknown> {
     return { method: this.method, url: this.url, status: this.status, error: this.error };
   }

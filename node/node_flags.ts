@@ -31,6 +31,8 @@ export class FlagError extends RaftError {
   readonly flag: string;
 
   /**
+   * A flag error.
+   *
    * @param flag the offending flag
    * @param message what is wrong, on one line
    */
@@ -39,6 +41,7 @@ export class FlagError extends RaftError {
     this.flag = flag;
   }
 
+  /** The structured fields of `toJSON()`. */
   protected override fields(): Record<string, unknown> {
     return { flag: this.flag };
   }

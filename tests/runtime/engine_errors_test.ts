@@ -11,6 +11,7 @@ import {
   InternalError,
   InvalidMessage,
   LearnerNotFound,
+  NotAMember,
   NotInMembers,
   QuorumNotEnough,
 } from "../../src/errors.ts";
@@ -109,4 +110,8 @@ test("engine errors: refused peer requests", () => {
   const tooHigh = refusalError({ kind: "term-too-high", term: 99, max: 10 });
   assert.ok(tooHigh instanceof InvalidMessage);
   assert.match(tooHigh.reason, /term 99 exceeds .* 10/);
+  const gone = refusalError({ kind: "not-a-member", from: 4 });
+  assert.ok(gone instanceof NotAMember);
+  assert.equal(gone.nodeId, 4);
+  assert.deepEqual(gone.toJSON(), { code: "NotAMember", message: gone.message, nodeId: 4 });
 });

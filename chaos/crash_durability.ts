@@ -138,7 +138,11 @@ export async function runCrashDurability(
     const writer = async (w: number): Promise<void> => {
       const r = new SeededRandom(o.seed * 1000 + w);
       for (let n = 0; !stop.signal.aborted && n < 10_000_000; n++) {
-        const members = cluster.members();
+        const members = cluster.members().filter((m) => m.serving);
+        if (members.length === 0) {
+          await sleepUnless(100, stop.signal);
+          continue;
+        }
         const target = members[r.int(0, members.length)]!.url;
         const key = `d-w${w}-${n}`;
         const out = await client.write(target, key, `${n}`);
@@ -147,7 +151,7 @@ export async function runCrashDurability(
           acknowledged.set(key, `${n}`);
           since.push(key);
         }
-        await sleepUnless(r.int(0, 10), stop.signal);
+        await sleepUnless(r.int(0, 10) + (out.status === "ok" ? 0 : 100), stop.signal);
       }
     };
     const writers = Array.from({ length: o.writers ?? 3 }, (_, w) => writer(w));

@@ -236,6 +236,12 @@ async function _readLayout(path: string, seq: number): Promise<_Layout> {
 /** A stream of a snapshot file's data, checking its CRC at the end. */
 function _dataStream(layout: _Layout, chunkSize: number): ReadableStream<Uint8Array> {
   let fh: FileHandle | null = null;
+  let cancelled = false;
+  // The open or read in progress: a cancel that arrives meanwhile closes the
+  // file once it is done (closing a handle under a pending read, or never
+  // closing one whose open was still pending, makes Bun kill the process when
+  // the handle is garbage-collected).
+  let busy: Promise<unknown> = Promise.resolve();
   let position = layout.dataStart;
   let remaining = layout.size;
   let crc = 0;
@@ -244,10 +250,17 @@ function _dataStream(layout: _Layout, chunkSize: number): ReadableStream<Uint8Ar
     fh = null;
     await f?.close().catch(() => {});
   };
+  const cancel = async (): Promise<void> => {
+    cancelled = true;
+    await busy.catch(() => {});
+    await release();
+  };
   return new ReadableStream<Uint8Array>({
     async start() {
+      const opening = open(layout.path, "r");
+      busy = opening;
       try {
-        fh = await open(layout.path, "r");
+        fh = await opening;
       } catch (e) {
         throw _fail(
           "snapshot read",
@@ -257,12 +270,19 @@ function _dataStream(layout: _Layout, chunkSize: number): ReadableStream<Uint8Ar
           e,
         );
       }
+      if (cancelled) await release();
     },
     async pull(controller) {
       try {
-        if (fh === null) throw new Error("the stream is closed");
+        if (fh === null || cancelled) throw new Error("the stream is closed");
         const n = Math.min(chunkSize, remaining);
-        const chunk = n === 0 ? new Uint8Array(0) : await _readAt(fh, n, position);
+        const reading = n === 0 ? Promise.resolve(new Uint8Array(0)) : _readAt(fh, n, position);
+        busy = reading;
+        const chunk = await reading;
+        if (cancelled) {
+          await release();
+          return;
+        }
         crc = crc32(chunk, crc);
         position += n;
         remaining -= n;
@@ -286,7 +306,7 @@ function _dataStream(layout: _Layout, chunkSize: number): ReadableStream<Uint8Ar
           : _fail("snapshot read", `snapshot file ${layout.path}: cannot be read`, e);
       }
     },
-    cancel: release,
+    cancel,
   }, { highWaterMark: 1 });
 }
 

@@ -24,7 +24,6 @@ import type { NodeOptions, NodeStorageFlag } from "./node_flags.ts";
 import { nodeMetrics } from "./node_metrics.ts";
 import { onNodeStopped } from "./node_stopped.ts";
 import { serve, type Server } from "./serve.ts";
-import { guardSnapshotStore } from "./_snapshot_guard.ts";
 
 /**
  * What the state machine `S` answers to a write: the `R` of its
@@ -202,9 +201,7 @@ export async function startNode<S extends StateMachine<unknown>>(
         : { kind: _storageKind(options.storage), path: options.data },
     );
     cleanups.push(() => storage.close());
-    const stateMachine = await app.stateMachine(
-      storage.snapshotStore === null ? null : guardSnapshotStore(storage.snapshotStore),
-    );
+    const stateMachine = await app.stateMachine(storage.snapshotStore);
     const raft = await Raft.create<ResponseOf<S>>({
       id: options.id,
       config: options.config,

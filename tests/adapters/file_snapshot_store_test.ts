@@ -147,6 +147,34 @@ test(`${label}: a handle opened after its snapshot was replaced errors with Stor
     await store.close();
   }));
 
+test(`${label}: a data stream cancelled at any point closes its file (no handle left to the GC)`, () =>
+  withDir("snap", async (dir) => {
+    // Bun ends the process when it garbage-collects an unclosed FileHandle: a
+    // snapshot transfer to a peer that refuses at once cancels the stream
+    // before its file was even opened. Count this process's open descriptors.
+    const fds = async (): Promise<number> => (await readdir("/proc/self/fd")).length;
+    const store = await openFileSnapshotStore(dir);
+    await store.write(meta(1, "a"), bytesToStream(bytes(100, 1), 10));
+    const snap = await store.current();
+    const before = await fds();
+    for (let i = 0; i < 20; i++) {
+      await snap!.open().cancel("at once"); // before start() opened the file
+      const reader = snap!.open().getReader();
+      const pending = reader.read(); // cancelled while opening / reading
+      await reader.cancel("during a read");
+      await pending.catch(() => {});
+      const partial = snap!.open().getReader();
+      await partial.read();
+      await partial.cancel("between reads");
+    }
+    // Closing is asynchronous: let it finish (bounded).
+    for (let i = 0; i < 50 && (await fds()) > before; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(await fds(), before, "every cancelled stream closed its file");
+    await store.close();
+  }));
+
 test(`${label}: close() abandons a write in progress: stream cancelled, promise rejected, file deleted`, () =>
   withDir("snap", async (dir) => {
     const store = await openFileSnapshotStore(dir);

@@ -30,7 +30,7 @@ import type { NodeId, RaftNode } from "../src/types.ts";
 import { SeededRandom } from "../src/random.ts";
 import { MemoryLogStore } from "../adapters/memory.ts";
 import { LargeSnapshotStateMachine } from "../testing/large_snapshot_state_machine.ts";
-import { serve } from "../examples/kv.ts";
+import { serve } from "../node/serve.ts";
 
 const MiB = 1024 * 1024;
 const args = process.argv.slice(2);

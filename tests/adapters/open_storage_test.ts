@@ -8,8 +8,8 @@ import {
   STORAGE_FILES,
   type StorageKind,
 } from "../../adapters/mod.ts";
-import { parseKvArgs, startKvNode } from "../../examples/kv.ts";
-import { FAST } from "../runtime/_cluster.ts";
+import { type NodeApp, parseNodeFlags, startNode } from "../../node/mod.ts";
+import { kvRoutes, MemoryStateMachine } from "../../kv/mod.ts";
 import { IS_BUN, IS_DENO, range, rejection, withDir } from "./_durable.ts";
 
 const durable: "deno-kv" | "bun-sqlite" = IS_BUN ? "bun-sqlite" : "deno-kv";
@@ -70,11 +70,18 @@ test("openStorage: refuses a data dir that holds only the other runtime's store"
     assert.equal(existsSync(`${dir}/${STORAGE_FILES[durable]}`), false);
   }));
 
-test("openStorage in examples/kv.ts: a node restarted on its --data dir keeps its data", () =>
+test("openStorage in a node (@x/raft/node, as examples/kv.ts runs it): a node restarted on its --data dir keeps its data", () =>
   withDir("open-storage", async (dir) => {
-    const options = parseKvArgs(["--port", "0", "--init", "--data", `${dir}/node-1`]);
+    const options = parseNodeFlags([
+      ...["--addr", "127.0.0.1:0", "--init", "--data", `${dir}/node-1`],
+      ...["--heartbeat", "15", "--election-timeout", "60-120"],
+    ]);
     assert.equal(options.data, `${dir}/node-1`);
-    const first = await startKvNode({ ...options, config: FAST });
+    const app: NodeApp<MemoryStateMachine> = {
+      stateMachine: (s) => s === null ? new MemoryStateMachine() : MemoryStateMachine.open(s),
+      routes: (raft, sm) => kvRoutes(raft, sm),
+    };
+    const first = await startNode(options, app);
     try {
       await first.raft.metrics.wait({ timeout: 5000 }).role("leader");
       for (const [k, v] of [["a", "1"], ["b", "2"], ["a", "3"]] as const) {
@@ -83,15 +90,15 @@ test("openStorage in examples/kv.ts: a node restarted on its --data dir keeps it
         await res.body?.cancel();
       }
     } finally {
-      await first.close();
+      await first.stop();
     }
-    const second = await startKvNode({ ...options, config: FAST });
+    const second = await startNode(options, app);
     try {
       await second.raft.metrics.wait({ timeout: 5000 }).role("leader");
       assert.equal(await (await fetch(`${second.url}/kv/a`)).text(), "3");
       assert.equal(await (await fetch(`${second.url}/kv/b`)).text(), "2");
       assert.ok(second.raft.metrics.current.currentTerm >= 2, "the term survived the restart");
     } finally {
-      await second.close();
+      await second.stop();
     }
   }));

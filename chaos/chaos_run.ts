@@ -26,6 +26,7 @@ import { loopbackPlacement, type NodePlacement } from "./node_placement.ts";
 import { openNetnsTopology } from "./netns_topology.ts";
 import { partitionNemesis } from "./partition_nemesis.ts";
 import { PROCESS_NEMESES } from "./process_nemeses.ts";
+import { wipeNemesis } from "./wipe_nemesis.ts";
 import { type OperationNote, registerKey, runRegisterWorkload } from "./register_workload.ts";
 import { failureReport, summaryLine } from "./run_report.ts";
 import { cleanupStale, PidRegistry } from "./stale_cleanup.ts";
@@ -52,7 +53,7 @@ export interface ChaosRunOptions {
   readonly seconds: number;
   /** Seeds every choice. */
   readonly seed: number;
-  /** Nemeses by name: kill, pause, transfer, membership, partition. */
+  /** Nemeses by name: kill, pause, transfer, membership, partition, wipe. */
   readonly nemeses: readonly string[];
   /** Concurrent clients; default 4. */
   readonly clients?: number;
@@ -159,7 +160,8 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     nemeses.push(partitionNemesis(topology));
   }
   for (const name of o.nemeses) {
-    const n = PROCESS_NEMESES.get(name);
+    const n = PROCESS_NEMESES.get(name) ??
+      (name === "wipe" || name === "wipe-init" ? wipeNemesis(name === "wipe-init") : undefined);
     if (n !== undefined) nemeses.push(n);
     else if (name !== "partition") throw new RangeError(`unknown nemesis ${name}`);
   }
@@ -180,11 +182,19 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     event,
     onNodeStart: (pid) => registry.add(pid),
   });
-  const context: NemesisContext = { cluster, rnd, electionTimeoutMs };
+  const anomalies: string[] = [];
+  const context: NemesisContext = {
+    cluster,
+    rnd,
+    electionTimeoutMs,
+    anomaly: (line) => {
+      anomalies.push(line);
+      event(`ANOMALY ${line}`);
+    },
+  };
   const history = new HistoryRecorder<RegisterInput, RegisterOutput>({ now: clock });
   const keys = Array.from({ length: o.keys ?? 3 }, (_, i) => registerKey(i));
   let faults: FaultLog = { counts: new Map(), lines: [] };
-  const anomalies: string[] = [];
   let verdicts: KeyVerdict[] = [];
   let notesById = new Map<number, OperationNote>();
   let seconds = 0;

@@ -54,6 +54,8 @@ export const NEMESIS_NAMES: readonly string[] = [
   "transfer",
   "membership",
   "partition",
+  "wipe",
+  "wipe-init",
 ];
 
 function _int(value: string, flag: string, min: number, max: number): number {

@@ -25,6 +25,8 @@ export interface NemesisContext {
   readonly rnd: SeededRandom;
   /** The nodes' election timeout range, ms (pauses outlast it). */
   readonly electionTimeoutMs: readonly [number, number];
+  /** Reports an anomaly a nemesis saw itself (e.g. two leaders at once). */
+  readonly anomaly?: (line: string) => void;
 }
 
 /**

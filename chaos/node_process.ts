@@ -78,6 +78,8 @@ export class NodeProcess {
   starts = 0;
   /** Exit codes or signals of processes that ended on their own (not killed by the harness). */
   readonly unexpectedExits: string[] = [];
+  /** The last lines the node printed (stdout and stderr), newest last. */
+  readonly lastLines: string[] = [];
   #expectExit = false;
   #listening = false;
   #startedAt = 0;
@@ -170,6 +172,11 @@ export class NodeProcess {
     }
   }
 
+  /** Lets the running process exit on its own without counting it as unexpected. */
+  allowExit(): void {
+    this.#expectExit = true;
+  }
+
   /** SIGKILL, then waits for the exit. */
   async kill9(): Promise<void> {
     await this.#signalAndWait("SIGKILL");
@@ -236,6 +243,8 @@ export class NodeProcess {
       for (const line of lines) {
         this.#log.write(`${this.#stamp()} ${tag} ${line}\n`);
         if (line.includes("listening on")) this.#listening = true;
+        this.lastLines.push(line);
+        if (this.lastLines.length > 8) this.lastLines.shift();
       }
       if (partial.length > 16_384) {
         this.#log.write(`${this.#stamp()} ${tag} ${partial}\n`);

@@ -165,7 +165,8 @@ export function hostileRequest(r: Random, m: RaftMetrics): HostileRequest {
 /**
  * Judges a node's answer to a hostile request: `null` if it is the answer
  * required, else what is wrong. A node that stopped meanwhile
- * (`ShuttingDown`) answered nothing wrong.
+ * (`ShuttingDown`) answered nothing wrong, nor one that refused a request
+ * it would not accept with `NotAMember`.
  *
  * @example
  * ```ts ignore
@@ -179,6 +180,9 @@ export function judgeHostileAnswer(
   if ("error" in answer) {
     const code = (answer.error as { code?: unknown } | null)?.code;
     if (code === "ShuttingDown" || code === h.expect) return null;
+    // A forged request from a non-member that turned out older than the node's term
+    // (it moved on meanwhile) is refused as such: not accepted either.
+    if (h.expect === "not-accepted" && code === "NotAMember") return null;
     return `${h.describe}: refused with ${String(code ?? answer.error)}, expected ${h.expect}`;
   }
   const res = answer.response;

@@ -13,6 +13,7 @@ import { AdminClient, type AdminMetrics } from "./admin_client.ts";
 import type { ChaosRuntime, NodeContract, NodeLaunch } from "./node_contract.ts";
 import type { NodePlacement } from "./node_placement.ts";
 import { NodeProcess } from "./node_process.ts";
+import { mountSmallDisk, unmountSmallDisk } from "./small_disk.ts";
 import { sleep } from "./sleep.ts";
 
 /**
@@ -52,6 +53,8 @@ export interface ChaosClusterOptions {
   readonly event?: (line: string) => void;
   /** Told the OS process id of every node process started. */
   readonly onNodeStart?: (pid: number) => void;
+  /** Nodes whose data directory is a small tmpfs (the full-disk nemesis), and its size. */
+  readonly smallDisk?: { readonly ids: ReadonlySet<number>; readonly mib: number };
 }
 
 const _JOIN_TIMEOUT_MS = 30_000;
@@ -79,6 +82,8 @@ export class ChaosCluster {
   readonly nodes = new Map<number, NodeProcess>();
   /** The voters as the harness last set them. */
   voters: number[] = [];
+  /** Small disks mounted, by node id (their mount points). */
+  readonly smallDisks = new Map<number, string>();
   #nextId = 1;
 
   /** @param options how the nodes run */
@@ -243,13 +248,21 @@ export class ChaosCluster {
   /** Kills every process and closes the logs. */
   async close(): Promise<void> {
     await Promise.all([...this.nodes.values()].map((n) => n.close().catch(() => {})));
+    for (const path of this.smallDisks.values()) unmountSmallDisk(path);
+    this.smallDisks.clear();
   }
 
   async #launch(extra: Pick<NodeLaunch, "init" | "join">): Promise<NodeProcess> {
     const o = this.options;
     const id = this.#nextId++;
     const place = await o.placement.place(id);
-    const data = join(o.runDir, `data-${id}`);
+    let data = join(o.runDir, `data-${id}`);
+    if (o.smallDisk?.ids.has(id)) {
+      const disk = mountSmallDisk(id, o.smallDisk.mib);
+      if (!disk.ok) throw new Error(disk.reason);
+      this.smallDisks.set(id, disk.path);
+      data = join(disk.path, "data");
+    }
     await mkdir(data, { recursive: true });
     const launch: NodeLaunch = {
       id,

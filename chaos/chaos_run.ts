@@ -27,9 +27,11 @@ import { openNetnsTopology } from "./netns_topology.ts";
 import { partitionNemesis } from "./partition_nemesis.ts";
 import { PROCESS_NEMESES } from "./process_nemeses.ts";
 import { wipeNemesis } from "./wipe_nemesis.ts";
+import { diskNemesis } from "./disk_nemesis.ts";
 import { type OperationNote, registerKey, runRegisterWorkload } from "./register_workload.ts";
 import { failureReport, summaryLine } from "./run_report.ts";
 import { cleanupStale, PidRegistry } from "./stale_cleanup.ts";
+import { cleanupStaleMounts } from "./small_disk.ts";
 import { SnapshotWatch } from "./snapshot_watch.ts";
 
 /**
@@ -132,7 +134,7 @@ export function reproduceCommand(o: ChaosRunOptions): string {
  */
 export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
   const log = o.log ?? (() => {});
-  for (const line of cleanupStale()) log(line);
+  for (const line of [...cleanupStale(), ...cleanupStaleMounts()]) log(line);
   const t0 = performance.now();
   const clock = (): number => performance.now() - t0;
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
@@ -160,7 +162,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     nemeses.push(partitionNemesis(topology));
   }
   for (const name of o.nemeses) {
-    const n = PROCESS_NEMESES.get(name) ??
+    const n = PROCESS_NEMESES.get(name) ?? (name === "disk" ? diskNemesis : undefined) ??
       (name === "wipe" || name === "wipe-init" ? wipeNemesis(name === "wipe-init") : undefined);
     if (n !== undefined) nemeses.push(n);
     else if (name !== "partition") throw new RangeError(`unknown nemesis ${name}`);
@@ -181,6 +183,8 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     electionTimeoutMs,
     event,
     onNodeStart: (pid) => registry.add(pid),
+    // The full-disk nemesis works on node 2 (the first to join): a 16 MiB tmpfs.
+    ...(o.nemeses.includes("disk") ? { smallDisk: { ids: new Set([2]), mib: 16 } } : {}),
   });
   const anomalies: string[] = [];
   const context: NemesisContext = {

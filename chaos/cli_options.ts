@@ -56,6 +56,7 @@ export const NEMESIS_NAMES: readonly string[] = [
   "partition",
   "wipe",
   "wipe-init",
+  "disk",
 ];
 
 function _int(value: string, flag: string, min: number, max: number): number {

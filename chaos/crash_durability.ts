@@ -22,6 +22,7 @@ import { summaryLine } from "./run_report.ts";
 import { sleep, sleepUnless } from "./sleep.ts";
 import { SnapshotWatch } from "./snapshot_watch.ts";
 import { cleanupStale, PidRegistry } from "./stale_cleanup.ts";
+import { cleanupStaleMounts } from "./small_disk.ts";
 
 /**
  * Parameters of a crash-durability run.
@@ -91,7 +92,7 @@ export async function runCrashDurability(
   o: CrashDurabilityOptions,
 ): Promise<CrashDurabilityResult> {
   const log = o.log ?? (() => {});
-  for (const line of cleanupStale()) log(line);
+  for (const line of [...cleanupStale(), ...cleanupStaleMounts()]) log(line);
   const t0 = performance.now();
   const clock = (): number => performance.now() - t0;
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");

@@ -78,6 +78,8 @@ export class NodeProcess {
   starts = 0;
   /** Exit codes or signals of processes that ended on their own (not killed by the harness). */
   readonly unexpectedExits: string[] = [];
+  /** How the last process ended (`code N` or a signal), or `null`. */
+  lastExit: string | null = null;
   /** The last lines the node printed (stdout and stderr), newest last. */
   readonly lastLines: string[] = [];
   #expectExit = false;
@@ -158,6 +160,7 @@ export class NodeProcess {
       child.on("exit", (code, signal) => {
         const how = signal ?? `code ${code}`;
         this.note(`exit (${how})`);
+        this.lastExit = how;
         if (!this.#expectExit) this.unexpectedExits.push(how);
         this.#ended(child, code);
         resolve(code);

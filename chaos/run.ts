@@ -23,6 +23,8 @@ import { dirname } from "node:path";
 import { runChaos } from "./chaos_run.ts";
 import { runCrashDurability } from "./crash_durability.ts";
 import { type ChaosCliOptions, parseChaosArgs } from "./cli_options.ts";
+import { cleanupOwn } from "./stale_cleanup.ts";
+import { cleanupStaleMounts } from "./small_disk.ts";
 
 const _ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 
@@ -104,6 +106,12 @@ export const CHAOS_HELP: string = [
 
 if (import.meta.main) {
   const args = "Bun" in globalThis ? process.argv.slice(2) : Deno.args;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      for (const line of [...cleanupOwn(), ...cleanupStaleMounts(true)]) console.error(`# ${line}`);
+      process.exit(130);
+    });
+  }
   _main(args).then((code) => process.exit(code), (e) => {
     console.error(e);
     process.exit(1);

@@ -65,7 +65,8 @@ export function unmountSmallDisk(path: string): void {
 }
 
 /**
- * Unmounts the small disks of harnesses that are gone; what it did.
+ * Unmounts the small disks of harnesses that are gone (`own`: this
+ * harness's own); what it did.
  *
  * @example
  * ```ts
@@ -73,7 +74,7 @@ export function unmountSmallDisk(path: string): void {
  * console.assert(Array.isArray(cleanupStaleMounts()));
  * ```
  */
-export function cleanupStaleMounts(): string[] {
+export function cleanupStaleMounts(own = false): string[] {
   const done: string[] = [];
   let mounts = "";
   try {
@@ -84,7 +85,9 @@ export function cleanupStaleMounts(): string[] {
   for (const line of mounts.split("\n")) {
     const path = line.split(" ")[1] ?? "";
     const m = new RegExp(`^${MOUNT_DIR}/(\\d+)-\\d+$`).exec(path);
-    if (m === null || isAlive(Number(m[1]))) continue;
+    if (m === null) continue;
+    const owner = Number(m[1]);
+    if (own ? owner !== process.pid : isAlive(owner)) continue;
     unmountSmallDisk(path);
     done.push(`unmounted stale small disk ${path}`);
   }

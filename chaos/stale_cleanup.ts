@@ -79,6 +79,23 @@ export class PidRegistry {
  * ```
  */
 export function cleanupStale(): string[] {
+  return _cleanup((owner) => !isAlive(owner));
+}
+
+/**
+ * Kills this harness's own node processes and deletes its namespaces (on
+ * SIGINT/SIGTERM, when the run's `finally` will not run); what it did.
+ *
+ * @example
+ * ```ts ignore
+ * process.on("SIGINT", () => { cleanupOwn(); process.exit(130); });
+ * ```
+ */
+export function cleanupOwn(): string[] {
+  return _cleanup((owner) => owner === process.pid);
+}
+
+function _cleanup(isTarget: (owner: number) => boolean): string[] {
   const done: string[] = [];
   let files: string[] = [];
   try {
@@ -88,7 +105,7 @@ export function cleanupStale(): string[] {
   }
   for (const file of files) {
     const owner = Number(file);
-    if (!Number.isSafeInteger(owner) || isAlive(owner)) continue;
+    if (!Number.isSafeInteger(owner) || !isTarget(owner)) continue;
     const path = join(LIVE_DIR, file);
     for (const line of readFileSync(path, "utf8").split("\n")) {
       const pid = Number(line);
@@ -101,6 +118,11 @@ export function cleanupStale(): string[] {
       }
       if (!cmdline.includes(NODE_PROGRAM)) continue;
       try {
+        process.kill(pid, "SIGCONT");
+      } catch {
+        // gone meanwhile
+      }
+      try {
         process.kill(pid, "SIGKILL");
         done.push(`killed stale node process ${pid} of harness ${owner}`);
       } catch {
@@ -111,7 +133,7 @@ export function cleanupStale(): string[] {
   }
   for (const ns of listNamespaces()) {
     const owner = Number(/^xraft-(\d+)-/.exec(ns)?.[1]);
-    if (Number.isSafeInteger(owner) && isAlive(owner)) continue;
+    if (!Number.isSafeInteger(owner) || !isTarget(owner)) continue;
     deleteNamespace(ns);
     done.push(`deleted stale network namespace ${ns}`);
   }

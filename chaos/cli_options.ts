@@ -17,8 +17,8 @@ import type { ChaosRuntime } from "./node_contract.ts";
  * ```
  */
 export interface ChaosCliOptions {
-  /** `mixed` (register histories under nemeses) or `crash` (kill -9 cycles). */
-  readonly mode: "mixed" | "crash";
+  /** `mixed` (register histories under nemeses), `crash` (kill -9 cycles), `fuzz` (peer RPCs). */
+  readonly mode: "mixed" | "crash" | "fuzz";
   /** The nodes' runtime. */
   readonly runtime: ChaosRuntime;
   /** Cluster size. */
@@ -37,6 +37,8 @@ export interface ChaosCliOptions {
   readonly keys: number;
   /** Kill cycles (crash). */
   readonly cycles: number;
+  /** Malformed requests (fuzz). */
+  readonly requests: number;
   /** Base directory of run directories. */
   readonly dir?: string;
   /** Keep passing runs' directories. */
@@ -102,6 +104,7 @@ export function parseChaosArgs(args: readonly string[]): ChaosCliOptions {
     "clients",
     "keys",
     "cycles",
+    "requests",
     "dir",
     "keep",
     "quiet",
@@ -111,7 +114,9 @@ export function parseChaosArgs(args: readonly string[]): ChaosCliOptions {
     if (!known.includes(name)) throw new RangeError(`unknown flag --${name} (see --help)`);
   }
   const mode = flags.get("mode") ?? "mixed";
-  if (mode !== "mixed" && mode !== "crash") throw new RangeError(`--mode takes mixed or crash`);
+  if (mode !== "mixed" && mode !== "crash" && mode !== "fuzz") {
+    throw new RangeError(`--mode takes mixed, crash or fuzz`);
+  }
   const runtime = flags.get("runtime") ?? ("Bun" in globalThis ? "bun" : "deno");
   if (runtime !== "deno" && runtime !== "bun") throw new RangeError(`--runtime takes deno or bun`);
   const nemeses = (flags.get("nemesis") ?? "kill,pause,transfer,membership")
@@ -133,6 +138,7 @@ export function parseChaosArgs(args: readonly string[]): ChaosCliOptions {
     clients: _int(flags.get("clients") ?? "4", "--clients", 1, 64),
     keys: _int(flags.get("keys") ?? "3", "--keys", 1, 100),
     cycles: _int(flags.get("cycles") ?? "20", "--cycles", 1, 100_000),
+    requests: _int(flags.get("requests") ?? "10000", "--requests", 1, 10_000_000),
     ...(dir === undefined ? {} : { dir }),
     keep: flags.has("keep"),
     quiet: flags.has("quiet"),

@@ -22,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import { dirname } from "node:path";
 import { runChaos } from "./chaos_run.ts";
 import { runCrashDurability } from "./crash_durability.ts";
+import { runPeerFuzzRun } from "./peer_fuzz_run.ts";
 import { type ChaosCliOptions, parseChaosArgs } from "./cli_options.ts";
 import { cleanupOwn } from "./stale_cleanup.ts";
 import { cleanupStaleMounts } from "./small_disk.ts";
@@ -44,7 +45,23 @@ async function _main(args: readonly string[]): Promise<number> {
   let failed = 0;
   for (let r = 0; r < o.runs; r++) {
     const seed = o.seed + r;
-    if (o.mode === "crash") {
+    if (o.mode === "fuzz") {
+      const result = await runPeerFuzzRun({
+        root: _ROOT,
+        runtime: o.runtime,
+        nodes: o.nodes,
+        requests: o.requests,
+        seed,
+        keep: o.keep,
+        ...(o.dir === undefined ? {} : { baseDir: o.dir }),
+        ...(log === undefined ? {} : { log }),
+      });
+      console.log(result.summary);
+      if (!result.ok) {
+        failed++;
+        console.log([`run dir: ${result.runDir}`, ...result.anomalies.slice(0, 50)].join("\n"));
+      }
+    } else if (o.mode === "crash") {
       const result = await runCrashDurability({
         root: _ROOT,
         runtime: o.runtime,
@@ -87,13 +104,16 @@ async function _main(args: readonly string[]): Promise<number> {
 
 /** What `--help` prints. */
 export const CHAOS_HELP: string = [
-  "usage: chaos/run.ts [--mode mixed|crash] [--runtime deno|bun] [--nodes 3|5] [--seconds S]",
+  "usage: chaos/run.ts [--mode mixed|crash|fuzz] [--runtime deno|bun] [--nodes 3|5] [--seconds S]",
   "                    [--seed N] [--runs R] [--nemesis kill,pause,transfer,membership,partition]",
-  "                    [--clients C] [--keys K] [--cycles N] [--dir DIR] [--keep] [--quiet]",
+  "                    [--clients C] [--keys K] [--cycles N] [--requests N] [--dir DIR] [--keep]",
+  "                    [--quiet]",
   "",
   "  --mode mixed      register workload under the nemeses, history checked (default)",
   "  --mode crash      kill -9 cycles (random node or leader) while writes flow; every",
   "                    acknowledged write checked on every node (--cycles, default 20)",
+  "  --mode fuzz       peer-RPC fuzz of a live cluster with a secret (--requests, default",
+  "                    10000): no 5xx, no crash, nothing unauthenticated accepted, still commits",
   "  --nemesis LIST    default kill,pause,transfer,membership (partition needs root and nft:",
   "                    scripts/chaos_setup.sh; skipped with a note otherwise; wipe: a joined",
   "                    voter's data directory wiped, restarted with the same id and flags, then",

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { PEER_TERM_SLACK } from "../src/engine/peer_checks.ts";
 import { MemoryLogStore } from "../adapters/memory.ts";
 import { MemoryStateMachine } from "../kv/mod.ts";
 import type { RaftRequest, RaftResponse } from "../src/messages.ts";
@@ -57,7 +58,8 @@ export function hostileRequest(r: Random, m: RaftMetrics): HostileRequest {
   const own = m.membership.membership.clusterId;
   const other = `hostile-${r.int(0, 1000)}`;
   const term = m.currentTerm;
-  const huge = MAX_PEER_TERM + 1 + r.int(0, MAX_TERM - MAX_PEER_TERM);
+  const huge = MAX_PEER_TERM + PEER_TERM_SLACK + 1 +
+    r.int(0, MAX_TERM - MAX_PEER_TERM - PEER_TERM_SLACK);
   const from = r.next() < 0.5 ? HOSTILE_ID : (m.currentLeader ?? HOSTILE_ID);
   const entries = [{ term: term + 7, index: 1, type: "blank" as const }];
   switch (r.int(0, 7)) {

@@ -41,6 +41,7 @@ test("config: defaults match the documented values", () => {
     enableHeartbeat: true,
     enableTick: true,
     maxPayloadBytes: 16 * 1024 * 1024,
+    maxAppendBytes: 1024 * 1024,
   });
   validateConfig(DEFAULT_CONFIG);
 });
@@ -128,6 +129,7 @@ test("config: durations and sizes must be positive", () => {
       "installSnapshotTimeout",
       "sendTimeout",
       "maxPayloadBytes",
+      "maxAppendBytes",
     ] as const
   ) {
     throwsFor(() => resolveLoose({ [field]: 0 }), field, /positive/);
@@ -283,6 +285,7 @@ test("config: every error is a ConfigError naming a real field or the key at fau
     enableHeartbeat: 0,
     enableTick: 0,
     maxPayloadBytes: 0,
+    maxAppendBytes: 4095,
   };
   assert.deepEqual(Object.keys(bad).sort(), Object.keys(DEFAULT_CONFIG).sort());
   for (const [field, value] of Object.entries(bad)) {

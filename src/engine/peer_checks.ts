@@ -9,7 +9,7 @@
 
 import type { RaftMessage } from "../messages.ts";
 import { assertNever } from "./_assert_never.ts";
-import { compareLogId, MAX_PEER_TERM, type NodeId } from "../types.ts";
+import { compareLogId, MAX_PEER_TERM, MAX_TERM, type NodeId } from "../types.ts";
 import type {
   AppendRequest,
   InstallSnapshotRequest,
@@ -20,11 +20,44 @@ import type { Refusal } from "./commands.ts";
 import type { EngineCore } from "./engine_core.ts";
 
 /**
+ * Elections a node may be behind its cluster above `MAX_PEER_TERM`: see
+ * {@linkcode largestPeerTerm}.
+ *
+ * @example
+ * ```ts
+ * import { PEER_TERM_SLACK } from "./peer_checks.ts";
+ * console.assert(PEER_TERM_SLACK === 2 ** 16);
+ * ```
+ */
+export const PEER_TERM_SLACK: number = 2 ** 16;
+
+/**
+ * The largest term a node at term `own` takes from a peer: `MAX_PEER_TERM`,
+ * or up to {@linkcode PEER_TERM_SLACK} terms above it or above `own`
+ * (never above `MAX_TERM`). One message can push a node's term no higher
+ * than `MAX_PEER_TERM` plus the slack, so terms stay far from `MAX_TERM`;
+ * and a cluster that was pushed there still elects leaders above it — the
+ * next elections' terms are refused by nobody, a node that lags behind them
+ * included.
+ *
+ * @example
+ * ```ts
+ * import { largestPeerTerm, PEER_TERM_SLACK } from "./peer_checks.ts";
+ * import { MAX_PEER_TERM } from "../types.ts";
+ * console.assert(largestPeerTerm(3) === MAX_PEER_TERM + PEER_TERM_SLACK);
+ * console.assert(largestPeerTerm(MAX_PEER_TERM + 5) === MAX_PEER_TERM + 5 + PEER_TERM_SLACK);
+ * ```
+ */
+export function largestPeerTerm(own: number): number {
+  return Math.min(MAX_TERM, Math.max(MAX_PEER_TERM, own) + PEER_TERM_SLACK);
+}
+
+/**
  * Why `message` from `from` must be refused, or `null` if it may be
  * handled. A node that has a membership (initialized, or joined) accepts
  * requests of its own cluster only; a blank node accepts any cluster's, and
  * takes that cluster's id with the first membership entry (or snapshot) it
- * stores. Terms above `MAX_PEER_TERM` are refused from anyone. A request
+ * stores. Terms above {@linkcode largestPeerTerm} are refused from anyone. A request
  * from a node this node believes removed is refused as `not-a-member` when
  * that changes nothing (see {@linkcode removedSender}).
  *
@@ -36,7 +69,8 @@ import type { EngineCore } from "./engine_core.ts";
  */
 export function peerRefusal(core: EngineCore, from: NodeId, message: RaftMessage): Refusal | null {
   if (message.term > MAX_PEER_TERM) {
-    return { kind: "term-too-high", term: message.term, max: MAX_PEER_TERM };
+    const max = largestPeerTerm(core.vote.term);
+    if (message.term > max) return { kind: "term-too-high", term: message.term, max };
   }
   switch (message.type) {
     case "append":

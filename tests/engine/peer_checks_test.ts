@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import type { RaftMessage } from "../../src/messages.ts";
 import { MAX_PEER_TERM, MAX_TERM, membershipOf, type NodeId } from "../../src/types.ts";
 import { inject, replyOf, TEST_CONFIG, TestCluster } from "./_cluster.ts";
+import { largestPeerTerm, PEER_TERM_SLACK } from "../../src/engine/peer_checks.ts";
 
 const CLUSTER = "5f2c9a01d4e8b7c6";
 
@@ -134,9 +135,11 @@ test("engine/peer checks: a membership change keeps the cluster id, even if the 
   assert.deepEqual(c.node(1).engine.effectiveMembership().membership.configs, [[1, 2]]);
 });
 
-test("engine/peer checks: terms above MAX_PEER_TERM are refused in requests and dropped in responses", () => {
+test("engine/peer checks: terms above the largest a peer may send are refused in requests and dropped in responses", () => {
   const c = cluster();
-  const huge = MAX_PEER_TERM + 1;
+  const max = MAX_PEER_TERM + PEER_TERM_SLACK;
+  assert.equal(largestPeerTerm(c.node(2).engine.status().term), max);
+  const huge = max + 1;
   const before = snapshotState(c, 2);
   const token = inject(c, 1, 2, {
     type: "append",
@@ -149,11 +152,7 @@ test("engine/peer checks: terms above MAX_PEER_TERM are refused in requests and 
     clusterId: CLUSTER,
   });
   c.process();
-  assert.deepEqual(refusalOf(c, 2, token), {
-    kind: "term-too-high",
-    term: huge,
-    max: MAX_PEER_TERM,
-  });
+  assert.deepEqual(refusalOf(c, 2, token), { kind: "term-too-high", term: huge, max });
   assert.deepEqual(snapshotState(c, 2), before);
   c.node(1).engine.receive(2, { type: "vote-response", term: huge, granted: false });
   c.process();
@@ -172,6 +171,43 @@ test("engine/peer checks: terms above MAX_PEER_TERM are refused in requests and 
   assert.equal(refusalOf(c, 2, t), undefined);
   assert.equal(c.node(2).engine.status().term, MAX_PEER_TERM);
   assert.ok(MAX_TERM - MAX_PEER_TERM >= 2 ** 32);
+});
+
+test("engine/peer checks: a cluster pushed to MAX_PEER_TERM by one message still elects leaders above it, a lagging node included", () => {
+  const c = cluster();
+  c.propose(1, 2);
+  c.run();
+  // A forged append at the largest term a peer may send (from the leader's id) reaches 2 only.
+  const last = c.node(2).engine.status().lastLogId;
+  const token = inject(c, 1, 2, {
+    type: "append",
+    term: MAX_PEER_TERM,
+    leaderId: 1,
+    prevLogId: last,
+    entries: [],
+    leaderCommit: last?.index ?? 0,
+    round: 1,
+    clusterId: CLUSTER,
+  });
+  c.process();
+  assert.equal(refusalOf(c, 2, token), undefined);
+  assert.equal(c.node(2).engine.status().term, MAX_PEER_TERM);
+  // 3 lags (hears nothing) while 1 and 2 elect leaders, term after term, above MAX_PEER_TERM.
+  c.isolate(3);
+  for (let i = 0; i < 3; i++) {
+    c.advance(TEST_CONFIG.electionTimeoutMax * 4);
+    c.run();
+  }
+  const leaders = c.leaders();
+  assert.equal(leaders.length, 1, `one leader: ${leaders}`);
+  const term = c.node(leaders[0]!).engine.status().term;
+  assert.ok(term > MAX_PEER_TERM, `elected at ${term}`);
+  // 3 comes back: it takes the leader's term and follows.
+  c.heal();
+  c.advance(TEST_CONFIG.electionTimeoutMax * 2);
+  c.run();
+  assert.equal(c.node(3).engine.status().leaderId, c.leaders()[0]);
+  assert.ok(c.node(3).engine.status().term > MAX_PEER_TERM);
 });
 
 test("engine/peer checks: a node at MAX_TERM does not campaign (no term past it is ever made)", () => {

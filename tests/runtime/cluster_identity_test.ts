@@ -1,5 +1,6 @@
 // Every cluster has an identity (issue 12, item 4): nodes of different clusters refuse
 // each other, so two clusters never merge and no acknowledged write is lost that way.
+import { PEER_TERM_SLACK } from "../../src/engine/peer_checks.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { dec, FAST, RuntimeCluster } from "./_cluster.ts";
@@ -117,7 +118,7 @@ test("runtime/cluster id: a request of another cluster or a forged huge term is 
     assert.ok(wrong instanceof ClusterMismatch);
     const huge = await c.node(follower).handle({
       type: "append",
-      term: MAX_PEER_TERM + 1,
+      term: MAX_PEER_TERM + PEER_TERM_SLACK + 1,
       leaderId: 9,
       prevLogId: null,
       entries: [],

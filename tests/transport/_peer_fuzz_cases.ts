@@ -11,6 +11,7 @@
 // case may be accepted. Without it, the secret is missing or wrong, and some
 // bodies are valid, dangerous messages (higher terms, new entries, a
 // snapshot): none may change the node.
+import { PEER_TERM_SLACK } from "../../src/engine/peer_checks.ts";
 import { Encoder } from "cbor-x/encode";
 import { encodeMessage } from "../../src/codec.ts";
 import type { RaftRequest } from "../../src/messages.ts";
@@ -389,7 +390,7 @@ function malformedBody(
   if (roll < 93) {
     // Valid but for a term no peer may send: refused by the node (400).
     const v = base();
-    v[2] = pick(rng, [MAX_PEER_TERM + 1, MAX_TERM, MAX_TERM + 1]);
+    v[2] = pick(rng, [MAX_PEER_TERM + PEER_TERM_SLACK + 1, MAX_TERM, MAX_TERM + 1]);
     const req = asRequest(v);
     const bytes = req !== null && chance(rng, 0.5) && v[2] !== MAX_TERM + 1
       ? encodeMessage(req)

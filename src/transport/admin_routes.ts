@@ -7,7 +7,7 @@
  * GET  /health                  → 200 {"ok": true}
  * GET  /ready                   → 200 {"ok": true} | 503 NotReady
  * POST /cluster/init            {"members"?: {"1": "http://…"}, "clusterId"?} → {"clusterId"}
- * POST /cluster/learners        {"id": 4, "addr": "http://…"}  → {"logId"} once caught up
+ * POST /cluster/learners        {"id": 4, "addr": "host:port" or "http(s)://…"} → {"logId"} once caught up
  * POST /cluster/membership      {"voters": [1, 2, 4], "retain"?: false} → {"logId"} once committed
  * POST /cluster/transfer-leader {"to": 2}                      → {"leader": 2} once 2 leads
  * GET  /cluster/metrics         → the node's metrics as JSON
@@ -329,7 +329,7 @@ export function adminRoutes(raft: AdminRaft, options: AdminRoutesOptions = {}): 
       if (body.members === undefined) {
         members = new Map([[raft.id, { addr: selfAddr }]]);
       } else {
-        members = _members(body.members);
+        members = _members(body.members, selfAddr);
       }
       await raft.initialize(members, clusterId === undefined ? {} : { clusterId });
       return { clusterId: raft.metrics.current.membership.membership.clusterId };
@@ -338,8 +338,8 @@ export function adminRoutes(raft: AdminRaft, options: AdminRoutesOptions = {}): 
   app.post("/cluster/learners", (c) =>
     _post(c, maxBodyBytes, async (body) => {
       const id = _nodeId(body.id, "id");
-      if (typeof body.addr !== "string") throw new TypeError("addr must be a string");
-      const { logId } = await raft.addLearner(id, { addr: body.addr }, {
+      const addr = _peerAddress(body.addr, selfAddr, "addr");
+      const { logId } = await raft.addLearner(id, { addr }, {
         blocking: true,
         timeout: learnerTimeout,
       });
@@ -392,8 +392,35 @@ function _optional(body: Record<string, unknown>, name: string, type: string): u
   return v;
 }
 
+/**
+ * A peer's address as the membership keeps it: the base URL of its
+ * `raftRoutes`. A bare `host:port` gets the scheme of `selfAddr` (`https`
+ * when this node serves TLS, else `http`); anything that is not an `http(s)`
+ * URL without a query, fragment or credentials is a `TypeError` naming `what`.
+ */
+function _peerAddress(v: unknown, selfAddr: string, what: string): string {
+  if (typeof v !== "string" || v === "") throw new TypeError(`${what} must be a non-empty string`);
+  const scheme = selfAddr.startsWith("https://") ? "https" : "http";
+  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? v : `${scheme}://${v}`;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new TypeError(`${what} ${JSON.stringify(v.slice(0, 80))} is not host:port or a URL`);
+  }
+  if (
+    (url.protocol !== "http:" && url.protocol !== "https:") || url.search !== "" ||
+    url.hash !== "" || url.username !== "" || url.password !== ""
+  ) {
+    throw new TypeError(
+      `${what} ${JSON.stringify(v.slice(0, 80))} must be host:port or an http(s) base URL`,
+    );
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
 /** `{"1": "http://…", …}` as a map of node ids to nodes; TypeError on bad input. */
-function _members(v: unknown): Map<NodeId, RaftNode> {
+function _members(v: unknown, selfAddr: string): Map<NodeId, RaftNode> {
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
     throw new TypeError("members must be an object of node ids to addresses");
   }
@@ -403,10 +430,7 @@ function _members(v: unknown): Map<NodeId, RaftNode> {
     if (!isNodeId(id) || String(id) !== key) {
       throw new TypeError(`members: ${JSON.stringify(key.slice(0, 40))} is not a node id`);
     }
-    if (typeof addr !== "string") {
-      throw new TypeError(`members: the address of ${id} must be a string`);
-    }
-    members.set(id, { addr });
+    members.set(id, { addr: _peerAddress(addr, selfAddr, `members: the address of ${id}`) });
   }
   if (members.size === 0) throw new TypeError("members must not be empty");
   return members;

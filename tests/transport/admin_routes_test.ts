@@ -74,6 +74,11 @@ test("init with members; bad input is 400", async () => {
         { members: { "1.5": addr(1) } },
         { members: { "-1": addr(1) } },
         { members: { "1": 7 } },
+        { members: { "1": "" } },
+        { members: { "1": "ftp://127.0.0.1:21001" } },
+        { members: { "1": "http://127.0.0.1:21001/?x=1" } },
+        { members: { "1": "http://user:pw@127.0.0.1:21001" } },
+        { members: { "1": "not a host" } },
         { members: [1, 2] },
         { members: {} },
         { clusterId: 5 },
@@ -131,15 +136,17 @@ test("learners, membership and transfer on a 3-node cluster, 307 from a follower
     assert.equal((await fwd.json()).error, "ForwardToLeader");
 
     await c.startNode(4);
+    // A bare host:port is kept as the base URL of its Raft routes (this node's scheme).
     const learner = await app.request(
       "/cluster/learners",
-      post("/cluster/learners", { id: 4, addr: addr(4) }),
+      post("/cluster/learners", { id: 4, addr: "127.0.0.1:21004" }),
     );
     assert.equal(learner.status, 200);
     const { logId } = await learner.json();
     assert.equal(typeof logId.index, "number");
     let m = await (await app.request("/cluster/metrics")).json();
     assert.deepEqual(m.membership.learners, [4]);
+    assert.equal(m.membership.nodes["4"], addr(4));
     assert.ok(m.replication["4"].matched >= logId.index);
 
     const badVoters = await app.request(

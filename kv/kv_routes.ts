@@ -56,8 +56,8 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ForwardToLeader, RaftError } from "../src/errors.ts";
+import { leaderRedirect } from "../src/transport/_leader_redirect.ts";
 import type { Raft, ReadPolicy } from "../src/runtime/raft.ts";
-import type { NodeId, RaftNode } from "../src/types.ts";
 import { readBody } from "../src/transport/_bytes.ts";
 import { AUTHORIZATION_HEADER, SecretCheck } from "../src/transport/_peer_auth.ts";
 import { kvCas, kvDelete, kvSet } from "./kv_command.ts";
@@ -361,24 +361,10 @@ function _failed(c: Context, raft: Raft<Uint8Array | null>, e: unknown): Respons
 
 /** 307 to the leader's same URL, or 503 `NoLeader` when its address is unknown. */
 function _forward(c: Context, raft: Raft<Uint8Array | null>, e: ForwardToLeader): Response {
-  const leaderId: NodeId | null = e.leaderId;
-  let leader: RaftNode | null = e.leaderNode;
-  if (leader === null && leaderId !== null) {
-    leader = raft.metrics.current.membership.membership.nodes.get(leaderId) ?? null;
-  }
-  if (leader === null || leader.addr === "" || leaderId === raft.id) {
-    c.header("retry-after", "1");
-    return _error(
-      c,
-      "NoLeader",
-      leaderId === null ? "no leader is known" : `the address of leader ${leaderId} is unknown`,
-      503,
-    );
-  }
-  const url = new URL(c.req.url);
-  const location = leader.addr.replace(/\/+$/, "") + url.pathname + url.search;
-  c.header("location", location);
-  return c.json({ error: e.code, message: e.message, leaderId, location }, 307);
+  const known = e.leaderId === null
+    ? null
+    : raft.metrics.current.membership.membership.nodes.get(e.leaderId) ?? null;
+  return leaderRedirect(c.req.url, e, known, raft.id);
 }
 
 function _error(c: Context, error: string, message: string, status: number): Response {

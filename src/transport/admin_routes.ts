@@ -39,7 +39,8 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { RaftError } from "../errors.ts";
+import { ForwardToLeader, RaftError } from "../errors.ts";
+import { leaderRedirect } from "./_leader_redirect.ts";
 import type { Raft } from "../runtime/raft.ts";
 import type { RaftMetrics } from "../runtime/metrics.ts";
 import {
@@ -480,23 +481,7 @@ async function _post(
 function _failed(c: Context, e: unknown): Response {
   if (e instanceof TypeError) return _error(c, "TypeError", e.message, 400);
   if (!(e instanceof RaftError)) return _error(c, "InternalError", "internal error", 500);
-  if (e.code === "ForwardToLeader") {
-    const leader = (e as { leaderNode?: RaftNode | null }).leaderNode;
-    const leaderId = (e as { leaderId?: NodeId | null }).leaderId ?? null;
-    if (leader == null || leader.addr === "") {
-      c.header("retry-after", "1");
-      return _error(
-        c,
-        "NoLeader",
-        leaderId === null ? "no leader is known" : `the address of leader ${leaderId} is unknown`,
-        503,
-      );
-    }
-    const url = new URL(c.req.url);
-    const location = leader.addr.replace(/\/+$/, "") + url.pathname + url.search;
-    c.header("location", location);
-    return c.json({ error: e.code, message: e.message, leaderId, location }, 307);
-  }
+  if (e instanceof ForwardToLeader) return leaderRedirect(c.req.url, e);
   const status = adminErrorStatus(e.code);
   if (status === 500) return _error(c, "InternalError", "internal error", 500);
   return _error(c, e.code, e.message, status);

@@ -11,7 +11,8 @@
  * `SendOptions.signal` (the node shuts down: the fetch is aborted, and a
  * snapshot's stream cancelled) — is a promise rejected with
  * {@linkcode Unreachable}, whose `cause` tells why (see
- * {@linkcode HttpNetwork}). A peer is never trusted: its answer is read up
+ * {@linkcode HttpNetwork}); when the peer answered with an HTTP error, it is
+ * a {@linkcode PeerRefused} with the status and the peer's error. A peer is never trusted: its answer is read up
  * to `maxResponseBytes`, its error body up to 64 KiB, and redirects are not
  * followed.
  *
@@ -102,8 +103,9 @@ export interface HttpNetworkOptions {
   /**
    * Shared secret of the cluster, sent as `authorization: Bearer <secret>`
    * on every request, for peers serving `raftRoutes(raft, { secret })`
-   * (which answer 401 to a missing or wrong one: the call rejects with
-   * {@linkcode Unreachable} whose `cause` names `HTTP 401`). A non-empty
+   * (which answer 401 to a missing or wrong one: the call rejects with a
+   * {@linkcode PeerRefused} whose `status` is 401 and whose message says
+   * "wrong or missing secret"). A non-empty
    * string of visible ASCII (`!` to `~`); throws a `TypeError` otherwise.
    * Default: none.
    */
@@ -165,8 +167,15 @@ const _anySignal: ((signals: AbortSignal[]) => AbortSignal) | undefined =
  * - a {@linkcode NotAMember} when the peer answered 410 (`Gone`) with a
  *   well-formed `NotAMember` JSON error: it holds this node (`nodeId`) for
  *   removed from its cluster;
- * - an `Error` naming any other non-2xx status (redirects included: they are
- *   not followed), with the start of the body;
+ * - the peer's error for any other non-2xx status (redirects included: they
+ *   are not followed).
+ *
+ *   Whenever the peer answered with a status other than 2xx (the three
+ *   cases above included), the rejection is a {@linkcode PeerRefused}: an
+ *   `Unreachable` that also has the `status` and the peer's error `code`
+ *   (`peerCode`), and whose message says what the status most likely means
+ *   — `peer 2 refused: HTTP 401 Unauthorized (wrong or missing secret: …)`,
+ *   so a misconfigured secret says so in a log line;
  * - a {@linkcode PayloadTooLarge} for a response over `maxResponseBytes`;
  * - an {@linkcode InvalidMessage} for a response that does not decode or is
  *   not the matching response.
@@ -469,12 +478,13 @@ export class HttpNetwork implements RaftNetwork {
           const head = await _untilAborted(_readUpTo(res, _MAX_ERROR_BODY, false), signal)
             .catch(() => null);
           if (signal.aborted) throw signal.reason;
-          throw _refusal(res.status, url, head);
+          throw _refusal(target, res.status, url, head, this.#authorization !== null);
         }
         const read = await _untilAborted(_readUpTo(res, this.#maxResponseBytes, true), signal);
         if (read.over) throw new PayloadTooLarge(read.seen, this.#maxResponseBytes);
         bytes = read.bytes;
       } catch (e) {
+        if (e instanceof PeerRefused && !signal.aborted) throw e;
         const cause = timedOut ? ctrl.signal.reason : signal.aborted ? signal.reason ?? e : e;
         throw new Unreachable(target, { cause });
       }
@@ -601,24 +611,210 @@ async function _readUpTo(res: Response, max: number, strict: boolean): Promise<_
 }
 
 /**
- * The cause for a non-2xx answer: a {@linkcode ClusterMismatch} rebuilt from
- * a 409 or 412 whose (whole) JSON body is a well-formed one, a
- * {@linkcode NotAMember} from such a 410, else an `Error` naming the status
- * and the start of the body (`head`, or `null` if unreadable).
+ * The rejection for a non-2xx answer: a {@linkcode PeerRefused} whose cause
+ * is a {@linkcode ClusterMismatch} rebuilt from a 409 or 412 whose (whole)
+ * JSON body is a well-formed one, a {@linkcode NotAMember} from such a 410,
+ * else the peer's error (see {@linkcode PeerRefused}); `head` is the start
+ * of the body, or `null` if unreadable.
  */
-function _refusal(status: number, url: string, head: _Read | null): Error {
+function _refusal(
+  target: NodeId,
+  status: number,
+  url: string,
+  head: _Read | null,
+  withSecret: boolean,
+): PeerRefused {
   const text = head === null ? "" : new TextDecoder().decode(head.bytes);
+  const whole = head !== null && !head.over;
+  const peer = whole ? _peerError(text) : null;
+  let cause: Error | null = null;
   // 409 from the node's check of the body, 412 from the route's check of `x-raft-cluster`.
-  if ((status === 409 || status === 412) && head !== null && !head.over) {
-    const mismatch = _clusterMismatch(text);
-    if (mismatch !== null) return mismatch;
-  }
+  if ((status === 409 || status === 412) && whole) cause = _clusterMismatch(text);
   // 410: the peer holds this node for removed from its cluster.
-  if (status === 410 && head !== null && !head.over) {
-    const gone = _notAMember(text);
-    if (gone !== null) return gone;
+  if (status === 410 && whole) cause = _notAMember(text);
+  if (cause === null) {
+    const said = peer === null ? _printable(text.slice(0, 300)) : peer.message;
+    cause = new Error(`HTTP ${status} from ${url}` + (said ? `: ${said}` : ""));
+    if (peer !== null) {
+      cause.name = peer.code;
+      (cause as Error & { code?: string }).code = peer.code;
+    }
   }
-  return new Error(`HTTP ${status} from ${url}` + (text ? `: ${text.slice(0, 300)}` : ""));
+  const hint = _hint(status, cause, withSecret);
+  const reason = _REASONS[status];
+  const said = peer === null ? "" : `: ${peer.code}: ${peer.message}`;
+  return new PeerRefused(
+    target,
+    status,
+    peer?.code ?? null,
+    `peer ${target} refused: HTTP ${status}${reason === undefined ? "" : " " + reason}` +
+      (hint === null ? "" : ` (${hint})`) + said,
+    { cause },
+  );
+}
+
+/**
+ * The rejection of a call whose peer answered with an HTTP status other than
+ * 2xx: an {@linkcode Unreachable} (its `code` and `name` are `"Unreachable"`,
+ * so code that handles any failure to reach a peer handles it) that keeps
+ * what the peer said. `status` is the HTTP status, `peerCode` the `code` of
+ * the peer's JSON error (a `RaftErrorJSON`, as `raftRoutes` answers), or
+ * `null` when the body was not one (e.g. a proxy's page). The message says
+ * what the status most likely means, e.g.
+ * `peer 2 refused: HTTP 401 Unauthorized (wrong or missing secret: this node
+ * sends none): InvalidMessage: …`.
+ *
+ * The `cause` is a {@linkcode ClusterMismatch} (409, 412) or a
+ * {@linkcode NotAMember} (410) rebuilt from a well-formed answer, else an
+ * `Error` whose `name` (and `code`) is the peer's error code and whose
+ * message is `HTTP <status> from <url>: <the peer's message>` (or the start
+ * of the body, when it was not a JSON error).
+ *
+ * | status | what it means with `raftRoutes` |
+ * | --- | --- |
+ * | 400 | the peer could not decode the request (another codec version?) or refused it as invalid |
+ * | 401 | wrong or missing shared secret: `HttpNetwork({ secret })` must match the peer's `raftRoutes(raft, { secret })` |
+ * | 404 | no Raft routes at that address (`raftRoutes` not mounted at the root) |
+ * | 409, 412 | another cluster (`ClusterMismatch`), or (412) the address serves another node |
+ * | 410 | the peer holds this node for removed (`NotAMember`) |
+ * | 413 | the request exceeds the peer's `maxBodyBytes` / `maxSnapshotBytes` |
+ * | 415 | not `application/cbor` (something between the nodes rewrote it) |
+ * | 500 | the peer failed (a bug: see its log) |
+ * | 503 | the peer cannot serve now (shutting down, its storage failed): retried |
+ * | 3xx | a redirect (never followed: give the node's own address) |
+ *
+ * @example
+ * ```ts
+ * import { HttpNetwork, PeerRefused } from "./http_network.ts";
+ * import { Unreachable } from "../errors.ts";
+ *
+ * // A peer that refuses the secret, as `raftRoutes(raft, { secret })` does.
+ * const network = new HttpNetwork({
+ *   secret: "not-the-clusters",
+ *   fetch: () =>
+ *     Promise.resolve(Response.json(
+ *       { code: "InvalidMessage", message: "invalid message: missing or wrong peer secret" },
+ *       { status: 401 },
+ *     )),
+ * });
+ * const err = await network
+ *   .send(2, { addr: "http://10.0.0.2:8000" }, { type: "timeout-now", clusterId: "c1", term: 4, leaderId: 1 })
+ *   .catch((e) => e);
+ * console.assert(err instanceof Unreachable && err instanceof PeerRefused);
+ * console.assert(err.status === 401 && err.peerCode === "InvalidMessage");
+ * console.assert(err.message.startsWith("peer 2 refused: HTTP 401 Unauthorized (wrong or missing secret"));
+ * console.assert(err.toJSON().status === 401);
+ * ```
+ */
+export class PeerRefused extends Unreachable {
+  /** The HTTP status the peer answered with (not 2xx). */
+  readonly status: number;
+  /** The `code` of the peer's JSON error, e.g. `"InvalidMessage"`, or `null` if it sent none. */
+  readonly peerCode: string | null;
+
+  /**
+   * @param nodeId the peer
+   * @param status the HTTP status it answered with
+   * @param peerCode the code of its JSON error, or `null`
+   * @param message the whole message (see {@linkcode PeerRefused})
+   * @param options standard error options: the peer's error as `cause`
+   */
+  constructor(
+    nodeId: NodeId,
+    status: number,
+    peerCode: string | null,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(nodeId, options);
+    this.message = message;
+    this.status = status;
+    this.peerCode = peerCode;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { ...super.fields(), status: this.status, peerCode: this.peerCode };
+  }
+}
+
+/** Standard reason phrases (a peer's own phrase is not trusted into a message). */
+const _REASONS: Readonly<Record<number, string>> = Object.freeze({
+  300: "Multiple Choices",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  409: "Conflict",
+  410: "Gone",
+  411: "Length Required",
+  412: "Precondition Failed",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+});
+
+/** What a status most likely means from a peer serving `raftRoutes`, or `null`. */
+function _hint(status: number, cause: Error, withSecret: boolean): string | null {
+  if (cause instanceof ClusterMismatch) return "the peer belongs to another cluster";
+  if (cause instanceof NotAMember) return "the peer holds this node for removed from its cluster";
+  if (status >= 300 && status < 400) {
+    return "a redirect, not followed: give the node's own address";
+  }
+  switch (status) {
+    case 400:
+      return "the peer cannot decode or refuses the request: same codec version on both?";
+    case 401:
+      return withSecret
+        ? "wrong or missing secret: the peer does not accept this node's secret"
+        : "wrong or missing secret: the peer requires one and this node sends none";
+    case 403:
+      return "forbidden by the peer or a proxy in front of it";
+    case 404:
+      return "no Raft routes at this address: is raftRoutes mounted at the server's root?";
+    case 412:
+      return "the address serves another node than the one addressed";
+    case 413:
+      return "the request exceeds the peer's maxBodyBytes or maxSnapshotBytes";
+    case 415:
+      return "the peer takes only application/cbor";
+    case 500:
+      return "the peer failed: see its log";
+    case 503:
+      return "the peer cannot serve now: shutting down, or its storage failed";
+    default:
+      return null;
+  }
+}
+
+/** The `code` and `message` of a JSON error body (a `RaftErrorJSON`), or `null`. */
+function _peerError(text: string): { code: string; message: string } | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof json !== "object" || json === null) return null;
+  const { code, message } = json as Record<string, unknown>;
+  if (typeof code !== "string" || !/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(code)) return null;
+  return { code, message: typeof message === "string" ? _printable(message.slice(0, 300)) : "" };
+}
+
+/** `s` without control characters (a peer's text goes into log lines). */
+function _printable(s: string): string {
+  // deno-lint-ignore no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
 }
 
 function _notAMember(text: string): NotAMember | null {

@@ -1,11 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { DEFAULT_MAX_RESPONSE_BYTES, HttpNetwork } from "../../src/transport/http_network.ts";
+import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  HttpNetwork,
+  PeerRefused,
+} from "../../src/transport/http_network.ts";
 import { raftRoutes } from "../../src/transport/raft_routes.ts";
 import { decodeMessage, encodeMessage } from "../../src/codec.ts";
 import {
   ClusterMismatch,
   InvalidMessage,
+  NotAMember,
   PayloadTooLarge,
   ShuttingDown,
   Timeout,
@@ -66,6 +71,12 @@ function answer(req: RaftRequest): RaftResponse {
 
 function cborResponse(m: RaftResponse, init?: ResponseInit): Response {
   return new Response(encodeMessage(m).slice(), init);
+}
+
+/** Whether `s` holds a control character (U+0000 to U+001F). */
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20) return true;
+  return false;
 }
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
@@ -174,20 +185,152 @@ test("HttpNetwork: a garbage or mismatched response rejects with Unreachable(Inv
   }
 });
 
-test("HttpNetwork: a non-2xx status rejects with Unreachable naming the status", async () => {
+test("HttpNetwork: a non-2xx status rejects with PeerRefused: the status and the peer's error", async () => {
   const app = raftRoutes({ handle: () => Promise.reject(new ShuttingDown()) });
   const server = await serveLocal(app.fetch);
   try {
     const net = new HttpNetwork();
     const err = await rejection(net.send(2, { addr: server.url }, VOTE));
-    assert.ok(err instanceof Unreachable);
-    assert.match(String((err.cause as Error).message), /HTTP 503.*ShuttingDown/);
+    assert.ok(err instanceof Unreachable && err instanceof PeerRefused, String(err));
+    assert.equal(err.code, "Unreachable");
+    assert.equal(err.nodeId, 2);
+    assert.equal(err.status, 503);
+    assert.equal(err.peerCode, "ShuttingDown");
+    assert.equal(
+      err.message,
+      "peer 2 refused: HTTP 503 Service Unavailable (the peer cannot serve now: shutting " +
+        "down, or its storage failed): ShuttingDown: the node is shutting down",
+    );
+    const cause = err.cause as Error & { code?: unknown };
+    assert.equal(cause.name, "ShuttingDown");
+    assert.equal(cause.code, "ShuttingDown");
+    assert.match(
+      cause.message,
+      /^HTTP 503 from http:\/\/127\.0\.0\.1:\d+\/raft\/vote: the node is shutting down$/,
+    );
+    const json = err.toJSON();
+    assert.equal(json.code, "Unreachable");
+    assert.equal(json.status, 503);
+    assert.equal(json.peerCode, "ShuttingDown");
+    assert.equal(json.nodeId, 2);
+
     const missing = await rejection(net.send(2, { addr: server.url + "/nothing-here" }, VOTE));
-    assert.ok(missing instanceof Unreachable);
+    assert.ok(missing instanceof PeerRefused);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.peerCode, null, "Hono's 404 page is not a JSON error");
+    assert.match(missing.message, /^peer 2 refused: HTTP 404 Not Found \(no Raft routes/);
     assert.match(String((missing.cause as Error).message), /HTTP 404/);
   } finally {
     await server.close();
   }
+});
+
+test("HttpNetwork: a wrong or missing secret says so, with status 401", async () => {
+  const app = raftRoutes({ handle: (req) => Promise.resolve(answer(req)) }, { secret: "right" });
+  const server = await serveLocal(app.fetch);
+  try {
+    const addr = { addr: server.url };
+    const wrong = await rejection(new HttpNetwork({ secret: "wrong" }).send(2, addr, VOTE));
+    assert.ok(wrong instanceof PeerRefused, String(wrong));
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.peerCode, "InvalidMessage");
+    assert.match(
+      wrong.message,
+      /^peer 2 refused: HTTP 401 Unauthorized \(wrong or missing secret: the peer does not accept this node's secret\): InvalidMessage: /,
+    );
+    const none = await rejection(new HttpNetwork().send(2, addr, VOTE));
+    assert.ok(none instanceof PeerRefused);
+    assert.equal(none.status, 401);
+    assert.match(
+      none.message,
+      /wrong or missing secret: the peer requires one and this node sends none/,
+    );
+    // A snapshot transfer too.
+    const data = source();
+    const snap = await rejection(
+      new HttpNetwork({ secret: "wrong" }).installSnapshot(2, addr, INSTALL, data.stream),
+    );
+    assert.ok(snap instanceof PeerRefused && snap.status === 401, String(snap));
+    assert.match(
+      String(snap),
+      /^Unreachable: peer 2 refused: HTTP 401 Unauthorized \(wrong or missing secret/,
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+test("HttpNetwork: PeerRefused for 413, 412, 410 and 409 keeps the status; a proxy's page has no peerCode", async () => {
+  const cases: [number, string, RegExp][] = [
+    [
+      413,
+      JSON.stringify(new PayloadTooLarge(100, 10).toJSON()),
+      /HTTP 413 Content Too Large \(the request exceeds the peer's maxBodyBytes/,
+    ],
+    [
+      412,
+      JSON.stringify({ code: "InvalidMessage", message: "meant for node 3" }),
+      /HTTP 412 Precondition Failed \(the address serves another node/,
+    ],
+    [
+      412,
+      JSON.stringify(new ClusterMismatch("c9", "c1", 1).toJSON()),
+      /HTTP 412 Precondition Failed \(the peer belongs to another cluster\)/,
+    ],
+    [
+      409,
+      JSON.stringify(new ClusterMismatch("c9", "c1", 1).toJSON()),
+      /HTTP 409 Conflict \(the peer belongs to another cluster\)/,
+    ],
+    [
+      410,
+      JSON.stringify(new NotAMember(1).toJSON()),
+      /HTTP 410 Gone \(the peer holds this node for removed/,
+    ],
+    [502, "<html>\u0007bad\ngateway</html>", /^peer 2 refused: HTTP 502 Bad Gateway$/],
+    [418, JSON.stringify({ code: "Teapot\nInjected", message: "x" }), /^peer 2 refused: HTTP 418$/],
+  ];
+  for (const [status, body, pattern] of cases) {
+    const net = new HttpNetwork({ fetch: () => Promise.resolve(new Response(body, { status })) });
+    const err = await rejection(net.send(2, { addr: "http://x" }, VOTE));
+    assert.ok(err instanceof PeerRefused, `${status}: ${err}`);
+    assert.equal(err.status, status);
+    assert.match(err.message, pattern);
+    assert.ok(!hasControl(err.message), err.message);
+    if (status === 409 || (status === 412 && body.includes("ClusterMismatch"))) {
+      assert.ok(err.cause instanceof ClusterMismatch);
+    } else if (status === 410) {
+      assert.ok(err.cause instanceof NotAMember);
+    } else {
+      assert.match(
+        String((err.cause as Error).message),
+        new RegExp(`^HTTP ${status} from http://x/raft/vote`),
+      );
+      assert.ok(!hasControl(String((err.cause as Error).message)));
+    }
+    if (status >= 500 || status === 418) assert.equal(err.peerCode, null);
+  }
+});
+
+test("HttpNetwork: a failure without an HTTP answer is a plain Unreachable, not PeerRefused", async () => {
+  const port = await closedPort();
+  const err = await rejection(
+    new HttpNetwork().send(2, { addr: `http://127.0.0.1:${port}` }, VOTE),
+  );
+  assert.ok(err instanceof Unreachable && !(err instanceof PeerRefused));
+  assert.equal(err.message, "node 2 is unreachable");
+  // Aborted while the error body is read: the abort reason, not the status.
+  const reason = new Error("stop");
+  const ctrl = new AbortController();
+  const net = new HttpNetwork({
+    fetch: () =>
+      Promise.resolve(
+        new Response(new ReadableStream({ pull: () => ctrl.abort(reason) }), { status: 401 }),
+      ),
+  });
+  const aborted = await rejection(net.send(2, { addr: "http://x" }, VOTE, { signal: ctrl.signal }));
+  assert.ok(aborted instanceof Unreachable && !(aborted instanceof PeerRefused), String(aborted));
+  assert.equal(aborted.cause, reason);
 });
 
 test("HttpNetwork: options.signal aborts the request", async () => {

@@ -28,7 +28,7 @@ import { partitionNemesis } from "./partition_nemesis.ts";
 import { PROCESS_NEMESES } from "./process_nemeses.ts";
 import { wipeNemesis } from "./wipe_nemesis.ts";
 import { diskNemesis } from "./disk_nemesis.ts";
-import { type OperationNote, registerKey, runRegisterWorkload } from "./register_workload.ts";
+import { type OperationNote, runRegisterWorkload } from "./register_workload.ts";
 import { failureReport, summaryLine } from "./run_report.ts";
 import { cleanupStale, PidRegistry } from "./stale_cleanup.ts";
 import { cleanupStaleMounts } from "./small_disk.ts";
@@ -197,7 +197,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     },
   };
   const history = new HistoryRecorder<RegisterInput, RegisterOutput>({ now: clock });
-  const keys = Array.from({ length: o.keys ?? 3 }, (_, i) => registerKey(i));
+  const keyCount = o.keys ?? 3;
   let faults: FaultLog = { counts: new Map(), lines: [] };
   let verdicts: KeyVerdict[] = [];
   let notesById = new Map<number, OperationNote>();
@@ -215,7 +215,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     const workload = runRegisterWorkload({
       seed: o.seed,
       clients: o.clients ?? 4,
-      keys: keys.length,
+      keys: keyCount,
       client,
       // Clients send to members whose process exists (paused ones included).
       targets: () => cluster.members().filter((n) => n.serving).map((n) => n.url),
@@ -247,6 +247,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     topology !== null && typeof topology !== "string" && topology.healAll();
     await cluster.waitLeader(30_000).catch((e) => anomalies.push(String(e)));
     // A final linearizable read of every key, recorded like any operation.
+    const keys = [...work.keys].sort();
     for (const key of keys) {
       for (let i = 0; i < 20; i++) {
         const target = cluster.members()[i % cluster.members().length]!.url;
@@ -265,7 +266,8 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     await snapshots.sample(cluster);
     for (const node of cluster.nodes.values()) {
       for (const how of node.unexpectedExits) {
-        anomalies.push(`node ${node.id} exited on its own (${how})`);
+        const hint = how === "code 0" ? ": a SIGTERM/SIGINT from outside the harness?" : "";
+        anomalies.push(`node ${node.id} exited on its own (${how}${hint})`);
       }
     }
     verdicts = checkRegisterHistory(history.history(), 60_000);

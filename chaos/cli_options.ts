@@ -41,6 +41,8 @@ export interface ChaosCliOptions {
   readonly requests: number;
   /** Base directory of run directories. */
   readonly dir?: string;
+  /** The checkout whose node runs (default: the one holding chaos/). */
+  readonly root?: string;
   /** Keep passing runs' directories. */
   readonly keep: boolean;
   /** No progress lines. */
@@ -105,6 +107,7 @@ export function parseChaosArgs(args: readonly string[]): ChaosCliOptions {
     "keys",
     "cycles",
     "requests",
+    "root",
     "dir",
     "keep",
     "quiet",
@@ -127,6 +130,7 @@ export function parseChaosArgs(args: readonly string[]): ChaosCliOptions {
     }
   }
   const dir = flags.get("dir");
+  const root = flags.get("root");
   return {
     mode,
     runtime,
@@ -140,6 +144,7 @@ export function parseChaosArgs(args: readonly string[]): ChaosCliOptions {
     cycles: _int(flags.get("cycles") ?? "20", "--cycles", 1, 100_000),
     requests: _int(flags.get("requests") ?? "10000", "--requests", 1, 10_000_000),
     ...(dir === undefined ? {} : { dir }),
+    ...(root === undefined ? {} : { root }),
     keep: flags.has("keep"),
     quiet: flags.has("quiet"),
     help: flags.has("help"),

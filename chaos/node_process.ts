@@ -140,6 +140,9 @@ export class NodeProcess {
       cwd: o.root,
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, NO_COLOR: "1" },
+      // Its own process group: a signal to the harness's group (Ctrl-C) does
+      // not reach it; the harness stops its nodes itself.
+      detached: true,
     });
     this.#child = child;
     this.#state = "running";
@@ -191,6 +194,7 @@ export class NodeProcess {
     if (child === null) return;
     if (this.#state === "paused") this.resume();
     this.#expectExit = true;
+    this.note("SIGTERM");
     _signal(child, "SIGTERM");
     const done = await _within(this.#exited, _STOP_WAIT_MS);
     if (!done) await this.kill9();

@@ -66,6 +66,12 @@ export interface RegisterWorkloadOptions {
   readonly stop: AbortSignal;
   /** Pause between a client's operations, ms: up to this; default 20. */
   readonly thinkMs?: number;
+  /**
+   * The clients move to fresh keys (`r<epoch>-<i>`) every this many ms, so
+   * that each key's history stays small enough to check in a long run;
+   * default 30 s.
+   */
+  readonly keyEpochMs?: number;
 }
 
 /**
@@ -85,11 +91,21 @@ export interface WorkloadResult {
   readonly acknowledged: Map<string, string>;
   /** Unique keys whose write's outcome is unknown. */
   readonly unsure: Set<string>;
+  /** Every register key used. */
+  readonly keys: Set<string>;
 }
 
-/** The key of register `i`. */
-export function registerKey(i: number): string {
-  return `r${i}`;
+/**
+ * The key of register `i` in key epoch `epoch`.
+ *
+ * @example
+ * ```ts
+ * import { registerKey } from "./register_workload.ts";
+ * console.assert(registerKey(0, 2) === "r0-2");
+ * ```
+ */
+export function registerKey(epoch: number, i: number): string {
+  return `r${epoch}-${i}`;
 }
 
 /**
@@ -107,10 +123,14 @@ export async function runRegisterWorkload(
     notes: new Map(),
     acknowledged: new Map(),
     unsure: new Set(),
+    keys: new Set(),
   };
+  const started = performance.now();
+  const epochMs = options.keyEpochMs ?? 30_000;
+  const epoch = (): number => Math.floor((performance.now() - started) / epochMs);
   const loops: Promise<void>[] = [];
   for (let c = 0; c < options.clients; c++) {
-    loops.push(_clientLoop(c, options, result));
+    loops.push(_clientLoop(c, options, result, epoch));
   }
   await Promise.all(loops);
   return result;
@@ -120,6 +140,7 @@ async function _clientLoop(
   c: number,
   o: RegisterWorkloadOptions,
   result: WorkloadResult,
+  epoch: () => number,
 ): Promise<void> {
   const rnd = new SeededRandom(o.seed * 1_000 + c);
   const seen = new Map<string, RegisterValue>();
@@ -131,7 +152,8 @@ async function _clientLoop(
       continue;
     }
     const base = targets[rnd.int(0, targets.length)]!;
-    const key = registerKey(rnd.int(0, o.keys));
+    const key = registerKey(epoch(), rnd.int(0, o.keys));
+    result.keys.add(key);
     const value = `c${c}-${n}`;
     const x = rnd.next();
     let status: string;

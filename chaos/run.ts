@@ -47,7 +47,7 @@ async function _main(args: readonly string[]): Promise<number> {
     const seed = o.seed + r;
     if (o.mode === "fuzz") {
       const result = await runPeerFuzzRun({
-        root: _ROOT,
+        root: o.root ?? _ROOT,
         runtime: o.runtime,
         nodes: o.nodes,
         requests: o.requests,
@@ -63,7 +63,7 @@ async function _main(args: readonly string[]): Promise<number> {
       }
     } else if (o.mode === "crash") {
       const result = await runCrashDurability({
-        root: _ROOT,
+        root: o.root ?? _ROOT,
         runtime: o.runtime,
         nodes: o.nodes,
         cycles: o.cycles,
@@ -79,7 +79,7 @@ async function _main(args: readonly string[]): Promise<number> {
       }
     } else {
       const result = await runChaos({
-        root: _ROOT,
+        root: o.root ?? _ROOT,
         runtime: o.runtime,
         nodes: o.nodes,
         seconds: o.seconds,
@@ -119,6 +119,8 @@ export const CHAOS_HELP: string = [
   "                    voter's data directory wiped, restarted with the same id and flags, then",
   "                    replaced; wipe-init: the same for the node that ran --init; disk: node",
   "                    2's data directory is a 16 MiB tmpfs, filled, freed, node restarted)",
+  "  --root DIR        the checkout whose examples/kv.ts runs (default: this one); use a clean",
+  "                    clone for long runs while the work tree is being edited",
   "  --dir DIR         where run directories go (default /tmp/xraft-chaos/runs); a failed",
   "                    run's directory is kept (node logs, history.json, report.txt)",
   "Exit: 0 no anomaly, 1 anomalies, 2 bad flag.",

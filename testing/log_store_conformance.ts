@@ -4,9 +4,25 @@
  * and throws an `Error` describing the first mismatch. It depends on no test
  * framework; run each case as one test of yours.
  *
- * Cases whose `requiresReopen` is `true` check durability across close and
- * reopen and need the `reopen` argument: given a closed store, open a new one
- * on the same storage (skip them for a store without persistence).
+ * The cases cover, by name prefix: the initial state (`empty store:`), the
+ * vote (`vote:`), appends and reads of every range (`append:`, `entries:`,
+ * `writes:`, `reads during a pending write`), truncate and purge at every
+ * boundary — the first entry, the middle, the last, one past it and far
+ * beyond, the purge point itself — and appends after them (`truncate:`,
+ * `purge:`, `purge then append:`), the commit index (`committed:`), the
+ * calls a store must refuse without changing anything (gaps, overwrites,
+ * lower terms, malformed entries, votes going back, conflicting purges,
+ * truncating purged entries, bad ranges, calls after `close:`), and a seeded
+ * run of 300 operations against a reference model (`model:`).
+ *
+ * Cases whose `requiresReopen` is `true` (`reopen:`) check durability across
+ * close and reopen at every point of a log's life (empty, vote only, after
+ * appends, truncates, purges, a purge of everything or beyond the last
+ * entry, twice in a row, and the seeded run reopened every 20 steps) and
+ * need the `reopen` argument: given a closed store, open a new one on the
+ * same storage (skip them for a store without persistence). The commit
+ * index need not be durable: after a reopen `readCommitted()` may return
+ * `null`, but never another value.
  *
  * @example Running the suite with `node:test` (under Deno or Bun)
  * ```ts ignore
@@ -515,6 +531,813 @@ _cases.push({
     }
   },
 });
+
+// ------------------------------------------------------- more helpers
+
+const _ALL = Number.MAX_SAFE_INTEGER;
+
+/** Ten entries: 1..4 of term 1, a blank of term 2 at 5, 6..10 of term 3. */
+function ten(): Entry[] {
+  return [...range(1, 1, 4), blank(2, 5), ...range(3, 6, 10)];
+}
+
+function _idOf(e: Entry | undefined): LogId | null {
+  return e === undefined ? null : { term: e.term, index: e.index };
+}
+
+/** Everything a store holds, as plain comparable data. */
+async function picture(s: LogStore): Promise<unknown> {
+  const state = await s.logState();
+  const vote = await s.readVote();
+  const id = (x: LogId | null): unknown => x === null ? null : { term: x.term, index: x.index };
+  return {
+    vote: vote === null
+      ? null
+      : { term: vote.term, votedFor: vote.votedFor, committed: vote.committed },
+    lastPurged: id(state.lastPurged),
+    lastLogId: id(state.lastLogId),
+    committed: id(await s.readCommitted()),
+    entries: (await s.entries(0, _ALL)).map(_entryView),
+  };
+}
+
+/** Checks the whole log: the purge point, the last log id and every entry present. */
+async function checkLog(
+  s: LogStore,
+  purged: LogId | null,
+  entries: readonly Entry[],
+  what: string,
+): Promise<void> {
+  const state = await s.logState();
+  checkLogId(state.lastPurged, purged, `${what}: lastPurged`);
+  checkLogId(state.lastLogId, _idOf(entries[entries.length - 1]) ?? purged, `${what}: lastLogId`);
+  checkEntries(await s.entries(0, _ALL), entries, `${what}: entries(0, MAX_SAFE_INTEGER)`);
+}
+
+/** A refused write: it must reject, and leave everything as it was. */
+async function checkRefused(s: LogStore, write: () => unknown, what: string): Promise<void> {
+  const before = await picture(s);
+  await checkRejects(write, what);
+  checkEqual(await picture(s), before, `the store after the refused ${what}`);
+}
+
+async function checkVote(s: LogStore, expected: Vote | null, what: string): Promise<void> {
+  const v = await s.readVote();
+  checkEqual(
+    v === null ? null : { term: v.term, votedFor: v.votedFor, committed: v.committed },
+    expected,
+    what,
+  );
+}
+
+/** Reads every range [from, to] with from, to in -1..max+2 and checks it against `present`. */
+async function checkEveryRange(s: LogStore, present: readonly Entry[], max: number): Promise<void> {
+  for (let from = -1; from <= max + 2; from++) {
+    for (let to = -1; to <= max + 2; to++) {
+      const expected = present.filter((e) => e.index >= from && e.index <= to);
+      checkEntries(await s.entries(from, to), expected, `entries(${from}, ${to})`);
+    }
+  }
+}
+
+/**
+ * A case that writes with `write`, checks with `verify` before closing, then
+ * reopens and checks again with `verify`; `after` then writes more to the
+ * reopened store and checks it.
+ */
+function _reopenCase(
+  name: string,
+  write: (s: LogStore) => Promise<void>,
+  verify: (s: LogStore, when: string) => Promise<void>,
+  after?: (s: LogStore) => Promise<void>,
+): LogStoreCase {
+  return {
+    name,
+    requiresReopen: true,
+    async run(open: OpenLogStore, reopen?: ReopenLogStore): Promise<void> {
+      check(reopen !== undefined, "this case needs a reopen function");
+      const first = await open();
+      try {
+        await write(first);
+        await verify(first, "before close");
+      } finally {
+        await first.close();
+      }
+      const second = await reopen(first);
+      try {
+        await verify(second, "after reopen");
+        if (after !== undefined) await after(second);
+      } finally {
+        await second.close();
+      }
+    },
+  };
+}
+
+/** A seeded PRNG (xorshift32): `rand(n)` is in `0..n-1`. */
+function _prng(seed: number): (n: number) => number {
+  let x = seed >>> 0 || 1;
+  return (n: number): number => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+}
+
+/** The reference model of a log store: what a conforming store holds. */
+class _Model {
+  vote: Vote | null = null;
+  purged: LogId | null = null;
+  /** The entries above the purge point. */
+  entries: Entry[] = [];
+  committed: LogId | null = null;
+
+  get purgedIndex(): number {
+    return this.purged?.index ?? 0;
+  }
+  get lastIndex(): number {
+    return this.entries[this.entries.length - 1]?.index ?? this.purgedIndex;
+  }
+  lastLogId(): LogId | null {
+    return _idOf(this.entries[this.entries.length - 1]) ?? this.purged;
+  }
+  termAt(index: number): number | undefined {
+    return this.entries[index - this.purgedIndex - 1]?.term;
+  }
+}
+
+/**
+ * Runs `steps` seeded operations on the store and on a model: valid appends
+ * (all entry types), truncates, purges (inside the log and beyond it), votes
+ * and commit indexes, and invalid ones the store must refuse without effect;
+ * checks the log state after every step and everything every 10 steps (and
+ * after each reopen, every `reopenEvery` steps, when `reopen` is given).
+ */
+async function _modelRun(
+  open: OpenLogStore,
+  reopen: ReopenLogStore | undefined,
+  seed: number,
+  steps: number,
+  reopenEvery: number,
+): Promise<void> {
+  const rand = _prng(seed);
+  const m = new _Model();
+  let s = await open();
+  const membership: Membership = {
+    configs: [[1, 2, 3]],
+    nodes: new Map([1, 2, 3].map((id) => [id, { addr: `http://n${id}` }])),
+    clusterId: "model",
+  };
+  const expectState = async (what: string): Promise<void> => {
+    const state = await s.logState();
+    checkLogId(state.lastPurged, m.purged, `${what}: lastPurged`);
+    checkLogId(state.lastLogId, m.lastLogId(), `${what}: lastLogId`);
+  };
+  const expectAll = async (what: string): Promise<void> => {
+    await expectState(what);
+    await checkVote(s, m.vote, `${what}: readVote()`);
+    checkLogId(await s.readCommitted(), m.committed, `${what}: readCommitted()`);
+    checkEntries(await s.entries(0, _ALL), m.entries, `${what}: entries`);
+  };
+  try {
+    for (let step = 1; step <= steps; step++) {
+      const what = `step ${step} (seed ${seed})`;
+      const op = rand(100);
+      const lastTerm = m.lastLogId()?.term ?? 0;
+      if (op < 40) {
+        const term = lastTerm + (rand(4) === 0 ? 1 : 0);
+        const batch: Entry[] = [];
+        for (let i = 0, n = 1 + rand(rand(6) === 0 ? 40 : 6); i < n; i++) {
+          const index = m.lastIndex + 1 + i;
+          const kind = rand(12);
+          if (kind === 0) batch.push(blank(term, index));
+          else if (kind === 1) batch.push({ term, index, type: "membership", membership });
+          else {
+            const data = new Uint8Array(rand(48)).map(() => rand(256));
+            batch.push(normal(term, index, data));
+          }
+        }
+        await s.append(batch);
+        m.entries.push(...batch);
+      } else if (op < 52) {
+        const since = m.purgedIndex + 1 + rand(m.lastIndex - m.purgedIndex + 2);
+        await s.truncate(since);
+        m.entries = m.entries.filter((e) => e.index < since);
+      } else if (op < 64) {
+        const index = m.purgedIndex + 1 + rand(m.lastIndex - m.purgedIndex + 2);
+        const term = m.termAt(index) ?? lastTerm + rand(2);
+        await s.purge({ term, index });
+        m.purged = { term, index };
+        m.entries = m.entries.filter((e) => e.index > index);
+      } else if (op < 74) {
+        const old = m.vote;
+        const next: Vote = old === null || rand(3) === 0
+          ? {
+            term: (old?.term ?? 0) + 1,
+            votedFor: rand(3) === 0 ? null : rand(5),
+            committed: false,
+          }
+          : {
+            term: old.term,
+            votedFor: old.votedFor ?? rand(5),
+            committed: old.committed || rand(2) === 0,
+          };
+        await s.saveVote(next);
+        m.vote = next;
+      } else if (op < 82) {
+        const c = rand(4) === 0 ? null : { term: rand(5), index: rand(m.lastIndex + 1) };
+        await s.saveCommitted(c);
+        m.committed = c;
+      } else if (op < 88) {
+        // Invalid: an append with a gap after the last entry.
+        await checkRefused(
+          s,
+          () => s.append([blank(lastTerm, m.lastIndex + 2)]),
+          `${what}: append of index ${m.lastIndex + 2} after ${m.lastIndex}`,
+        );
+      } else if (op < 92 && m.purgedIndex > 0) {
+        // Invalid: a truncate at the purge point.
+        await checkRefused(
+          s,
+          () => s.truncate(m.purgedIndex),
+          `${what}: truncate(${m.purgedIndex}) at the purge point`,
+        );
+      } else {
+        const from = rand(m.lastIndex + 3);
+        const to = from + rand(30);
+        checkEntries(
+          await s.entries(from, to),
+          m.entries.filter((e) => e.index >= from && e.index <= to),
+          `${what}: entries(${from}, ${to})`,
+        );
+      }
+      await expectState(what);
+      if (step % 10 === 0) await expectAll(what);
+      if (reopen !== undefined && step % reopenEvery === 0) {
+        await s.close();
+        s = await reopen(s);
+        // The commit index need not be durable: a store may forget it, never change it.
+        const c = await s.readCommitted();
+        if (c === null) m.committed = null;
+        await expectAll(`${what}, after reopen`);
+      }
+    }
+    await expectAll(`the end (seed ${seed})`);
+  } finally {
+    await s.close();
+  }
+}
+
+// ---------------------------------------------------------- more cases
+
+_cases.push(
+  // -------------------------------------------------------------- vote
+  _case("vote: refuses a vote that goes back, keeping the saved one", async (s) => {
+    const saved: Vote = { term: 5, votedFor: 2, committed: true };
+    await s.saveVote({ term: 5, votedFor: null, committed: false });
+    await s.saveVote({ term: 5, votedFor: 2, committed: false });
+    await s.saveVote(saved);
+    await checkVote(s, saved, "readVote()");
+    await checkRefused(
+      s,
+      () => s.saveVote({ term: 4, votedFor: 2, committed: true }),
+      "saveVote of a lower term",
+    );
+    await checkRefused(
+      s,
+      () => s.saveVote({ term: 5, votedFor: 3, committed: true }),
+      "saveVote for another candidate in the same term",
+    );
+    await checkRefused(
+      s,
+      () => s.saveVote({ term: 5, votedFor: null, committed: false }),
+      "saveVote forgetting the vote of the term",
+    );
+    await checkRefused(
+      s,
+      () => s.saveVote({ term: 5, votedFor: 2, committed: false }),
+      "saveVote un-committing the vote",
+    );
+    await checkVote(s, saved, "readVote() after the refused votes");
+    await s.saveVote({ term: 6, votedFor: null, committed: false });
+    await checkVote(s, { term: 6, votedFor: null, committed: false }, "readVote() of a newer term");
+  }),
+  _case(
+    "vote: saving a vote leaves the log alone, and log writes leave the vote alone",
+    async (s) => {
+      const vote: Vote = { term: 3, votedFor: 1, committed: true };
+      await s.append(ten());
+      await s.saveCommitted({ term: 3, index: 7 });
+      await s.saveVote(vote);
+      await checkLog(s, null, ten(), "after saveVote");
+      checkLogId(await s.readCommitted(), { term: 3, index: 7 }, "readCommitted() after saveVote");
+      await s.truncate(9);
+      await s.purge({ term: 1, index: 2 });
+      await s.append([blank(4, 9)]);
+      await s.saveCommitted(null);
+      await checkVote(s, vote, "readVote() after append, truncate, purge and saveCommitted");
+    },
+  ),
+  // ------------------------------------------------------ append / read
+  _case("append: one entry at a time, logState follows every append", async (s) => {
+    const all = ten();
+    for (let i = 0; i < all.length; i++) {
+      await s.append([all[i]!]);
+      await checkLog(s, null, all.slice(0, i + 1), `after appending entry ${i + 1}`);
+    }
+  }),
+  _case(
+    "append: an empty batch changes nothing (empty log, after entries, after a purge)",
+    async (s) => {
+      await s.append([]);
+      await checkLog(s, null, [], "after append([]) to an empty log");
+      await s.append(ten());
+      await s.append([]);
+      await checkLog(s, null, ten(), "after append([]) to a log of 10");
+      await s.purge({ term: 3, index: 10 });
+      await s.append([]);
+      await checkLog(s, { term: 3, index: 10 }, [], "after append([]) to a log emptied by purge");
+    },
+  ),
+  _case("entries: every range [from, to] (-1..12) of a 10-entry log", async (s) => {
+    await s.append(ten());
+    await checkEveryRange(s, ten(), 10);
+  }),
+  _case(
+    "entries: every range [from, to] (-1..12) of a log purged at 3 and truncated at 9",
+    async (s) => {
+      await s.append(ten());
+      await s.purge({ term: 1, index: 3 });
+      await s.truncate(9);
+      await checkEveryRange(s, ten().slice(3, 8), 10);
+    },
+  ),
+  _case("writes: each answers with undefined or a promise of undefined", async (s) => {
+    const writes: [string, () => unknown][] = [
+      ["saveVote", () => s.saveVote({ term: 1, votedFor: 1, committed: false })],
+      ["append", () => s.append(ten())],
+      ["truncate", () => s.truncate(9)],
+      ["purge", () => s.purge({ term: 1, index: 2 })],
+      ["saveCommitted", () => s.saveCommitted({ term: 1, index: 2 })],
+    ];
+    for (const [name, write] of writes) {
+      const answer = write();
+      if (answer !== undefined) {
+        check(answer instanceof Promise, `${name} answered ${_describe(answer)}, not a promise`);
+        checkEqual(await answer, undefined, `what the promise of ${name} resolves to`);
+      }
+    }
+    await checkLog(s, { term: 1, index: 2 }, ten().slice(2, 8), "after the writes");
+  }),
+  _case("reads during a pending write see every write already answered", async (s) => {
+    const all = ten();
+    await s.append(all.slice(0, 5));
+    await s.saveVote({ term: 2, votedFor: 1, committed: true });
+    const pending = Promise.resolve(s.append(all.slice(5)));
+    const [seen, vote, state] = await Promise.all([s.entries(1, 20), s.readVote(), s.logState()]);
+    await pending;
+    check(seen.length >= 5, `entries(1, 20) during an append saw ${seen.length} of the 5 answered`);
+    checkEntries(seen, all.slice(0, seen.length), "entries(1, 20) during an append");
+    checkEqual(vote?.votedFor, 1, "readVote() during an append");
+    check((state.lastLogId?.index ?? 0) >= 5, "logState() during an append went back");
+    const truncating = Promise.resolve(s.truncate(8));
+    const during = await s.entries(1, 5);
+    await truncating;
+    checkEntries(during, all.slice(0, 5), "entries(1, 5) during a truncate above them");
+    await checkLog(s, null, all.slice(0, 7), "after the truncate");
+  }),
+  // ------------------------------------------------------------ truncate
+  _case("truncate: at the last entry removes only that entry", async (s) => {
+    await s.append(ten());
+    await s.truncate(10);
+    await checkLog(s, null, ten().slice(0, 9), "after truncate(10)");
+    await s.append([normal(4, 10)]);
+    await checkLog(s, null, [...ten().slice(0, 9), normal(4, 10)], "after appending 4-10");
+  }),
+  _case("truncate: beyond the last entry changes nothing", async (s) => {
+    await s.truncate(1);
+    await checkLog(s, null, [], "after truncate(1) of an empty log");
+    await s.append(ten());
+    for (const since of [11, 12, 1000]) {
+      await s.truncate(since);
+      await checkLog(s, null, ten(), `after truncate(${since})`);
+    }
+    await s.purge({ term: 3, index: 12 });
+    await s.truncate(13);
+    await checkLog(s, { term: 3, index: 12 }, [], "after truncate(13) above a purge point of 12");
+  }),
+  _case(
+    "truncate: repeated conflicts, each resolved by a truncate and newer entries",
+    async (s) => {
+      await s.append(ten());
+      await s.truncate(8);
+      const second = range(4, 8, 12);
+      await s.append(second);
+      await s.truncate(11);
+      const third = [blank(5, 11), ...range(5, 12, 14)];
+      await s.append(third);
+      await s.truncate(6);
+      const fourth = range(6, 6, 7);
+      await s.append(fourth);
+      await checkLog(s, null, [...ten().slice(0, 5), ...fourth], "after three rounds");
+    },
+  ),
+  _case(
+    "truncate: refuses an index at or below the purge point (and 0), changing nothing",
+    async (s) => {
+      await s.append(ten());
+      await checkRefused(s, () => s.truncate(0), "truncate(0)");
+      await s.purge({ term: 1, index: 4 });
+      await checkRefused(s, () => s.truncate(4), "truncate(4) at the purge point 1-4");
+      await checkRefused(s, () => s.truncate(1), "truncate(1) below the purge point 1-4");
+      await s.truncate(5);
+      await checkLog(s, { term: 1, index: 4 }, [], "after truncate(5)");
+    },
+  ),
+  // --------------------------------------------------------------- purge
+  _case("purge: the first entry only", async (s) => {
+    await s.append(ten());
+    await s.purge({ term: 1, index: 1 });
+    await checkLog(s, { term: 1, index: 1 }, ten().slice(1), "after purge(1-1)");
+    checkEntries(await s.entries(1, 1), [], "entries(1, 1) after purge(1-1)");
+    checkEntries(await s.entries(2, 2), [ten()[1]!], "entries(2, 2) after purge(1-1)");
+  }),
+  _case("purge: up to the entry before the last leaves only the last", async (s) => {
+    await s.append(ten());
+    await s.purge({ term: 3, index: 9 });
+    await checkLog(s, { term: 3, index: 9 }, ten().slice(9), "after purge(3-9)");
+    await s.truncate(10);
+    await checkLog(s, { term: 3, index: 9 }, [], "after truncate(10)");
+  }),
+  _case("purge: in steps (2, 5, 6, 10, 12), each moving the purge point", async (s) => {
+    await s.append(ten());
+    for (const id of [{ term: 1, index: 2 }, { term: 2, index: 5 }, { term: 3, index: 6 }]) {
+      await s.purge(id);
+      await checkLog(s, id, ten().slice(id.index), `after purge(${id.term}-${id.index})`);
+    }
+    await s.purge({ term: 3, index: 10 });
+    await checkLog(s, { term: 3, index: 10 }, [], "after purge(3-10)");
+    await s.purge({ term: 4, index: 12 });
+    await checkLog(s, { term: 4, index: 12 }, [], "after purge(4-12)");
+  }),
+  _case(
+    "purge then append: after purging up to the last entry, only its successor is taken",
+    async (s) => {
+      await s.append(ten());
+      await s.purge({ term: 3, index: 10 });
+      await checkRefused(s, () => s.append([normal(3, 10)]), "append of the purged index 10");
+      await checkRefused(
+        s,
+        () => s.append([normal(3, 12)]),
+        "append of index 12 after a purge at 10",
+      );
+      await checkRefused(
+        s,
+        () => s.append([normal(2, 11)]),
+        "append of 2-11 after a purge at 3-10",
+      );
+      await s.append([normal(3, 11), blank(4, 12)]);
+      await checkLog(
+        s,
+        { term: 3, index: 10 },
+        [normal(3, 11), blank(4, 12)],
+        "after appending 11-12",
+      );
+    },
+  ),
+  _case(
+    "purge: refuses a term that conflicts with the entry at its index, changing nothing",
+    async (s) => {
+      await s.append(ten());
+      await checkRefused(
+        s,
+        () => s.purge({ term: 2, index: 3 }),
+        "purge(2-3) where entry 3 is 1-3",
+      );
+      await checkRefused(
+        s,
+        () => s.purge({ term: 2, index: 7 }),
+        "purge(2-7) where entry 7 is 3-7",
+      );
+      await checkRefused(
+        s,
+        () => s.purge({ term: 2, index: 11 }),
+        "purge(2-11) beyond a last entry of term 3",
+      );
+      await s.purge({ term: 2, index: 5 });
+      await checkLog(s, { term: 2, index: 5 }, ten().slice(5), "after purge(2-5)");
+    },
+  ),
+  _case(
+    "purge: the purge point again is a no-op; going back or changing its term is refused",
+    async (s) => {
+      await s.append(ten());
+      await s.purge({ term: 3, index: 7 });
+      await s.purge({ term: 3, index: 7 });
+      await checkLog(s, { term: 3, index: 7 }, ten().slice(7), "after purging 3-7 twice");
+      await checkRefused(
+        s,
+        () => s.purge({ term: 1, index: 3 }),
+        "purge(1-3) below the purge point 3-7",
+      );
+      await checkRefused(
+        s,
+        () => s.purge({ term: 4, index: 7 }),
+        "purge(4-7) at the purge point 3-7",
+      );
+    },
+  ),
+  // ------------------------------------------------------------ committed
+  _case("committed: independent of the log and the vote", async (s) => {
+    await s.append(ten());
+    await s.saveCommitted({ term: 3, index: 8 });
+    await s.saveVote({ term: 3, votedFor: 1, committed: true });
+    await s.purge({ term: 1, index: 4 });
+    await s.truncate(10);
+    await s.append([blank(4, 10)]);
+    checkLogId(await s.readCommitted(), { term: 3, index: 8 }, "readCommitted() after log writes");
+    await s.saveCommitted(null);
+    checkLogId(await s.readCommitted(), null, "readCommitted() after saveCommitted(null)");
+    await checkLog(s, { term: 1, index: 4 }, [...ten().slice(4, 9), blank(4, 10)], "the log");
+  }),
+  // ------------------------------------------------------ error reporting
+  _case("append: rejects a term lower than the entry before it, changing nothing", async (s) => {
+    await s.append(range(2, 1, 3));
+    await checkRefused(s, () => s.append([normal(1, 4)]), "append of 1-4 after 2-3");
+    await checkRefused(
+      s,
+      () => s.append([normal(3, 4), normal(2, 5)]),
+      "a batch with 3-4 then 2-5",
+    );
+    await s.purge({ term: 5, index: 8 });
+    await checkRefused(s, () => s.append([normal(4, 9)]), "append of 4-9 after a purge at 5-8");
+    await s.append([normal(5, 9)]);
+    await checkLog(s, { term: 5, index: 8 }, [normal(5, 9)], "after appending 5-9");
+  }),
+  _case("append: a refused batch writes none of its entries", async (s) => {
+    await s.append(range(1, 1, 3));
+    const good = range(1, 4, 6);
+    await checkRefused(s, () => s.append([...good, normal(1, 8)]), "a batch with a gap after 6");
+    await checkRefused(
+      s,
+      () => s.append([...good, normal(0, 7)]),
+      "a batch ending in a lower term",
+    );
+    const noData = { term: 1, index: 7, type: "normal" } as unknown as Entry;
+    await checkRefused(
+      s,
+      () => s.append([...good, noData]),
+      "a batch ending in a normal entry without data",
+    );
+    const unknown = { term: 1, index: 7, type: "bogus" } as unknown as Entry;
+    await checkRefused(
+      s,
+      () => s.append([...good, unknown]),
+      "a batch ending in an entry of unknown type",
+    );
+    const fractional = { term: 1, index: 6.5, type: "blank" } as unknown as Entry;
+    await checkRefused(s, () => s.append([fractional]), "append of an entry at index 6.5");
+    await s.append(good);
+    await checkLog(s, null, range(1, 1, 6), "after the valid batch");
+  }),
+  _case("entries: rejects a range that is not two safe integers", async (s) => {
+    await s.append(ten());
+    await checkRejects(() => s.entries(Number.NaN, 3), "entries(NaN, 3)");
+    await checkRejects(() => s.entries(1, Infinity), "entries(1, Infinity)");
+    await checkRejects(() => s.entries(1.5, 3), "entries(1.5, 3)");
+    await checkRejects(() => s.entries(1, 2 ** 60), "entries(1, 2 ** 60)");
+    checkEntries(await s.entries(1, 10), ten(), "entries(1, 10) afterwards");
+  }),
+  _case("close: every call after close rejects; a second close resolves", async (s) => {
+    await s.append(ten());
+    await s.close();
+    await s.close();
+    const calls: [string, () => unknown][] = [
+      ["readVote", () => s.readVote()],
+      ["saveVote", () => s.saveVote({ term: 1, votedFor: 1, committed: false })],
+      ["logState", () => s.logState()],
+      ["entries", () => s.entries(1, 10)],
+      ["append", () => s.append([normal(3, 11)])],
+      ["truncate", () => s.truncate(5)],
+      ["purge", () => s.purge({ term: 1, index: 2 })],
+      ["saveCommitted", () => s.saveCommitted(null)],
+      ["readCommitted", () => s.readCommitted()],
+    ];
+    for (const [name, call] of calls) await checkRejects(call, `${name} after close`);
+  }),
+  // ---------------------------------------------------------------- model
+  {
+    name: "model: 300 seeded operations agree with a reference model after every step",
+    requiresReopen: false,
+    run: (open: OpenLogStore): Promise<void> => _modelRun(open, undefined, 0x5eed, 300, 0),
+  },
+  // --------------------------------------------------------------- reopen
+  _reopenCase(
+    "reopen: an empty store reopens empty",
+    async () => {},
+    async (s, when) => {
+      await checkLog(s, null, [], when);
+      await checkVote(s, null, `readVote() ${when}`);
+    },
+    async (s) => {
+      await s.append([blank(1, 1)]);
+      await checkLog(s, null, [blank(1, 1)], "after appending to the reopened store");
+    },
+  ),
+  _reopenCase(
+    "reopen: a vote alone survives, then later votes too",
+    async (s) => {
+      await s.saveVote({ term: 7, votedFor: 3, committed: false });
+      await s.saveVote({ term: 7, votedFor: 3, committed: true });
+    },
+    async (s, when) => {
+      await checkVote(s, { term: 7, votedFor: 3, committed: true }, `readVote() ${when}`);
+      await checkLog(s, null, [], when);
+    },
+    async (s) => {
+      await checkRefused(
+        s,
+        () => s.saveVote({ term: 6, votedFor: 3, committed: true }),
+        "a lower term after reopen",
+      );
+      await s.saveVote({ term: 8, votedFor: null, committed: false });
+      await checkVote(
+        s,
+        { term: 8, votedFor: null, committed: false },
+        "a newer vote after reopen",
+      );
+    },
+  ),
+  _reopenCase(
+    "reopen: entries appended one at a time survive, and appending continues",
+    async (s) => {
+      for (const e of ten()) await s.append([e]);
+    },
+    (s, when) => checkLog(s, null, ten(), when),
+    async (s) => {
+      await checkRefused(s, () => s.append([normal(3, 12)]), "append with a gap after reopen");
+      await checkRefused(s, () => s.append([normal(3, 10)]), "append over 10 after reopen");
+      await s.append([normal(3, 11)]);
+      await checkLog(s, null, [...ten(), normal(3, 11)], "after appending 11");
+    },
+  ),
+  _reopenCase(
+    "reopen: a large entry and a large batch survive byte for byte",
+    async (s) => {
+      await s.append([normal(1, 1, _bigPayload(300_000, 1)), ...range(1, 2, 1500)]);
+      await s.append([normal(2, 1501, _bigPayload(70_000, 2)), blank(2, 1502)]);
+    },
+    (s, when) =>
+      checkLog(s, null, [
+        normal(1, 1, _bigPayload(300_000, 1)),
+        ...range(1, 2, 1500),
+        normal(2, 1501, _bigPayload(70_000, 2)),
+        blank(2, 1502),
+      ], when),
+  ),
+  _reopenCase(
+    "reopen: truncated entries stay gone; their replacements survive",
+    async (s) => {
+      await s.append(ten());
+      await s.truncate(7);
+      await s.append(range(4, 7, 8));
+      await s.truncate(9);
+    },
+    (s, when) => checkLog(s, null, [...ten().slice(0, 6), ...range(4, 7, 8)], when),
+    async (s) => {
+      await s.truncate(8);
+      await checkLog(s, null, [...ten().slice(0, 6), normal(4, 7)], "truncate(8) after reopen");
+    },
+  ),
+  _reopenCase(
+    "reopen: after truncating everything the log is empty and starts again at 1",
+    async (s) => {
+      await s.saveVote({ term: 5, votedFor: 1, committed: false });
+      await s.append(ten());
+      await s.truncate(1);
+    },
+    async (s, when) => {
+      await checkLog(s, null, [], when);
+      await checkVote(s, { term: 5, votedFor: 1, committed: false }, `readVote() ${when}`);
+    },
+    async (s) => {
+      await s.append([blank(5, 1)]);
+      await checkLog(s, null, [blank(5, 1)], "after appending 5-1");
+    },
+  ),
+  _reopenCase(
+    "reopen: the purge point and the entries after it survive",
+    async (s) => {
+      await s.append(ten());
+      await s.purge({ term: 1, index: 3 });
+      await s.purge({ term: 2, index: 5 });
+    },
+    (s, when) => checkLog(s, { term: 2, index: 5 }, ten().slice(5), when),
+    async (s) => {
+      await checkRefused(s, () => s.truncate(5), "truncate at the purge point after reopen");
+      await s.purge({ term: 3, index: 8 });
+      await checkLog(s, { term: 3, index: 8 }, ten().slice(8), "purge(3-8) after reopen");
+    },
+  ),
+  _reopenCase(
+    "reopen: a log emptied by purge keeps the purge point as its last log id",
+    async (s) => {
+      await s.append(ten());
+      await s.purge({ term: 3, index: 10 });
+    },
+    (s, when) => checkLog(s, { term: 3, index: 10 }, [], when),
+    async (s) => {
+      await checkRefused(s, () => s.append([normal(3, 1)]), "append of index 1 after reopen");
+      await s.append([normal(3, 11)]);
+      await checkLog(s, { term: 3, index: 10 }, [normal(3, 11)], "after appending 11");
+    },
+  ),
+  _reopenCase(
+    "reopen: a purge beyond the last entry survives",
+    async (s) => {
+      await s.append(range(1, 1, 3));
+      await s.purge({ term: 2, index: 50 });
+    },
+    (s, when) => checkLog(s, { term: 2, index: 50 }, [], when),
+    async (s) => {
+      await s.append([normal(2, 51)]);
+      await checkLog(s, { term: 2, index: 50 }, [normal(2, 51)], "after appending 51");
+    },
+  ),
+  _reopenCase(
+    "reopen: after truncating everything above the purge point",
+    async (s) => {
+      await s.append(ten());
+      await s.purge({ term: 1, index: 4 });
+      await s.truncate(5);
+    },
+    (s, when) => checkLog(s, { term: 1, index: 4 }, [], when),
+    async (s) => {
+      await s.append([normal(6, 5)]);
+      await checkLog(s, { term: 1, index: 4 }, [normal(6, 5)], "after appending 6-5");
+    },
+  ),
+  _reopenCase(
+    "reopen: the commit index, if kept, is the last saved (null included)",
+    async (s) => {
+      await s.append(ten());
+      await s.saveCommitted({ term: 3, index: 9 });
+      await s.saveCommitted(null);
+    },
+    async (s, when) => {
+      checkLogId(await s.readCommitted(), null, `readCommitted() ${when}`);
+      await checkLog(s, null, ten(), when);
+    },
+    async (s) => {
+      await s.saveCommitted({ term: 3, index: 6 });
+      checkLogId(await s.readCommitted(), { term: 3, index: 6 }, "readCommitted() after reopen");
+    },
+  ),
+  {
+    name: "reopen: twice, with writes in between",
+    requiresReopen: true,
+    async run(open: OpenLogStore, reopen?: ReopenLogStore): Promise<void> {
+      check(reopen !== undefined, "this case needs a reopen function");
+      let s = await open();
+      const vote: Vote = { term: 4, votedFor: 2, committed: true };
+      try {
+        await s.append(ten());
+        await s.close();
+        s = await reopen(s);
+        await s.saveVote(vote);
+        await s.purge({ term: 1, index: 2 });
+        await s.truncate(9);
+        await s.close();
+        s = await reopen(s);
+        await checkVote(s, vote, "readVote() after the second reopen");
+        await checkLog(s, { term: 1, index: 2 }, ten().slice(2, 8), "after the second reopen");
+        await s.append([blank(4, 9)]);
+        await s.close();
+        s = await reopen(s);
+        await checkLog(s, { term: 1, index: 2 }, [...ten().slice(2, 8), blank(4, 9)], "third");
+      } finally {
+        await s.close();
+      }
+    },
+  },
+  {
+    name: "reopen: 300 seeded operations with a reopen every 20 steps agree with a model",
+    requiresReopen: true,
+    async run(open: OpenLogStore, reopen?: ReopenLogStore): Promise<void> {
+      check(reopen !== undefined, "this case needs a reopen function");
+      await _modelRun(open, reopen, 0xd00d, 300, 20);
+    },
+  },
+);
+
+/** `n` seeded bytes. */
+function _bigPayload(n: number, seed: number): Uint8Array {
+  const rand = _prng(seed);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = rand(256);
+  return out;
+}
 
 /**
  * The conformance cases, in order. Each opens its own store with `open` and

@@ -85,37 +85,43 @@ async function assertCaught(prefix: string, open: OpenLogStore, reopen?: ReopenL
 
 test("log store conformance: an honest store passes every case", async () => {
   assert.deepEqual(await failing(() => Promise.resolve(new Delegating())), []);
-  assert.ok(LOG_STORE_CASES.length >= 15);
+  assert.ok(LOG_STORE_CASES.length >= 45, `only ${LOG_STORE_CASES.length} cases`);
   assert.equal(new Set(LOG_STORE_CASES.map((c) => c.name)).size, LOG_STORE_CASES.length);
   assert.deepEqual(
-    LOG_STORE_CASES.filter((c) => c.requiresReopen).map((c) => c.name.split(":")[0]),
+    [...new Set(LOG_STORE_CASES.filter((c) => c.requiresReopen).map((c) => c.name.split(":")[0]))],
     ["reopen"],
   );
+  assert.ok(LOG_STORE_CASES.filter((c) => c.requiresReopen).length >= 10);
 });
 
-test("log store conformance: the reopen case needs a reopen function", async () => {
-  const [reopenCase] = byName("reopen:");
-  await assert.rejects(
-    reopenCase!.run(() => Promise.resolve(new MemoryLogStore())),
-    /needs a reopen function/,
-  );
+test("log store conformance: the reopen cases need a reopen function", async () => {
+  for (const c of byName("reopen:")) {
+    await assert.rejects(
+      c.run(() => Promise.resolve(new MemoryLogStore())),
+      /needs a reopen function/,
+      c.name,
+    );
+  }
 });
+
+/** Every reopen case but the one a store that forgets everything passes (it reopens empty). */
+const _reopenCatchers = (): string[] =>
+  byName("reopen:").map((c) => c.name).filter((n) => !n.startsWith("reopen: an empty store"));
 
 test("log store conformance: catches a store that loses state on reopen", async () => {
-  const failed = await assertCaught(
-    "reopen:",
+  const failed = await failing(
     () => Promise.resolve(new Delegating()),
     () => Promise.resolve(new Delegating()),
   );
-  assert.equal(failed.length, 1);
+  assert.deepEqual(failed, _reopenCatchers());
 });
 
 test("log store conformance: catches an unsynced store reopened after a crash", async () => {
-  await assertCaught(
-    "reopen:",
+  const failed = await failing(
     () => Promise.resolve(new Delegating(new MemoryLogStore({ syncMode: "manual" }))),
     honestReopen,
   );
+  assert.deepEqual(failed, _reopenCatchers());
 });
 
 test("log store conformance: catches a store that does not reject gaps", async () => {
@@ -283,4 +289,111 @@ test("log store conformance: every case closes the store it opened", async () =>
   }
   assert.ok(opened.length > LOG_STORE_CASES.length);
   assert.ok(opened.every((s) => s.closed));
+});
+
+// ------------------------------------------- defects aimed at the newer cases
+
+test("log store conformance: catches a store that drops a purge", async () => {
+  class DropsPurge extends Delegating {
+    override purge(_upTo: LogId): Promise<void> | void {}
+  }
+  const failed = await assertCaught(
+    "purge: the first entry only",
+    () => Promise.resolve(new DropsPurge()),
+  );
+  for (
+    const prefix of ["purge: in steps", "purge then append:", "reopen: the purge point", "model:"]
+  ) {
+    for (const c of byName(prefix)) assert.ok(failed.includes(c.name), c.name);
+  }
+});
+
+test("log store conformance: catches a log emptied by purge that reopens with no last log id", async () => {
+  // As a SQL store computing the last log id as MAX(index) of its entries table would.
+  class ReopenedForgetsPurged extends Delegating {
+    override async logState(): Promise<LogState> {
+      const s = await this.inner.logState();
+      return this.inner.writtenEntries().length === 0 ? { ...s, lastLogId: null } : s;
+    }
+  }
+  const failed = await failing(
+    () => Promise.resolve(new Delegating()),
+    (closed) => Promise.resolve(new ReopenedForgetsPurged((closed as Delegating).inner.crash())),
+  );
+  assert.ok(failed.length > 0);
+  assert.ok(failed.every((n) => n.startsWith("reopen:")), failed.join("; "));
+  for (const c of byName("reopen: a log emptied by purge")) assert.ok(failed.includes(c.name));
+});
+
+test("log store conformance: catches a truncate that keeps the last entry", async () => {
+  class KeepsLast extends Delegating {
+    override async truncate(since: number): Promise<void> {
+      const last = (await this.inner.logState()).lastLogId?.index ?? 0;
+      if (since < last) await this.inner.truncate(since);
+    }
+  }
+  await assertCaught("truncate: at the last entry", () => Promise.resolve(new KeepsLast()));
+});
+
+test("log store conformance: catches a store that accepts a vote going back", async () => {
+  class Unchecked extends Delegating {
+    #vote: Vote | null = null;
+    override saveVote(vote: Vote): void {
+      this.#vote = { ...vote };
+    }
+    override readVote(): Promise<Vote | null> {
+      return Promise.resolve(this.#vote);
+    }
+  }
+  await assertCaught("vote: refuses", () => Promise.resolve(new Unchecked()));
+});
+
+test("log store conformance: catches an append that writes a valid prefix of a refused batch", async () => {
+  class NotAtomic extends Delegating {
+    override async append(entries: readonly Entry[]): Promise<void> {
+      for (const e of entries) await this.inner.append([e]);
+    }
+  }
+  await assertCaught("append: a refused batch", () => Promise.resolve(new NotAtomic()));
+});
+
+test("log store conformance: catches entries() that drops the last index of a range", async () => {
+  class Exclusive extends Delegating {
+    override entries(from: number, to: number): Promise<Entry[]> {
+      return this.inner.entries(from, to - 1);
+    }
+  }
+  await assertCaught("entries: every range", () => Promise.resolve(new Exclusive()));
+});
+
+test("log store conformance: catches a store still usable after close", async () => {
+  class NeverCloses extends Delegating {
+    override close(): Promise<void> {
+      return Promise.resolve();
+    }
+  }
+  await assertCaught("close:", () => Promise.resolve(new NeverCloses()));
+});
+
+test("log store conformance: catches reads that miss an answered write while another is pending", async () => {
+  class SlowReads extends Delegating {
+    #pending: Promise<unknown> = Promise.resolve();
+    #snapshot: Entry[] | null = null;
+    override append(entries: readonly Entry[]): Promise<void> {
+      // Reads during this append see the log as it was before the previous one.
+      const before = this.inner.writtenEntries();
+      const done = Promise.resolve(this.inner.append(entries)).then(() => {
+        this.#snapshot = null;
+      });
+      this.#snapshot = before.slice(0, Math.max(0, before.length - 1));
+      this.#pending = done;
+      return done;
+    }
+    override entries(from: number, to: number): Promise<Entry[]> {
+      const stale = this.#snapshot;
+      if (stale === null) return this.inner.entries(from, to);
+      return Promise.resolve(stale.filter((e) => e.index >= from && e.index <= to));
+    }
+  }
+  await assertCaught("reads during a pending write", () => Promise.resolve(new SlowReads()));
 });

@@ -29,3 +29,4 @@
 export * from "./raft_routes.ts";
 export * from "./http_network.ts";
 export * from "./admin_routes.ts";
+export * from "./prometheus_metrics.ts";

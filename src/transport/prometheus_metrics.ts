@@ -1,0 +1,249 @@
+/**
+ * {@linkcode prometheusMetrics}: a node's metrics in the Prometheus text
+ * exposition format 0.0.4, for `GET /metrics` (serve it with
+ * {@linkcode PROMETHEUS_CONTENT_TYPE}). Every family has `# HELP` and
+ * `# TYPE`; names have the `raft_` prefix and their unit; labels have a
+ * bounded cardinality (a role, a peer id of the membership).
+ *
+ * ```text
+ * raft_node_id                        gauge   this node's id
+ * raft_term                           gauge   current term
+ * raft_state{state}                   gauge   1 for the node's role, 0 for the others
+ * raft_has_leader                     gauge   1 when the node knows a leader
+ * raft_leader_id                      gauge   the leader's id (absent when none)
+ * raft_last_log_index                 gauge   index of the last log entry
+ * raft_committed_index                gauge   last committed index
+ * raft_applied_index                  gauge   last applied index
+ * raft_snapshot_index                 gauge   last index in the current snapshot
+ * raft_purged_index                   gauge   last purged index
+ * raft_membership_voters              gauge   voters in the effective membership
+ * raft_membership_learners            gauge   learners in the effective membership
+ * raft_membership_joint               gauge   1 while a joint membership is in effect
+ * raft_replication_matched_index{peer} gauge  leader only: last index stored on the peer
+ * raft_replication_lag_entries{peer}  gauge   leader only: entries the peer is behind
+ * raft_quorum_ack_age_seconds         gauge   leader only: since a quorum last acknowledged it
+ * raft_stopped_by_error{code}         gauge   1 when a fatal error stopped the node
+ * process_resident_memory_bytes       gauge   with the `memory` option
+ * process_heap_used_bytes             gauge   with the `memory` option
+ * process_heap_total_bytes            gauge   with the `memory` option
+ * ```
+ *
+ * Building it reads `raft.metrics.current` once: no work per log entry,
+ * nothing kept between scrapes.
+ *
+ * @module
+ */
+
+import type { RaftMetrics, ServerState } from "../runtime/metrics.ts";
+import { learnersOf, votersOf } from "../types.ts";
+
+/**
+ * The `Content-Type` of the text exposition format 0.0.4.
+ *
+ * @example
+ * ```ts
+ * import { PROMETHEUS_CONTENT_TYPE } from "./prometheus_metrics.ts";
+ * const headers = { "content-type": PROMETHEUS_CONTENT_TYPE };
+ * console.assert(headers["content-type"].startsWith("text/plain"));
+ * ```
+ */
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/**
+ * The process's memory, in bytes, as `Deno.memoryUsage()` and Node's or
+ * Bun's `process.memoryUsage()` report it.
+ *
+ * @example
+ * ```ts
+ * import type { ProcessMemory } from "./prometheus_metrics.ts";
+ * const m: ProcessMemory = { rss: 50e6, heapTotal: 20e6, heapUsed: 10e6 };
+ * ```
+ */
+export interface ProcessMemory {
+  /** Resident set size. */
+  readonly rss: number;
+  /** Heap allocated by the JavaScript engine. */
+  readonly heapTotal: number;
+  /** Heap in use. */
+  readonly heapUsed: number;
+}
+
+/**
+ * Options of {@linkcode prometheusMetrics}.
+ *
+ * @example
+ * ```ts
+ * import type { PrometheusOptions } from "./prometheus_metrics.ts";
+ * const options: PrometheusOptions = {
+ *   memory: () => ({ rss: 50e6, heapTotal: 20e6, heapUsed: 10e6 }),
+ * };
+ * ```
+ */
+export interface PrometheusOptions {
+  /**
+   * Reads the process's memory (e.g. `() => Deno.memoryUsage()`); the
+   * `process_*` families are left out without it, or when it throws.
+   */
+  readonly memory?: () => ProcessMemory;
+}
+
+/**
+ * What {@linkcode prometheusMetrics} reads; a `Raft` satisfies it.
+ *
+ * @example
+ * ```ts
+ * import type { MetricsSource } from "./prometheus_metrics.ts";
+ * import type { Raft } from "../runtime/raft.ts";
+ * const source = (raft: Raft<unknown>): MetricsSource => raft;
+ * ```
+ */
+export interface MetricsSource {
+  /** The node's metrics. */
+  readonly metrics: { readonly current: RaftMetrics };
+}
+
+/** Every role, in the order `raft_state` lists them. */
+const STATES: readonly ServerState[] = ["leader", "follower", "candidate", "learner", "shutdown"];
+
+/**
+ * The metrics of `raft` in the Prometheus text exposition format 0.0.4
+ * (the families are listed in the module doc).
+ *
+ * @example
+ * ```ts
+ * import { prometheusMetrics } from "./prometheus_metrics.ts";
+ * import { Raft } from "../runtime/raft.ts";
+ * import { MemoryLogStore } from "../../adapters/memory.ts";
+ * import { MemoryStateMachine } from "../../kv/mod.ts";
+ * import { MemoryNetwork } from "../../testing/memory_network.ts";
+ *
+ * const raft = await Raft.create({
+ *   id: 1, logStore: new MemoryLogStore(), stateMachine: new MemoryStateMachine(),
+ *   network: new MemoryNetwork().client(1),
+ * });
+ * const text = prometheusMetrics(raft);
+ * console.assert(text.includes("\nraft_has_leader 0\n"));
+ * await raft.shutdown();
+ * ```
+ */
+export function prometheusMetrics(raft: MetricsSource, options: PrometheusOptions = {}): string {
+  const m = raft.metrics.current;
+  const out: string[] = [];
+  const family = (name: string, type: "gauge" | "counter", help: string): void => {
+    out.push(`# HELP ${name} ${_escapeHelp(help)}`, `# TYPE ${name} ${type}`);
+  };
+  const gauge = (name: string, help: string, value: number): void => {
+    family(name, "gauge", help);
+    out.push(`${name} ${_value(value)}`);
+  };
+
+  gauge("raft_node_id", "The id of this node.", m.id);
+  gauge("raft_term", "The current term.", m.currentTerm);
+  family("raft_state", "gauge", "The role of this node: 1 for its role, 0 for the others.");
+  for (const s of STATES) out.push(`raft_state{state="${s}"} ${m.state === s ? 1 : 0}`);
+  gauge(
+    "raft_has_leader",
+    "1 when this node knows a leader, else 0.",
+    m.currentLeader !== null ? 1 : 0,
+  );
+  family("raft_leader_id", "gauge", "The id of the leader this node knows of (absent when none).");
+  if (m.currentLeader !== null) out.push(`raft_leader_id ${_value(m.currentLeader)}`);
+  gauge("raft_last_log_index", "Index of the last log entry (0 for none).", m.lastLogIndex);
+  gauge("raft_committed_index", "Last committed log index.", _index(m.committed));
+  gauge(
+    "raft_applied_index",
+    "Last log index applied to the state machine.",
+    _index(m.lastApplied),
+  );
+  gauge("raft_snapshot_index", "Last log index in the current snapshot.", _index(m.snapshot));
+  gauge("raft_purged_index", "Last purged log index.", _index(m.purged));
+
+  const membership = m.membership.membership;
+  gauge(
+    "raft_membership_voters",
+    "Voters in the effective membership.",
+    votersOf(membership).length,
+  );
+  gauge(
+    "raft_membership_learners",
+    "Learners in the effective membership.",
+    learnersOf(membership).length,
+  );
+  gauge(
+    "raft_membership_joint",
+    "1 while a joint (two-config) membership is in effect, else 0.",
+    membership.configs.length > 1 ? 1 : 0,
+  );
+
+  family(
+    "raft_replication_matched_index",
+    "gauge",
+    "Leader only: the last log index known stored on each peer.",
+  );
+  const replication = m.replication === null ? [] : [...m.replication];
+  for (const [peer, r] of replication) {
+    out.push(`raft_replication_matched_index{peer="${peer}"} ${_value(_index(r.matched))}`);
+  }
+  family(
+    "raft_replication_lag_entries",
+    "gauge",
+    "Leader only: entries each peer is behind the leader's last log index.",
+  );
+  for (const [peer, r] of replication) {
+    out.push(`raft_replication_lag_entries{peer="${peer}"} ${_value(r.lag)}`);
+  }
+  family(
+    "raft_quorum_ack_age_seconds",
+    "gauge",
+    "Leader only: seconds since a quorum last acknowledged this leader.",
+  );
+  if (m.millisSinceQuorumAck !== null) {
+    out.push(`raft_quorum_ack_age_seconds ${_value(m.millisSinceQuorumAck / 1000)}`);
+  }
+  family(
+    "raft_stopped_by_error",
+    "gauge",
+    "1, labelled with the error code, when a fatal error stopped the node (absent otherwise).",
+  );
+  if (m.storageError !== null) {
+    out.push(`raft_stopped_by_error{code="${_escapeLabel(m.storageError.code)}"} 1`);
+  }
+
+  const memory = _memory(options.memory);
+  if (memory !== null) {
+    gauge("process_resident_memory_bytes", "Resident memory size in bytes.", memory.rss);
+    gauge("process_heap_used_bytes", "JavaScript heap in use, in bytes.", memory.heapUsed);
+    gauge("process_heap_total_bytes", "JavaScript heap allocated, in bytes.", memory.heapTotal);
+  }
+  out.push("");
+  return out.join("\n");
+}
+
+function _memory(read: (() => ProcessMemory) | undefined): ProcessMemory | null {
+  if (read === undefined) return null;
+  try {
+    return read();
+  } catch {
+    return null;
+  }
+}
+
+function _index(id: { readonly index: number } | null): number {
+  return id?.index ?? 0;
+}
+
+/** A sample value: Prometheus spells the non-finite ones `NaN`, `+Inf`, `-Inf`. */
+function _value(n: number): string {
+  if (Number.isNaN(n)) return "NaN";
+  if (n === Infinity) return "+Inf";
+  if (n === -Infinity) return "-Inf";
+  return String(n);
+}
+
+function _escapeHelp(text: string): string {
+  return text.replaceAll("\\", "\\\\").replaceAll("\n", "\\n");
+}
+
+function _escapeLabel(text: string): string {
+  return text.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll('"', '\\"');
+}

@@ -84,10 +84,13 @@ export function wipeNemesis(initNode: boolean): Nemesis {
           `after wiping node ${victim.id}'s data and restarting it: two leaders at once: ${worst}`,
         );
       }
+      const now = victim.state === "stopped" ? null : await c.cluster.admin.metrics(victim.url);
+      const back = now !== null && now.membership.voters.includes(victim.id) &&
+        (now.state === "follower" || now.state === "leader");
       const fate = victim.state === "stopped"
         ? `exited: ${victim.lastLines.at(-1) ?? "(no output)"}`
-        : `still running (${
-          (await c.cluster.admin.metrics(victim.url))?.state ?? "no metrics"
+        : `${back ? "ACCEPTED BACK SILENTLY as a voter" : "still running"} (${
+          now?.state ?? "no metrics"
         }; last line: ${victim.lastLines.at(-1) ?? "(none)"})`;
       // The documented recovery: remove it, then a fresh node under a new id.
       const removed = await c.cluster.removeNode(victim.id);

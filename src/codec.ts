@@ -22,8 +22,12 @@
  * entry       [0, term, index] blank | [1, term, index, bytes] normal
  *             | [2, term, index, membership] membership
  * logId       [term, index] | null
- * membership  [[[voterId...]...], [[nodeId, addr]...]] | [..., ..., clusterId]
+ * membership  [[[voterId...]...], [node...]] | [..., ..., clusterId]
  *             (the cluster id is written when it is not "")
+ * node        [nodeId, addr] | [nodeId, addr, fieldsJson]
+ *             (fieldsJson: the JSON text of the node's other fields — user
+ *             metadata such as a zone or tags — written when it has any;
+ *             see checkRaftNode)
  * stored      [logId, membership]
  * meta        [lastLogId, stored, snapshotId]
  * standalone  encodeEntry [1, ...entry]; encodeEntries [1, [entry...]];
@@ -262,10 +266,193 @@ function _membershipFields(m: Membership): void {
   }
   _head(4, m.nodes.size);
   for (const [id, node] of m.nodes) {
-    _head(4, 2);
+    const fields = _nodeFieldsText(node, `node ${id}`, _typeError);
+    _head(4, fields === null ? 2 : 3);
     _putUint(id, "node id");
     _textString(node.addr, "node addr");
+    if (fields !== null) _textString(fields, "node fields");
   }
+}
+
+// ---------------------------------------------------------------------------
+// Node fields: a node's own fields besides `addr` (user metadata such as a
+// zone or tags), written as the JSON text of an object after the address.
+
+/**
+ * How deep a node's fields may nest arrays and objects: a field whose value
+ * is an array is at depth 1, an object in that array at depth 2, and so on.
+ *
+ * @example
+ * ```ts
+ * import { MAX_NODE_FIELDS_DEPTH } from "./codec.ts";
+ * console.assert(MAX_NODE_FIELDS_DEPTH === 8);
+ * ```
+ */
+export const MAX_NODE_FIELDS_DEPTH: number = 8;
+
+/** Throws the error of the caller: a TypeError when encoding, an InvalidMessage when decoding. */
+type _Fail = (reason: string) => never;
+
+function _typeError(reason: string): never {
+  throw new TypeError(reason);
+}
+
+/**
+ * The JSON text of `node`'s fields other than `addr` (those whose value is
+ * not `undefined`), or `null` if it has none; `fail`s for a value that is
+ * not JSON-like or nests too deep, or a text over the default string limit.
+ */
+function _nodeFieldsText(node: RaftNode, path: string, fail: _Fail): string | null {
+  if (typeof node !== "object" || node === null) return fail(`${path} must be an object`);
+  let fields: Record<string, unknown> | null = null;
+  for (const key of Object.keys(node)) {
+    if (key === "addr") continue;
+    const value = (node as unknown as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    fields ??= {};
+    fields[key] = value;
+  }
+  if (fields === null) return null;
+  _checkFields(fields, 0, path, fail);
+  const text = JSON.stringify(fields);
+  const size = _textEncoder.encode(text).length;
+  const max = DEFAULT_CODEC_LIMITS.maxStringBytes;
+  if (size > max) {
+    fail(
+      `${path}'s fields take ${size} bytes as JSON; at most ${max} (maxStringBytes), ` +
+        "which every peer and store must be able to decode",
+    );
+  }
+  return text;
+}
+
+/**
+ * Checks a JSON-like value: `null`, a boolean, a finite number, a string,
+ * an array of such values, or a plain object of them (keys other than
+ * `__proto__`; `undefined` values are left out, as `JSON.stringify` does),
+ * nested at most {@linkcode MAX_NODE_FIELDS_DEPTH} deep.
+ */
+function _checkFields(v: unknown, depth: number, path: string, fail: _Fail): void {
+  if (v === null || typeof v === "string" || typeof v === "boolean") return;
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) fail(`${path} must be a finite number, got ${String(v)}`);
+    return;
+  }
+  if (typeof v !== "object") {
+    return fail(
+      `${path} must be null, a boolean, a number, a string, an array or an object, ` +
+        `got ${typeof v}`,
+    );
+  }
+  if (depth > MAX_NODE_FIELDS_DEPTH) {
+    fail(`${path} nests deeper than ${MAX_NODE_FIELDS_DEPTH} arrays or objects`);
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      if (v[i] === undefined) fail(`${path}[${i}] is undefined (or a hole)`);
+      _checkFields(v[i], depth + 1, `${path}[${i}]`, fail);
+    }
+    return;
+  }
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) {
+    fail(`${path} must be a plain object, got ${_className(v)}`);
+  }
+  for (const key of Object.keys(v)) {
+    if (key === "__proto__") fail(`${path} has a field named __proto__`);
+    if (depth === 0 && key === "addr") fail(`${path} has a second addr field`);
+    const value = (v as Record<string, unknown>)[key];
+    if (value !== undefined) _checkFields(value, depth + 1, `${path}.${key}`, fail);
+  }
+}
+
+function _className(v: object): string {
+  try {
+    const name: unknown = (v as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === "string" && name !== "" ? `a ${name}` : "an object with a prototype";
+  } catch {
+    return "an object with a prototype";
+  }
+}
+
+/**
+ * Whether `text` (JSON) nests arrays and objects at most `max` deep, checked
+ * before `JSON.parse` so that parsing never recurses further.
+ */
+function _jsonDepthWithin(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return false;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return true;
+}
+
+/** A node read from `[id, addr]` or `[id, addr, fieldsJson]`. */
+function _nodeIn(pair: unknown[], w: string): RaftNode {
+  const addr = _string(pair[1], `${w}.addr`);
+  if (pair.length === 2) return { addr };
+  const text = _string(pair[2], `${w}.fields`);
+  // The fields object itself is one level more than MAX_NODE_FIELDS_DEPTH counts.
+  if (!_jsonDepthWithin(text, MAX_NODE_FIELDS_DEPTH + 1)) {
+    _fail(`${w}.fields nests deeper than ${MAX_NODE_FIELDS_DEPTH} arrays or objects`);
+  }
+  let fields: unknown;
+  try {
+    fields = JSON.parse(text);
+  } catch (cause) {
+    throw new InvalidMessage(`${w}.fields is not JSON: ${_describe(cause)}`, { cause });
+  }
+  if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
+    _fail(`${w}.fields must be a JSON object`);
+  }
+  if (Object.keys(fields).length === 0) _fail(`${w}.fields is empty (written as [id, addr])`);
+  _checkFields(fields, 0, `${w}.fields`, _fail);
+  return { addr, ...(fields as Record<string, unknown>) };
+}
+
+/**
+ * Checks that `node` can be replicated: its `addr` is a string, and its other
+ * fields (user metadata such as a zone or tags, whose `undefined` values are
+ * left out) are JSON-like — `null`, booleans, finite numbers, strings,
+ * arrays and plain objects of them (no key `__proto__`), nested at most
+ * {@linkcode MAX_NODE_FIELDS_DEPTH} deep, at most
+ * `DEFAULT_CODEC_LIMITS.maxStringBytes` (8 KiB) as JSON. Such fields travel
+ * with the membership (log entries, appends, snapshot metadata) and come back
+ * as own fields of the decoded node; `-0` comes back as `0`.
+ *
+ * @throws {InvalidMessage} naming the offending field.
+ *
+ * @example
+ * ```ts
+ * import { checkRaftNode } from "./codec.ts";
+ * import { InvalidMessage } from "./errors.ts";
+ *
+ * checkRaftNode({ addr: "http://10.0.0.1:8000" });
+ * const node = { addr: "http://10.0.0.2:8000", zone: "eu-west-1a", tags: ["ssd"] };
+ * checkRaftNode(node);
+ * try {
+ *   checkRaftNode({ addr: "http://10.0.0.3:8000", started: new Date() } as never);
+ * } catch (e) {
+ *   console.assert(e instanceof InvalidMessage && /plain object/.test(e.reason));
+ * }
+ * ```
+ */
+export function checkRaftNode(node: RaftNode): void {
+  if (typeof node !== "object" || node === null || typeof node.addr !== "string") {
+    _fail("a node must be an object with a string addr");
+  }
+  _nodeFieldsText(node, "node", _fail);
 }
 
 /** The two fields of a stored membership (the caller writes its array head). */
@@ -732,10 +919,12 @@ function _membershipFieldsIn(a: unknown[], o: number, limits: _Limits, what: str
   for (let i = 0; i < rawNodes.length; i++) {
     const w = `${what}.nodes[${i}]`;
     const pair = _array(rawNodes[i], w);
-    _arity(pair, 2, w);
+    if (pair.length !== 2 && pair.length !== 3) {
+      _fail(`${w} must have 2 or 3 fields, got ${pair.length}`);
+    }
     const id = _uint(pair[0], `${w}.id`);
     if (nodes.has(id)) _fail(`${what}.nodes lists node ${id} twice`);
-    nodes.set(id, { addr: _string(pair[1], `${w}.addr`) });
+    nodes.set(id, _nodeIn(pair, w));
   }
   const configs: NodeId[][] = [];
   for (let c = 0; c < rawConfigs.length; c++) {
@@ -1165,7 +1354,8 @@ export function decodeSnapshotMeta(
  * Encodes a membership as `[version, configs, nodes]`, or
  * `[version, configs, nodes, clusterId]` when its cluster id is not `""`:
  * `configs` an array of voter-id arrays, `nodes` an array of `[id, addr]`
- * pairs in the map's order.
+ * pairs in the map's order (`[id, addr, fieldsJson]` for a node with fields
+ * besides `addr`, which {@linkcode checkRaftNode} describes).
  *
  * @example
  * ```ts

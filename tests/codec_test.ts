@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Encoder } from "cbor-x/encode";
 import {
+  checkRaftNode,
   CODEC_VERSION,
   decodeEntries,
   decodeEntry,
@@ -18,6 +19,7 @@ import {
   encodeSnapshotMeta,
   encodeStoredMembership,
   encodeVote,
+  MAX_NODE_FIELDS_DEPTH,
 } from "../src/codec.ts";
 import { InvalidMessage } from "../src/errors.ts";
 import type {
@@ -34,6 +36,7 @@ import {
   MAX_TERM,
   type Membership,
   membershipOf,
+  type RaftNode,
   type SnapshotMeta,
 } from "../src/types.ts";
 
@@ -1545,4 +1548,150 @@ test("codec: a clusterId that is not a string is refused, naming the field", () 
       assertRefused(() => decode(make(bad)), `${field} must be a string`);
     }
   }
+});
+
+// ---------------------------------------------------------------------------
+// Node fields (user metadata besides addr)
+
+const zoned: Membership = {
+  configs: [[1, 2]],
+  nodes: new Map<number, RaftNode>([
+    [1, { addr: "http://10.0.0.1:8000", zone: "eu-west-1a", tags: ["ssd", "large"] } as RaftNode],
+    [2, { addr: "http://10.0.0.2:8000" }],
+    [3, {
+      addr: "http://10.0.0.3:8000",
+      zone: "eu-west-1b",
+      weight: 0.5,
+      rack: null,
+      spare: false,
+      limits: { cpu: 8, disks: [{ size: 1e12, kind: "nvme" }] },
+      "名前": "ノード-🚀",
+    } as RaftNode],
+  ]),
+  clusterId: "c1",
+};
+
+test("codec: node fields besides addr round-trip in memberships, entries, messages and snapshot meta", () => {
+  const back = decodeMembership(encodeMembership(zoned));
+  assert.deepEqual(back, zoned);
+  assert.deepEqual(back.nodes.get(1), zoned.nodes.get(1));
+  assert.deepEqual(Object.keys(back.nodes.get(2)!), ["addr"], "no fields: none added");
+  const entry: Entry = { term: 2, index: 3, type: "membership", membership: zoned };
+  assert.deepEqual(decodeEntry(encodeEntry(entry)), entry);
+  assert.deepEqual(decodeEntries(encodeEntries([entry])), [entry]);
+  const sm = { logId: { term: 2, index: 3 }, membership: zoned };
+  assert.deepEqual(decodeStoredMembership(encodeStoredMembership(sm)), sm);
+  const meta: SnapshotMeta = {
+    lastLogId: { term: 2, index: 9 },
+    lastMembership: sm,
+    snapshotId: "s",
+  };
+  assert.deepEqual(decodeSnapshotMeta(encodeSnapshotMeta(meta)), meta);
+  roundTrip({ ...sampleAppend(), entries: [{ ...entry, index: 11, term: 4 }] });
+  roundTrip({ ...sampleSnapshot(), meta });
+  // Deterministic: decoding and encoding again gives the same bytes.
+  assert.deepEqual(encodeMembership(back), encodeMembership(zoned));
+});
+
+test("codec: a node without fields keeps the [id, addr] bytes; undefined fields are left out", () => {
+  const plain = membershipOf([1], [], new Map([[1, { addr: "a" }]]));
+  const withUndefined: Membership = {
+    ...plain,
+    nodes: new Map([[1, { addr: "a", zone: undefined } as RaftNode]]),
+  };
+  assert.deepEqual(encodeMembership(withUndefined), encodeMembership(plain));
+  assert.deepEqual(decodeMembership(encodeMembership(plain)).nodes.get(1), { addr: "a" });
+  // The fields are the JSON text of an object, as a third item of the node's pair.
+  const one: Membership = { ...plain, nodes: new Map([[1, { addr: "a", zone: "z" } as RaftNode]]) };
+  assert.deepEqual(
+    encodeMembership(one),
+    cbor([CODEC_VERSION, [[1]], [[1, "a", '{"zone":"z"}']]]),
+  );
+  // -0 comes back as 0; nested undefined object fields are left out, as JSON does.
+  const odd: Membership = {
+    ...plain,
+    nodes: new Map([[1, { addr: "a", n: -0, o: { x: undefined, y: 1 } } as RaftNode]]),
+  };
+  assert.deepEqual(decodeMembership(encodeMembership(odd)).nodes.get(1), {
+    addr: "a",
+    n: 0,
+    o: { y: 1 },
+  });
+});
+
+test("codec: node fields that are not JSON-like are refused when encoding (TypeError) and by checkRaftNode (InvalidMessage)", () => {
+  let deep: unknown = "leaf";
+  for (let i = 0; i < MAX_NODE_FIELDS_DEPTH + 1; i++) deep = [deep];
+  let fine: unknown = "leaf";
+  for (let i = 0; i < MAX_NODE_FIELDS_DEPTH; i++) fine = [fine];
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  const bad: [string, Record<string, unknown>, RegExp][] = [
+    ["NaN", { n: Number.NaN }, /\.n must be a finite number/],
+    ["Infinity", { n: Infinity }, /finite number/],
+    ["a function", { f: () => 1 }, /got function/],
+    ["a bigint", { b: 1n }, /got bigint/],
+    ["a symbol", { s: Symbol("x") }, /got symbol/],
+    ["a Date", { d: new Date(0) }, /plain object, got a Date/],
+    ["a Map", { m: new Map() }, /plain object, got a Map/],
+    ["bytes", { b: new Uint8Array(2) }, /plain object, got a Uint8Array/],
+    ["a hole", { a: [1, , 3] }, /\.a\[1\] is undefined/],
+    ["undefined in an array", { a: [undefined] }, /\.a\[0\] is undefined/],
+    ["too deep", { d: deep }, new RegExp(`deeper than ${MAX_NODE_FIELDS_DEPTH}`)],
+    ["a cycle", { c: cyclic }, /deeper than/],
+    ["__proto__", { o: JSON.parse('{"__proto__": 1}') }, /__proto__/],
+    ["too large", { big: "x".repeat(DEFAULT_CODEC_LIMITS.maxStringBytes) }, /at most 8192/],
+  ];
+  for (const [what, fields, pattern] of bad) {
+    const node = { addr: "a", ...fields } as RaftNode;
+    const m: Membership = { configs: [[1]], nodes: new Map([[1, node]]), clusterId: "" };
+    assert.throws(() => encodeMembership(m), (e: unknown) => {
+      assert.ok(e instanceof TypeError, `${what}: ${e}`);
+      assert.match(e.message, pattern, what);
+      return true;
+    });
+    assert.throws(() => checkRaftNode(node), (e: unknown) => {
+      assert.ok(e instanceof InvalidMessage, `${what}: ${e}`);
+      assert.match(e.reason, pattern, what);
+      return true;
+    });
+  }
+  // At the depth limit: accepted, and round-trips.
+  const node = { addr: "a", d: fine } as RaftNode;
+  checkRaftNode(node);
+  const m: Membership = { configs: [[1]], nodes: new Map([[1, node]]), clusterId: "" };
+  assert.deepEqual(decodeMembership(encodeMembership(m)), m);
+  assert.throws(() => checkRaftNode({ addr: 1 } as unknown as RaftNode), InvalidMessage);
+  assert.throws(() => checkRaftNode(null as unknown as RaftNode), InvalidMessage);
+});
+
+test("codec: malformed node fields from a peer or a store are InvalidMessage", () => {
+  const membershipBytes = (node: unknown[]) => cbor([CODEC_VERSION, [[1]], [node]]);
+  let deepText = '"x"';
+  for (let i = 0; i < MAX_NODE_FIELDS_DEPTH + 1; i++) deepText = `[${deepText}]`;
+  const cases: [unknown[], RegExp][] = [
+    [[1, "a", "{not json"], /fields is not JSON/],
+    [[1, "a", "[1]"], /must be a JSON object/],
+    [[1, "a", "null"], /must be a JSON object/],
+    [[1, "a", '"zone"'], /must be a JSON object/],
+    [[1, "a", "{}"], /fields is empty/],
+    [[1, "a", '{"addr":"b"}'], /second addr field/],
+    [[1, "a", '{"__proto__":{"polluted":true}}'], /__proto__/],
+    [[1, "a", `{"d":${deepText}}`], /deeper than/],
+    [[1, "a", "[".repeat(5000)], /deeper than/],
+    [[1, "a", 7], /fields must be a string/],
+    [[1, "a", "{}", "extra"], /must have 2 or 3 fields, got 4/],
+    [[1], /must have 2 or 3 fields, got 1/],
+  ];
+  for (const [node, pattern] of cases) {
+    assert.throws(() => decodeMembership(membershipBytes(node)), (e: unknown) => {
+      assert.ok(e instanceof InvalidMessage, `${JSON.stringify(node)}: ${e}`);
+      assert.match(e.message, pattern);
+      return true;
+    });
+  }
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  // A fields text over maxStringBytes is refused by the limit, before parsing.
+  const long = cbor([CODEC_VERSION, [[1]], [[1, "a", JSON.stringify({ s: "x".repeat(100) })]]]);
+  assert.throws(() => decodeMembership(long, { maxStringBytes: 64 }), /exceeds the limit of 64/);
 });

@@ -54,6 +54,7 @@
  */
 
 import { decodeEntry, decodeVote, encodeEntry, encodeVote } from "../src/codec.ts";
+import { StorageError } from "../src/errors.ts";
 import type { LogState, LogStore } from "../src/storage.ts";
 import type { Entry, LogId, Vote } from "../src/types.ts";
 import {
@@ -162,6 +163,35 @@ export function _testHooks(store: DenoKvLogStore): DenoKvTestHooks {
   return h;
 }
 
+/**
+ * What is missing when Deno KV is not available: the flag or the `deno.json`
+ * setting that enables it (Deno KV is an unstable API).
+ */
+const _KV_DISABLED = "Deno KV is not enabled in this process (Deno.openKv is not a function): " +
+  'run deno with --unstable-kv, or add "unstable": ["kv"] to your deno.json';
+
+/**
+ * Throws a {@linkcode StorageError} (operation `"open"`) saying how to
+ * enable Deno KV — run with `--unstable-kv`, or add `"unstable": ["kv"]` to
+ * `deno.json` — when `Deno.openKv` is missing (Deno without the flag, or
+ * another runtime). {@linkcode DenoKvLogStore.open} and `openStorage` call
+ * it before touching anything.
+ *
+ * @example
+ * ```ts ignore
+ * import { requireDenoKv } from "@x/raft/adapters/deno-kv";
+ * requireDenoKv(); // throws "… run deno with --unstable-kv, or add …" without the flag
+ * ```
+ */
+export function requireDenoKv(): void {
+  const deno = (globalThis as { Deno?: { openKv?: unknown } }).Deno;
+  if (typeof deno?.openKv === "function") return;
+  const what = deno === undefined
+    ? "Deno KV needs Deno: this runtime has no Deno global"
+    : _KV_DISABLED;
+  throw new StorageError("open", new Error(what));
+}
+
 /** One atomic operation being filled, within Deno KV's limits. */
 interface _Atomic {
   op: Deno.AtomicOperation;
@@ -219,6 +249,7 @@ export class DenoKvLogStore implements LogStore {
     if (typeof path !== "string" || path === "") {
       throw new TypeError(`${_NAME}.open: path must be a non-empty string`);
     }
+    requireDenoKv();
     const kv = await Deno.openKv(path);
     try {
       const format = await kv.get(_FORMAT_KEY);

@@ -97,7 +97,10 @@ const _KINDS: readonly string[] = ["auto", "memory", "deno-kv", "bun-sqlite"];
  *   ({@linkcode autoStorageKind}); without a `path`: a `MemoryLogStore`
  *   (nothing survives the process);
  * - `kind: "deno-kv"` / `"bun-sqlite"`: that store, which needs `path` and
- *   its runtime (a clear error otherwise);
+ *   its runtime (a clear error otherwise). Deno KV is an unstable API of
+ *   Deno: without `--unstable-kv` (or `"unstable": ["kv"]` in `deno.json`)
+ *   it rejects with a `StorageError` that says to add either, before
+ *   creating the data directory;
  * - `kind: "memory"`: a `MemoryLogStore` (`path` is ignored).
  *
  * `path` is a data directory, created if missing; the store is the file
@@ -141,13 +144,15 @@ export async function openStorage(options: OpenStorageOptions = {}): Promise<Log
   if (path === undefined) {
     throw new TypeError(`openStorage: kind "${chosen}" needs a path (a data directory)`);
   }
-  const file = await _prepare(path, chosen);
   if (chosen === "bun-sqlite") {
+    const file = await _prepare(path, chosen);
     const { BunSqliteLogStore } = await import("./bun_sqlite.ts");
     return await BunSqliteLogStore.open(file);
   }
-  const { DenoKvLogStore } = await import("./deno_kv.ts");
-  return await DenoKvLogStore.open(file);
+  const { DenoKvLogStore, requireDenoKv } = await import("./deno_kv.ts");
+  // Before the data directory is created: without --unstable-kv, say so and change nothing.
+  requireDenoKv();
+  return await DenoKvLogStore.open(await _prepare(path, chosen));
 }
 
 /** Creates the data directory; refuses one that holds only the other runtime's store. */

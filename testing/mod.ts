@@ -2,11 +2,12 @@
  * Test tools for applications built on `@x/raft` (and for the library's own
  * tests): an in-process network with faults ({@linkcode MemoryNetwork}) and
  * storage conformance suites ({@linkcode LOG_STORE_CASES},
- * {@linkcode SNAPSHOT_STORE_CASES}) to run against any `LogStore` or
- * `SnapshotStore` implementation, and a deterministic simulator of whole
- * clusters ({@linkcode Simulator}: virtual time, faults, invariants after
- * every step, linearizability of client histories). Web APIs only: usable
- * under Deno and Bun with any test runner.
+ * {@linkcode SNAPSHOT_STORE_CASES}, {@linkcode STATE_MACHINE_CASES}) to run
+ * against any `LogStore`, `SnapshotStore` or `StateMachine` implementation,
+ * and a deterministic simulator of whole clusters ({@linkcode Simulator}:
+ * virtual time, faults, invariants after every step, linearizability of
+ * client histories). Web APIs only: usable under Deno and Bun with any test
+ * runner.
  *
  * @example
  * ```ts
@@ -22,6 +23,7 @@
 export * from "./memory_network.ts";
 export * from "./log_store_conformance.ts";
 export * from "./snapshot_store_conformance.ts";
+export * from "./state_machine_conformance.ts";
 export * from "./linearizability.ts";
 export * from "./register_history.ts";
 export * from "./simulator.ts";

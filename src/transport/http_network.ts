@@ -65,20 +65,48 @@ export type FetchFn = (input: string, init: RequestInit) => Promise<Response>;
 /**
  * Options of {@linkcode HttpNetwork}.
  *
+ * **Which timeout applies where.** An `HttpNetwork` call ends at the first
+ * of these deadlines (each starts when the call does); when one fires, the
+ * fetch is aborted, a snapshot's data stream cancelled, and the call
+ * rejects with {@linkcode Unreachable} whose `cause` is a `Timeout` (or
+ * the signal's reason):
+ *
+ * | deadline | applies to | measures |
+ * | --- | --- | --- |
+ * | `timeout` (1 s) | `send`: append (heartbeats included), vote, pre-vote, timeout-now | the whole exchange: connect, request, answer and its body |
+ * | `snapshotTimeout` (10 min) | `installSnapshot` | the whole transfer, until the peer's answer (sent once it installed the snapshot) |
+ * | `snapshotIdleTimeout` (10 s) | `installSnapshot`, while its body is being sent | the longest stall: no chunk moved (the peer stopped reading, or the snapshot's stream is slow); once the body is all sent, only `snapshotTimeout` bounds the wait for the answer |
+ * | `SendOptions.signal` | both | whatever the caller decides: the runtime aborts every call in flight when the node shuts down |
+ *
+ * `timeout` never applies to snapshots, and the snapshot deadlines never to
+ * `send`. The node's `Config` timeouts (`sendTimeout`,
+ * `installSnapshotTimeout`, where the config has them) are not read here: `HttpNetwork` sees only its own options and the
+ * call's `signal`, so a node-level deadline reaches it only as that signal
+ * (and then the earlier of the two wins).
+ *
  * @example
  * ```ts
  * import type { HttpNetworkOptions } from "./http_network.ts";
- * const options: HttpNetworkOptions = { timeout: 500 };
+ * const options: HttpNetworkOptions = {
+ *   timeout: 500, // each append, vote, pre-vote, timeout-now
+ *   snapshotIdleTimeout: 30_000, // a snapshot may stall 30 s (a busy follower)
+ *   snapshotTimeout: 3_600_000, // and take up to an hour in all
+ * };
  * ```
  */
 export interface HttpNetworkOptions {
-  /** Per-request deadline in milliseconds, response body included. Default 1000. */
+  /**
+   * Deadline of each `send` (append, vote, pre-vote, timeout-now) in
+   * milliseconds, from the request until the answer's body is read; never
+   * applied to `installSnapshot`. Default 1000.
+   */
   readonly timeout?: number;
   /**
-   * Deadline of a whole snapshot transfer in milliseconds, from the request
-   * until the peer's answer (which comes once it installed the snapshot).
-   * Default 600 000 (ten minutes): a large transfer that keeps moving is not
-   * cut short; a stalled one is caught by `snapshotIdleTimeout`.
+   * Deadline of a whole snapshot transfer (`installSnapshot`) in
+   * milliseconds, from the request until the peer's answer (which comes once
+   * it installed the snapshot). Default 600 000 (ten minutes): a large
+   * transfer that keeps moving is not cut short; a stalled one is caught by
+   * `snapshotIdleTimeout`.
    */
   readonly snapshotTimeout?: number;
   /**
@@ -86,7 +114,9 @@ export interface HttpNetworkOptions {
    * sent — no chunk moves, because the peer stopped reading (e.g. its
    * install waits its turn behind a long apply) or the snapshot's own stream
    * is slow — before the transfer is abandoned (and retried by the leader).
-   * Default 10 000.
+   * Checked only while the body is being sent: the wait for the peer's
+   * answer afterwards is bounded by `snapshotTimeout`. This is what a
+   * "per chunk" timeout means for a streamed snapshot. Default 10 000.
    */
   readonly snapshotIdleTimeout?: number;
   /** The `fetch` to use; default `globalThis.fetch`. */

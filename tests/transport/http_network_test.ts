@@ -781,3 +781,41 @@ test("Raft.shutdown aborts its outgoing RPCs over real HTTP: peers that never an
     await silent.close();
   }
 });
+
+test("HttpNetwork: timeout bounds each send, never a snapshot; snapshotIdleTimeout only while its body moves", async () => {
+  /** A fetch that reads the whole body, then answers after `delay` ms. */
+  const slowPeer = (delay: number) => async (_url: string, init: RequestInit) => {
+    const body = init.body;
+    let request: RaftRequest = INSTALL;
+    if (body instanceof ReadableStream) {
+      for await (const _ of body) { /* drain */ }
+    } else {
+      request = decodeMessage(body as Uint8Array) as RaftRequest;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    return cborResponse(answer(request));
+  };
+  // timeout 50 ms, snapshotIdleTimeout 50 ms: an answer 200 ms after the body was sent.
+  const net = new HttpNetwork({ timeout: 50, snapshotIdleTimeout: 50, fetch: slowPeer(200) });
+  const sent = await rejection(net.send(2, { addr: "http://x" }, VOTE));
+  assert.ok(sent instanceof Unreachable && sent.cause instanceof Timeout, String(sent));
+  assert.equal(sent.cause.timeoutMs, 50);
+  const res = await net.installSnapshot(2, { addr: "http://x" }, INSTALL, bytesOf(3));
+  assert.equal(res.type, "install-snapshot-response", "neither timeout cut the snapshot short");
+  // snapshotTimeout bounds the whole transfer, the wait for the answer included.
+  const short = new HttpNetwork({ snapshotTimeout: 50, fetch: slowPeer(200) });
+  const cut = await rejection(short.installSnapshot(2, { addr: "http://x" }, INSTALL, bytesOf(3)));
+  assert.ok(cut instanceof Unreachable && cut.cause instanceof Timeout, String(cut));
+  assert.equal(cut.cause.timeoutMs, 50);
+});
+
+/** A finite snapshot stream of `n` 16-byte chunks. */
+function bytesOf(n: number): ReadableStream<Uint8Array> {
+  let left = n;
+  return new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (left-- > 0) c.enqueue(new Uint8Array(16));
+      else c.close();
+    },
+  });
+}

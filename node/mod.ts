@@ -6,14 +6,16 @@
  *   `--secret`, `--client-token`, `--tls-*`, timing), each also a `RAFT_*`
  *   environment variable; a bad one throws {@linkcode FlagError};
  * - {@linkcode startNode}: storage, `Raft` over `HttpNetwork`, an HTTP(S)
- *   server with the Raft, admin and `/metrics` routes and the application's,
+ *   server with the Raft and admin routes, `/metrics` (Prometheus text),
+ *   `/metrics.json`, the dashboard at `/` and the application's routes,
  *   `--init` / `--join`, and a graceful `stop()` (a leader hands leadership
  *   over first);
  * - {@linkcode runNode}: the `main` of a node process (help, exit codes,
  *   signals, a node that stops by itself exits 1);
  * - the parts they are made of: {@linkcode serve}, {@linkcode joinCluster},
  *   {@linkcode handOverLeadership}, {@linkcode onNodeStopped},
- *   {@linkcode nodeMetrics}.
+ *   {@linkcode nodeMetrics}, {@linkcode dashboard} and its
+ *   {@linkcode ClusterWatch} (server-sent events of the whole cluster).
  *
  * A whole replicated key-value server:
  *
@@ -40,5 +42,7 @@ export * from "./join_cluster.ts";
 export * from "./leader_handover.ts";
 export * from "./node_stopped.ts";
 export * from "./node_metrics.ts";
+export * from "./cluster_events.ts";
+export * from "./dashboard.ts";
 export * from "./start_node.ts";
 export * from "./node_process.ts";

@@ -13,11 +13,14 @@ import { Raft } from "../src/runtime/raft.ts";
 import type { SnapshotStore } from "../src/snapshot_store.ts";
 import type { StateMachine } from "../src/storage.ts";
 import { adminRoutes } from "../src/transport/admin_routes.ts";
+import { PROMETHEUS_CONTENT_TYPE, prometheusMetrics } from "../src/transport/prometheus_metrics.ts";
 import { type FetchFn, HttpNetwork } from "../src/transport/http_network.ts";
 import { raftRoutes } from "../src/transport/raft_routes.ts";
 import type { NodeId } from "../src/types.ts";
 import { type NodeStorage, openNodeStorage, type StorageKind } from "../adapters/mod.ts";
 import { tlsFetch, type TlsFetchFn } from "../adapters/tls_fetch.ts";
+import { memoryUsage } from "node:process";
+import { dashboard } from "./dashboard.ts";
 import { joinCluster } from "./join_cluster.ts";
 import { handOverLeadership } from "./leader_handover.ts";
 import type { NodeOptions, NodeStorageFlag } from "./node_flags.ts";
@@ -60,7 +63,8 @@ export interface NodeApp<S extends StateMachine<unknown>> {
   stateMachine(snapshots: SnapshotStore | null): S | Promise<S>;
   /**
    * The application's routes, mounted after the node's own (`/raft/*`,
-   * `/health`, `/ready`, `/cluster/*`, `/metrics`). Default: none.
+   * `/health`, `/ready`, `/cluster/*`, `/metrics`, `/metrics.json`, the
+   * dashboard's `/` and `/dashboard/*`). Default: none.
    */
   routes?(raft: Raft<ResponseOf<S>>, stateMachine: S, options: NodeOptions): Hono;
 }
@@ -153,8 +157,9 @@ function _storageKind(flag: NodeStorageFlag): StorageKind {
  * via `openNodeStorage`), builds the state machine (`app.stateMachine`, given
  * the snapshot store), creates the `Raft` over `HttpNetwork` (with the
  * secret, the cluster's CA), serves on `--addr` (HTTPS with `--tls-cert`)
- * the Raft routes, the admin routes, `GET /metrics` ({@linkcode nodeMetrics})
- * and `app.routes`; then, with `--init` on empty storage, forms a cluster of
+ * the Raft routes, the admin routes, `GET /metrics` (Prometheus text,
+ * `prometheusMetrics`), `GET /metrics.json` ({@linkcode nodeMetrics}), the
+ * dashboard at `/` (`dashboard`) and `app.routes`; then, with `--init` on empty storage, forms a cluster of
  * itself alone (`--cluster-id`), or, with `--join` on empty storage, joins
  * the member's cluster ({@linkcode joinCluster}). Otherwise it waits: a node
  * with state rejoins its cluster, a new one waits to be added; it never forms
@@ -234,7 +239,18 @@ export async function startNode<S extends StateMachine<unknown>>(
     const hono = new Hono();
     hono.route("/", raftRoutes(raft, secret));
     hono.route("/", adminRoutes(raft, { ...secret, selfAddr: url }));
-    hono.get("/metrics", (c) => c.json(nodeMetrics(raft)));
+    hono.get("/metrics", (c) =>
+      c.body(prometheusMetrics(raft, { memory: memoryUsage }), 200, {
+        "content-type": PROMETHEUS_CONTENT_TYPE,
+      }));
+    hono.get("/metrics.json", (c) => c.json(nodeMetrics(raft)));
+    const board = dashboard(raft, {
+      selfAddr: url,
+      ...secret,
+      ...(peerFetch !== undefined ? { fetch: peerFetch } : {}),
+    });
+    cleanups.push(() => Promise.resolve(board.close()));
+    hono.route("/", board.routes);
     if (app.routes !== undefined) hono.route("/", app.routes(raft, stateMachine, options));
     routes = hono;
 
@@ -264,6 +280,7 @@ export async function startNode<S extends StateMachine<unknown>>(
     const stop = async (handOver: boolean): Promise<NodeStopReport> => {
       unwatch();
       const handedTo = handOver ? await handOverLeadership(raft) : null;
+      board.close(); // event streams never end by themselves
       await _within(server.close(), drainTimeout);
       await raft.shutdown();
       await _within(server.close({ force: true }), drainTimeout);

@@ -47,7 +47,9 @@ test(
           return r.text === "hello" ? true : undefined;
         });
       }
-      const m = (await http(`${urls[2]}/metrics`)).json as { membership: { voters: number[] } };
+      const m = (await http(`${urls[2]}/metrics.json`)).json as {
+        membership: { voters: number[] };
+      };
       assert.deepEqual(m.membership.voters, [1, 2, 3]);
       child.kill("SIGINT");
       assert.equal(await within(child.exited, 20_000, "SIGINT"), 0);

@@ -62,7 +62,7 @@ test(
         body: JSON.stringify({ expected: "hello", value: "hi" }),
       });
       assert.deepEqual(cas.json, { ok: true, value: "hi" });
-      const m = (await http(`${url}/metrics`)).json as NodeMetrics;
+      const m = (await http(`${url}/metrics.json`)).json as NodeMetrics;
       assert.deepEqual(Object.keys(m).sort(), [
         "applied",
         "committed",
@@ -87,7 +87,7 @@ test(
 );
 
 test(
-  "kv.ts: --client-token guards the KV API; the probes and /metrics stay open",
+  "kv.ts: --client-token guards the KV API; the probes, /metrics and the dashboard stay open",
   {
     timeout: 20_000,
   },
@@ -105,7 +105,9 @@ test(
       });
       assert.equal(ok.status, 200, ok.text);
       assert.equal((await http(`${url}/kv/a`)).status, 401);
-      for (const path of ["/health", "/ready", "/metrics", "/cluster/metrics"]) {
+      for (
+        const path of ["/health", "/ready", "/metrics", "/metrics.json", "/cluster/metrics", "/"]
+      ) {
         assert.equal((await http(`${url}${path}`)).status, 200, path);
       }
       child.kill("SIGTERM");

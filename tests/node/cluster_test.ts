@@ -125,8 +125,11 @@ test(
       }
       await caughtUp(node);
     }
-    const plain = await http(`${n2.url}/metrics`);
-    assert.equal(plain.status, 200, "/metrics stays open");
+    const plain = await http(`${n2.url}/metrics.json`);
+    assert.equal(plain.status, 200, "/metrics.json stays open");
+    const prom = await http(`${n2.url}/metrics`);
+    assert.equal(prom.status, 200, "/metrics (Prometheus) stays open");
+    assert.match(prom.text, /^raft_leader_id 1$/m);
     assert.equal((plain.json as { leader: number }).leader, 1);
   },
 );

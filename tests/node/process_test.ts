@@ -53,7 +53,7 @@ test(
       const ready = await http(`${url}/ready`);
       assert.equal(ready.status, 503);
       assert.match(ready.text, /waiting to be added/);
-      const m = (await http(`${url}/metrics`)).json as {
+      const m = (await http(`${url}/metrics.json`)).json as {
         leader: unknown;
         membership: { voters: [] };
       };

@@ -31,7 +31,7 @@ const APP: NodeApp<MemoryStateMachine> = {
 const FLAGS = ["--storage", "memory", "--addr", "127.0.0.1:0", "--heartbeat", "20"];
 
 test(
-  "startNode: --init on memory storage serves the Raft, admin, /metrics and app routes; stop closes it",
+  "startNode: --init on memory storage serves the Raft, admin, /metrics, /metrics.json, dashboard and app routes; stop closes it",
   {
     timeout: 20_000,
   },
@@ -52,8 +52,13 @@ test(
       const admin = await fetch(`${node.url}/cluster/metrics`);
       assert.equal(admin.status, 401, "and adminRoutes");
       await admin.body?.cancel();
-      const m = await fetch(`${node.url}/metrics`).then((r) => r.json());
+      const m = await fetch(`${node.url}/metrics.json`).then((r) => r.json());
       assert.deepEqual(m.membership.nodes, { "1": node.url });
+      const prom = await fetch(`${node.url}/metrics`);
+      assert.match(prom.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+      assert.match(await prom.text(), /^raft_state\{state="leader"\} 1$/m);
+      const page = await fetch(`${node.url}/`);
+      assert.match(await page.text(), /<title>Raft cluster<\/title>/);
     } finally {
       const report = await node.stop();
       assert.deepEqual(report, { handedTo: null }, "alone: nobody to hand over to");

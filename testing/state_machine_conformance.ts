@@ -17,9 +17,20 @@
  * a write that returns the previous value of one of a few keys) let the
  * suite see a lost, repeated or reordered entry.
  *
+ * Snapshots and apply: the runtime never applies entries while a
+ * `buildSnapshot()` is pending (see the `StateMachine` contract), so no case
+ * does; but a built snapshot is read — sent to peers — while entries go on
+ * being applied, and must keep the state it was built at (`snapshot during
+ * apply:` cases). A snapshot that a newer one replaced need not stay
+ * readable (a durable store may delete it); the current one must.
+ *
  * Cases whose `requires` includes `"restart"` (named `recovery:`) check what
- * survives a crash and need the harness's `restart` hook: skip them (and say
- * why) for a state machine that keeps nothing across a restart.
+ * survives a crash and need the harness's `restart` hook: after a restart
+ * `appliedState()` may be anywhere from the last snapshot to the last entry
+ * applied, but the state must be the one at that point, and re-applying the
+ * entries after it must give the same responses. Skip them (and say why)
+ * for a state machine that keeps nothing across a restart — a node using one
+ * must then start from an empty log every time.
  *
  * @example Running the suite against your own state machine with `node:test` (Deno or Bun)
  * ```ts ignore
@@ -737,26 +748,41 @@ const _cases: StateMachineCase[] = [
 
   // --------------------------------------------------- snapshot during apply
   _case(
-    "snapshot during apply: reflects the state when called, though entries are applied before it resolves",
+    "snapshot during apply: a snapshot streamed while entries are applied stays the state it was built at",
     async (h, open) => {
       const ref = await reference(h, open, 30);
       const sm = await open();
       await apply(sm, entries(h, 1, 18));
-      const building = sm.buildSnapshot();
-      building.catch(() => {}); // awaited below
+      const snap = await sm.buildSnapshot();
+      checkEqual(_idView(snap.meta.lastLogId), { term: 2, index: 18 }, "meta.lastLogId");
+      // A peer starts reading the snapshot; entries are applied before it reads the rest.
+      const reader = snap.open().getReader();
+      const first = await reader.read();
       const during = await apply(sm, entries(h, 19, 24));
-      const snap = await building;
       checkEqual(
         during,
         ref.responses.slice(18, 24),
-        "responses to 19..24 applied during the build",
+        "responses to 19..24 applied during the read",
       );
-      checkEqual(_idView(snap.meta.lastLogId), { term: 2, index: 18 }, "meta.lastLogId");
-      await checkApplied(sm, 24, "appliedState() after the build");
+      const chunks: Uint8Array[] = first.done ? [] : [first.value.slice()];
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value.slice());
+      }
       const b = await open();
-      await b.installSnapshot(snap.meta, snap.open());
+      await b.installSnapshot(
+        snap.meta,
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (const chunk of chunks) controller.enqueue(chunk);
+            controller.close();
+          },
+        }),
+      );
       await checkApplied(b, 18, "appliedState() of a replica installing it");
       checkEqual(await h.view(b), ref.views[18], "the state of a replica installing it");
+      await checkApplied(sm, 24, "appliedState() of the source");
       checkEqual(await apply(sm, entries(h, 25, 30)), ref.responses.slice(24), "responses 25..30");
     },
   ),
@@ -785,19 +811,19 @@ const _cases: StateMachineCase[] = [
   ),
 
   _case(
-    "snapshot during apply: a build overlapping every batch; each snapshot installs to its point",
+    "snapshot during apply: a build after every batch; each, read while the next batch is applied, installs to its point",
     async (h, open) => {
       const ref = await reference(h, open, 40);
       const sm = await open();
-      // Each snapshot is read as soon as it is built: one that a newer snapshot replaced
+      // Each snapshot is read before the next is built: one that a newer snapshot replaced
       // need not stay readable (a durable store may delete it).
       const built: [number, SnapshotMeta, Uint8Array][] = [];
       for (let at = 0; at < 40; at += 5) {
-        const pending = sm.buildSnapshot();
-        pending.catch(() => {}); // awaited below; a failure is reported there, not as unhandled
+        const snap = await sm.buildSnapshot();
+        const reading = _readAll(snap.open());
+        reading.catch(() => {}); // awaited below; a failure is reported there, not as unhandled
         await apply(sm, entries(h, at + 1, at + 5));
-        const snap = await pending;
-        built.push([at, snap.meta, await _readAll(snap.open())]);
+        built.push([at, snap.meta, await reading]);
       }
       for (const [at, meta, bytes] of built) {
         const b = await open();
@@ -865,14 +891,15 @@ const _cases: StateMachineCase[] = [
   }, ["restart"]),
 
   _case(
-    "recovery: restarts between applies and snapshots, three times, stay consistent",
+    "recovery: restarts between applies and snapshots, three times, stay consistent; snapshot ids stay unique",
     async (h, open, track) => {
       const ref = await reference(h, open, 60);
       let sm = await open();
       let to = 0;
+      const ids: string[] = [];
       for (const [snapAt, crashAt] of [[10, 15], [26, 26], [41, 50]] as const) {
         await apply(sm, entries(h, to + 1, snapAt));
-        await sm.buildSnapshot();
+        ids.push((await sm.buildSnapshot()).meta.snapshotId);
         await apply(sm, entries(h, snapAt + 1, crashAt));
         sm = await restartOf(h, sm);
         track(sm);
@@ -882,6 +909,8 @@ const _cases: StateMachineCase[] = [
       }
       await apply(sm, entries(h, to + 1, 60));
       checkEqual(await h.view(sm), ref.views[60], "the state at the end");
+      ids.push((await sm.buildSnapshot()).meta.snapshotId);
+      checkEqual(new Set(ids).size, ids.length, `snapshot ids across restarts (${ids.join(", ")})`);
     },
     ["restart"],
   ),

@@ -240,7 +240,13 @@ export class HttpNetwork implements RaftNetwork {
   readonly #maxResponseBytes: number;
   readonly #authorization: string | null;
 
-  /** @param options timeouts, fetch, decode limits, response size limit, secret */
+  /**
+   * Builds a network from `options`; throws a `RangeError` for a timeout
+   * that is not a positive number or a limit that is not a non-negative
+   * integer, a `TypeError` for a malformed `secret`.
+   *
+   * @param options timeouts, fetch, decode limits, response size limit, secret
+   */
   constructor(options: HttpNetworkOptions = {}) {
     this.#timeout = _positive("timeout", options.timeout ?? 1000);
     this.#snapshotTimeout = _positive("snapshotTimeout", options.snapshotTimeout ?? 600_000);
@@ -743,6 +749,8 @@ export class PeerRefused extends Unreachable {
   readonly peerCode: string | null;
 
   /**
+   * Builds the rejection of a call to `nodeId` answered with `status`.
+   *
    * @param nodeId the peer
    * @param status the HTTP status it answered with
    * @param peerCode the code of its JSON error, or `null`
@@ -762,6 +770,7 @@ export class PeerRefused extends Unreachable {
     this.peerCode = peerCode;
   }
 
+  /** The structured fields of `toJSON()`: `nodeId`, `status` and `peerCode`. */
   protected override fields(): Record<string, unknown> {
     return { ...super.fields(), status: this.status, peerCode: this.peerCode };
   }

@@ -29,6 +29,7 @@ import { concatChunks } from "./_bytes.ts";
 import { type CodecLimits, decodeMessage, encodeMessage } from "../codec.ts";
 import {
   ClusterMismatch,
+  ConfigError,
   InvalidMessage,
   NotAMember,
   PayloadTooLarge,
@@ -186,6 +187,9 @@ const _anySignal: ((signals: AbortSignal[]) => AbortSignal) | undefined =
  *   is malformed (e.g. a term that is not a safe integer) or is not one
  *   this method sends; nothing was sent, and the encoder's error is its own
  *   `cause`. Sending it again will not help: it is the caller's bug;
+ * - a {@linkcode ConfigError} (`field` `"addr"`) when `node.addr` is not an
+ *   absolute `http://` or `https://` URL — empty, say, while the node has not
+ *   learnt its peer's address; nothing was sent;
  * - the network error, a {@linkcode Timeout}, or the reason `options.signal`
  *   aborted with (e.g. `ShuttingDown`);
  * - a {@linkcode ClusterMismatch} when the peer answered 409 (or 412, from
@@ -462,7 +466,7 @@ export class HttpNetwork implements RaftNetwork {
     progress?: _Progress,
   ): Promise<RaftResponse> {
     if (outer?.aborted) throw new Unreachable(target, { cause: outer.reason });
-    const addr = node.addr;
+    const addr = _addressOf(target, node);
     const url = (addr.endsWith("/") ? addr.slice(0, -1) : addr) + "/raft/" + type;
     const ctrl = new AbortController();
     let timedOut = false;
@@ -572,6 +576,33 @@ function _untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+/**
+ * `node.addr` if it is an absolute http(s) URL, else throws
+ * `Unreachable(target)` caused by a {@linkcode ConfigError} saying what is
+ * wrong with it (nothing is sent): e.g. an empty address, which a node has
+ * until it learns its peer's.
+ */
+function _addressOf(target: NodeId, node: RaftNode): string {
+  const addr: unknown = (node as { addr?: unknown } | null | undefined)?.addr;
+  let problem: string | null = null;
+  if (typeof addr !== "string" || addr === "") {
+    problem = `node ${target} has no address (its RaftNode.addr is ${_describe(addr)})`;
+  } else {
+    let url: URL | null = null;
+    try {
+      url = new URL(addr);
+    } catch {
+      // Reported below.
+    }
+    if (url === null || (url.protocol !== "http:" && url.protocol !== "https:")) {
+      problem = `node ${target}'s address ${_describe(addr.slice(0, 200))} is not an ` +
+        "absolute http:// or https:// URL";
+    }
+  }
+  if (problem !== null) throw new Unreachable(target, { cause: new ConfigError("addr", problem) });
+  return addr as string;
 }
 
 /** The sender's id a request carries (`leaderId` or `candidateId`), or `null`. */

@@ -9,6 +9,7 @@ import { raftRoutes } from "../../src/transport/raft_routes.ts";
 import { decodeMessage, encodeMessage } from "../../src/codec.ts";
 import {
   ClusterMismatch,
+  ConfigError,
   InvalidMessage,
   NotAMember,
   PayloadTooLarge,
@@ -532,8 +533,34 @@ test("HttpNetwork: a node record without an address rejects with Unreachable", a
     );
     assert.ok(err instanceof Unreachable, String(err));
     assert.equal(err.nodeId, 5);
+    assert.ok(err.cause instanceof ConfigError, String(err.cause));
+    assert.match(err.cause.message, /^node 5 has no address/);
+  }
+  const cases: [string, RegExp][] = [
+    ["", /^node 5 has no address \(its RaftNode.addr is ""\)/],
+    ["10.0.0.5:8000", /^node 5's address "10.0.0.5:8000" is not an absolute http/],
+    ["ftp://10.0.0.5", /is not an absolute http:\/\/ or https:\/\/ URL/],
+    ["/raft", /is not an absolute/],
+  ];
+  for (const [addr, pattern] of cases) {
+    const err = await rejection(net.send(5, { addr }, VOTE));
+    assert.ok(err instanceof Unreachable && err.cause instanceof ConfigError, String(err));
+    assert.equal(err.cause.field, "addr");
+    assert.match(err.cause.message, pattern);
+    const data = source();
+    const snap = await rejection(net.installSnapshot(5, { addr }, INSTALL, data.stream));
+    assert.ok(snap instanceof Unreachable && snap.cause instanceof ConfigError, String(snap));
+    await waitUntil(() => data.cancelled(), "the snapshot's data is released");
   }
 });
+
+async function waitUntil(f: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 2000;
+  while (!f()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 test("HttpNetwork: a 409 ClusterMismatch answer rejects with Unreachable(ClusterMismatch)", async () => {
   const app = raftRoutes({

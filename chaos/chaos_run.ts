@@ -32,7 +32,7 @@ import { type OperationNote, runRegisterWorkload } from "./register_workload.ts"
 import { failureReport, summaryLine } from "./run_report.ts";
 import { cleanupStale, PidRegistry } from "./stale_cleanup.ts";
 import { cleanupStaleMounts } from "./small_disk.ts";
-import { SnapshotWatch } from "./snapshot_watch.ts";
+import { ClusterTimeline } from "./cluster_timeline.ts";
 
 /**
  * The parameters of a run (what `chaos/run.ts` takes on the command line).
@@ -202,7 +202,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
   let verdicts: KeyVerdict[] = [];
   let notesById = new Map<number, OperationNote>();
   let seconds = 0;
-  const snapshots = new SnapshotWatch();
+  const timeline = new ClusterTimeline();
   try {
     log(`run dir ${runDir}; starting ${o.nodes} ${o.runtime} nodes (${placement.kind})`);
     await cluster.start(o.nodes);
@@ -223,7 +223,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
       stop: stop.signal,
     });
     const schedule = runNemesisSchedule(nemeses, context, stop.signal, [500, 2000]);
-    const watching = snapshots.watch(cluster, stop.signal);
+    const watching = timeline.watch(cluster, stop.signal);
     const timer = setTimeout(() => stop.abort(), o.seconds * 1000);
     let work;
     try {
@@ -263,7 +263,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     }
     const convergence = await checkConvergence(cluster, client, keys, work.acknowledged, 30_000);
     anomalies.push(...convergence.anomalies);
-    await snapshots.sample(cluster);
+    await timeline.sample(cluster);
     for (const node of cluster.nodes.values()) {
       for (const how of node.unexpectedExits) {
         const hint = how === "code 0" ? ": a SIGTERM/SIGINT from outside the harness?" : "";
@@ -293,10 +293,14 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     seed: o.seed,
     ...ops,
     faults: faults.counts,
-    snapshots: snapshots.count(),
+    snapshots: timeline.snapshotCount(),
     anomalies: anomalies.length,
   });
   await writeFile(join(runDir, "history.json"), JSON.stringify(ran));
+  await writeFile(
+    join(runDir, "timeline.txt"),
+    timeline.linesBetween(-Infinity, Infinity).join("\n") + "\n",
+  );
   await writeFile(
     join(runDir, "operations.jsonl"),
     ran.map((op) => JSON.stringify({ ...op, note: notesById.get(op.id) })).join("\n") + "\n",
@@ -315,6 +319,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
       logs,
       reproduce: reproduceCommand(o),
       runDir,
+      timeline,
     });
     await writeFile(join(runDir, "report.txt"), report + "\n");
   } else if (o.keep !== true) {
@@ -328,7 +333,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     faults,
     anomalies,
     verdicts,
-    snapshots: snapshots.count(),
+    snapshots: timeline.snapshotCount(),
     report,
     notes,
   };

@@ -20,7 +20,7 @@ import { type ChaosRuntime, detectNodeContract } from "./node_contract.ts";
 import { loopbackPlacement } from "./node_placement.ts";
 import { summaryLine } from "./run_report.ts";
 import { sleep, sleepUnless } from "./sleep.ts";
-import { SnapshotWatch } from "./snapshot_watch.ts";
+import { ClusterTimeline } from "./cluster_timeline.ts";
 import { cleanupStale, PidRegistry } from "./stale_cleanup.ts";
 import { cleanupStaleMounts } from "./small_disk.ts";
 
@@ -126,7 +126,7 @@ export async function runCrashDurability(
   const counts = { ok: 0, fail: 0, unknown: 0 };
   let cycles = 0;
   let since: string[] = [];
-  const snapshots = new SnapshotWatch();
+  const timeline = new ClusterTimeline();
   const started = clock();
   try {
     await cluster.start(o.nodes);
@@ -156,7 +156,7 @@ export async function runCrashDurability(
       }
     };
     const writers = Array.from({ length: o.writers ?? 3 }, (_, w) => writer(w));
-    const watching = snapshots.watch(cluster, stop.signal);
+    const watching = timeline.watch(cluster, stop.signal);
     try {
       for (; cycles < o.cycles; cycles++) {
         await sleep(rnd.int(300, 1200));
@@ -208,7 +208,7 @@ export async function runCrashDurability(
     seed: o.seed,
     ...counts,
     faults: new Map([["kill", cycles]]),
-    snapshots: snapshots.count(),
+    snapshots: timeline.snapshotCount(),
     anomalies: anomalies.length,
     extra: `acknowledged=${acknowledged.size}`,
   });

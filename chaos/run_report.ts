@@ -10,6 +10,7 @@
 import { readFile } from "node:fs/promises";
 import type { KeyVerdict, RegisterOperation } from "./history_check.ts";
 import type { OperationNote } from "./register_workload.ts";
+import type { ClusterTimeline } from "./cluster_timeline.ts";
 
 /**
  * The figures of one run, for its summary line.
@@ -101,6 +102,7 @@ export async function failureReport(input: {
   readonly logs: ReadonlyMap<number, string>;
   readonly reproduce: string;
   readonly runDir: string;
+  readonly timeline?: ClusterTimeline;
 }): Promise<string> {
   const out: string[] = [];
   out.push(`run dir: ${input.runDir}`, `reproduce: ${input.reproduce}`, "", "anomalies:");
@@ -114,6 +116,14 @@ export async function failureReport(input: {
     }
     const from = Math.min(...v.window.map((op) => op.call)) - 2000;
     const to = Math.max(...v.window.map((op) => op.ret ?? op.call)) + 2000;
+    if (input.timeline !== undefined) {
+      out.push(
+        `  cluster state in [${from.toFixed(0)}, ${
+          to.toFixed(0)
+        }] ms (role, term, commit, applied):`,
+      );
+      for (const line of input.timeline.linesBetween(from, to).slice(-30)) out.push(`    ${line}`);
+    }
     out.push(`  node log lines in [${from.toFixed(0)}, ${to.toFixed(0)}] ms:`);
     for (const [id, path] of input.logs) {
       const lines = await logLinesBetween(path, from, to, 40);

@@ -347,20 +347,156 @@ export class Timeout extends RaftError {
   readonly action: string;
   /** The deadline, in milliseconds. */
   readonly timeoutMs: number;
+  /**
+   * Set when the operation had already reached the log (at this log id)
+   * when its caller stopped waiting: it may still take effect, like an
+   * {@linkcode OutcomeUnknown}. `null`: it did not reach the log and will
+   * not take effect (or it changes nothing, like a read).
+   */
+  readonly logId: LogId | null;
 
   /**
    * @param action what timed out
    * @param timeoutMs the deadline in milliseconds
-   * @param options standard error options (`cause`)
+   * @param options standard error options (`cause`), and `logId` when the
+   *   operation is in the log and may still take effect
    */
-  constructor(action: string, timeoutMs: number, options?: ErrorOptions) {
-    super("Timeout", `${action} timed out after ${timeoutMs} ms`, options);
+  constructor(
+    action: string,
+    timeoutMs: number,
+    options?: ErrorOptions & { readonly logId?: LogId | null },
+  ) {
+    super(
+      "Timeout",
+      `${action} timed out after ${timeoutMs} ms` + _mayStillHappen(options?.logId ?? null),
+      options,
+    );
     this.action = action;
     this.timeoutMs = timeoutMs;
+    this.logId = options?.logId ?? null;
   }
 
   protected override fields(): Record<string, unknown> {
-    return { action: this.action, timeoutMs: this.timeoutMs };
+    return { action: this.action, timeoutMs: this.timeoutMs, logId: this.logId };
+  }
+}
+
+function _mayStillHappen(logId: LogId | null): string {
+  return logId === null
+    ? ""
+    : ` (it is in the log at ${logId.term}-${logId.index} and may still take effect)`;
+}
+
+/**
+ * The caller's `AbortSignal` fired before the operation completed; the
+ * signal's reason is the `cause`. Like {@linkcode Timeout}, `logId` tells
+ * whether the operation may still take effect.
+ *
+ * @example
+ * ```ts
+ * import { Aborted } from "./errors.ts";
+ * const e = new Aborted("clientWrite", { logId: { term: 2, index: 9 } });
+ * console.assert(e.action === "clientWrite" && e.logId?.index === 9);
+ * ```
+ */
+export class Aborted extends RaftError {
+  /** What was aborted. */
+  readonly action: string;
+  /**
+   * Set when the operation had already reached the log (at this log id):
+   * it may still take effect. `null`: it will not.
+   */
+  readonly logId: LogId | null;
+
+  /**
+   * @param action what was aborted
+   * @param options the signal's reason as `cause`, and `logId` when the
+   *   operation is in the log and may still take effect
+   */
+  constructor(action: string, options?: ErrorOptions & { readonly logId?: LogId | null }) {
+    super(
+      "Aborted",
+      `${action} was aborted by its caller` + _mayStillHappen(options?.logId ?? null),
+      options,
+    );
+    this.action = action;
+    this.logId = options?.logId ?? null;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { action: this.action, logId: this.logId };
+  }
+}
+
+/**
+ * A conditional call's precondition did not hold, so it did nothing: a
+ * write made `ifLeader` a leader (and term) this node no longer is, or a
+ * membership change made `ifMembership` a configuration that is no longer
+ * the effective one.
+ *
+ * @example
+ * ```ts
+ * import { PreconditionFailed } from "./errors.ts";
+ * const e = new PreconditionFailed("leader", { id: 1, term: 3 }, { id: 1, term: 4 });
+ * console.assert(e.condition === "leader");
+ * ```
+ */
+export class PreconditionFailed extends RaftError {
+  /** Which precondition: `"leader"` or `"membership"`. */
+  readonly condition: "leader" | "membership";
+  /** What the caller expected. */
+  readonly expected: unknown;
+  /** What this node has instead. */
+  readonly actual: unknown;
+
+  /**
+   * @param condition which precondition failed
+   * @param expected what the caller expected
+   * @param actual what the node has instead
+   */
+  constructor(condition: "leader" | "membership", expected: unknown, actual: unknown) {
+    super(
+      "PreconditionFailed",
+      `precondition on the ${condition} failed: expected ${JSON.stringify(expected)}, ` +
+        `got ${JSON.stringify(actual)}; nothing was done`,
+    );
+    this.condition = condition;
+    this.expected = expected;
+    this.actual = actual;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { condition: this.condition, expected: this.expected, actual: this.actual };
+  }
+}
+
+/**
+ * An argument of a public call is not what it takes (a command that is not
+ * a `Uint8Array`, an invalid node id, an unknown read policy…). Nothing was
+ * done.
+ *
+ * @example
+ * ```ts
+ * import { InvalidArgument } from "./errors.ts";
+ * const e = new InvalidArgument("id", "invalid node id -1");
+ * console.assert(e.argument === "id");
+ * ```
+ */
+export class InvalidArgument extends RaftError {
+  /** The offending argument. */
+  readonly argument: string;
+
+  /**
+   * @param argument the offending argument's name
+   * @param message what is wrong with it
+   */
+  constructor(argument: string, message: string) {
+    super("InvalidArgument", message);
+    this.argument = argument;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { argument: this.argument };
   }
 }
 
@@ -569,6 +705,87 @@ export class StorageError extends RaftError {
 
   protected override fields(): Record<string, unknown> {
     return { operation: this.operation };
+  }
+}
+
+/**
+ * The state machine's `apply` threw or rejected. Fatal: the node stops.
+ * An entry is applied on every node, so a command whose `apply` throws
+ * stops every node that reaches it — validate commands before proposing
+ * them, and have `apply` answer a bad command with an error *response*
+ * instead of throwing.
+ *
+ * @example
+ * ```ts
+ * import { ApplyError } from "./errors.ts";
+ * const e = new ApplyError({ term: 2, index: 7 }, new Error("bad command"));
+ * console.assert(e.first?.index === 7 && e.cause instanceof Error);
+ * ```
+ */
+export class ApplyError extends RaftError {
+  /** The first entry of the batch that failed to apply (`null` if unknown). */
+  readonly first: LogId | null;
+  /** The operation that failed: always `"apply"` (like {@linkcode StorageError}). */
+  readonly operation = "apply";
+
+  /**
+   * @param first the first entry of the batch that failed
+   * @param cause what `apply` threw
+   */
+  constructor(first: LogId | null, cause: unknown) {
+    super(
+      "ApplyError",
+      `the state machine failed to apply the entries from ${_fmtLogId(first)}` +
+        (cause instanceof Error ? `: ${cause.message}` : "") + "; the node stopped",
+      { cause },
+    );
+    this.first = first;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { first: this.first, operation: this.operation };
+  }
+}
+
+/**
+ * `Raft.create` found the state machine behind the log's purge point: the
+ * entries between its last applied index and the purge point are gone, so
+ * it can never catch up. This happens when the log store is durable but the
+ * state machine is not (or lost its snapshot): a state machine used with a
+ * durable log must persist its snapshot (and report it from
+ * `currentSnapshot` and `appliedState`).
+ *
+ * @example
+ * ```ts
+ * import { StateMachineBehindLog } from "./errors.ts";
+ * const e = new StateMachineBehindLog(null, { term: 3, index: 162 });
+ * console.assert(e.purged.index === 162);
+ * ```
+ */
+export class StateMachineBehindLog extends RaftError {
+  /** What the state machine reports applied. */
+  readonly applied: LogId | null;
+  /** The log's last purged id. */
+  readonly purged: LogId;
+
+  /**
+   * @param applied what the state machine reports applied
+   * @param purged the log's last purged id
+   */
+  constructor(applied: LogId | null, purged: LogId) {
+    super(
+      "StateMachineBehindLog",
+      `the state machine has applied up to ${_fmtLogId(applied)} but the log is purged up to ` +
+        `${_fmtLogId(purged)}: the entries between are gone. A state machine used with a ` +
+        "durable log must persist its snapshot (and report it from appliedState and " +
+        "currentSnapshot); or start with an empty log store",
+    );
+    this.applied = applied;
+    this.purged = purged;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { applied: this.applied, purged: this.purged };
   }
 }
 

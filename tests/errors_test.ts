@@ -1,21 +1,26 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  Aborted,
   AlreadyInitialized,
+  ApplyError,
   ChangeMembershipError,
   ConfigError,
   EmptyMembership,
   ForwardToLeader,
   InProgress,
+  InvalidArgument,
   InvalidMessage,
   LearnerNotFound,
   NotInitialized,
   NotInMembers,
   OutcomeUnknown,
   PayloadTooLarge,
+  PreconditionFailed,
   QuorumNotEnough,
   RaftError,
   ShuttingDown,
+  StateMachineBehindLog,
   StorageError,
   Timeout,
   Unreachable,
@@ -38,6 +43,11 @@ const CASES: [RaftError, string][] = [
   [new PayloadTooLarge(10, 5), "PayloadTooLarge"],
   [new InvalidMessage("bad type"), "InvalidMessage"],
   [new ConfigError("heartbeatInterval", "heartbeatInterval must be positive"), "ConfigError"],
+  [new Aborted("clientWrite"), "Aborted"],
+  [new PreconditionFailed("leader", { id: 1, term: 2 }, { id: 2, term: 3 }), "PreconditionFailed"],
+  [new InvalidArgument("id", "invalid node id -1"), "InvalidArgument"],
+  [new ApplyError({ term: 1, index: 4 }, new Error("bad")), "ApplyError"],
+  [new StateMachineBehindLog(null, { term: 2, index: 40 }), "StateMachineBehindLog"],
 ];
 
 test("errors: every error is an Error and a RaftError, with name and code = class name", () => {
@@ -94,6 +104,28 @@ test("errors: structured fields", () => {
   assert.equal(new ConfigError("maxInflight", "maxInflight must be ≥ 1").field, "maxInflight");
 });
 
+test("errors: Timeout and Aborted say whether the operation may still take effect", () => {
+  const gone = new Timeout("clientWrite", 100);
+  assert.equal(gone.logId, null);
+  assert.doesNotMatch(gone.message, /may still/);
+  const inLog = new Timeout("clientWrite", 100, { logId: { term: 2, index: 9 } });
+  assert.deepEqual(inLog.logId, { term: 2, index: 9 });
+  assert.match(inLog.message, /2-9 and may still take effect/);
+  assert.deepEqual(inLog.toJSON().logId, { term: 2, index: 9 });
+  const aborted = new Aborted("changeMembership", { cause: "bye", logId: { term: 1, index: 3 } });
+  assert.equal(aborted.cause, "bye");
+  assert.match(aborted.message, /may still take effect/);
+  const p = new PreconditionFailed("membership", { term: 1, index: 2 }, { term: 1, index: 5 });
+  assert.deepEqual(p.toJSON().actual, { term: 1, index: 5 });
+  assert.match(
+    new StateMachineBehindLog(null, { term: 2, index: 40 }).message,
+    /persist its snapshot/,
+  );
+  const a = new ApplyError({ term: 1, index: 4 }, new Error("bad"));
+  assert.equal(a.operation, "apply");
+  assert.match(a.message, /1-4: bad/);
+});
+
 test("errors: arrays passed in are copied, not aliased", () => {
   const members = [1, 2];
   const e = new NotInMembers(3, members);
@@ -148,6 +180,7 @@ test("errors: toJSON gives code, message and fields", () => {
     message: t.message,
     action: "read",
     timeoutMs: 100,
+    logId: null,
   });
   assert.deepEqual(new ConfigError("sendTimeout", "bad").toJSON(), {
     code: "ConfigError",

@@ -223,10 +223,11 @@ export class RaftEngine {
   }
 
   /**
-   * Appends client commands (already encoded) as one batch, if leader.
+   * Appends client commands (already encoded) as one batch, if leader; a
+   * `null` payload appends a blank entry (a barrier: `writeBlank`).
    * Their results arrive through `apply` commands.
    */
-  propose(payloads: readonly Uint8Array[]): ProposeResult {
+  propose(payloads: readonly (Uint8Array | null)[]): ProposeResult {
     const core = this.#core;
     const leader = core.leader;
     if (leader === null) return { ok: false, reason: "not-leader", leaderId: core.leaderId };
@@ -235,7 +236,10 @@ export class RaftEngine {
     const firstIndex = core.log.lastIndex() + 1;
     const entries: Entry[] = new Array(payloads.length);
     for (let i = 0; i < payloads.length; i++) {
-      entries[i] = { term, index: firstIndex + i, type: "normal", data: payloads[i]! };
+      const data = payloads[i]!;
+      entries[i] = data === null
+        ? { term, index: firstIndex + i, type: "blank" }
+        : { term, index: firstIndex + i, type: "normal", data };
     }
     core.appendEntries(entries); // normal entries: the membership is unchanged
     broadcast(core, leader, false);
@@ -294,7 +298,7 @@ export class RaftEngine {
    */
   initialize(membership: Membership): AdminResult {
     const core = this.#core;
-    if (core.log.lastIndex() > 0 || core.vote.term > 0 || core.memberships.length > 0) {
+    if (this.initialized) {
       return { ok: false, reason: "already-initialized", leaderId: core.leaderId };
     }
     if (!membership.nodes.has(core.id)) {
@@ -345,6 +349,20 @@ export class RaftEngine {
   /** The current role (cheaper than {@linkcode status}). */
   get role(): Role {
     return this.#core.role;
+  }
+
+  /** The current term (cheaper than {@linkcode status}). */
+  get term(): number {
+    return this.#core.vote.term;
+  }
+
+  /**
+   * Whether this node has a log, a vote or a membership: exactly when
+   * {@linkcode initialize} refuses with `already-initialized`.
+   */
+  get initialized(): boolean {
+    const core = this.#core;
+    return core.log.lastIndex() > 0 || core.vote.term > 0 || core.memberships.length > 0;
   }
 
   /** The effective membership (cheaper than {@linkcode status}). */

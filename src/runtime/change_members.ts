@@ -7,18 +7,17 @@
  */
 
 import type { EngineStatus } from "../engine/engine.ts";
-import { EmptyMembership, InProgress, LearnerNotFound } from "../errors.ts";
+import { EmptyMembership, InProgress, InvalidArgument, LearnerNotFound } from "../errors.ts";
 import type { Random } from "../random.ts";
 import type { Membership, NodeId, RaftNode } from "../types.ts";
 import { isNodeId, isVoter, membershipOf } from "../types.ts";
 import { forwardToLeader, type NodeAddresses } from "./engine_errors.ts";
-import { assertNever } from "./exhaustive.ts";
 
 /**
  * The first membership of a new cluster: `members` (ids, or ids with
  * addresses) as its voters, and `clusterId` as its identity (when not
  * given, 128 random bits from `random` as 32 hex digits). Throws
- * `TypeError` for an invalid id or cluster id, {@linkcode EmptyMembership}
+ * `InvalidArgument` for an invalid id or cluster id, {@linkcode EmptyMembership}
  * for no members.
  *
  * @example
@@ -38,11 +37,14 @@ export function initialMembership(
     ? members
     : [...(members as ReadonlyMap<NodeId, RaftNode>).keys()];
   const addrs = Array.isArray(members) ? new Map() : members as ReadonlyMap<NodeId, RaftNode>;
-  for (const id of ids) if (!isNodeId(id)) throw new TypeError(`invalid node id ${id}`);
+  for (const id of ids) {
+    if (!isNodeId(id)) throw new InvalidArgument("members", `invalid node id ${id}`);
+  }
   if (ids.length === 0) throw new EmptyMembership();
   const id = clusterId ?? newClusterId(random);
   if (typeof id !== "string" || !/^[0-9A-Za-z_.-]{1,64}$/.test(id)) {
-    throw new TypeError(
+    throw new InvalidArgument(
+      "clusterId",
       `clusterId must be 1 to 64 letters, digits, '_', '.' or '-', got ${String(id)}`,
     );
   }
@@ -64,8 +66,13 @@ function newClusterId(random: Random): string {
  * - `add-voters`: add nodes (with addresses) as voters;
  * - `remove-voters`: demote voters (kept as learners with `retain`);
  * - `replace-all-voters`: the voter set becomes exactly `ids` (each must be a member);
- * - `add-nodes`: add learners;
- * - `remove-nodes`: remove learners (not voters).
+ * - `add-nodes`: add learners (members already present keep their record);
+ * - `remove-nodes`: remove learners (not voters: `InvalidArgument`);
+ * - `set-nodes`: change the records (addresses, metadata) of existing members;
+ * - `replace-all-nodes`: the member records become exactly `nodes` (which
+ *   must hold every voter; members left out are removed as learners);
+ * - `batch`: several changes, each applied to the result of the previous,
+ *   as one membership change (one joint consensus when voters change).
  *
  * @example
  * ```ts
@@ -79,7 +86,10 @@ export type ChangeMembers =
   | { readonly type: "remove-voters"; readonly ids: readonly NodeId[] }
   | { readonly type: "replace-all-voters"; readonly ids: readonly NodeId[] }
   | { readonly type: "add-nodes"; readonly nodes: ReadonlyMap<NodeId, RaftNode> }
-  | { readonly type: "remove-nodes"; readonly ids: readonly NodeId[] };
+  | { readonly type: "remove-nodes"; readonly ids: readonly NodeId[] }
+  | { readonly type: "set-nodes"; readonly nodes: ReadonlyMap<NodeId, RaftNode> }
+  | { readonly type: "replace-all-nodes"; readonly nodes: ReadonlyMap<NodeId, RaftNode> }
+  | { readonly type: "batch"; readonly changes: readonly ChangeMembers[] };
 
 /**
  * The membership `change` leads to on the leader whose engine reports
@@ -119,7 +129,8 @@ export function changeTarget(
  * joint). With `retain`, removed voters stay as learners; otherwise they
  * leave the cluster. Throws {@linkcode LearnerNotFound} when a voter to add
  * is not a member, {@linkcode EmptyMembership} when no voter would remain,
- * and RangeError for other impossible requests.
+ * {@linkcode InvalidArgument} for other impossible requests (removing a
+ * voter with `remove-nodes`), {@linkcode InProgress} for a joint `current`.
  *
  * @example
  * ```ts
@@ -135,7 +146,15 @@ export function applyChange(
   retain: boolean,
 ): Membership {
   if (current.configs.length !== 1) {
-    throw new RangeError("membership is joint: a change is in progress");
+    throw new InProgress(null, null);
+  }
+  if (change.type === "batch") {
+    if (!Array.isArray(change.changes)) {
+      throw new InvalidArgument("changes", "a batch change takes an array of changes");
+    }
+    let m = current;
+    for (const c of change.changes) m = applyChange(m, c, retain);
+    return m;
   }
   const voters = new Set<NodeId>(current.configs[0]);
   const nodes = new Map<NodeId, RaftNode>(current.nodes);
@@ -169,18 +188,56 @@ export function applyChange(
         if (!nodes.has(id)) nodes.set(id, node);
       }
       break;
+    case "set-nodes":
+      for (const [id, node] of _nodeMap(change.nodes)) {
+        if (!nodes.has(id)) {
+          throw new InvalidArgument("nodes", `node ${id} is not a member: add it first`);
+        }
+        nodes.set(id, node);
+      }
+      break;
+    case "replace-all-nodes": {
+      const next = _nodeMap(change.nodes);
+      for (const id of voters) {
+        if (!next.has(id)) {
+          throw new InvalidArgument(
+            "nodes",
+            `node ${id} is a voter: replace-all-nodes must keep every voter`,
+          );
+        }
+      }
+      nodes.clear();
+      for (const [id, node] of next) nodes.set(id, node);
+      break;
+    }
     case "remove-nodes":
       for (const id of change.ids) {
         if (isVoter(current, id)) {
-          throw new RangeError(`node ${id} is a voter: remove it as a voter first`);
+          throw new InvalidArgument(
+            "ids",
+            `node ${id} is a voter: remove it as a voter first (remove-voters)`,
+          );
         }
         nodes.delete(id);
       }
       break;
-    default:
-      assertNever(change);
+    default: {
+      const unknown: never = change; // exhaustive: a new change type is a type error here
+      throw new InvalidArgument(
+        "change",
+        `unknown membership change ${JSON.stringify((unknown as { type?: unknown }).type)}`,
+      );
+    }
   }
   if (voters.size === 0) throw new EmptyMembership();
   if (!retain) { for (const id of removed) nodes.delete(id); }
   return { configs: [[...voters].sort((a, b) => a - b)], nodes, clusterId: current.clusterId };
+}
+
+function _nodeMap(nodes: ReadonlyMap<NodeId, RaftNode>): ReadonlyMap<NodeId, RaftNode> {
+  if (!(nodes instanceof Map)) throw new InvalidArgument("nodes", "nodes must be a Map");
+  for (const id of nodes.keys()) {
+    if (!isNodeId(id)) throw new InvalidArgument("nodes", `invalid node id ${id}`);
+  }
+  return nodes;
 }

@@ -81,7 +81,7 @@ export interface RegisterWorkloadOptions {
  * ```ts
  * import type { WorkloadResult } from "./register_workload.ts";
  * const r: WorkloadResult = { notes: new Map(), acknowledged: new Map([["u-0-1", "v"]]),
- *   unsure: new Set() };
+ *   unsure: new Set(), keys: new Set(["r0-0"]) };
  * ```
  */
 export interface WorkloadResult {

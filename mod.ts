@@ -32,7 +32,17 @@ export * from "./src/snapshot_store.ts";
 export * from "./src/network.ts";
 export * from "./src/byte_stream.ts";
 export { Raft } from "./src/runtime/raft.ts";
-export type { ClientWriteResult, Logger, RaftOptions, ReadPolicy } from "./src/runtime/raft.ts";
+export type {
+  CallOptions,
+  ClientWriteResult,
+  ExpectedLeader,
+  Logger,
+  MembershipOptions,
+  RaftOptions,
+  ReadPolicy,
+  WriteOptions,
+  WriteOutcome,
+} from "./src/runtime/raft.ts";
 export { MetricsWatch, Wait } from "./src/runtime/metrics.ts";
 export type { RaftMetrics, ReplicationMetrics, ServerState } from "./src/runtime/metrics.ts";
 export { applyChange } from "./src/runtime/change_members.ts";

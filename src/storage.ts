@@ -152,6 +152,41 @@ export function snapshotOfBytes(
  * The application's replicated state. `R` is what applying a command returns
  * to the client that proposed it.
  *
+ * The contract the runtime relies on:
+ * - **apply**: called with committed entries, in log order, each exactly
+ *   once (`checkApplyOrder` enforces it). Every entry advances the applied
+ *   log id, blank and membership entries too: `appliedState()` must report
+ *   the last entry applied, whatever its type, and the membership of the
+ *   last membership entry applied (`entry.membership` with its log id).
+ *   Answer `undefined` for blank and membership entries.
+ * - **A command that throws stops every node.** The entry is committed: each
+ *   node applies it, each `apply` throws, each node stops with `ApplyError`.
+ *   Validate a command *before* proposing it (decode it and check it on the
+ *   leader, rejecting the client's request), and make `apply` answer a
+ *   command it cannot carry out (a failed compare-and-set, a missing key)
+ *   with an error *response* — a value of `R` — never with a throw. Throw
+ *   only when the state machine itself is broken (its storage failed).
+ * - **installSnapshot** replaces the whole state with the snapshot's and
+ *   must then report `meta.lastLogId` from `appliedState().lastApplied`, and
+ *   `meta.lastMembership` as its membership; `currentSnapshot()` returns it.
+ * - **buildSnapshot** captures the applied state. The runtime never calls it
+ *   while an `apply` or `installSnapshot` is in progress, and starts no
+ *   `apply` or `installSnapshot` until the promise it returns settles: the
+ *   state does not move under it. Its `meta.lastLogId` and `lastMembership`
+ *   are those of the applied state, and `snapshotId` must be unique among
+ *   the snapshots of this node (e.g. `${term}-${index}-${counter}` or a
+ *   random id): it tells a snapshot in transfer from a newer one.
+ * - **Durability**: with a durable log store, the state machine must persist
+ *   its snapshot (and report it from `currentSnapshot` and `appliedState`
+ *   after a restart): the log is purged behind snapshots, so a state
+ *   machine that restarts empty can never catch up and `Raft.create`
+ *   refuses it (`StateMachineBehindLog`). One that restarts at its last
+ *   snapshot re-applies the log from there.
+ * - **Membership through JSON**: `Membership.nodes` is a `Map`, which
+ *   `JSON.stringify` turns into `{}`. Persist snapshot metadata with
+ *   `encodeSnapshotMeta` / `decodeSnapshotMeta` (exported from `@x/raft`),
+ *   or convert the map to its entries yourself.
+ *
  * @example
  * ```ts
  * import type { StateMachine } from "./storage.ts";
@@ -166,14 +201,20 @@ export interface StateMachine<R = unknown> {
    * response per entry (`undefined` for blank and membership entries) — as
    * a promise, or as the array itself when applied synchronously (which
    * saves the runtime a promise per batch). A failure (rejection or throw)
-   * stops the node.
+   * stops the node with `ApplyError` — and every other node that applies
+   * the same entry: see the contract above.
    */
   apply(entries: readonly Entry[]): Promise<(R | undefined)[]> | (R | undefined)[];
-  /** Serializes the applied state as a snapshot. */
+  /**
+   * Serializes the applied state as a snapshot; never called while an
+   * `apply` or `installSnapshot` is in progress, and none starts until it
+   * settles. `snapshotId` unique per node.
+   */
   buildSnapshot(): Promise<Snapshot>;
   /**
    * Replaces the state with a snapshot's, reading its bytes from `data` (a
-   * stream of chunks as they arrive from the leader).
+   * stream of chunks as they arrive from the leader). Afterwards
+   * `appliedState()` reports `meta.lastLogId` and `meta.lastMembership`.
    */
   installSnapshot(meta: SnapshotMeta, data: ReadableStream<Uint8Array>): Promise<void>;
   /** The latest snapshot built or installed, or `null`. */

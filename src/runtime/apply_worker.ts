@@ -5,7 +5,9 @@
  * the reads each step covers; builds snapshots (on demand, and when the
  * snapshot policy says enough entries were applied since the last: checked
  * as applies finish and again when a build ends) and has the log purged
- * behind them. It runs synchronously while the log cache
+ * behind them. The state machine does one thing at a time: a snapshot is
+ * built between two applies (or installs), and no apply starts until the
+ * build's promise settles. It runs synchronously while the log cache
  * holds the entries and the state machine answers with an array, and waits
  * for whatever returns a promise.
  *
@@ -14,8 +16,8 @@
 
 import type { Config } from "../config.ts";
 import type { RaftEngine } from "../engine/engine.ts";
-import type { RaftError } from "../errors.ts";
-import type { StateMachine } from "../storage.ts";
+import { type RaftError, ShuttingDown } from "../errors.ts";
+import type { Snapshot, StateMachine } from "../storage.ts";
 import type { Entry, LogId, SnapshotMeta } from "../types.ts";
 import type { ClientWrites } from "./client_writes.ts";
 import type { Logger } from "./logger.ts";
@@ -54,7 +56,7 @@ interface Install {
  * ```ts ignore
  * const host: ApplyHost<string> = {
  *   stateMachine, io, engine, writes, reads, logger, config,
- *   post, call, fail, unusable, onApplied: () => metrics.invalidate(build),
+ *   post, call, fail, applyFailed, unusable, onApplied: () => metrics.invalidate(build),
  * };
  * ```
  */
@@ -77,8 +79,10 @@ export interface ApplyHost<R> {
   post(fn: () => void): void;
   /** Runs `fn` in the node's next turn; resolves with its result. */
   call<T>(fn: () => T): Promise<T>;
-  /** Stops the node: storage (or the state machine) failed. */
+  /** Stops the node: storage failed (or the state machine, outside `apply`). */
   fail(operation: string, error: unknown): void;
+  /** Stops the node: the state machine's `apply` failed on the batch from `first`. */
+  applyFailed(first: LogId | null, error: unknown): void;
   /** Why the node cannot take calls now (stopped, failed), or `null`. */
   unusable(): RaftError | null;
   /** The applied index moved (metrics are stale). */
@@ -103,6 +107,10 @@ export class ApplyWorker<R> {
   #building: Promise<SnapshotMeta> | null = null;
   #snapshotIndex: number;
   #applying = false;
+  /** The state machine is building a snapshot: no apply or install starts. */
+  #smBuilding = false;
+  /** A build waiting for the apply in progress to finish its step. */
+  #pauseWaiters: { resolve(): void; reject(e: unknown): void }[] = [];
   #appliedIndex: number;
   #closed = false;
 
@@ -158,6 +166,8 @@ export class ApplyWorker<R> {
   /** Stops the worker (shutdown, fatal error): cancels every held snapshot stream. */
   close(): void {
     this.#closed = true;
+    const err = this.#host.unusable() ?? new ShuttingDown();
+    for (const w of this.#pauseWaiters.splice(0)) w.reject(err);
     for (const token of [...this.#snapshotData.keys()]) this.dropSnapshot(token);
   }
 
@@ -170,7 +180,13 @@ export class ApplyWorker<R> {
   #run(): void {
     this.#applying = true;
     try {
-      while (this.#queue.length > 0 && !this.#closed) {
+      while (!this.#closed) {
+        if (this.#smBuilding || this.#pauseWaiters.length > 0) {
+          // A snapshot build goes between two steps; the build resumes the queue.
+          this.#grantPause();
+          break;
+        }
+        if (this.#queue.length === 0) break;
         const item = this.#queue[0]!;
         if (item.type === "install") {
           this.#queue.shift();
@@ -182,32 +198,80 @@ export class ApplyWorker<R> {
         const cached = this.#host.io.cached(from, to);
         const pending = cached !== null
           ? this.#applyChunk(item, cached)
-          : this.#host.io.entries(from, to).then((entries) => this.#applyChunk(item, entries));
+          : this.#host.io.entries(from, to).then(
+            (entries) => this.#applyChunk(item, entries),
+            (e) => {
+              throw new _StepFailed("entries", e);
+            },
+          );
         if (pending !== undefined) {
           pending.then(this.#resume, this.#failed);
           return;
         }
       }
     } catch (e) {
-      this.#host.fail("apply", e);
+      this.#reportFailure(e);
     }
     this.#applying = false;
   }
 
   readonly #resume = (): void => this.#run();
   readonly #failed = (e: unknown): void => {
-    this.#host.fail("apply", e);
+    this.#reportFailure(e);
     this.#applying = false;
   };
 
+  /** Stops the node: with an `ApplyError` when `apply` failed, else a storage error. */
+  #reportFailure(e: unknown): void {
+    if (e instanceof _StepFailed) {
+      if (e.operation === "apply") this.#host.applyFailed(e.first, e.cause);
+      else this.#host.fail(e.operation, e.cause);
+    } else {
+      this.#host.fail("apply", e);
+    }
+  }
+
+  /** Lets the waiting build start: nothing is applied until it ends. */
+  #grantPause(): void {
+    if (this.#pauseWaiters.length === 0) return;
+    this.#smBuilding = true;
+    for (const w of this.#pauseWaiters.splice(0)) w.resolve();
+  }
+
+  /** Resolves once no apply or install is in progress, and holds further ones. */
+  #pauseApply(): Promise<void> {
+    if (!this.#applying) {
+      this.#smBuilding = true;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => this.#pauseWaiters.push({ resolve, reject }));
+  }
+
+  /** The build ended: applies and installs go on. */
+  #resumeApply(): void {
+    this.#smBuilding = false;
+    if (!this.#applying && this.#queue.length > 0) this.#run();
+  }
+
   /** Applies `entries` (the head of `item`): synchronously if the state machine does. */
   #applyChunk(item: ApplyRange, entries: Entry[]): Promise<void> | undefined {
-    const responses = this.#host.stateMachine.apply(entries);
+    const first = entries.length > 0 ? { term: entries[0]!.term, index: entries[0]!.index } : null;
+    let responses: Promise<(R | undefined)[]> | (R | undefined)[];
+    try {
+      responses = this.#host.stateMachine.apply(entries);
+    } catch (e) {
+      throw new _StepFailed("apply", e, first);
+    }
     if (Array.isArray(responses)) {
       this.#applied(item, entries, responses);
       return undefined;
     }
-    return responses.then((r) => this.#applied(item, entries, r));
+    return responses.then(
+      (r) => this.#applied(item, entries, r),
+      (e) => {
+        throw new _StepFailed("apply", e, first);
+      },
+    );
   }
 
   /** Answers the writes of an applied chunk and moves `item` past it. */
@@ -277,7 +341,14 @@ export class ApplyWorker<R> {
     if (this.#building !== null) return this.#building;
     const building = (async () => {
       try {
-        const snap = await host.stateMachine.buildSnapshot();
+        // Never overlaps an apply or an install (the StateMachine contract).
+        await this.#pauseApply();
+        let snap: Snapshot;
+        try {
+          snap = await host.stateMachine.buildSnapshot();
+        } finally {
+          this.#resumeApply();
+        }
         const meta = snap.meta;
         const index = meta.lastLogId?.index ?? 0;
         if (index > this.#snapshotIndex) this.#snapshotIndex = index;
@@ -297,4 +368,13 @@ export class ApplyWorker<R> {
     this.#building = building;
     return building;
   }
+}
+
+/** A step of the worker failed: `apply` itself, or reading its entries. */
+class _StepFailed {
+  constructor(
+    readonly operation: "apply" | "entries",
+    readonly cause: unknown,
+    readonly first: LogId | null = null,
+  ) {}
 }

@@ -11,7 +11,7 @@
  */
 
 import type { ProposeResult } from "../engine/commands.ts";
-import { OutcomeUnknown } from "../errors.ts";
+import { OutcomeUnknown, PreconditionFailed } from "../errors.ts";
 import type { Entry, LogId, NodeId } from "../types.ts";
 import { forwardToLeader, type NodeAddresses, proposeError } from "./engine_errors.ts";
 
@@ -32,11 +32,46 @@ export interface ClientWriteResult<R> {
   readonly response: R;
 }
 
-interface Proposal<R> {
-  readonly data: Uint8Array;
+/**
+ * The leader a conditional write expects (openraft's `with_leader`): the
+ * write is proposed only if this node is still leader `id` in `term`, else
+ * it rejects with {@linkcode PreconditionFailed} and nothing is written.
+ *
+ * @example
+ * ```ts
+ * import type { ExpectedLeader } from "./client_writes.ts";
+ * const expected: ExpectedLeader = { id: 1, term: 4 }; // e.g. from metrics.current
+ * ```
+ */
+export interface ExpectedLeader {
+  /** The leader's id. */
+  readonly id: NodeId;
+  /** The leader's term. */
+  readonly term: number;
+}
+
+/**
+ * A write waiting to be proposed, then for its entry to be applied.
+ *
+ * @example
+ * ```ts ignore
+ * const p: Proposal<string> = { data, term: 0, index: 0, ifLeader: null, withdrawn: false, resolve, reject };
+ * ```
+ */
+export interface Proposal<R> {
+  /** The command, or `null` for a blank entry (a barrier). */
+  readonly data: Uint8Array | null;
   /** The term it was proposed in (0 while queued). */
   term: number;
+  /** The index it was proposed at (0 while queued). */
+  index: number;
+  /** The leader it must be proposed by, or `null`. */
+  readonly ifLeader: ExpectedLeader | null;
+  /** Withdrawn while queued (its caller stopped waiting): never proposed. */
+  withdrawn: boolean;
+  /** Called once with the result. */
   resolve(r: ClientWriteResult<R>): void;
+  /** Called once with the error. */
   reject(e: unknown): void;
 }
 
@@ -48,15 +83,18 @@ interface Proposal<R> {
  * const host: WriteHost = {
  *   propose: (p) => engine.propose(p),
  *   leaderId: () => engine.leaderId,
+ *   term: () => engine.term,
  *   nodes: () => nodes,
  * };
  * ```
  */
 export interface WriteHost {
   /** Proposes commands as consecutive entries (the engine's `propose`). */
-  propose(payloads: readonly Uint8Array[]): ProposeResult;
+  propose(payloads: readonly (Uint8Array | null)[]): ProposeResult;
   /** The known leader of the current term. */
   leaderId(): NodeId | null;
+  /** The current term. */
+  term(): number;
   /** Node addresses, to name the leader with. */
   nodes(): NodeAddresses;
 }
@@ -82,6 +120,10 @@ export class ClientWrites<R> {
   #waitFirst = 0;
   /** Slots before this one are all answered. */
   #waitHead = 0;
+  /** Queued proposals withdrawn since the last proposal. */
+  #withdrawn = 0;
+  /** Queued proposals with a precondition since the last proposal. */
+  #conditional = 0;
 
   /** @param host what the writes need from their node */
   constructor(host: WriteHost) {
@@ -89,13 +131,49 @@ export class ClientWrites<R> {
   }
 
   /**
-   * Queues `command` for the next proposal; the promise settles once its
-   * entry is applied (or once it is known it will not be, or not here).
+   * Queues `command` (`null`: a blank entry) for the next proposal; the
+   * promise settles once its entry is applied (or once it is known it will
+   * not be, or not here).
    */
-  add(command: Uint8Array): Promise<ClientWriteResult<R>> {
+  add(
+    command: Uint8Array | null,
+    ifLeader: ExpectedLeader | null = null,
+  ): Promise<ClientWriteResult<R>> {
     return new Promise((resolve, reject) => {
-      this.#queued.push({ data: command, term: 0, resolve, reject });
+      this.enqueue({
+        data: command,
+        term: 0,
+        index: 0,
+        ifLeader,
+        withdrawn: false,
+        resolve,
+        reject,
+      });
     });
+  }
+
+  /**
+   * Queues a proposal whose callbacks the caller made (a fire-and-forget
+   * write, or one its caller may withdraw: see {@linkcode withdraw}).
+   */
+  enqueue(p: Proposal<R>): void {
+    if (p.ifLeader !== null) this.#conditional++;
+    this.#queued.push(p);
+  }
+
+  /**
+   * The caller of `p` stops waiting (timeout, abort). A queued proposal is
+   * withdrawn: never proposed, and `null` is returned. A proposed one stays
+   * in the log: its log id is returned (it may still take effect); it is
+   * answered as usual, which the caller ignores.
+   */
+  withdraw(p: Proposal<R>): LogId | null {
+    if (p.term === 0) {
+      p.withdrawn = true;
+      this.#withdrawn++;
+      return null;
+    }
+    return { term: p.term, index: p.index };
   }
 
   /** Whether commands wait to be proposed. */
@@ -105,11 +183,17 @@ export class ClientWrites<R> {
 
   /**
    * Proposes every queued command as one batch; refused, they all reject
-   * with the refusal's error.
+   * with the refusal's error. Withdrawn ones are dropped, and those whose
+   * expected leader is not this node's current one reject with
+   * {@linkcode PreconditionFailed}.
    */
   propose(): void {
-    const batch = this.#queued;
+    let batch = this.#queued;
     this.#queued = [];
+    if (this.#withdrawn > 0 || this.#conditional > 0) {
+      batch = this.#screen(batch);
+      if (batch.length === 0) return;
+    }
     const r = this.#host.propose(batch.map((p) => p.data));
     if (!r.ok) {
       const err = proposeError(r, this.#host.nodes());
@@ -117,6 +201,24 @@ export class ClientWrites<R> {
       return;
     }
     this.#addWaiters(r.firstIndex, r.term, batch);
+  }
+
+  /** Drops withdrawn proposals and refuses those whose precondition fails. */
+  #screen(batch: Proposal<R>[]): Proposal<R>[] {
+    this.#withdrawn = 0;
+    this.#conditional = 0;
+    const leader = { id: this.#host.leaderId(), term: this.#host.term() };
+    const kept: Proposal<R>[] = [];
+    for (const p of batch) {
+      if (p.withdrawn) continue;
+      const want = p.ifLeader;
+      if (want !== null && (want.id !== leader.id || want.term !== leader.term)) {
+        p.reject(new PreconditionFailed("leader", { id: want.id, term: want.term }, leader));
+        continue;
+      }
+      kept.push(p);
+    }
+    return kept;
   }
 
   #addWaiters(firstIndex: number, term: number, batch: Proposal<R>[]): void {
@@ -139,8 +241,10 @@ export class ClientWrites<R> {
       this.#waitHead = this.#waiters.length;
     }
     while (this.#waiters.length < at) this.#waiters.push(undefined);
+    let index = firstIndex;
     for (const p of batch) {
       p.term = term;
+      p.index = index++;
       this.#waiters.push(p);
     }
   }

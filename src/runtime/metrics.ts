@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { InternalError, StorageError } from "../errors.ts";
+import type { ApplyError, InternalError, StorageError } from "../errors.ts";
 import { Timeout } from "../errors.ts";
 import type { Clock } from "../clock.ts";
 import type { EngineStatus } from "../engine/engine.ts";
@@ -80,9 +80,10 @@ export interface RaftMetrics {
   /**
    * The fatal error that stopped the node, if any: storage failed
    * ({@linkcode StorageError}), or an internal invariant broke
-   * ({@linkcode InternalError}, a bug: the node stops rather than risk its data).
+   * ({@linkcode InternalError}, a bug: the node stops rather than risk its data),
+   * or the state machine's `apply` failed ({@linkcode ApplyError}).
    */
-  readonly storageError: StorageError | InternalError | null;
+  readonly storageError: StorageError | InternalError | ApplyError | null;
 }
 
 /**
@@ -100,7 +101,7 @@ export function metricsOf(
   node: {
     readonly id: NodeId;
     readonly stopped: boolean;
-    readonly fatal: StorageError | InternalError | null;
+    readonly fatal: StorageError | InternalError | ApplyError | null;
     readonly clock: Clock;
   },
 ): RaftMetrics {

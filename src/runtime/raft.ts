@@ -21,11 +21,17 @@ import type { Config } from "../config.ts";
 import type { Command } from "../engine/commands.ts";
 import type { RaftEngine } from "../engine/engine.ts";
 import {
+  ApplyError,
   InternalError,
+  InvalidArgument,
+  NotInitialized,
   PayloadTooLarge,
+  PreconditionFailed,
   type RaftError,
+  RaftError as RaftErrorClass,
   ShuttingDown,
   StorageError,
+  Timeout,
 } from "../errors.ts";
 import type {
   AppendRequest,
@@ -45,7 +51,9 @@ import type { AlreadyInitialized, ClusterMismatch, EmptyMembership } from "../er
 // deno-lint-ignore no-unused-vars
 import type { ForwardToLeader, InProgress, LearnerNotFound } from "../errors.ts";
 // deno-lint-ignore no-unused-vars
-import type { NotInMembers, QuorumNotEnough, Timeout } from "../errors.ts";
+import type { NotInMembers, QuorumNotEnough } from "../errors.ts";
+// deno-lint-ignore no-unused-vars
+import type { Aborted, OutcomeUnknown } from "../errors.ts";
 import type { RaftNetwork } from "../network.ts";
 import { bytesToStream } from "../byte_stream.ts";
 import type { Random } from "../random.ts";
@@ -55,8 +63,14 @@ import { isNodeId } from "../types.ts";
 import { DurableWaiters, MembershipWaiters } from "./admin_waiters.ts";
 import { ApplyWorker } from "./apply_worker.ts";
 import { type ChangeMembers, changeTarget, initialMembership } from "./change_members.ts";
-import { type ClientWriteResult, ClientWrites } from "./client_writes.ts";
-import { adminError, readError, refusalError } from "./engine_errors.ts";
+import { type CallOptions, checkCallOptions, withCallOptions } from "./call_options.ts";
+import {
+  type ClientWriteResult,
+  ClientWrites,
+  type ExpectedLeader,
+  type Proposal,
+} from "./client_writes.ts";
+import { adminError, forwardToLeader, readError, refusalError } from "./engine_errors.ts";
 import { DeadlineTimer } from "./deadline_timer.ts";
 import { assertNever, unexpected } from "./exhaustive.ts";
 import { guardedLogger, type Logger, SILENT } from "./logger.ts";
@@ -68,9 +82,65 @@ import { PendingReads, type ReadPolicy } from "./pending_reads.ts";
 import { recover, type Recovered } from "./recovery.ts";
 import { YieldGuard } from "./yield_guard.ts";
 
-export type { ClientWriteResult } from "./client_writes.ts";
+export type { ClientWriteResult, ExpectedLeader } from "./client_writes.ts";
+export type { CallOptions } from "./call_options.ts";
 export type { Logger } from "./logger.ts";
 export type { ReadPolicy } from "./pending_reads.ts";
+
+/**
+ * Options of a client write: how long to wait ({@linkcode CallOptions}),
+ * and the leader it must be proposed by (`ifLeader`, openraft's
+ * `with_leader`): if this node is not leader `id` in `term` when the write
+ * is proposed, it rejects with {@linkcode PreconditionFailed} and nothing is
+ * written.
+ *
+ * @example
+ * ```ts
+ * import type { WriteOptions } from "./raft.ts";
+ * const options: WriteOptions = { timeout: 2000, ifLeader: { id: 1, term: 4 } };
+ * ```
+ */
+export interface WriteOptions extends CallOptions {
+  /** Write only if this is still the leader (and its term) when proposed. */
+  readonly ifLeader?: ExpectedLeader;
+}
+
+/**
+ * The outcome of one write of {@linkcode Raft.clientWriteEach}, or of a
+ * fire-and-forget write ({@linkcode Raft.clientWriteFF}): its result, or
+ * the error it failed with.
+ *
+ * @example
+ * ```ts
+ * import type { WriteOutcome } from "./raft.ts";
+ * function describe(o: WriteOutcome<string>): string {
+ *   return o.ok ? `at ${o.result.logId.index}` : o.error.code;
+ * }
+ * ```
+ */
+export type WriteOutcome<R> =
+  | { readonly ok: true; readonly result: ClientWriteResult<R> }
+  | { readonly ok: false; readonly error: RaftError };
+
+/**
+ * Options of a membership change: `retain` keeps removed voters as
+ * learners; `ifMembership` (openraft's `change_membership_if`) makes the
+ * change only if the effective membership is still the one at that log id
+ * (from `metrics.current.membership.logId`), else it rejects with
+ * {@linkcode PreconditionFailed}; plus how long to wait.
+ *
+ * @example
+ * ```ts
+ * import type { MembershipOptions } from "./raft.ts";
+ * const options: MembershipOptions = { retain: true, ifMembership: { term: 2, index: 7 } };
+ * ```
+ */
+export interface MembershipOptions extends CallOptions {
+  /** Removed voters stay as learners (default false). */
+  readonly retain?: boolean;
+  /** Change only if the effective membership is the one at this log id. */
+  readonly ifMembership?: LogId | null;
+}
 
 /**
  * What a node is made of.
@@ -137,12 +207,16 @@ export class Raft<R = unknown> {
     elect(): Promise<void>;
     /** Leader: send a heartbeat round now. */
     heartbeat(): Promise<void>;
-    /** Hand leadership to `to`: resolves once started; see `metrics.wait().leader(to)`. */
-    transferLeader(to: NodeId): Promise<void>;
+    /**
+     * Hand leadership to `to`: resolves once started; see
+     * `metrics.wait().leader(to)`. `options` bound the wait.
+     */
+    transferLeader(to: NodeId, options?: CallOptions): Promise<void>;
     /**
      * Build a snapshot of the applied state now; resolves with its metadata.
      * The log is then purged up to it, keeping `maxInSnapshotLogsToKeep`
-     * entries.
+     * entries. Rejects with {@linkcode NotInitialized} before the node has
+     * a membership (there is nothing to snapshot).
      */
     snapshot(): Promise<SnapshotMeta>;
     /**
@@ -180,7 +254,7 @@ export class Raft<R = unknown> {
   /** Set while a turn executes the engine's commands. */
   #inTurn = false;
   #stopped = false;
-  #fatal: StorageError | InternalError | null = null;
+  #fatal: StorageError | InternalError | ApplyError | null = null;
   /** Tokens for the engine: peer requests and reads. */
   #nextToken = 1;
   #nodes = new Map<NodeId, RaftNode>();
@@ -219,6 +293,7 @@ export class Raft<R = unknown> {
     const writes = new ClientWrites<R>({
       propose: (payloads) => engine.propose(payloads),
       leaderId: () => engine.leaderId,
+      term: () => engine.term,
       nodes,
     });
     this.#writes = writes;
@@ -245,6 +320,7 @@ export class Raft<R = unknown> {
         post: (fn) => this.#post(fn),
         call: (fn) => this.#call(fn),
         fail: (op, e) => this.#fail(op, e),
+        applyFailed: (first, e) => this.#stop(new ApplyError(first, e)),
         unusable: () => this.#unusable(),
         onApplied: () => this.metrics.invalidate(this.#buildFn),
       },
@@ -267,11 +343,16 @@ export class Raft<R = unknown> {
     this.trigger = {
       elect: () => this.#call(() => engine.triggerElect()),
       heartbeat: () => this.#call(() => engine.triggerHeartbeat()),
-      transferLeader: (to) => this.#transferLeader(to),
-      snapshot: () => this.#apply.buildSnapshot(),
+      transferLeader: (to, options) => this.#transferLeader(to, options),
+      snapshot: () => {
+        const err = this.#notReady();
+        return err !== null ? Promise.reject(err) : this.#apply.buildSnapshot();
+      },
       purgeLog: (upTo) => {
         if (!Number.isSafeInteger(upTo) || upTo < 0) {
-          return Promise.reject(new TypeError(`purgeLog takes a log index, got ${upTo}`));
+          return Promise.reject(
+            new InvalidArgument("upTo", `purgeLog takes a log index, got ${upTo}`),
+          );
         }
         return this.#call(() => engine.purgeLog(upTo));
       },
@@ -331,103 +412,233 @@ export class Raft<R = unknown> {
     await durable;
   }
 
-  /** Whether this node has a membership (it was initialized or joined). */
+  /**
+   * Whether this node has a log, a vote or a membership (it was initialized
+   * or joined, or took part in an election): exactly when
+   * {@linkcode initialize} would refuse with {@linkcode AlreadyInitialized}.
+   */
   isInitialized(): boolean {
-    const m = this.metrics.current;
-    return m.membership.membership.nodes.size > 0 || m.lastLogIndex > 0;
+    return this.#engine.initialized;
   }
 
   /**
    * Replicates `command` and applies it; resolves with its log id and the
    * state machine's response once applied here. Rejects with
-   * {@linkcode ForwardToLeader} on a non-leader, {@linkcode PayloadTooLarge}
-   * for a command over `maxPayloadBytes`.
+   * {@linkcode ForwardToLeader} on a non-leader, {@linkcode NotInitialized}
+   * before the node has a membership, {@linkcode PayloadTooLarge} for a
+   * command over `maxPayloadBytes`, {@linkcode PreconditionFailed} when
+   * `options.ifLeader` does not hold, {@linkcode Timeout} / {@linkcode Aborted}
+   * when `options.timeout` / `options.signal` end the wait (their `logId`
+   * is set when the write is in the log and may still take effect, `null`
+   * when it was withdrawn unwritten), {@linkcode OutcomeUnknown} when this
+   * node can no longer learn the outcome.
    */
-  clientWrite(command: Uint8Array): Promise<ClientWriteResult<R>> {
-    const err = this.#unusable();
+  clientWrite(command: Uint8Array, options?: WriteOptions): Promise<ClientWriteResult<R>> {
+    const err = this.#checkWrite(command, options, "clientWrite");
     if (err !== null) return Promise.reject(err);
-    if (!(command instanceof Uint8Array)) {
-      return Promise.reject(new TypeError("clientWrite takes the command as a Uint8Array"));
+    if (options === undefined) {
+      const result = this.#writes.add(command);
+      this.#schedule();
+      return result;
     }
-    if (command.byteLength > this.config.maxPayloadBytes) {
-      return Promise.reject(new PayloadTooLarge(command.byteLength, this.config.maxPayloadBytes));
+    return this.#boundedWrite(command, options, "clientWrite");
+  }
+
+  /**
+   * A barrier (openraft's `write_blank`, hashicorp's `Barrier`): appends a
+   * blank entry of the current term and resolves with its log id once it
+   * is applied here — so everything committed before the call is applied
+   * too. Rejects like {@linkcode clientWrite}.
+   */
+  async writeBlank(options?: CallOptions): Promise<LogId> {
+    const err = this.#checkWrite(null, options, "writeBlank");
+    if (err !== null) throw err;
+    if (options === undefined) {
+      const result = this.#writes.add(null);
+      this.#schedule();
+      return (await result).logId;
     }
-    const result = this.#writes.add(command);
+    return (await this.#boundedWrite(null, options, "writeBlank")).logId;
+  }
+
+  /**
+   * Fire-and-forget write (openraft's `client_write_ff`): proposes
+   * `command` without a promise; `callback`, when given, is called once
+   * with the outcome (also for a command refused at once, in a later
+   * microtask). Never an unhandled rejection; a callback that throws is
+   * logged, not rethrown.
+   */
+  clientWriteFF(command: Uint8Array, callback?: (outcome: WriteOutcome<R>) => void): void {
+    const err = this.#checkWrite(command, undefined, "clientWriteFF");
+    const report = callback === undefined ? null : this.#reporter(callback);
+    if (err !== null) {
+      if (report !== null) queueMicrotask(() => report({ ok: false, error: err }));
+      return;
+    }
+    this.#writes.enqueue({
+      data: command,
+      term: 0,
+      index: 0,
+      ifLeader: null,
+      withdrawn: false,
+      resolve: report === null ? _ignore : (result) => report({ ok: true, result }),
+      reject: report === null ? _ignore : (e) => report({ ok: false, error: _raftError(e) }),
+    });
     this.#schedule();
-    return result;
   }
 
   /**
    * Writes several commands as one batch (consecutive entries); resolves with
-   * every result in order, or rejects with the first failure. The commands
-   * are checked first: if any is not a `Uint8Array` or is over
+   * every result in order, or rejects with the first failure — the others'
+   * outcomes are then lost: use {@linkcode clientWriteEach} to learn each.
+   * The commands are checked first: if any is not a `Uint8Array` or is over
    * `maxPayloadBytes` ({@linkcode PayloadTooLarge}), none is written.
+   * `options` bound the whole batch's wait.
    */
-  clientWriteMany(commands: readonly Uint8Array[]): Promise<ClientWriteResult<R>[]> {
-    const err = this.#unusable();
+  clientWriteMany(
+    commands: readonly Uint8Array[],
+    options?: WriteOptions,
+  ): Promise<ClientWriteResult<R>[]> {
+    const err = this.#checkBatch(commands, options, "clientWriteMany");
     if (err !== null) return Promise.reject(err);
+    if (options === undefined) return Promise.all(commands.map((c) => this.clientWrite(c)));
+    const proposals: Proposal<R>[] = [];
+    const ifLeader = options.ifLeader ?? null;
+    return withCallOptions(
+      this.#clock,
+      "clientWriteMany",
+      options,
+      () => {
+        const all = Promise.all(
+          commands.map((data) =>
+            new Promise<ClientWriteResult<R>>((resolve, reject) => {
+              const p = { data, term: 0, index: 0, ifLeader, withdrawn: false, resolve, reject };
+              proposals.push(p);
+              this.#writes.enqueue(p);
+            })
+          ),
+        );
+        this.#schedule();
+        return all;
+      },
+      () => {
+        let last: LogId | null = null;
+        for (const p of proposals) last = this.#writes.withdraw(p) ?? last;
+        return last;
+      },
+    );
+  }
+
+  /**
+   * Writes several commands as one batch (consecutive entries) and resolves
+   * with each one's outcome, in order — never rejects. A command refused
+   * at once (not a `Uint8Array`, too large) fails alone; `options` apply to
+   * each write.
+   */
+  async clientWriteEach(
+    commands: readonly Uint8Array[],
+    options?: WriteOptions,
+  ): Promise<WriteOutcome<R>[]> {
     if (!Array.isArray(commands)) {
-      return Promise.reject(new TypeError("clientWriteMany takes an array of Uint8Array"));
+      throw new InvalidArgument("commands", "clientWriteEach takes an array of Uint8Array");
     }
-    for (const command of commands) {
-      if (!(command instanceof Uint8Array)) {
-        return Promise.reject(new TypeError("clientWriteMany takes the commands as Uint8Arrays"));
-      }
-      if (command.byteLength > this.config.maxPayloadBytes) {
-        return Promise.reject(new PayloadTooLarge(command.byteLength, this.config.maxPayloadBytes));
-      }
-    }
-    return Promise.all(commands.map((c) => this.clientWrite(c)));
+    return await Promise.all(commands.map((c) =>
+      this.clientWrite(c, options).then(
+        (result): WriteOutcome<R> => ({ ok: true, result }),
+        (e): WriteOutcome<R> => ({ ok: false, error: _raftError(e) }),
+      )
+    ));
   }
 
   /**
    * Confirms this node is the leader in a way that makes a following local
    * read linearizable, and waits until the state machine has applied up to
    * the read index. Resolves with that index. Rejects with
-   * {@linkcode ForwardToLeader} on a non-leader, {@linkcode QuorumNotEnough}
-   * when the lease lapsed (policy `lease`), {@linkcode Timeout} after
-   * `timeout` ms.
+   * {@linkcode ForwardToLeader} on a non-leader, {@linkcode NotInitialized}
+   * before the node has a membership, {@linkcode QuorumNotEnough} when the
+   * lease lapsed (policy `lease`), {@linkcode Timeout} after `timeout` ms
+   * (default four maximum election timeouts), {@linkcode Aborted} when
+   * `signal` aborts. A read changes nothing: its errors' `logId` is `null`.
    */
   ensureLinearizable(
-    options: { policy?: ReadPolicy; timeout?: number } = {},
+    options: { policy?: ReadPolicy } & CallOptions = {},
   ): Promise<number> {
-    const err = this.#unusable();
+    const err = this.#notReady() ?? checkCallOptions(options);
     if (err !== null) return Promise.reject(err);
     const policy = options.policy ?? "read-index";
     if (policy !== "read-index" && policy !== "lease") {
-      return Promise.reject(new TypeError(`unknown read policy ${String(policy)}`));
+      return Promise.reject(
+        new InvalidArgument("policy", `unknown read policy ${String(policy)}`),
+      );
     }
     const timeout = options.timeout ?? this.config.electionTimeoutMax * 4;
-    const index = this.#reads.add(policy, timeout);
-    this.#schedule();
-    return index;
+    const start = () => {
+      const index = this.#reads.add(policy, timeout);
+      this.#schedule();
+      return index;
+    };
+    if (options.signal === undefined) return start();
+    return withCallOptions(this.#clock, "ensureLinearizable", { signal: options.signal }, start);
   }
 
   /**
    * Adds `id` at `node` as a learner. With `blocking` (default), resolves once
    * the learner holds the log up to the entry that added it; rejects with
    * {@linkcode ClusterMismatch} if the node refuses this cluster's requests
-   * (it belongs to another cluster: wipe it, or give it a new id, first).
+   * (it belongs to another cluster: wipe it, or give it a new id, first),
+   * and with {@linkcode ForwardToLeader} if this node stops being leader
+   * before the learner caught up (the learner was added; the new leader
+   * replicates to it). The catch-up wait is bounded by `timeout` (default
+   * 30 s, {@linkcode Timeout} with the membership entry's `logId`: the
+   * learner stays added) and `signal`.
    */
-  async addLearner(
+  addLearner(
     id: NodeId,
     node: RaftNode,
-    options: { blocking?: boolean; timeout?: number } = {},
+    options: { blocking?: boolean } & CallOptions = {},
   ): Promise<{ logId: LogId }> {
-    if (!isNodeId(id)) throw new TypeError(`invalid node id ${id}`);
-    const logId = await this.changeMembership({ type: "add-nodes", nodes: new Map([[id, node]]) });
-    if (options.blocking ?? true) {
-      const target = logId.index;
-      await this.metrics.wait({ timeout: options.timeout ?? 30_000 }).metrics(
-        (m) =>
-          (m.replication?.get(id)?.matched?.index ?? 0) >= target || m.state !== "leader" ||
-          this.#sender.refusal(id) !== undefined,
+    if (!isNodeId(id)) return Promise.reject(new InvalidArgument("id", `invalid node id ${id}`));
+    const err = this.#notReady() ?? checkCallOptions(options);
+    if (err !== null) return Promise.reject(err);
+    let added: LogId | null = null;
+    const start = async () => {
+      const logId = await this.changeMembership({
+        type: "add-nodes",
+        nodes: new Map([[id, node]]),
+      });
+      added = logId;
+      if (options.blocking ?? true) await this.#learnerCaughtUp(id, logId, options.timeout);
+      return { logId };
+    };
+    if (options.signal === undefined) return start();
+    return withCallOptions(
+      this.#clock,
+      "addLearner",
+      { signal: options.signal },
+      start,
+      () => added,
+    );
+  }
+
+  async #learnerCaughtUp(id: NodeId, logId: LogId, timeout = 30_000): Promise<void> {
+    const target = logId.index;
+    const caughtUp = (m: RaftMetrics) => (m.replication?.get(id)?.matched?.index ?? 0) >= target;
+    try {
+      await this.metrics.wait({ timeout }).metrics(
+        (m) => caughtUp(m) || m.state !== "leader" || this.#sender.refusal(id) !== undefined,
         `learner ${id} caught up`,
       );
-      const refused = this.#sender.refusal(id);
-      if (refused !== undefined) throw refused;
+    } catch (e) {
+      if (e instanceof Timeout) {
+        throw new Timeout(`addLearner: learner ${id} catching up`, timeout, { logId });
+      }
+      throw e;
     }
-    return { logId };
+    const refused = this.#sender.refusal(id);
+    if (refused !== undefined) throw refused;
+    if (this.#engine.role !== "leader") {
+      throw forwardToLeader(this.#engine.leaderId, this.#nodes);
+    }
   }
 
   /**
@@ -435,29 +646,142 @@ export class Raft<R = unknown> {
    * change); resolves with the log id of the final configuration once it is
    * committed. With `retain`, removed voters stay as learners. Rejects with
    * {@linkcode InProgress} while another change runs, {@linkcode EmptyMembership},
-   * {@linkcode LearnerNotFound}, {@linkcode ForwardToLeader}.
+   * {@linkcode LearnerNotFound}, {@linkcode ForwardToLeader},
+   * {@linkcode NotInitialized}, {@linkcode InvalidArgument} (e.g. removing
+   * a voter with `remove-nodes`), {@linkcode PreconditionFailed} when
+   * `ifMembership` is not the effective membership's log id,
+   * {@linkcode Timeout} / {@linkcode Aborted} when `timeout` / `signal` end
+   * the wait (with the change's `logId` once it is in the log: it may still
+   * complete), {@linkcode OutcomeUnknown} when this node lost leadership.
    */
   changeMembership(
     change: ChangeMembers,
-    options: { retain?: boolean } = {},
+    options: MembershipOptions = {},
   ): Promise<LogId> {
+    const err = this.#notReady() ?? checkCallOptions(options);
+    if (err !== null) return Promise.reject(err);
     const retain = options.retain ?? false;
-    return new Promise((resolve, reject) => {
-      const err = this.#unusable();
-      if (err !== null) return reject(err);
-      this.#post(() => {
-        try {
-          const st = this.#engine.status();
-          const target = changeTarget(st, change, retain, this.#nodes);
-          const r = this.#engine.changeMembership(target);
-          if (!r.ok) throw adminError(r, { nodes: this.#nodes, status: st });
-          const logId = r.logId ?? { term: st.term, index: 0 };
-          this.#membershipWaiters.add({ logId, resolve, reject });
-        } catch (e) {
-          reject(e);
-        }
+    const ifMembership = options.ifMembership;
+    let appended: LogId | null = null;
+    let withdrawn = false;
+    const start = () =>
+      new Promise<LogId>((resolve, reject) => {
+        this.#post(() => {
+          if (withdrawn) return;
+          try {
+            const st = this.#engine.status();
+            if (ifMembership !== undefined) {
+              const actual = st.membership.logId;
+              if (
+                (ifMembership?.index ?? 0) !== (actual?.index ?? 0) ||
+                (ifMembership?.term ?? 0) !== (actual?.term ?? 0)
+              ) {
+                throw new PreconditionFailed("membership", ifMembership, actual);
+              }
+            }
+            const target = changeTarget(st, change, retain, this.#nodes);
+            const r = this.#engine.changeMembership(target);
+            if (!r.ok) throw adminError(r, { nodes: this.#nodes, status: st });
+            const logId = r.logId ?? { term: st.term, index: 0 };
+            appended = r.logId;
+            this.#membershipWaiters.add({ logId, resolve, reject });
+          } catch (e) {
+            reject(e);
+          }
+        });
       });
+    if (options.timeout === undefined && options.signal === undefined) return start();
+    return withCallOptions(this.#clock, "changeMembership", options, start, () => {
+      withdrawn = true;
+      return appended;
     });
+  }
+
+  /** Why a call that needs a membership cannot be made now, or `null`. */
+  #notReady(): RaftError | null {
+    return this.#unusable() ?? (this.#engine.initialized ? null : new NotInitialized());
+  }
+
+  /** Why a write (`null`: a blank entry) cannot be queued, or `null`. */
+  #checkWrite(
+    command: Uint8Array | null,
+    options: WriteOptions | undefined,
+    action: string,
+  ): RaftError | null {
+    const err = this.#notReady();
+    if (err !== null) return err;
+    if (command !== null) {
+      if (!(command instanceof Uint8Array)) {
+        return new InvalidArgument("command", `${action} takes the command as a Uint8Array`);
+      }
+      if (command.byteLength > this.config.maxPayloadBytes) {
+        return new PayloadTooLarge(command.byteLength, this.config.maxPayloadBytes);
+      }
+    }
+    if (options === undefined) return null;
+    const ifLeader = options.ifLeader;
+    if (
+      ifLeader !== undefined &&
+      (typeof ifLeader !== "object" || ifLeader === null || !isNodeId(ifLeader.id) ||
+        !Number.isSafeInteger(ifLeader.term))
+    ) {
+      return new InvalidArgument("ifLeader", "ifLeader must be { id: NodeId, term: number }");
+    }
+    return checkCallOptions(options);
+  }
+
+  /** Why a batch cannot be queued, or `null` (every command is checked). */
+  #checkBatch(
+    commands: readonly Uint8Array[],
+    options: WriteOptions | undefined,
+    action: string,
+  ): RaftError | null {
+    const err = this.#notReady();
+    if (err !== null) return err;
+    if (!Array.isArray(commands)) {
+      return new InvalidArgument("commands", `${action} takes an array of Uint8Array`);
+    }
+    for (const command of commands) {
+      const e = this.#checkWrite(command, undefined, action);
+      if (e !== null) return e;
+    }
+    return options === undefined ? null : this.#checkWrite(null, options, action);
+  }
+
+  /** A write bounded by `options`: withdrawn if it times out (or aborts) while queued. */
+  #boundedWrite(
+    data: Uint8Array | null,
+    options: WriteOptions,
+    action: string,
+  ): Promise<ClientWriteResult<R>> {
+    const ifLeader = options.ifLeader ?? null;
+    let proposal: Proposal<R> | null = null;
+    return withCallOptions(
+      this.#clock,
+      action,
+      options,
+      () =>
+        new Promise<ClientWriteResult<R>>((resolve, reject) => {
+          const p = { data, term: 0, index: 0, ifLeader, withdrawn: false, resolve, reject };
+          proposal = p;
+          this.#writes.enqueue(p);
+          this.#schedule();
+        }),
+      () => proposal === null ? null : this.#writes.withdraw(proposal),
+    );
+  }
+
+  /** Calls `callback` with an outcome; a callback that throws is logged. */
+  #reporter(
+    callback: (outcome: WriteOutcome<R>) => void,
+  ): (outcome: WriteOutcome<R>) => void {
+    return (outcome) => {
+      try {
+        callback(outcome);
+      } catch (e) {
+        this.#logger.error("clientWriteFF callback threw", { error: String(e) });
+      }
+    };
   }
 
   // ---- RPC handlers (called by the transport) -------------------------------------
@@ -480,7 +804,9 @@ export class Raft<R = unknown> {
         return this.#request(request.leaderId, request);
       case "install-snapshot":
         if (data === undefined) {
-          return Promise.reject(new TypeError("an install-snapshot request needs its bytes"));
+          return Promise.reject(
+            new InvalidArgument("data", "an install-snapshot request needs its bytes"),
+          );
         }
         return this.handleInstallSnapshot(request, data);
       default:
@@ -694,10 +1020,22 @@ export class Raft<R = unknown> {
     }
   }
 
-  async #transferLeader(to: NodeId): Promise<void> {
-    if (!isNodeId(to)) throw new TypeError(`invalid node id ${to}`);
-    const r = await this.#call(() => this.#engine.transferLeader(to));
-    if (r.ok) return;
+  async #transferLeader(to: NodeId, options?: CallOptions): Promise<void> {
+    if (!isNodeId(to)) throw new InvalidArgument("to", `invalid node id ${to}`);
+    const err = this.#notReady() ?? checkCallOptions(options);
+    if (err !== null) throw err;
+    let withdrawn = false;
+    const r = await withCallOptions(
+      this.#clock,
+      "transferLeader",
+      options,
+      () => this.#call(() => withdrawn ? null : this.#engine.transferLeader(to)),
+      () => {
+        withdrawn = true;
+        return null;
+      },
+    );
+    if (r === null || r.ok) return;
     throw adminError(r, { nodes: this.#nodes, status: this.#engine.status() });
   }
 
@@ -714,13 +1052,15 @@ export class Raft<R = unknown> {
   }
 
   /** Stops the node for good on a fatal error: every call rejects with it from now on. */
-  #stop(fatal: StorageError | InternalError): void {
+  #stop(fatal: StorageError | InternalError | ApplyError): void {
     if (this.#fatal !== null) return;
     this.#fatal = fatal;
     const cause = fatal.cause;
     this.#logger.error(
       fatal instanceof StorageError
         ? "storage failed: node stopped"
+        : fatal instanceof ApplyError
+        ? "the state machine's apply failed: node stopped"
         : "internal error: node stopped",
       { operation: fatal.operation, error: String(cause) },
     );
@@ -797,4 +1137,11 @@ export class Raft<R = unknown> {
       clock: this.#clock,
     });
   }
+}
+
+function _ignore(): void {}
+
+/** `e` as a RaftError: every failure of a write is one; anything else is a bug. */
+function _raftError(e: unknown): RaftError {
+  return e instanceof RaftErrorClass ? e : new InternalError("clientWrite", e);
 }

@@ -11,7 +11,7 @@ import { SystemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import { resolveConfig } from "../config.ts";
 import { RaftEngine } from "../engine/engine.ts";
-import { RaftError, StorageError } from "../errors.ts";
+import { InvalidArgument, RaftError, StateMachineBehindLog, StorageError } from "../errors.ts";
 import type { Random } from "../random.ts";
 import { cryptoRandom } from "../random.ts";
 import type { LogStore, StateMachine } from "../storage.ts";
@@ -67,9 +67,12 @@ export interface Recovered {
 
 /**
  * Recovers a node from storage and passes it to `start`; resolves with what
- * `start` returns. Rejects with `TypeError` for a bad id, `ConfigError` for
- * bad options, and `StorageError` (naming the call) if storage cannot be read
- * or an exception that is not a `RaftError` escapes `start`.
+ * `start` returns. Rejects with `InvalidArgument` for a bad id, `ConfigError`
+ * for bad options, `StateMachineBehindLog` when the state machine has not
+ * applied up to the log's purge point (it lost what the purged entries
+ * held: it must persist its snapshot), and `StorageError` (naming the call)
+ * if storage cannot be read or an exception that is not a `RaftError`
+ * escapes `start`.
  *
  * @example
  * ```ts ignore
@@ -80,7 +83,9 @@ export async function recover<T>(
   opts: RecoveryOptions,
   start: (node: Recovered) => T,
 ): Promise<T> {
-  if (!isNodeId(opts.id)) throw new TypeError(`node id must be a non-negative safe integer`);
+  if (!isNodeId(opts.id)) {
+    throw new InvalidArgument("id", "node id must be a non-negative safe integer");
+  }
   const config = resolveConfig(opts.config ?? {});
   const clock = opts.clock ?? new SystemClock();
   const random = opts.random ?? cryptoRandom();
@@ -97,6 +102,12 @@ export async function recover<T>(
     const applied = await opts.stateMachine.appliedState();
     op = "currentSnapshot";
     const snapshot = (await opts.stateMachine.currentSnapshot())?.meta ?? null;
+    // Entries the state machine lacks are gone from the log: it can never catch up (a
+    // state machine that does not persist its snapshot, on a durable log).
+    const purged = state.lastPurged;
+    if (purged !== null && (applied.lastApplied?.index ?? 0) < purged.index) {
+      throw new StateMachineBehindLog(applied.lastApplied, purged);
+    }
     const memberships: StoredMembership[] = [];
     const smm = applied.membership;
     if (smm.membership.configs.length > 0) memberships.push(smm);

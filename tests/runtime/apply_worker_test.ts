@@ -85,6 +85,8 @@ function setup(options: Options = {}) {
     post: (fn) => posted.push(fn),
     call: <T>(fn: () => T) => Promise.resolve().then(fn),
     fail: (op, e) => events.push(`fail ${op} ${(e as Error).message}`),
+    applyFailed: (first, e) =>
+      events.push(`applyFailed ${first?.index ?? "-"} ${(e as Error).message}`),
     unusable: options.unusable ?? (() => null),
     onApplied: () => events.push("metrics"),
   };
@@ -223,5 +225,5 @@ test("apply worker: a state machine that throws stops the node (fail)", () => {
     throw new Error("broken");
   };
   worker.apply(1, { term: 1, index: 1 });
-  assert.deepEqual(events, ["fail apply broken"]);
+  assert.deepEqual(events, ["applyFailed 1 broken"]);
 });

@@ -2,9 +2,14 @@
 // their entries apply, indexes reused by a new term, abandonment, rejectAll.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ClientWrites, type WriteHost } from "../../src/runtime/client_writes.ts";
+import { ClientWrites, type Proposal, type WriteHost } from "../../src/runtime/client_writes.ts";
 import type { ProposeResult } from "../../src/engine/commands.ts";
-import { ForwardToLeader, OutcomeUnknown, ShuttingDown } from "../../src/errors.ts";
+import {
+  ForwardToLeader,
+  OutcomeUnknown,
+  PreconditionFailed,
+  ShuttingDown,
+} from "../../src/errors.ts";
 import type { Entry, NodeId, RaftNode } from "../../src/types.ts";
 
 /** A host whose engine places each batch where the test says. */
@@ -14,12 +19,16 @@ class Host implements WriteHost {
   /** What the next `propose` answers: where the batch goes, or a refusal. */
   next: ProposeResult = { ok: true, term: 1, firstIndex: 1 };
   readonly proposed: number[][] = [];
-  propose(payloads: readonly Uint8Array[]): ProposeResult {
-    this.proposed.push(payloads.map((p) => p[0]!));
+  currentTerm = 1;
+  propose(payloads: readonly (Uint8Array | null)[]): ProposeResult {
+    this.proposed.push(payloads.map((p) => p?.[0] ?? -1));
     return this.next;
   }
   leaderId(): NodeId | null {
     return this.leader;
+  }
+  term(): number {
+    return this.currentTerm;
   }
   nodes(): ReadonlyMap<NodeId, RaftNode> {
     return this.addresses;
@@ -238,5 +247,55 @@ test("client writes: a long run of answered slots is dropped without losing late
     const o = out.get(c)!;
     if (c < 9000) assert.deepEqual(o, { ok: true, term: 1, index: c + 1, response: `r${c + 1}` });
     else assert.ok(!o.ok && o.error instanceof OutcomeUnknown && o.error.logId.index === c + 1);
+  }
+});
+
+test("client writes: a withdrawn queued write is never proposed; a proposed one reports its log id", () => {
+  const host = new Host();
+  const writes = new ClientWrites<string>(host);
+  const mk = (c: number): Proposal<string> => ({
+    data: new Uint8Array([c]),
+    term: 0,
+    index: 0,
+    ifLeader: null,
+    withdrawn: false,
+    resolve: () => {},
+    reject: () => {},
+  });
+  const a = mk(1), b = mk(2);
+  writes.enqueue(a);
+  writes.enqueue(b);
+  assert.equal(writes.withdraw(a), null, "queued: withdrawn, will not happen");
+  host.next = { ok: true, term: 3, firstIndex: 8 };
+  writes.propose();
+  assert.deepEqual(host.proposed, [[2]], "only the write still wanted is proposed");
+  assert.deepEqual(writes.withdraw(b), { term: 3, index: 8 }, "in the log: may still happen");
+});
+
+test("client writes: ifLeader proposes only under the expected leader and term", async () => {
+  const host = new Host();
+  host.leader = 1;
+  host.currentTerm = 4;
+  const writes = new ClientWrites<string>(host);
+  const errors: unknown[] = [];
+  const ok: number[] = [];
+  for (
+    const [c, want] of [[1, { id: 1, term: 4 }], [2, { id: 1, term: 3 }], [3, {
+      id: 2,
+      term: 4,
+    }]] as const
+  ) {
+    writes.add(new Uint8Array([c]), want).then(() => ok.push(c), (e) => errors.push(e));
+  }
+  writes.add(new Uint8Array([4])).then(() => ok.push(4), (e) => errors.push(e));
+  host.next = { ok: true, term: 4, firstIndex: 10 };
+  writes.propose();
+  assert.deepEqual(host.proposed, [[1, 4]]);
+  await settle();
+  assert.equal(errors.length, 2);
+  for (const e of errors) {
+    assert.ok(e instanceof PreconditionFailed, String(e));
+    assert.equal(e.condition, "leader");
+    assert.deepEqual(e.actual, { id: 1, term: 4 });
   }
 });

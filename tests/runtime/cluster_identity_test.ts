@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { dec, FAST, RuntimeCluster } from "./_cluster.ts";
 import { kvSet } from "../../kv/mod.ts";
-import { ClusterMismatch, InvalidMessage } from "../../src/errors.ts";
+import { ClusterMismatch, InvalidArgument, InvalidMessage } from "../../src/errors.ts";
 import { MAX_PEER_TERM } from "../../src/types.ts";
 
 test("runtime/cluster id: initialize gives the cluster a random id, kept by every member and change", async () => {
@@ -37,8 +37,8 @@ test("runtime/cluster id: initialize takes a given id, and refuses a malformed o
   const c = new RuntimeCluster();
   try {
     await c.start([1, 2]);
-    await assert.rejects(c.node(1).initialize([1], { clusterId: "" }), TypeError);
-    await assert.rejects(c.node(1).initialize([1], { clusterId: "a b" }), TypeError);
+    await assert.rejects(c.node(1).initialize([1], { clusterId: "" }), InvalidArgument);
+    await assert.rejects(c.node(1).initialize([1], { clusterId: "a b" }), InvalidArgument);
     assert.equal(c.node(1).isInitialized(), false, "a refused call changes nothing");
     // Every node initialized with the same members and the same id: one cluster.
     await Promise.all([

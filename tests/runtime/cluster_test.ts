@@ -5,6 +5,7 @@ import { kvSet } from "../../kv/mod.ts";
 import {
   AlreadyInitialized,
   ForwardToLeader,
+  InvalidArgument,
   NotInMembers,
   PayloadTooLarge,
   QuorumNotEnough,
@@ -216,14 +217,14 @@ test("runtime: invalid calls get clear errors and change nothing", async () => {
     await c.startNode(9);
     await assert.rejects(c.node(9).initialize([1, 2]), NotInMembers);
     assert.equal(c.node(9).isInitialized(), false, "a refused initialize changes nothing");
-    await assert.rejects(raft.clientWrite("text" as unknown as Uint8Array), TypeError);
+    await assert.rejects(raft.clientWrite("text" as unknown as Uint8Array), InvalidArgument);
     await assert.rejects(
       raft.clientWrite(new Uint8Array(raft.config.maxPayloadBytes + 1)),
       PayloadTooLarge,
     );
     await assert.rejects(
       raft.ensureLinearizable({ policy: "bogus" as "lease" }),
-      TypeError,
+      InvalidArgument,
     );
     const follower = [1, 2, 3].find((x) => x !== leader)!;
     await assert.rejects(

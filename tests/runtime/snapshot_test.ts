@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { dec, enc, FAST, RuntimeCluster } from "./_cluster.ts";
+import { InvalidArgument } from "../../src/errors.ts";
 import { MemoryLogStore } from "../../adapters/memory.ts";
 import { kvSet, MemoryStateMachine } from "../../kv/mod.ts";
 import { Raft } from "../../src/runtime/raft.ts";
@@ -32,7 +33,7 @@ test("runtime/snapshot: trigger.snapshot builds a snapshot and purges the log be
     assert.equal((await c.stores.get(leader)!.logState()).lastPurged?.index, last - 3);
     // purgeLog is bounded by the snapshot.
     assert.deepEqual(await c.node(leader).trigger.purgeLog(last + 100), meta.lastLogId);
-    await assert.rejects(c.node(leader).trigger.purgeLog(-1), TypeError);
+    await assert.rejects(c.node(leader).trigger.purgeLog(-1), InvalidArgument);
   } finally {
     await c.shutdown();
   }

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { dec, enc, FAST } from "./_cluster.ts";
 import { MemoryLogStore } from "../../adapters/memory.ts";
 import { kvSet, MemoryStateMachine } from "../../kv/mod.ts";
-import { StorageError } from "../../src/errors.ts";
+import { ApplyError, StorageError } from "../../src/errors.ts";
 import { Raft } from "../../src/runtime/raft.ts";
 import { SeededRandom } from "../../src/random.ts";
 import type { LogStore, StateMachine } from "../../src/storage.ts";
@@ -161,9 +161,11 @@ for (const mode of ["throw", "reject"] as const) {
         () => assert.fail("the write succeeded"),
         (e: unknown) => e,
       );
-      assert.ok(err instanceof StorageError, String(err));
+      // Its own class (not a StorageError): the state machine failed, not the log store.
+      assert.ok(err instanceof ApplyError, String(err));
       assert.equal(err.operation, "apply");
-      assert.equal(raft.metrics.current.storageError?.operation, "apply");
+      assert.equal(err.first?.index, 4, "names the first entry of the failed batch");
+      assert.ok(raft.metrics.current.storageError instanceof ApplyError);
       assert.equal(sm.get("b"), null);
     } finally {
       await raft.shutdown();

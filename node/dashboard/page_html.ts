@@ -39,11 +39,11 @@ export const DASHBOARD_HTML: string = `<!doctype html>
 </section>
 <section id="nodes" class="nodes"></section>
 <section class="panel">
-  <h2>Replication <small id="repl-from"></small></h2>
+  <h2>Replication lag <small id="repl-from"></small></h2>
   <div id="replication"></div>
 </section>
 <section class="panel">
-  <h2>Last two minutes <small>commits/s · <i class="key k-leader"></i>leader change
+  <h2>Timeline <small>commits/s · <i class="key k-leader"></i>leader change
     · <i class="key k-snapshot"></i>snapshot · <i class="key k-purge"></i>purge</small></h2>
   <svg id="timeline" viewBox="0 0 600 90" preserveAspectRatio="none"></svg>
   <ol id="leader-changes" class="events"></ol>

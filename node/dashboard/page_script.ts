@@ -23,7 +23,7 @@ export const DASHBOARD_SCRIPT: string = String.raw`"use strict";
 (function () {
   var HISTORY_MS = 120000;
   var st = { view: null, last: null, rates: [], marks: [], leaders: [], leader: undefined,
-    snaps: {}, purges: {}, connected: false, pending: null };
+    snaps: {}, purges: {}, seen: {}, first: null, connected: false, pending: null };
   var byId = function (id) { return document.getElementById(id); };
 
   function h(tag, attrs, children) {
@@ -69,22 +69,27 @@ export const DASHBOARD_SCRIPT: string = String.raw`"use strict";
     if (lid !== st.leader) {
       if (st.leader !== undefined || lid !== null) {
         st.leaders.push({ at: view.at, id: lid, term: leader === null ? null : leader.metrics.term });
-        st.marks.push({ at: view.at, kind: "leader", label: lid === null ? "none" : "→" + lid });
+        st.marks.push({ at: view.at, kind: "leader", label: lid === null ? "no leader" : "leader → node " + lid });
       }
       st.leader = lid;
     }
+    var snapped = [], purged = [];
     view.nodes.forEach(function (n) {
       if (!n.ok) return;
+      st.seen[n.id] = view.at;
       var s = n.metrics.snapshot || 0, p = n.metrics.purged || 0;
-      if (st.snaps[n.id] !== undefined && s > st.snaps[n.id]) {
-        st.marks.push({ at: view.at, kind: "snapshot", label: "snapshot " + n.id + "@" + s });
-      }
-      if (st.purges[n.id] !== undefined && p > st.purges[n.id]) {
-        st.marks.push({ at: view.at, kind: "purge", label: "purge " + n.id + "@" + p });
-      }
+      if (st.snaps[n.id] !== undefined && s > st.snaps[n.id]) snapped.push(n.id + "@" + s);
+      if (st.purges[n.id] !== undefined && p > st.purges[n.id]) purged.push(n.id + "@" + p);
       st.snaps[n.id] = s;
       st.purges[n.id] = p;
     });
+    if (snapped.length > 0) {
+      st.marks.push({ at: view.at, kind: "snapshot", label: "snapshot on node " + snapped.join(", ") });
+    }
+    if (purged.length > 0) {
+      st.marks.push({ at: view.at, kind: "purge", label: "log purged on node " + purged.join(", ") });
+    }
+    if (st.first === null) st.first = view.at;
     var since = view.at - HISTORY_MS;
     st.rates = st.rates.filter(function (r) { return r.at >= since; });
     st.marks = st.marks.filter(function (m) { return m.at >= since; });
@@ -144,8 +149,17 @@ export const DASHBOARD_SCRIPT: string = String.raw`"use strict";
         h("div", { "class": "addr", text: n.addr + " · " + kind +
           (n.ok && n.millis > 0 ? " · " + n.millis + " ms" : "") }),
         n.ok ? h("dl", {}, rows) : h("div", { "class": "why", text: "down: " + n.error }),
+        !n.ok && st.seen[n.id] !== undefined
+          ? h("div", { "class": "addr", text: "last seen " + time(st.seen[n.id]) }) : null,
       ]);
     }));
+  }
+
+  /** A bar of the given width (%); set through the CSSOM: the CSP refuses style attributes. */
+  function bar(cls, width) {
+    var i = h("i", { "class": cls });
+    i.style.width = width.toFixed(1) + "%";
+    return i;
   }
 
   function renderReplication(view, leader) {
@@ -162,10 +176,10 @@ export const DASHBOARD_SCRIPT: string = String.raw`"use strict";
     box.replaceChildren.apply(box, ids.map(function (id) {
       var r = repl[id];
       var cls = r.lag === 0 ? "" : r.lag < 100 ? "behind" : "far";
-      var width = r.lag === 0 ? 100 : Math.max(2, 100 * (1 - r.lag / (max * 1.05)));
+      var width = r.lag === 0 ? 0 : Math.max(2, 100 * r.lag / max);
       return h("div", { "class": "lag", "data-peer": id, "data-lag": String(r.lag) }, [
         h("span", { text: "node " + id }),
-        h("div", { "class": "bar" }, [h("i", { "class": cls, style: "width:" + width.toFixed(1) + "%" })]),
+        h("div", { "class": "bar" }, [bar(cls, width)]),
         h("span", { text: (r.lag === 0 ? "in sync" : "lag " + r.lag) + " · matched " + num(r.matched) }),
       ]);
     }));
@@ -174,34 +188,43 @@ export const DASHBOARD_SCRIPT: string = String.raw`"use strict";
   function renderTimeline(now) {
     var box = byId("timeline");
     var W = 600, H = 90, top = 14;
-    var x = function (at) { return W - (now - at) * W / HISTORY_MS; };
+    var span = Math.min(HISTORY_MS, Math.max(30000, now - (st.first === null ? now : st.first)));
+    var x = function (at) { return W - (now - at) * W / span; };
     var max = 1;
     st.rates.forEach(function (r) { max = Math.max(max, r.rate); });
     var y = function (rate) { return H - 2 - (rate / max) * (H - top - 4); };
     var children = [];
     st.marks.forEach(function (m) {
-      var color = m.kind === "leader" ? "#f5b942" : m.kind === "snapshot" ? "#3fb97a" : "#b07cf0";
+      var color = m.kind === "leader" ? (m.label === "no leader" ? "#e5484d" : "#f5b942")
+        : m.kind === "snapshot" ? "#3fb97a" : "#b07cf0";
       var px = x(m.at);
       children.push(svg("line", { x1: px, x2: px, y1: top, y2: H, stroke: color,
         "stroke-width": 1.5, "stroke-dasharray": m.kind === "leader" ? "" : "3 2" }));
-      var label = svg("text", { x: Math.max(2, px - 2), y: 11, fill: color, "font-size": 10,
-        "text-anchor": px > W - 40 ? "end" : "start", text: m.label });
-      children.push(label);
+      if (m.kind === "leader" && m.label !== "no leader") {
+        children.push(svg("text", { x: Math.max(2, px - 2), y: 11, fill: color, "font-size": 10,
+          "text-anchor": px > W - 80 ? "end" : "start", text: m.label.replace("leader → ", "→ ") }));
+      }
     });
     if (st.rates.length > 1) {
       children.push(svg("polyline", { fill: "none", stroke: "#4aa3f0", "stroke-width": 1.5,
         points: st.rates.map(function (r) { return x(r.at).toFixed(1) + "," + y(r.rate).toFixed(1); }).join(" ") }));
     }
     children.push(svg("text", { x: 4, y: H - 4, fill: "#8495a6", "font-size": 10,
-      text: "max " + max.toFixed(max < 10 ? 1 : 0) + "/s" }));
+      text: "max " + max.toFixed(max < 10 ? 1 : 0) + "/s · last " + Math.round(span / 1000) + " s" }));
     box.replaceChildren.apply(box, children);
   }
 
   function renderLeaders() {
     var box = byId("leader-changes");
-    box.replaceChildren.apply(box, st.leaders.slice().reverse().map(function (l) {
-      return h("li", { text: time(l.at) + "  " + (l.id === null ? "no leader reachable"
-        : "leader: node " + l.id + " (term " + l.term + ")") });
+    var items = st.leaders.map(function (l) {
+      return { at: l.at, kind: "leader", text: l.id === null ? "no leader reachable"
+        : "leader: node " + l.id + " (term " + l.term + ")" };
+    }).concat(st.marks.filter(function (m) { return m.kind !== "leader"; }).map(function (m) {
+      return { at: m.at, kind: m.kind, text: m.label };
+    }));
+    items.sort(function (a, b) { return b.at - a.at; });
+    box.replaceChildren.apply(box, items.slice(0, 20).map(function (i) {
+      return h("li", { "class": "ev-" + i.kind, text: time(i.at) + "  " + i.text });
     }));
   }
 

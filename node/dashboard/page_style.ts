@@ -52,12 +52,14 @@ small, .label, .note { color: var(--dim); font-weight: normal; }
   margin-top: 14px; }
 .lag { display: grid; grid-template-columns: 70px 1fr 150px; gap: 8px; align-items: center; margin: 3px 0; }
 .bar { height: 10px; background: var(--line); border-radius: 5px; overflow: hidden; }
-.bar i { display: block; height: 100%; background: var(--ok); min-width: 2px; }
+.bar i { display: block; height: 100%; background: var(--ok); }
 .bar i.behind { background: var(--candidate); } .bar i.far { background: var(--down); }
 svg { width: 100%; height: 90px; background: #10161d; border-radius: 4px; }
 .key { display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 6px; vertical-align: middle; }
 .k-leader { background: var(--leader); } .k-snapshot { background: var(--snapshot); }
 .k-purge { background: var(--purge); }
+.events .ev-leader { color: var(--leader); } .events .ev-snapshot { color: var(--snapshot); }
+.events .ev-purge { color: var(--purge); }
 .events { margin: 8px 0 0; padding-left: 20px; color: var(--dim); max-height: 120px; overflow: auto; }
 .admin .row { display: flex; gap: 8px; align-items: center; margin: 6px 0; }
 input, select, button { background: #10161d; color: var(--text); border: 1px solid var(--line);

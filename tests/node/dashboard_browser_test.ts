@@ -10,7 +10,7 @@
 // Heavy (four processes and a browser): it runs under the Deno runner only.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -32,17 +32,13 @@ function findChromium(): { path: string } | { skip: string } {
   };
   const found = which();
   if (found !== null) return { path: found };
-  let said = "";
-  try {
-    // Installs Debian's chromium when this user may (root, or passwordless sudo).
-    said = execFileSync("bash", [join(ROOT, "scripts", "install_chromium.sh")], {
-      encoding: "utf8",
-      timeout: 300_000,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-  } catch (e) {
-    said = String(e);
-  }
+  // Installs Debian's chromium when this user may (root, or passwordless sudo).
+  const install = spawnSync("bash", [join(ROOT, "scripts", "install_chromium.sh")], {
+    encoding: "utf8",
+    timeout: 300_000,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const said = `${install.stdout ?? ""}${install.stderr ?? ""}${install.error ?? ""}`;
   const installed = which();
   if (installed !== null) return { path: installed };
   return {
@@ -52,6 +48,7 @@ function findChromium(): { path: string } | { skip: string } {
 }
 
 const CHROMIUM = IS_BUN ? { skip: "heavy: runs under deno test only" } : findChromium();
+if ("skip" in CHROMIUM) console.warn(`dashboard browser test skipped: ${CHROMIUM.skip}`);
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

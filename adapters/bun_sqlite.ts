@@ -85,7 +85,15 @@ function _bytes(v: unknown, what: string): Uint8Array {
  * this module but never runs this import (`open` rejects first).
  */
 function _loadSqlite(): Promise<typeof import("bun:sqlite")> {
-  if (!("Bun" in globalThis)) return Promise.reject(new Error(`${_NAME} needs Bun (bun:sqlite)`));
+  if (!("Bun" in globalThis)) {
+    return Promise.reject(
+      new Error(
+        `${_NAME} needs Bun (bun:sqlite), and this is not Bun: under Deno use DenoKvLogStore ` +
+          '("@x/raft/adapters/deno-kv"), or openStorage ("@x/raft/adapters"), which picks ' +
+          "the runtime's store",
+      ),
+    );
+  }
   return import("bun:sqlite");
 }
 

@@ -105,3 +105,17 @@ test("deno_kv: requireDenoKv passes where Deno KV is enabled, and says it needs 
     return true;
   });
 });
+
+test("bun_sqlite: opened elsewhere than Bun, it says which store to use instead", async () => {
+  if ("Bun" in globalThis) return;
+  const { BunSqliteLogStore } = await import("../../adapters/bun_sqlite.ts");
+  await assert.rejects(BunSqliteLogStore.open(join(tmpdir(), "never-created.sqlite")), (e) => {
+    assert.ok(e instanceof Error);
+    assert.match(
+      e.message,
+      /needs Bun \(bun:sqlite\), and this is not Bun: under Deno use DenoKvLogStore/,
+    );
+    assert.match(e.message, /openStorage/);
+    return true;
+  });
+});

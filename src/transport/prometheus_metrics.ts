@@ -21,15 +21,26 @@
  * raft_membership_joint               gauge   1 while a joint membership is in effect
  * raft_replication_matched_index{peer} gauge  leader only: last index stored on the peer
  * raft_replication_lag_entries{peer}  gauge   leader only: entries the peer is behind
+ * raft_replication_ack_age_seconds{peer} gauge leader only: since the peer last answered
  * raft_quorum_ack_age_seconds         gauge   leader only: since a quorum last acknowledged it
  * raft_stopped_by_error{code}         gauge   1 when a fatal error stopped the node
+ * raft_elections_started_total        counter elections this node started
+ * raft_leader_changes_total           counter times this node learned of a new leader
+ * raft_proposals_total                counter entries proposed as leader
+ * raft_append_requests_sent_total     counter append requests sent (heartbeats included)
+ * raft_append_requests_received_total counter append requests received (heartbeats included)
+ * raft_snapshots_built_total          counter snapshots the state machine built
+ * raft_snapshots_sent_total           counter snapshots sent to peers
+ * raft_snapshots_installed_total      counter snapshots received and installed
  * process_resident_memory_bytes       gauge   with the `memory` option
  * process_heap_used_bytes             gauge   with the `memory` option
  * process_heap_total_bytes            gauge   with the `memory` option
  * ```
  *
- * Building it reads `raft.metrics.current` once: no work per log entry,
- * nothing kept between scrapes.
+ * The counters are those of `raft.counters()`, when the node has them
+ * (each is left out when absent). Building it reads `raft.metrics.current`
+ * and the counters once: no work per log entry, nothing kept between
+ * scrapes.
  *
  * @module
  */
@@ -88,6 +99,59 @@ export interface PrometheusOptions {
 }
 
 /**
+ * The event counters {@linkcode prometheusMetrics} exposes, as a node's
+ * `counters()` reports them (each optional: those absent are left out).
+ *
+ * @example
+ * ```ts
+ * import type { PrometheusCounters } from "./prometheus_metrics.ts";
+ * const c: PrometheusCounters = { electionsStarted: 1, leaderChanges: 1 };
+ * ```
+ */
+export interface PrometheusCounters {
+  /** Elections this node started. */
+  readonly electionsStarted?: number;
+  /** Times this node learned of a new leader. */
+  readonly leaderChanges?: number;
+  /** Entries proposed as leader. */
+  readonly proposals?: number;
+  /** Append requests sent. */
+  readonly appendsSent?: number;
+  /** Append requests received. */
+  readonly appendsReceived?: number;
+  /** Snapshots built. */
+  readonly snapshotsBuilt?: number;
+  /** Snapshots sent to peers. */
+  readonly snapshotsSent?: number;
+  /** Snapshots received and installed. */
+  readonly snapshotsInstalled?: number;
+}
+
+/** The counter families: name, field, help. */
+const COUNTERS: readonly (readonly [string, keyof PrometheusCounters, string])[] = [
+  ["raft_elections_started_total", "electionsStarted", "Elections this node started."],
+  ["raft_leader_changes_total", "leaderChanges", "Times this node learned of a new leader."],
+  ["raft_proposals_total", "proposals", "Entries this node proposed as leader."],
+  [
+    "raft_append_requests_sent_total",
+    "appendsSent",
+    "Append requests sent to peers (heartbeats included).",
+  ],
+  [
+    "raft_append_requests_received_total",
+    "appendsReceived",
+    "Append requests received from leaders (heartbeats included).",
+  ],
+  ["raft_snapshots_built_total", "snapshotsBuilt", "Snapshots the state machine built."],
+  ["raft_snapshots_sent_total", "snapshotsSent", "Snapshots sent to peers (transfer completed)."],
+  [
+    "raft_snapshots_installed_total",
+    "snapshotsInstalled",
+    "Snapshots received and installed into the state machine.",
+  ],
+];
+
+/**
  * What {@linkcode prometheusMetrics} reads; a `Raft` satisfies it.
  *
  * @example
@@ -100,6 +164,8 @@ export interface PrometheusOptions {
 export interface MetricsSource {
   /** The node's metrics. */
   readonly metrics: { readonly current: RaftMetrics };
+  /** The node's event counters, if it has them. */
+  counters?(): PrometheusCounters;
 }
 
 /** Every role, in the order `raft_state` lists them. */
@@ -193,6 +259,17 @@ export function prometheusMetrics(raft: MetricsSource, options: PrometheusOption
     out.push(`raft_replication_lag_entries{peer="${peer}"} ${_value(r.lag)}`);
   }
   family(
+    "raft_replication_ack_age_seconds",
+    "gauge",
+    "Leader only: seconds since each peer last answered this leader (absent if it never did).",
+  );
+  for (const [peer, r] of replication) {
+    const ms = (r as { readonly millisSinceAck?: number | null }).millisSinceAck;
+    if (typeof ms === "number") {
+      out.push(`raft_replication_ack_age_seconds{peer="${peer}"} ${_value(ms / 1000)}`);
+    }
+  }
+  family(
     "raft_quorum_ack_age_seconds",
     "gauge",
     "Leader only: seconds since a quorum last acknowledged this leader.",
@@ -207,6 +284,14 @@ export function prometheusMetrics(raft: MetricsSource, options: PrometheusOption
   );
   if (m.storageError !== null) {
     out.push(`raft_stopped_by_error{code="${_escapeLabel(m.storageError.code)}"} 1`);
+  }
+
+  const counters = typeof raft.counters === "function" ? raft.counters() : {};
+  for (const [name, field, help] of COUNTERS) {
+    const n = counters[field];
+    if (typeof n !== "number") continue;
+    family(name, "counter", help);
+    out.push(`${name} ${_value(n)}`);
   }
 
   const memory = _memory(options.memory);

@@ -43,7 +43,8 @@ function families(text: string): Map<string, Family> {
   for (const f of parsed) {
     assert.ok(f.name.startsWith("raft_") || f.name.startsWith("process_"), f.name);
     assert.ok(f.help.length > 0, `${f.name} has a help text`);
-    assert.equal(f.type, "GAUGE", `${f.name} is a gauge`);
+    const counter = f.name.endsWith("_total");
+    assert.equal(f.type, counter ? "COUNTER" : "GAUGE", `${f.name}: counters end in _total`);
   }
   return byName;
 }
@@ -106,6 +107,22 @@ test("prometheusMetrics: a live 3-node cluster, parsed by a real parser", async 
     const ack = value(fams, "raft_quorum_ack_age_seconds")!;
     assert.ok(ack >= 0 && ack < 5, `quorum ack age ${ack} s`);
     assert.equal(fams.get("raft_stopped_by_error")!.metrics.length, 0);
+    for (const peer of peers) {
+      const age = value(fams, "raft_replication_ack_age_seconds", { peer });
+      if (age !== undefined) assert.ok(age >= 0 && age < 5, `peer ${peer} answered ${age} s ago`);
+    }
+    // The event counters, where the runtime has them (Raft.counters()).
+    if (typeof (leader as { counters?: unknown }).counters === "function") {
+      assert.ok(value(fams, "raft_proposals_total")! >= 20, "the 20 writes were proposed");
+      assert.ok(value(fams, "raft_append_requests_sent_total")! > 0);
+      assert.ok(value(fams, "raft_snapshots_built_total")! >= 1, "the triggered snapshot");
+      assert.ok(value(fams, "raft_leader_changes_total")! >= 1);
+      assert.ok(value(fams, "raft_elections_started_total")! >= 1, "the leader campaigned");
+      assert.equal(value(fams, "raft_snapshots_sent_total"), 0);
+      assert.equal(value(fams, "raft_snapshots_installed_total"), 0);
+    } else {
+      assert.equal(fams.has("raft_proposals_total"), false, "no counters, no counter families");
+    }
     assert.ok(value(fams, "process_resident_memory_bytes")! > 1e6);
     assert.ok(value(fams, "process_heap_used_bytes")! > 0);
 
@@ -118,6 +135,10 @@ test("prometheusMetrics: a live 3-node cluster, parsed by a real parser", async 
     assert.equal(f.get("raft_replication_lag_entries")!.metrics.length, 0);
     assert.equal(f.get("raft_quorum_ack_age_seconds")!.metrics.length, 0);
     assert.equal(f.has("process_resident_memory_bytes"), false, "no memory without the option");
+    if (typeof (follower as { counters?: unknown }).counters === "function") {
+      assert.ok(value(f, "raft_append_requests_received_total")! > 0);
+      assert.equal(value(f, "raft_proposals_total"), 0, "a follower proposes nothing");
+    }
 
     // Lag shows while a follower is cut off.
     const cut = Number(peers[1]);

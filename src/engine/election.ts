@@ -92,6 +92,7 @@ function startPreVote(core: EngineCore): void {
 }
 
 function startElection(core: EngineCore, transfer: boolean): void {
+  core.electionsStarted++;
   // Our own vote counts once it is durable: see countOwnVoteIfDurable.
   const term = becomeCandidate(core, transfer);
   const request: VoteRequest = {

@@ -54,7 +54,9 @@ import { isVoter } from "../types.ts";
  * @example
  * ```ts
  * import type { PeerStatus } from "./engine.ts";
- * const p: PeerStatus = { matched: { term: 1, index: 4 }, state: "pipeline", inflight: 0 };
+ * const p: PeerStatus = {
+ *   matched: { term: 1, index: 4 }, state: "pipeline", inflight: 0, ackedAt: 1200,
+ * };
  * ```
  */
 export interface PeerStatus {
@@ -64,6 +66,8 @@ export interface PeerStatus {
   readonly state: "probe" | "pipeline" | "snapshot";
   /** Append requests in flight. */
   readonly inflight: number;
+  /** When the peer last answered a request of this leader (engine time), or `null`. */
+  readonly ackedAt: number | null;
 }
 
 /**
@@ -112,6 +116,8 @@ export interface EngineStatus {
   readonly leaseValid: boolean;
   /** Leader only: the node a transfer is handing leadership to. */
   readonly transferTo: NodeId | null;
+  /** Elections this node started (terms it campaigned in, pre-votes not counted). */
+  readonly electionsStarted: number;
 }
 
 /**
@@ -351,6 +357,11 @@ export class RaftEngine {
     return this.#core.role;
   }
 
+  /** Elections this node started (cheaper than {@linkcode status}). */
+  get electionsStarted(): number {
+    return this.#core.electionsStarted;
+  }
+
   /** The current term (cheaper than {@linkcode status}). */
   get term(): number {
     return this.#core.vote.term;
@@ -385,6 +396,7 @@ export class RaftEngine {
         matched: core.log.logIdAt(p.match),
         state: p.state,
         inflight: p.state === "probe" ? (p.probeInflight ? 1 : 0) : p.inflight.length,
+        ackedAt: p.ackedAt > -Infinity ? p.ackedAt : null,
       });
     }
     return {
@@ -406,6 +418,7 @@ export class RaftEngine {
       quorumAckAt: leader !== null && leader.quorumAckAt > -Infinity ? leader.quorumAckAt : null,
       leaseValid: leaseValid(core),
       transferTo: leader?.transfer?.to ?? null,
+      electionsStarted: core.electionsStarted,
     };
   }
 

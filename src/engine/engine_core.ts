@@ -103,6 +103,8 @@ export class EngineCore {
   pendingSelfVote: { term: number; io: number } | null = null;
   /** Whether the current campaign was asked for by a leader (TimeoutNow). */
   campaignByTransfer = false;
+  /** Elections started (terms campaigned in): a counter for metrics. */
+  electionsStarted = 0;
   /** Campaign when the election timeout passes. */
   electEnabled: boolean;
   /** Send heartbeats on schedule. */

@@ -114,6 +114,7 @@ export function handleAppendResponse(core: EngineCore, from: NodeId, res: Append
   if (leader === null || res.term !== core.vote.term) return;
   const p = leader.progress.get(from);
   if (p === undefined) return;
+  p.ackedAt = core.now;
   if (ackRound(core, leader, p, res.round)) {
     afterLeaderProgress(core, leader, { roundAcked: true });
   }

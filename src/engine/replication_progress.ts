@@ -41,6 +41,8 @@ export class ReplicationProgress {
   inflight: number[] = [];
   /** Highest heartbeat round the peer acknowledged. */
   ackedRound = 0;
+  /** When the peer last answered a request of this leader (engine time; `-Infinity`: never). */
+  ackedAt = -Infinity;
   /**
    * In pipeline state: when the oldest request in flight was sent, or last
    * acknowledged progress. A peer whose requests stay unacknowledged for an

@@ -195,6 +195,7 @@ export function handleInstallSnapshotResponse(
   const leader = core.leader;
   if (leader === null || res.term !== core.vote.term) return;
   const p = leader.progress.get(from);
+  if (p !== undefined) p.ackedAt = core.now;
   if (p === undefined || p.state !== "snapshot") return;
   if (res.lastLogId === null) {
     p.becomeProbe();

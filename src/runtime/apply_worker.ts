@@ -113,6 +113,10 @@ export class ApplyWorker<R> {
   #pauseWaiters: { resolve(): void; reject(e: unknown): void }[] = [];
   #appliedIndex: number;
   #closed = false;
+  /** Snapshots installed (a counter). */
+  snapshotsInstalled = 0;
+  /** Snapshots built (a counter). */
+  snapshotsBuilt = 0;
 
   /**
    * @param host what the worker needs from its node
@@ -309,6 +313,7 @@ export class ApplyWorker<R> {
       host.post(() => host.engine.snapshotInstallFailed(token));
       return;
     }
+    this.snapshotsInstalled++;
     const index = meta.lastLogId?.index ?? 0;
     this.#appliedIndex = Math.max(this.#appliedIndex, index);
     this.#snapshotIndex = Math.max(this.#snapshotIndex, index);
@@ -349,6 +354,7 @@ export class ApplyWorker<R> {
         } finally {
           this.#resumeApply();
         }
+        this.snapshotsBuilt++;
         const meta = snap.meta;
         const index = meta.lastLogId?.index ?? 0;
         if (index > this.#snapshotIndex) this.#snapshotIndex = index;

@@ -124,6 +124,8 @@ export class ClientWrites<R> {
   #withdrawn = 0;
   /** Queued proposals with a precondition since the last proposal. */
   #conditional = 0;
+  /** Entries proposed so far (a counter). */
+  proposed = 0;
 
   /** @param host what the writes need from their node */
   constructor(host: WriteHost) {
@@ -200,6 +202,7 @@ export class ClientWrites<R> {
       for (const p of batch) p.reject(err);
       return;
     }
+    this.proposed += batch.length;
     this.#addWaiters(r.firstIndex, r.term, batch);
   }
 

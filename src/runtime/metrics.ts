@@ -29,7 +29,7 @@ export type ServerState = "learner" | "follower" | "candidate" | "leader" | "shu
  * @example
  * ```ts
  * import type { ReplicationMetrics } from "./metrics.ts";
- * const r: ReplicationMetrics = { matched: { term: 1, index: 5 }, lag: 0 };
+ * const r: ReplicationMetrics = { matched: { term: 1, index: 5 }, lag: 0, millisSinceAck: 12 };
  * ```
  */
 export interface ReplicationMetrics {
@@ -37,6 +37,11 @@ export interface ReplicationMetrics {
   readonly matched: LogId | null;
   /** Entries the peer is behind the leader's last log index. */
   readonly lag: number;
+  /**
+   * Milliseconds since the peer last answered this leader (an append,
+   * heartbeat or snapshot response), or `null` if it never did.
+   */
+  readonly millisSinceAck: number | null;
 }
 
 /**
@@ -111,7 +116,11 @@ export function metricsOf(
   if (s.role === "leader") {
     replication = new Map();
     for (const [id, p] of s.replication) {
-      replication.set(id, { matched: p.matched, lag: lastIndex - (p.matched?.index ?? 0) });
+      replication.set(id, {
+        matched: p.matched,
+        lag: lastIndex - (p.matched?.index ?? 0),
+        millisSinceAck: p.ackedAt === null ? null : node.clock.now() - p.ackedAt,
+      });
     }
   }
   return {
@@ -142,6 +151,7 @@ export function metricsOf(
  * ```ts ignore
  * await raft.metrics.wait({ timeout: 1000 }).leader(1);
  * await raft.metrics.wait({ timeout: 1000 }).appliedAtLeast(10);
+ * await raft.metrics.wait({ timeout: 1000 }).purgedAtLeast(100);
  * ```
  */
 export class Wait {
@@ -180,6 +190,35 @@ export class Wait {
   /** Until the last applied index is at least `index`. */
   appliedAtLeast(index: number): Promise<RaftMetrics> {
     return this.metrics((m) => (m.lastApplied?.index ?? 0) >= index, `applied >= ${index}`);
+  }
+
+  /** Until the committed index is at least `index`. */
+  committedAtLeast(index: number): Promise<RaftMetrics> {
+    return this.metrics((m) => (m.committed?.index ?? 0) >= index, `committed >= ${index}`);
+  }
+
+  /** Until the current snapshot covers at least `index`. */
+  snapshotAtLeast(index: number): Promise<RaftMetrics> {
+    return this.metrics((m) => (m.snapshot?.index ?? 0) >= index, `snapshot >= ${index}`);
+  }
+
+  /** Until the log is purged up to at least `index`. */
+  purgedAtLeast(index: number): Promise<RaftMetrics> {
+    return this.metrics((m) => (m.purged?.index ?? 0) >= index, `purged >= ${index}`);
+  }
+
+  /**
+   * Until the vote's term is at least `term`; with `votedFor`, until the
+   * vote is exactly `votedFor` (`null`: none) in `term`.
+   */
+  vote(term: number, votedFor?: NodeId | null): Promise<RaftMetrics> {
+    return this.metrics(
+      (m) =>
+        votedFor === undefined
+          ? m.vote.term >= term
+          : m.vote.term === term && m.vote.votedFor === votedFor,
+      `vote term ${term}` + (votedFor === undefined ? "" : ` for ${votedFor}`),
+    );
   }
 
   /** Until the effective membership's voters are exactly `voters`. */

@@ -78,6 +78,10 @@ export class PeerSender {
   readonly #chains = new Map<NodeId, Promise<void>>();
   /** Peers a snapshot is being sent to. */
   readonly #sendingSnapshot = new Set<NodeId>();
+  /** Append requests sent (a counter). */
+  appendsSent = 0;
+  /** Snapshot transfers completed (a counter). */
+  snapshotsSent = 0;
   /** Peers that refused this node's requests as another cluster's, and why. */
   readonly #refusedBy = new Map<NodeId, ClusterMismatch>();
   /** Peers that refused this node's requests as not a member of their cluster. */
@@ -123,6 +127,7 @@ export class PeerSender {
     const host = this.#host;
     const node = host.node(to);
     let sent: Promise<RaftResponse>;
+    if (message.type === "append") this.appendsSent++;
     try {
       sent = host.network.send(to, node, message, this.#options);
     } catch (e) {
@@ -243,6 +248,7 @@ export class PeerSender {
       const node = host.node(to);
       const data = rechunk(snap.open(), host.snapshotChunkSize);
       const res = await host.network.installSnapshot(to, node, request, data, this.#options);
+      this.snapshotsSent++;
       this.#refusedBy.delete(to);
       this.#goneFor.delete(to);
       host.received(to, res);

@@ -74,6 +74,8 @@ import { adminError, forwardToLeader, readError, refusalError } from "./engine_e
 import { DeadlineTimer } from "./deadline_timer.ts";
 import { assertNever, unexpected } from "./exhaustive.ts";
 import { guardedLogger, type Logger, SILENT } from "./logger.ts";
+import type { RaftCounters } from "./counters.ts";
+import { type LeaderChange, LeaderWatch } from "./leader_changes.ts";
 import { LogIo } from "./log_io.ts";
 import { metricsOf, MetricsWatch, type RaftMetrics } from "./metrics.ts";
 import { PeerRequests } from "./peer_requests.ts";
@@ -85,6 +87,8 @@ import { YieldGuard } from "./yield_guard.ts";
 export type { ClientWriteResult, ExpectedLeader } from "./client_writes.ts";
 export type { CallOptions } from "./call_options.ts";
 export type { Logger } from "./logger.ts";
+export type { RaftCounters } from "./counters.ts";
+export type { LeaderChange } from "./leader_changes.ts";
 export type { ReadPolicy } from "./pending_reads.ts";
 
 /**
@@ -260,6 +264,9 @@ export class Raft<R = unknown> {
   #nodes = new Map<NodeId, RaftNode>();
   #membershipLogId: LogId | null | undefined = undefined;
   #lastRole = "";
+  /** Append requests received (a counter). */
+  #appendsReceived = 0;
+  readonly #leaders: LeaderWatch;
   readonly #turnFn = (): void => this.#turn();
   /** Decides when a turn must be a macrotask, so that I/O waiting on the event loop runs. */
   readonly #yields: YieldGuard;
@@ -276,6 +283,9 @@ export class Raft<R = unknown> {
     this.#logStore = opts.logStore;
     const logger = opts.logger === undefined ? SILENT : guardedLogger(opts.logger);
     this.#logger = logger;
+    this.#leaders = new LeaderWatch((e) =>
+      logger.error("onLeaderChange listener threw", { error: String(e) })
+    );
     const engine = node.engine;
     this.#engine = engine;
     this.#random = node.random;
@@ -784,6 +794,40 @@ export class Raft<R = unknown> {
     };
   }
 
+  /**
+   * Calls `listener` whenever this node's view of the leadership changes:
+   * the term, the leader it knows of (`null` during an election) or its own
+   * role. Cheap: compared once per turn, no metrics built. Returns the
+   * function that removes the listener. A listener that throws is logged.
+   *
+   * @example
+   * ```ts ignore
+   * const off = raft.onLeaderChange(({ term, leaderId }) => console.log(term, leaderId));
+   * off();
+   * ```
+   */
+  onLeaderChange(listener: (change: LeaderChange) => void): () => void {
+    return this.#leaders.listen(listener);
+  }
+
+  /**
+   * What this node counted since it started: elections started, leader
+   * changes, proposals, appends sent and received, snapshots sent,
+   * installed and built. Plain counters, read on demand.
+   */
+  counters(): RaftCounters {
+    return {
+      electionsStarted: this.#engine.electionsStarted,
+      leaderChanges: this.#leaders.leaderChanges,
+      proposals: this.#writes.proposed,
+      appendsSent: this.#sender.appendsSent,
+      appendsReceived: this.#appendsReceived,
+      snapshotsSent: this.#sender.snapshotsSent,
+      snapshotsInstalled: this.#apply.snapshotsInstalled,
+      snapshotsBuilt: this.#apply.snapshotsBuilt,
+    };
+  }
+
   // ---- RPC handlers (called by the transport) -------------------------------------
 
   /**
@@ -796,6 +840,7 @@ export class Raft<R = unknown> {
   ): Promise<RaftResponse> {
     switch (request.type) {
       case "append":
+        this.#appendsReceived++;
         return this.#request(request.leaderId, request);
       case "vote":
       case "pre-vote":
@@ -816,6 +861,7 @@ export class Raft<R = unknown> {
 
   /** Handles an AppendEntries request from the leader. */
   handleAppend(request: AppendRequest): Promise<AppendResponse> {
+    this.#appendsReceived++;
     return this.#request(request.leaderId, request) as Promise<AppendResponse>;
   }
 
@@ -1105,6 +1151,8 @@ export class Raft<R = unknown> {
   }
 
   #publish(): void {
+    const engine = this.#engine;
+    this.#leaders.check(engine.term, engine.leaderId, engine.role);
     if (this.#syncNodes() && !this.#nodes.has(this.id)) this.#abandonUncommittedWrites();
     if (
       this.#engine.role !== this.#lastRole &&

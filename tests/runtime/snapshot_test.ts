@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { dec, enc, FAST, RuntimeCluster } from "./_cluster.ts";
+import { dec, enc, FAST, RuntimeCluster, sleep } from "./_cluster.ts";
 import { InvalidArgument } from "../../src/errors.ts";
 import { MemoryLogStore } from "../../adapters/memory.ts";
 import { kvSet, MemoryStateMachine } from "../../kv/mod.ts";
@@ -52,6 +52,10 @@ test("runtime/snapshot: scenario 18 - a follower behind the purge point is sent 
     c.net.heal();
     const f = await c.node(lagging).metrics.wait({ timeout: 5000 }).appliedAtLeast(last);
     assert.equal(f.snapshot?.index, last, "the follower installed the leader's snapshot");
+    assert.equal(c.node(lagging).counters().snapshotsInstalled, 1);
+    // The leader counts the transfer once the follower's answer is back.
+    for (let i = 0; i < 200 && c.node(leader).counters().snapshotsSent === 0; i++) await sleep(5);
+    assert.equal(c.node(leader).counters().snapshotsSent, 1);
     const sm = c.machines.get(lagging)!;
     for (let i = 0; i < 101; i++) assert.equal(dec(sm.get(`k${i}`)), String(i));
     // Replication resumes after the snapshot.

@@ -159,11 +159,12 @@ function _storageKind(flag: NodeStorageFlag): StorageKind {
  * secret, the cluster's CA), serves on `--addr` (HTTPS with `--tls-cert`)
  * the Raft routes, the admin routes, `GET /metrics` (Prometheus text,
  * `prometheusMetrics`), `GET /metrics.json` ({@linkcode nodeMetrics}), the
- * dashboard at `/` (`dashboard`) and `app.routes`; then, with `--init` on empty storage, forms a cluster of
- * itself alone (`--cluster-id`), or, with `--join` on empty storage, joins
- * the member's cluster ({@linkcode joinCluster}). Otherwise it waits: a node
- * with state rejoins its cluster, a new one waits to be added; it never forms
- * a cluster by itself. On failure everything opened is closed and it rejects.
+ * dashboard at `/` (`dashboard`) and `app.routes`; then, with `--init` on
+ * empty storage, forms a cluster of itself alone (`--cluster-id`), or, with
+ * `--join` on empty storage, joins the member's cluster
+ * ({@linkcode joinCluster}). Otherwise it waits: a node with state rejoins
+ * its cluster, a new one waits to be added; it never forms a cluster by
+ * itself. On failure everything opened is closed and it rejects.
  *
  * @example
  * ```ts

@@ -223,6 +223,14 @@ interface Shown {
   leader: string;
   connected: string;
 }
+const SECRET = "dashboard-test-secret";
+
+/** The node shown as leader, or `null` unless exactly one is. */
+function shownLeader(s: Shown): number | null {
+  const leaders = s.cards.filter(([, state]) => state === "leader");
+  return leaders.length === 1 ? Number(leaders[0]![0]) : null;
+}
+
 const SHOWN = `JSON.stringify({
   cards: Array.from(document.querySelectorAll(".card")).map((e) => [e.dataset.nodeId, e.dataset.state]),
   leader: document.getElementById("sum-leader").textContent,
@@ -230,7 +238,7 @@ const SHOWN = `JSON.stringify({
 })`;
 
 test(
-  "dashboard in headless Chromium (heavy: Deno runner only): 3 kv.ts nodes, the leader killed -9 and restarted",
+  "dashboard in headless Chromium (heavy: Deno runner only): 3 kv.ts nodes, the leader killed -9 and restarted, leadership transferred from the page",
   { timeout: 90_000, ...("skip" in CHROMIUM ? { skip: CHROMIUM.skip } : {}) },
   async () => {
     if ("skip" in CHROMIUM) return;
@@ -246,6 +254,8 @@ test(
       "40",
       "--keep-logs",
       "10",
+      "--secret",
+      SECRET,
     ];
     const argsOf = (id: number): string[] => [
       "--id",
@@ -382,6 +392,35 @@ test(
       );
       assert.ok(changes >= 2, `leader changes listed: ${changes}`);
       await page.screenshot(join(ROOT, ".tmp", "dashboard.png"));
+
+      // An admin action from the page: confirmation first, refused without the secret.
+      const current = Number(back.cards.find(([, s]) => s === "leader")![0]);
+      const target = [1, 2, 3].find((id) => id !== current)!;
+      const transfer = async (secret: string): Promise<string> => {
+        await page.eval(`(() => {
+          document.getElementById("secret").value = ${JSON.stringify(secret)};
+          document.getElementById("admin-result").textContent = "";
+          document.getElementById("transfer-to").value = "${target}";
+          document.querySelector('button[data-action="transfer-leader"]').click();
+        })()`);
+        const asked = await page.eval<string>(
+          `document.getElementById("confirm").hidden ? "" : document.getElementById("confirm-text").textContent`,
+        );
+        assert.equal(asked, `Transfer leadership to node ${target}?`, "asked first");
+        await page.eval(`document.getElementById("confirm-yes").click()`);
+        return await until("the action's answer", async () => {
+          const text = await page.eval<string>(
+            `document.getElementById("admin-result").textContent`,
+          );
+          return /^(done|failed)/.test(text) ? text : undefined;
+        }, 15_000);
+      };
+      assert.match(await transfer("wrong"), /^failed \(401\)/);
+      assert.equal(shownLeader(await shown()), current, "nothing changed");
+      assert.match(await transfer(SECRET), /^done: \{"leader":\d+\}/);
+      await until(`node ${target} shown as leader`, async () => {
+        return shownLeader(await shown()) === target ? true : undefined;
+      }, 10_000);
       const total = Date.now() - started;
       assert.ok(total < 60_000, `took ${total} ms`);
     } finally {

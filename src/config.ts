@@ -26,6 +26,13 @@ export type SnapshotPolicy =
  * The options of a Raft node. Build one with {@linkcode resolveConfig}, which
  * fills in {@linkcode DEFAULT_CONFIG} and validates.
  *
+ * Removed options (refused with a `ConfigError` that says why):
+ * `sendTimeout` and `installSnapshotTimeout` — the network's own deadlines
+ * apply (`HttpNetwork`'s `timeout`, `snapshotTimeout`, `snapshotIdleTimeout`),
+ * and the calls that wait take `{ timeout, signal }`; `enableTick` —
+ * `enableElect` / `enableHeartbeat` (and `runtimeConfig`) switch off what
+ * the timer drives.
+ *
  * @example
  * ```ts
  * import { type Config, resolveConfig } from "./config.ts";
@@ -33,11 +40,19 @@ export type SnapshotPolicy =
  * ```
  */
 export interface Config {
-  /** Name of the cluster, for logs and metrics. Default `"raft"`. */
+  /**
+   * Name of the cluster, for people: every record the node's `logger`
+   * receives carries it as the `cluster` field (the cluster's identity for
+   * the protocol is the `clusterId` chosen at `initialize`). Default `"raft"`.
+   */
   readonly clusterName: string;
   /** Lower bound of the randomized election timeout (ms). Default 150. */
   readonly electionTimeoutMin: number;
-  /** Upper bound (exclusive) of the randomized election timeout (ms). Default 300. */
+  /**
+   * Upper bound (exclusive) of the randomized election timeout (ms): each
+   * timeout is drawn from `[electionTimeoutMin, electionTimeoutMax)`. Also
+   * the check-quorum period. Default 300.
+   */
   readonly electionTimeoutMax: number;
   /** How often a leader sends heartbeats (ms); less than `electionTimeoutMin`. Default 50. */
   readonly heartbeatInterval: number;
@@ -45,20 +60,22 @@ export interface Config {
   readonly maxPayloadEntries: number;
   /** Most append requests in flight per peer while pipelining. Default 64. */
   readonly maxInflight: number;
-  /** A follower further behind than this many entries counts as lagging. Default 5000. */
+  /**
+   * A peer further behind the leader than this many entries counts as
+   * lagging: `ReplicationMetrics.lagging` in the leader's metrics. Default 5000.
+   */
   readonly replicationLagThreshold: number;
   /** When to build snapshots. Default `{ kind: "logs-since-last", logs: 5000 }`. */
   readonly snapshotPolicy: SnapshotPolicy;
   /** Entries kept in the log after a snapshot, for slow followers. Default 1000. */
   readonly maxInSnapshotLogsToKeep: number;
-  /** Purge the log only once this many entries can go. Default 1. */
+  /**
+   * After a snapshot, purge the log only once at least this many entries
+   * can go (fewer, larger purges). `trigger.purgeLog` ignores it. Default 1.
+   */
   readonly purgeBatchSize: number;
   /** Bytes per snapshot chunk sent to a follower. Default 3 MiB. */
   readonly snapshotChunkSize: number;
-  /** Timeout of one snapshot chunk transfer (ms). Default 200. */
-  readonly installSnapshotTimeout: number;
-  /** Timeout of one RPC (ms). Default 500. */
-  readonly sendTimeout: number;
   /** Run a pre-vote before an election, so a partitioned node cannot disrupt. Default true. */
   readonly preVote: boolean;
   /** A leader that hears from no quorum for an election timeout steps down. Default true. */
@@ -72,8 +89,6 @@ export interface Config {
   readonly enableElect: boolean;
   /** Whether a leader sends heartbeats. Default true. */
   readonly enableHeartbeat: boolean;
-  /** Whether the timer ticks at all. Default true. */
-  readonly enableTick: boolean;
   /** Largest client command accepted (bytes). Default 16 MiB. */
   readonly maxPayloadBytes: number;
   /**
@@ -108,17 +123,24 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   maxInSnapshotLogsToKeep: 1000,
   purgeBatchSize: 1,
   snapshotChunkSize: 3 * 1024 * 1024,
-  installSnapshotTimeout: 200,
-  sendTimeout: 500,
   preVote: true,
   checkQuorum: true,
   leaseMargin: 50,
   enableElect: true,
   enableHeartbeat: true,
-  enableTick: true,
   maxPayloadBytes: 16 * 1024 * 1024,
   maxAppendBytes: 1024 * 1024,
 });
+
+/** Options that existed but did nothing, and what to use instead. */
+const _REMOVED: Readonly<Record<string, string>> = {
+  sendTimeout: "the network's deadline applies (HttpNetwork's `timeout`); calls that wait " +
+    "take { timeout, signal }",
+  installSnapshotTimeout: "the network's snapshot deadlines apply (HttpNetwork's " +
+    "`snapshotTimeout` and `snapshotIdleTimeout`)",
+  enableTick: "use enableElect and enableHeartbeat (or raft.runtimeConfig) to switch off " +
+    "what the timer drives",
+};
 
 /** The smallest `maxAppendBytes`: room for a request's own fields and a few entries. */
 const MIN_APPEND_BYTES = 4096;
@@ -137,14 +159,11 @@ const _FIELDS: Readonly<Record<keyof Config, _Kind>> = {
   maxInSnapshotLogsToKeep: "nonNegative",
   purgeBatchSize: "positive",
   snapshotChunkSize: "positive",
-  installSnapshotTimeout: "positive",
-  sendTimeout: "positive",
   preVote: "boolean",
   checkQuorum: "boolean",
   leaseMargin: "nonNegative",
   enableElect: "boolean",
   enableHeartbeat: "boolean",
-  enableTick: "boolean",
   maxPayloadBytes: "positive",
   maxAppendBytes: "positive",
 };
@@ -211,6 +230,10 @@ export function validateConfig(config: unknown): asserts config is Config {
   const c = config as Record<string, unknown>;
   const known = Object.keys(_FIELDS);
   for (const key of Object.keys(c)) {
+    const removed = Object.hasOwn(_REMOVED, key) ? _REMOVED[key] : undefined;
+    if (removed !== undefined) {
+      throw new ConfigError(key, `config option "${key}" was removed: ${removed}`);
+    }
     if (!Object.hasOwn(_FIELDS, key)) {
       const near = _closest(key, known);
       throw new ConfigError(

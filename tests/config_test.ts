@@ -32,14 +32,11 @@ test("config: defaults match the documented values", () => {
     maxInSnapshotLogsToKeep: 1000,
     purgeBatchSize: 1,
     snapshotChunkSize: 3 * 1024 * 1024,
-    installSnapshotTimeout: 200,
-    sendTimeout: 500,
     preVote: true,
     checkQuorum: true,
     leaseMargin: 50,
     enableElect: true,
     enableHeartbeat: true,
-    enableTick: true,
     maxPayloadBytes: 16 * 1024 * 1024,
     maxAppendBytes: 1024 * 1024,
   });
@@ -72,7 +69,7 @@ test("config: resolveConfig fills what is left out and keeps what is given", () 
   assert.deepEqual(c.snapshotPolicy, { kind: "never" });
   assert.equal(c.preVote, false);
   assert.equal(c.maxInflight, 64);
-  assert.equal(c.sendTimeout, 500);
+  assert.equal(c.maxPayloadEntries, 300);
 });
 
 test("config: resolveConfig returns a frozen copy and leaves its input alone", () => {
@@ -111,8 +108,8 @@ test("config: integers are required where integers are meant", () => {
   throwsFor(() => resolveConfig({ heartbeatInterval: 10.5 }), "heartbeatInterval", /integer/);
   throwsFor(() => resolveConfig({ maxInflight: 2.5 }), "maxInflight", /integer/);
   throwsFor(() => resolveConfig({ snapshotChunkSize: 1e300 }), "snapshotChunkSize");
-  throwsFor(() => resolveConfig({ sendTimeout: NaN }), "sendTimeout");
-  throwsFor(() => resolveConfig({ sendTimeout: Infinity }), "sendTimeout");
+  throwsFor(() => resolveConfig({ leaseMargin: NaN }), "leaseMargin");
+  throwsFor(() => resolveConfig({ heartbeatInterval: Infinity }), "heartbeatInterval");
   throwsFor(() => resolveConfig({ maxInSnapshotLogsToKeep: 0.1 }), "maxInSnapshotLogsToKeep");
 });
 
@@ -126,8 +123,6 @@ test("config: durations and sizes must be positive", () => {
       "maxInflight",
       "purgeBatchSize",
       "snapshotChunkSize",
-      "installSnapshotTimeout",
-      "sendTimeout",
       "maxPayloadBytes",
       "maxAppendBytes",
     ] as const
@@ -235,7 +230,7 @@ test("config: unknown keys are rejected, with a suggestion for typos", () => {
     return true;
   });
   // A misspelled key is reported even when its value is undefined.
-  throwsFor(() => resolveLoose({ sendTimeOut: undefined }), "sendTimeOut", /sendTimeout/);
+  throwsFor(() => resolveLoose({ maxInFlight: undefined }), "maxInFlight", /maxInflight/);
   throwsFor(() => validateConfig({ ...DEFAULT_CONFIG, extra: 1 }), "extra");
 });
 
@@ -244,10 +239,10 @@ test("config: wrong types are rejected", () => {
   throwsFor(() => resolveLoose({ maxInflight: 64n }), "maxInflight");
   throwsFor(() => resolveLoose({ preVote: "yes" }), "preVote", /boolean/);
   throwsFor(() => resolveLoose({ checkQuorum: 1 }), "checkQuorum", /boolean/);
-  throwsFor(() => resolveLoose({ enableTick: null }), "enableTick");
+  throwsFor(() => resolveLoose({ enableElect: null }), "enableElect");
   throwsFor(() => resolveLoose({ clusterName: 5 }), "clusterName", /string/);
   throwsFor(() => resolveLoose({ clusterName: "" }), "clusterName");
-  throwsFor(() => resolveLoose({ sendTimeout: [500] }), "sendTimeout");
+  throwsFor(() => resolveLoose({ maxInflight: [64] }), "maxInflight");
 });
 
 test("config: a non-object config is rejected", () => {
@@ -258,8 +253,8 @@ test("config: a non-object config is rejected", () => {
 });
 
 test("config: validateConfig requires every option", () => {
-  const { sendTimeout: _, ...rest } = DEFAULT_CONFIG;
-  throwsFor(() => validateConfig(rest), "sendTimeout", /missing/);
+  const { maxInflight: _, ...rest } = DEFAULT_CONFIG;
+  throwsFor(() => validateConfig(rest), "maxInflight", /missing/);
 });
 
 test("config: every error is a ConfigError naming a real field or the key at fault", () => {
@@ -276,14 +271,11 @@ test("config: every error is a ConfigError naming a real field or the key at fau
     maxInSnapshotLogsToKeep: -1,
     purgeBatchSize: 0,
     snapshotChunkSize: 0,
-    installSnapshotTimeout: 0,
-    sendTimeout: 0,
     preVote: 0,
     checkQuorum: 0,
     leaseMargin: -1,
     enableElect: 0,
     enableHeartbeat: 0,
-    enableTick: 0,
     maxPayloadBytes: 0,
     maxAppendBytes: 4095,
   };
@@ -291,4 +283,15 @@ test("config: every error is a ConfigError naming a real field or the key at fau
   for (const [field, value] of Object.entries(bad)) {
     throwsFor(() => resolveLoose({ [field]: value }), field);
   }
+});
+
+test("config: options that did nothing are refused, saying what to use instead", () => {
+  throwsFor(() => resolveLoose({ sendTimeout: 500 }), "sendTimeout", /removed.*HttpNetwork/);
+  throwsFor(
+    () => resolveLoose({ installSnapshotTimeout: 200 }),
+    "installSnapshotTimeout",
+    /removed.*snapshotTimeout/,
+  );
+  throwsFor(() => resolveLoose({ enableTick: false }), "enableTick", /removed.*enableElect/);
+  throwsFor(() => validateConfig({ ...DEFAULT_CONFIG, sendTimeout: 500 }), "sendTimeout");
 });

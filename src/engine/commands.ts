@@ -32,7 +32,7 @@ import type {
 export interface EngineConfig {
   /** Lower bound of the randomized election timeout, ms. */
   readonly electionTimeoutMin: number;
-  /** Upper bound (inclusive) of the randomized election timeout, ms. */
+  /** Upper bound (exclusive) of the randomized election timeout, ms. */
   readonly electionTimeoutMax: number;
   /** Interval between leader heartbeats, ms. */
   readonly heartbeatInterval: number;

@@ -362,6 +362,11 @@ export class RaftEngine {
     return this.#core.electionsStarted;
   }
 
+  /** The last purged index, 0 if none (cheaper than {@linkcode status}). */
+  get purgedIndex(): number {
+    return this.#core.log.purged()?.index ?? 0;
+  }
+
   /** The current term (cheaper than {@linkcode status}). */
   get term(): number {
     return this.#core.vote.term;

@@ -382,7 +382,8 @@ export class EngineCore {
   /** Picks a new random election deadline. */
   resetElectionTimer(): void {
     const { electionTimeoutMin: min, electionTimeoutMax: max } = this.config;
-    this.electionDeadline = this.now + this.random.int(min, max + 1);
+    // `electionTimeoutMax` is exclusive, as documented: int() draws from [min, max).
+    this.electionDeadline = this.now + this.random.int(min, max);
   }
 
   /** Whether a live leader was heard from within the minimum election timeout. */

@@ -74,7 +74,7 @@ export interface ApplyHost<R> {
   /** Logging hook. */
   readonly logger: Logger;
   /** The snapshot policy and how many entries to keep behind a snapshot. */
-  readonly config: Pick<Config, "snapshotPolicy" | "maxInSnapshotLogsToKeep">;
+  readonly config: Pick<Config, "snapshotPolicy" | "maxInSnapshotLogsToKeep" | "purgeBatchSize">;
   /** Runs `fn` in the node's next turn. */
   post(fn: () => void): void;
   /** Runs `fn` in the node's next turn; resolves with its result. */
@@ -361,7 +361,11 @@ export class ApplyWorker<R> {
         const keep = host.config.maxInSnapshotLogsToKeep;
         await host.call(() => {
           host.engine.snapshotBuilt(meta);
-          if (index - keep > 0) host.engine.purgeLog(index - keep);
+          // Purged only once `purgeBatchSize` entries can go at once.
+          const upTo = index - keep;
+          if (upTo > 0 && upTo - host.engine.purgedIndex >= host.config.purgeBatchSize) {
+            host.engine.purgeLog(upTo);
+          }
         });
         return meta;
       } finally {

@@ -29,7 +29,9 @@ export type ServerState = "learner" | "follower" | "candidate" | "leader" | "shu
  * @example
  * ```ts
  * import type { ReplicationMetrics } from "./metrics.ts";
- * const r: ReplicationMetrics = { matched: { term: 1, index: 5 }, lag: 0, millisSinceAck: 12 };
+ * const r: ReplicationMetrics = {
+ *   matched: { term: 1, index: 5 }, lag: 0, lagging: false, millisSinceAck: 12,
+ * };
  * ```
  */
 export interface ReplicationMetrics {
@@ -37,6 +39,8 @@ export interface ReplicationMetrics {
   readonly matched: LogId | null;
   /** Entries the peer is behind the leader's last log index. */
   readonly lag: number;
+  /** Whether `lag` exceeds the node's `replicationLagThreshold`. */
+  readonly lagging: boolean;
   /**
    * Milliseconds since the peer last answered this leader (an append,
    * heartbeat or snapshot response), or `null` if it never did.
@@ -98,7 +102,9 @@ export interface RaftMetrics {
  *
  * @example
  * ```ts ignore
- * const m = metricsOf(engine.status(), { id: 1, stopped: false, fatal: null, clock });
+ * const m = metricsOf(engine.status(), {
+ *   id: 1, stopped: false, fatal: null, clock, lagThreshold: 5000,
+ * });
  * ```
  */
 export function metricsOf(
@@ -108,6 +114,8 @@ export function metricsOf(
     readonly stopped: boolean;
     readonly fatal: StorageError | InternalError | ApplyError | null;
     readonly clock: Clock;
+    /** `replicationLagThreshold`: a peer further behind is `lagging`. */
+    readonly lagThreshold: number;
   },
 ): RaftMetrics {
   const s = status;
@@ -116,9 +124,11 @@ export function metricsOf(
   if (s.role === "leader") {
     replication = new Map();
     for (const [id, p] of s.replication) {
+      const lag = lastIndex - (p.matched?.index ?? 0);
       replication.set(id, {
         matched: p.matched,
-        lag: lastIndex - (p.matched?.index ?? 0),
+        lag,
+        lagging: lag > node.lagThreshold,
         millisSinceAck: p.ackedAt === null ? null : node.clock.now() - p.ackedAt,
       });
     }

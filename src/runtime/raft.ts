@@ -1183,6 +1183,7 @@ export class Raft<R = unknown> {
       stopped: this.#stopped,
       fatal: this.#fatal,
       clock: this.#clock,
+      lagThreshold: this.config.replicationLagThreshold,
     });
   }
 }

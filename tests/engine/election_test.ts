@@ -71,7 +71,7 @@ function voteSends(cmds: readonly Command[]): Command[] {
 
 // ---- randomized election timeouts --------------------------------------------------------
 
-test("engine/election: the election deadline is drawn from [min, max] inclusive", () => {
+test("engine/election: the election deadline is drawn from [min, max), max exclusive as documented", () => {
   const calls: [number, number][] = [];
   const make = (pick: (min: number, max: number) => number) => {
     const random: EngineRandom = {
@@ -91,11 +91,11 @@ test("engine/election: the election deadline is drawn from [min, max] inclusive"
   const low = make((min) => min);
   assert.equal(low.nextDeadline(), 1150);
   const high = make((_, max) => max - 1);
-  assert.equal(high.nextDeadline(), 1300);
-  assert.deepEqual(calls[0], [150, 301], "max is inclusive: the draw is [150, 301)");
-  high.tick(1299);
+  assert.equal(high.nextDeadline(), 1299);
+  assert.deepEqual(calls[0], [150, 300], "max is exclusive: the draw is [150, 300)");
+  high.tick(1298);
   assert.deepEqual(high.takeCommands(), [], "no campaign before the deadline");
-  high.tick(1300);
+  high.tick(1299);
   const sent = high.takeCommands().filter((x) => x.type === "send");
   assert.deepEqual(sent.map((x) => x.type === "send" && [x.to, x.message.type]), [
     [2, "pre-vote"],

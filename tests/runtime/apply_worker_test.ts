@@ -25,6 +25,8 @@ interface Options {
   asyncApply?: boolean;
   /** Build a snapshot every this many applied entries. */
   snapshotEvery?: number;
+  /** `purgeBatchSize` (default 1). */
+  purgeBatchSize?: number;
   unusable?: () => ShuttingDown | null;
 }
 
@@ -34,9 +36,12 @@ function setup(options: Options = {}) {
   const gates: (() => void)[] = [];
   const posted: (() => void)[] = [];
   let installFails = false;
+  let purged = 0;
+  let lastApplied = 0;
   const stateMachine = {
     apply(entries: readonly Entry[]) {
       events.push(`apply ${entries[0]!.index}-${entries.at(-1)!.index}`);
+      lastApplied = entries.at(-1)!.index;
       const responses = entries.map((e) => `r${e.index}`);
       if (!options.asyncApply) return responses;
       return new Promise<string[]>((resolve) => gates.push(() => resolve(responses)));
@@ -48,7 +53,10 @@ function setup(options: Options = {}) {
     },
     buildSnapshot(): Promise<Snapshot> {
       events.push("build");
-      return Promise.resolve({ meta: meta(3), open: () => new ReadableStream() });
+      return Promise.resolve({
+        meta: meta(Math.max(3, lastApplied)),
+        open: () => new ReadableStream(),
+      });
     },
   };
   const host: ApplyHost<string> = {
@@ -66,7 +74,13 @@ function setup(options: Options = {}) {
       snapshotInstalled: (token: number) => events.push(`engine.snapshotInstalled ${token}`),
       snapshotInstallFailed: (token: number) => events.push(`engine.installFailed ${token}`),
       snapshotBuilt: (m: SnapshotMeta) => events.push(`engine.snapshotBuilt ${m.snapshotId}`),
-      purgeLog: (upTo: number) => events.push(`engine.purgeLog ${upTo}`),
+      purgeLog: (upTo: number) => {
+        purged = upTo;
+        events.push(`engine.purgeLog ${upTo}`);
+      },
+      get purgedIndex() {
+        return purged;
+      },
     } as unknown as RaftEngine,
     writes: {
       applied: (entries: readonly Entry[]) => events.push(`writes ${entries.length}`),
@@ -81,6 +95,7 @@ function setup(options: Options = {}) {
         ? { kind: "never" }
         : { kind: "logs-since-last", logs: options.snapshotEvery },
       maxInSnapshotLogsToKeep: 1,
+      purgeBatchSize: options.purgeBatchSize ?? 1,
     },
     post: (fn) => posted.push(fn),
     call: <T>(fn: () => T) => Promise.resolve().then(fn),
@@ -205,6 +220,22 @@ test("apply worker: a snapshot is built when the policy says, and the log purged
     "engine.snapshotBuilt s3",
     "engine.purgeLog 2",
   ]);
+});
+
+test("apply worker: with purgeBatchSize, the log is purged only once that many entries can go", async () => {
+  const { worker, events } = setup({ snapshotEvery: 3, purgeBatchSize: 4 });
+  for (let i = 1; i <= 9; i++) {
+    worker.apply(i, { term: 1, index: i });
+    await settle();
+  }
+  // Snapshots at 3, 6 and 9 (one entry kept behind each): 2 entries could go at 3 (< 4,
+  // kept), 5 at 6 (purged), 3 more at 9 (< 4, kept).
+  assert.deepEqual(events.filter((e) => e.startsWith("engine.snapshotBuilt")), [
+    "engine.snapshotBuilt s3",
+    "engine.snapshotBuilt s6",
+    "engine.snapshotBuilt s9",
+  ]);
+  assert.deepEqual(events.filter((e) => e.startsWith("engine.purgeLog")), ["engine.purgeLog 5"]);
 });
 
 test("apply worker: buildSnapshot joins the one being built; an unusable node refuses", async () => {

@@ -95,3 +95,31 @@ test("runtime/counters and waits: proposals, appends, snapshots; committed, snap
     await c.shutdown();
   }
 });
+
+test("runtime/metrics: a peer further behind than replicationLagThreshold is lagging", async () => {
+  const c = new RuntimeCluster({
+    electionTimeoutMin: 60,
+    electionTimeoutMax: 120,
+    heartbeatInterval: 15,
+    leaseMargin: 10,
+    replicationLagThreshold: 5,
+  });
+  try {
+    const leader = await c.bootstrap([1, 2, 3]);
+    const raft = c.node(leader);
+    const [cut, live] = [1, 2, 3].filter((x) => x !== leader) as [number, number];
+    c.net.isolate(cut);
+    for (let i = 0; i < 10; i++) await raft.clientWrite(kvSet(`k${i}`, enc("v")));
+    const m = raft.metrics.current.replication!;
+    assert.ok(m.get(cut)!.lag > 5 && m.get(cut)!.lagging, "the cut-off follower lags");
+    assert.ok(!m.get(live)!.lagging, "the live follower does not");
+    c.net.heal();
+    await raft.metrics.wait({ timeout: 5000 }).metrics(
+      (x) => x.replication?.get(cut)?.lagging === false,
+      "the follower caught up",
+    );
+  } finally {
+    c.net.heal();
+    await c.shutdown();
+  }
+});

@@ -33,7 +33,8 @@
  *   `curl -L` resends them); with no leader (or no address) known, 503
  *   `NoLeader` with `Retry-After: 1`;
  * - 400: `InvalidMessage` (a body that is not a JSON object, or cannot be
- *   read), `TypeError` (a field or an option of the wrong type or value);
+ *   read), `TypeError` or `InvalidArgument` (a field or an option of the
+ *   wrong type or value);
  * - 401 `Unauthorized`: with the `token` option, a `/kv/*` request without
  *   `authorization: Bearer <token>`;
  * - 404 `NotFound`: no such key;
@@ -41,9 +42,10 @@
  *   or a command larger than the node's `maxPayloadBytes`;
  * - 415: a compare-and-set body that is not `application/json` (so no
  *   cross-site form can send one);
- * - 503: `QuorumNotEnough` (the lease lapsed, no quorum; with
- *   `Retry-After: 1`), `ShuttingDown`, `StorageError`, `InternalError`,
- *   `NotInitialized`;
+ * - 503: `QuorumNotEnough` (the lease lapsed, no quorum) and
+ *   `NotInitialized` (the node belongs to no cluster yet: initialize it or
+ *   add it), both with `Retry-After: 1`; `ShuttingDown`, `StorageError`,
+ *   `ApplyError`, `InternalError` (the node stopped);
  * - 504: `OutcomeUnknown` (the node lost leadership with the write in its
  *   log: it may or may not have taken effect; read it back on the leader),
  *   `Timeout` (a read not confirmed in time);
@@ -55,7 +57,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ForwardToLeader, RaftError } from "../src/errors.ts";
+import { ForwardToLeader, NotInitialized, RaftError } from "../src/errors.ts";
 import { leaderRedirect } from "../src/transport/_leader_redirect.ts";
 import type { Raft, ReadPolicy } from "../src/runtime/raft.ts";
 import { readBody } from "../src/transport/_bytes.ts";
@@ -233,6 +235,7 @@ async function _forwardEarly(c: Context, raft: Raft<Uint8Array | null>): Promise
   const m = raft.metrics.current;
   if (m.state === "leader" || m.state === "shutdown") return null;
   await c.req.raw.body?.cancel().catch(() => {});
+  if (!raft.isInitialized()) return _failed(c, raft, new NotInitialized());
   const leader = m.currentLeader;
   const node = leader === null ? null : m.membership.membership.nodes.get(leader) ?? null;
   return _failed(c, raft, new ForwardToLeader(leader, node));
@@ -329,6 +332,7 @@ function _status(code: string): number {
     case "ForwardToLeader":
       return 307;
     case "InvalidMessage":
+    case "InvalidArgument":
     case "TypeError":
       return 400;
     case "PayloadTooLarge":
@@ -340,6 +344,7 @@ function _status(code: string): number {
     case "QuorumNotEnough":
     case "ShuttingDown":
     case "StorageError":
+    case "ApplyError":
     case "InternalError":
     case "NotInitialized":
       return 503;
@@ -355,7 +360,8 @@ function _failed(c: Context, raft: Raft<Uint8Array | null>, e: unknown): Respons
   if (e instanceof ForwardToLeader) return _forward(c, raft, e);
   const status = _status(e.code);
   if (status === 500) return _error(c, "InternalError", "internal error", 500);
-  if (e.code === "QuorumNotEnough") c.header("retry-after", "1");
+  // Worth retrying soon: the lease may come back, the node may be added.
+  if (e.code === "QuorumNotEnough" || e.code === "NotInitialized") c.header("retry-after", "1");
   return _error(c, e.code, e.message, status);
 }
 

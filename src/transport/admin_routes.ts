@@ -249,8 +249,11 @@ export function adminErrorStatus(code: string): number {
     case "LearnerNotFound":
     case "NotInMembers":
     case "InvalidMessage":
+    case "InvalidArgument":
     case "TypeError":
       return 400;
+    case "PreconditionFailed":
+      return 412;
     case "AlreadyInitialized":
     case "InProgress":
     case "ClusterMismatch":
@@ -259,8 +262,10 @@ export function adminErrorStatus(code: string): number {
       return 504;
     case "NoLeader":
     case "NotReady":
+    case "NotInitialized":
     case "ShuttingDown":
     case "StorageError":
+    case "ApplyError":
     case "InternalError":
       return 503;
     default:

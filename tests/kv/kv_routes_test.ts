@@ -231,7 +231,7 @@ test("kv routes: a follower redirects writes, CAS and linearizable/lease reads t
   }
 });
 
-test("kv routes: with no leader known, 503 NoLeader with Retry-After", async () => {
+test("kv routes: before the node belongs to a cluster, 503 NotInitialized with Retry-After", async () => {
   const c = new RuntimeCluster(FAST);
   try {
     await c.start([1]); // not initialized: no cluster, no leader
@@ -248,7 +248,7 @@ test("kv routes: with no leader known, 503 NoLeader with Retry-After", async () 
       const res = await app.request(path, init);
       assert.equal(res.status, 503, `${init.method ?? "GET"} ${path}`);
       assert.equal(res.headers.get("retry-after"), "1");
-      assert.equal((await res.json()).error, "NoLeader");
+      assert.equal((await res.json()).error, "NotInitialized", `${init.method ?? "GET"} ${path}`);
     }
     assert.equal((await app.request("/kv/a?read=local")).status, 404);
   } finally {

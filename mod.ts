@@ -31,7 +31,10 @@ export * from "./src/storage.ts";
 export * from "./src/snapshot_store.ts";
 export * from "./src/network.ts";
 export * from "./src/byte_stream.ts";
+export * from "./src/command_codec.ts";
 export { Raft } from "./src/runtime/raft.ts";
+export { TypedClient } from "./src/runtime/typed_client.ts";
+export type { TypedClientNode } from "./src/runtime/typed_client.ts";
 export type {
   CallOptions,
   ClientWriteResult,

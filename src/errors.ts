@@ -748,6 +748,76 @@ export class ApplyError extends RaftError {
 }
 
 /**
+ * A leader's append conflicts with an entry this node has committed: the
+ * logs differ at `index`, at or below this node's commit index. No correct
+ * cluster does that (committed entries are in every later leader's log), so
+ * it is proof of a safety violation: this node's data was replaced (wiped,
+ * or restored from an old backup, and the node then formed or joined a
+ * cluster on its own) or two clusters share an id. Fatal: the node stops
+ * without truncating anything, and keeps its data for inspection. Wipe the
+ * node and add it back (or give it a new id) once the cause is understood.
+ *
+ * @example
+ * ```ts
+ * import { LogDiverged } from "./errors.ts";
+ * const e = new LogDiverged({ index: 4, committed: 6, ownTerm: 1, leaderTerm: 2, leaderId: 3, term: 5 });
+ * console.assert(e.index === 4 && e.leaderId === 3 && e.operation === "append");
+ * ```
+ */
+export class LogDiverged extends RaftError {
+  /** The index at which the logs differ (at or below `committed`). */
+  readonly index: number;
+  /** This node's commit index. */
+  readonly committed: number;
+  /** The term of this node's entry at `index`. */
+  readonly ownTerm: number;
+  /** The term of the leader's entry at `index`. */
+  readonly leaderTerm: number;
+  /** The leader whose append conflicts. */
+  readonly leaderId: NodeId;
+  /** The append's term. */
+  readonly term: number;
+  /** The operation that stopped the node: always `"append"` (like {@linkcode StorageError}). */
+  readonly operation = "append";
+
+  /** @param d where the logs differ and who sent the append */
+  constructor(d: {
+    readonly index: number;
+    readonly committed: number;
+    readonly ownTerm: number;
+    readonly leaderTerm: number;
+    readonly leaderId: NodeId;
+    readonly term: number;
+  }) {
+    super(
+      "LogDiverged",
+      `log diverged below the commit index: leader ${d.leaderId} (term ${d.term}) has an entry ` +
+        `of term ${d.leaderTerm} at index ${d.index}, where this node committed one of term ` +
+        `${d.ownTerm} (commit index ${d.committed}): this node's data was replaced or two ` +
+        "clusters share an id; the node stopped without truncating anything",
+    );
+    this.index = d.index;
+    this.committed = d.committed;
+    this.ownTerm = d.ownTerm;
+    this.leaderTerm = d.leaderTerm;
+    this.leaderId = d.leaderId;
+    this.term = d.term;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return {
+      index: this.index,
+      committed: this.committed,
+      ownTerm: this.ownTerm,
+      leaderTerm: this.leaderTerm,
+      leaderId: this.leaderId,
+      term: this.term,
+      operation: this.operation,
+    };
+  }
+}
+
+/**
  * `Raft.create` found the state machine behind the log's purge point: the
  * entries between its last applied index and the purge point are gone, so
  * it can never catch up. This happens when the log store is durable but the

@@ -214,7 +214,39 @@ export type Command =
     readonly type: "membership-done";
     readonly logId: LogId;
     readonly membership: Membership;
-  };
+  }
+  | { readonly type: "fatal"; readonly reason: FatalReason };
+
+/**
+ * Why the engine asks the runtime to stop the node for good (the `fatal`
+ * command): a leader's append conflicts with an entry this node has
+ * committed (`log-diverged`) — proof that this node's data was replaced
+ * (wiped, restored from an old backup) or that two clusters share an id.
+ * The engine truncated nothing; continuing would lose committed entries.
+ *
+ * @example
+ * ```ts
+ * import type { FatalReason } from "./commands.ts";
+ * const r: FatalReason = {
+ *   kind: "log-diverged", index: 4, committed: 6, ownTerm: 1, leaderTerm: 2, leaderId: 3, term: 5,
+ * };
+ * ```
+ */
+export type FatalReason = {
+  readonly kind: "log-diverged";
+  /** The index at which the logs differ (at or below `committed`). */
+  readonly index: number;
+  /** This node's commit index. */
+  readonly committed: number;
+  /** This node's entry's term at `index`. */
+  readonly ownTerm: number;
+  /** The leader's entry's term at `index`. */
+  readonly leaderTerm: number;
+  /** The leader that sent the append. */
+  readonly leaderId: NodeId;
+  /** The append's term. */
+  readonly term: number;
+};
 
 /**
  * Why a peer's request was refused without being looked at: it belongs to

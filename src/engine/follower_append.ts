@@ -10,8 +10,14 @@
  *   after it, are replaced.
  * - The ack (`index` = last entry known to match the leader) is held back
  *   until storage reports every earlier write durable.
- * - A request that contradicts a committed entry (only a forged one can) is
- *   refused and changes nothing.
+ * - Entries at or below the commit index are never truncated. A leader's
+ *   request that conflicts with one of them (its `prevLogId`, or one of its
+ *   entries, has another term at an index this node committed) proves a
+ *   safety violation — this node's data was replaced (wiped, restored from
+ *   an old backup) or two clusters share an id: the request is refused, and
+ *   a `fatal` command (`log-diverged`) stops the node. Nothing is truncated.
+ * - Entries that do not continue the log (terms going down) are a forged or
+ *   corrupt request: refused, nothing changes.
  * - A rejection carries a hint (our term at the rejected index and the first
  *   index of that term, or our last index + 1) so the leader skips a whole
  *   term per round trip instead of one entry.
@@ -74,6 +80,7 @@ export function handleAppendRequest(
       return;
     }
     if (term !== prev.term) {
+      if (prevIndex <= core.commit) return diverged(core, from, req, prevIndex, term, prev.term);
       const first = core.log.firstIndexOfTerm(term) ?? prevIndex;
       reply(false, prevIndex, term, Math.max(first, purgedIndex + 1));
       return;
@@ -84,10 +91,13 @@ export function handleAppendRequest(
   const i = core.log.firstNotHeld(entries);
   if (i < entries.length) {
     const at = entries[i]!.index;
-    // No leader sends entries that conflict with committed ones (Leader Completeness) or
-    // that do not continue the log: such a request is forged or corrupt. Refused, it
-    // changes nothing (it must not break the log, nor stop the node).
-    if (at <= core.commit || entries[i]!.term < (core.log.termAt(at - 1) ?? 0)) {
+    // No leader sends entries that conflict with committed ones (Leader Completeness):
+    // this node's committed log is not the cluster's. Fatal, never truncated.
+    if (at <= core.commit) {
+      return diverged(core, from, req, at, core.log.termAt(at) ?? 0, entries[i]!.term);
+    }
+    // Entries that do not continue the log are forged or corrupt: refused, nothing changes.
+    if (entries[i]!.term < (core.log.termAt(at - 1) ?? 0)) {
       reply(false, prevIndex, 0, 0);
       return;
     }
@@ -101,4 +111,30 @@ export function handleAppendRequest(
     if (c > core.commit) core.setCommit(c);
   }
   reply(true, lastNew, 0, 0);
+}
+
+/**
+ * A leader's request conflicts with an entry this node committed: refuses
+ * it (no answer: the node stops) and emits the `fatal` command.
+ */
+function diverged(
+  core: EngineCore,
+  from: NodeId,
+  req: AppendRequest,
+  index: number,
+  ownTerm: number,
+  leaderTerm: number,
+): void {
+  core.emit({
+    type: "fatal",
+    reason: {
+      kind: "log-diverged",
+      index,
+      committed: core.commit,
+      ownTerm,
+      leaderTerm,
+      leaderId: from,
+      term: req.term,
+    },
+  });
 }

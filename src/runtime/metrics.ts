@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ApplyError, InternalError, StorageError } from "../errors.ts";
+import type { ApplyError, InternalError, LogDiverged, StorageError } from "../errors.ts";
 import { Timeout } from "../errors.ts";
 import type { Clock } from "../clock.ts";
 import type { EngineStatus } from "../engine/engine.ts";
@@ -90,9 +90,10 @@ export interface RaftMetrics {
    * The fatal error that stopped the node, if any: storage failed
    * ({@linkcode StorageError}), or an internal invariant broke
    * ({@linkcode InternalError}, a bug: the node stops rather than risk its data),
-   * or the state machine's `apply` failed ({@linkcode ApplyError}).
+   * or the state machine's `apply` failed ({@linkcode ApplyError}), or a
+   * leader's append contradicted this node's committed log ({@linkcode LogDiverged}).
    */
-  readonly storageError: StorageError | InternalError | ApplyError | null;
+  readonly storageError: StorageError | InternalError | ApplyError | LogDiverged | null;
 }
 
 /**
@@ -112,7 +113,7 @@ export function metricsOf(
   node: {
     readonly id: NodeId;
     readonly stopped: boolean;
-    readonly fatal: StorageError | InternalError | ApplyError | null;
+    readonly fatal: StorageError | InternalError | ApplyError | LogDiverged | null;
     readonly clock: Clock;
     /** `replicationLagThreshold`: a peer further behind is `lagging`. */
     readonly lagThreshold: number;

@@ -24,6 +24,7 @@ import {
   ApplyError,
   InternalError,
   InvalidArgument,
+  LogDiverged,
   NotInitialized,
   PayloadTooLarge,
   PreconditionFailed,
@@ -258,7 +259,7 @@ export class Raft<R = unknown> {
   /** Set while a turn executes the engine's commands. */
   #inTurn = false;
   #stopped = false;
-  #fatal: StorageError | InternalError | ApplyError | null = null;
+  #fatal: StorageError | InternalError | ApplyError | LogDiverged | null = null;
   /** Tokens for the engine: peer requests and reads. */
   #nextToken = 1;
   #nodes = new Map<NodeId, RaftNode>();
@@ -1060,6 +1061,10 @@ export class Raft<R = unknown> {
         case "membership-done":
           this.#membershipWaiters.done(c.logId);
           break;
+        case "fatal":
+          // A leader's append contradicts this node's committed log: stop, truncate nothing.
+          this.#stop(new LogDiverged(c.reason));
+          return;
         default:
           assertNever(c);
       }
@@ -1098,7 +1103,7 @@ export class Raft<R = unknown> {
   }
 
   /** Stops the node for good on a fatal error: every call rejects with it from now on. */
-  #stop(fatal: StorageError | InternalError | ApplyError): void {
+  #stop(fatal: StorageError | InternalError | ApplyError | LogDiverged): void {
     if (this.#fatal !== null) return;
     this.#fatal = fatal;
     const cause = fatal.cause;
@@ -1107,8 +1112,10 @@ export class Raft<R = unknown> {
         ? "storage failed: node stopped"
         : fatal instanceof ApplyError
         ? "the state machine's apply failed: node stopped"
+        : fatal instanceof LogDiverged
+        ? "log diverged below the commit index: node stopped"
         : "internal error: node stopped",
-      { operation: fatal.operation, error: String(cause) },
+      { operation: fatal.operation, error: String(cause ?? fatal.message) },
     );
     this.#stopped = true;
     this.#timer.stop();

@@ -2,7 +2,7 @@
 // with in-memory logs, a FIFO message queue with faults (isolate, one-way cuts,
 // drops), manual time, and storage that can hold writes back (crash tests).
 import { RaftEngine } from "../../src/engine/engine.ts";
-import type { Command, EngineConfig, ReadFailure } from "../../src/engine/commands.ts";
+import type { Command, EngineConfig, FatalReason, ReadFailure } from "../../src/engine/commands.ts";
 import type { AppendRequest, RaftMessage, RaftResponse } from "../../src/messages.ts";
 import type {
   Entry,
@@ -54,6 +54,8 @@ export class TestNode {
   readsReady = new Map<number, number>();
   readsFailed = new Map<number, ReadFailure>();
   membershipsDone: LogId[] = [];
+  /** The `fatal` command's reason, once the engine asked to stop the node. */
+  fatal: FatalReason | null = null;
   /** The node's current snapshot: its meta and the entries it covers (their state). */
   snapshot: { meta: SnapshotMeta; entries: Entry[] } | null = null;
   /** Snapshot contents received, by request token, until installed. */
@@ -272,6 +274,9 @@ export class TestCluster {
         break;
       case "membership-done":
         n.membershipsDone.push(c.logId);
+        break;
+      case "fatal":
+        n.fatal = c.reason;
         break;
       case "purge-log": {
         // The harness keeps purged entries readable (tests compare whole logs), but a

@@ -1380,6 +1380,13 @@ class Scenario {
           }`,
         );
         break;
+      case "fatal":
+        this.#out.push(
+          `${id} stops: log diverged at index ${cmd.reason.index} (committed ` +
+            `${cmd.reason.committed}, own term ${cmd.reason.ownTerm}, leader's ` +
+            `${cmd.reason.leaderTerm})`,
+        );
+        break;
       case "send-snapshot":
         this.#out.push(`${id} sends its snapshot to ${cmd.to}`);
         break;

@@ -240,7 +240,7 @@ test("engine/transfer: a TimeoutNow is refused by a follower that knows no leade
   assert.deepEqual(snapshotState(c, 2), before);
 });
 
-test("engine/peer checks: an append that contradicts committed entries is refused, never applied", () => {
+test("engine/peer checks: an append whose entries conflict with committed ones stops the node (fatal log-diverged), truncating nothing", () => {
   const c = cluster();
   c.propose(1, 7, 8);
   c.run();
@@ -250,8 +250,7 @@ test("engine/peer checks: an append that contradicts committed entries is refuse
   const commit = follower.engine.status().committed!;
   assert.ok(commit.index >= 3, `commit ${commit.index}`);
   // Same cluster, a newer term, claims to lead: replaces index 2 (committed) by an entry of
-  // its own term. (Before, the engine's own check threw inside the turn: a forged request
-  // stopped the node.)
+  // its own term — what a node of a second cluster sharing the id would send.
   const token = inject(c, 3, 2, {
     type: "append",
     term: 2,
@@ -264,11 +263,72 @@ test("engine/peer checks: an append that contradicts committed entries is refuse
   });
   c.process();
   const reply = replyOf(follower, token);
-  assert.ok(reply?.type === "append-response" && !reply.success);
+  assert.ok(reply === undefined || (reply.type === "append-response" && !reply.success));
+  assert.deepEqual(follower.fatal, {
+    kind: "log-diverged",
+    index: 2,
+    committed: commit.index,
+    ownTerm: 1,
+    leaderTerm: 2,
+    leaderId: 3,
+    term: 2,
+  });
+  assert.ok(
+    !follower.commands.some((cmd) => cmd.type === "truncate-log"),
+    "nothing is truncated",
+  );
   assert.deepEqual(follower.terms(), log);
   assert.deepEqual(follower.engine.status().committed, commit);
   const second = follower.entry(2);
   assert.ok(!(second?.type === "normal" && second.data[0] === 9), "the forged entry is not stored");
+});
+
+test("engine/peer checks: a prevLogId that conflicts with a committed entry stops the node; above the commit index it is an ordinary rejection", () => {
+  const c = cluster();
+  c.propose(1, 7, 8);
+  c.run();
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  const follower = c.node(2);
+  const log = follower.terms();
+  const commit = follower.engine.status().committed!.index;
+  // Above the commit index (a longer log of another term): rejected with a hint, not fatal.
+  const above = inject(c, 3, 2, {
+    type: "append",
+    term: 2,
+    leaderId: 3,
+    prevLogId: { term: 2, index: commit + 5 },
+    entries: [],
+    leaderCommit: 0,
+    round: 1,
+    clusterId: CLUSTER,
+  });
+  c.process();
+  const r = replyOf(follower, above);
+  assert.ok(r?.type === "append-response" && !r.success);
+  assert.equal(follower.fatal, null);
+  // At the commit index, with another term: fatal.
+  inject(c, 3, 2, {
+    type: "append",
+    term: 2,
+    leaderId: 3,
+    prevLogId: { term: 2, index: commit },
+    entries: [{ term: 2, index: commit + 1, type: "blank" }],
+    leaderCommit: commit + 1,
+    round: 2,
+    clusterId: CLUSTER,
+  });
+  c.process();
+  assert.deepEqual(c.node(2).fatal, {
+    kind: "log-diverged",
+    index: commit,
+    committed: commit,
+    ownTerm: 1,
+    leaderTerm: 2,
+    leaderId: 3,
+    term: 2,
+  });
+  assert.deepEqual(follower.terms(), log);
+  assert.equal(follower.engine.status().committed!.index, commit);
 });
 
 // ---- senders that are not members (refused as `not-a-member`, HTTP 410) ------------------

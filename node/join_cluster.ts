@@ -1,6 +1,10 @@
 /**
  * {@linkcode joinCluster}: adds a node to a running cluster through the
- * admin API of any member (`adminRoutes`): as a learner first, then as a voter.
+ * admin API of any member (`adminRoutes`): as a learner first, then as a
+ * voter — refused ({@linkcode RejoinRefused}) when its id is a voter
+ * already (a voter that lost its data). {@linkcode probeCluster}: whether
+ * any of a list of addresses belongs to an initialized cluster (what
+ * `--init --join` asks before forming one).
  *
  * @module
  */
@@ -9,6 +13,76 @@ import { RaftError } from "../src/errors.ts";
 import type { AdminMetricsJSON } from "../src/transport/admin_routes.ts";
 import type { FetchFn } from "../src/transport/http_network.ts";
 import type { NodeId } from "../src/types.ts";
+
+/**
+ * A join refused because this node's id is a voter of the cluster already:
+ * the node has empty storage (it joins only then), so its data was most
+ * probably lost (wiped data directory, new disk). It must not come back
+ * under that id: it forgot its vote and could vote twice in one term. The
+ * message says how to recover: remove it, then join under a new id
+ * (`suggestedId`, the cluster's largest id plus one).
+ *
+ * @example
+ * ```ts
+ * import { RejoinRefused } from "./join_cluster.ts";
+ * const e = new RejoinRefused(2, [1, 2, 3], "http://127.0.0.1:21001", 4);
+ * console.assert(e.code === "RejoinRefused" && e.message.includes("--id 4"));
+ * ```
+ */
+export class RejoinRefused extends RaftError {
+  /** This node's id, a voter of the cluster. */
+  readonly nodeId: NodeId;
+  /** The cluster's voters, as the member that answered knows them. */
+  readonly voters: readonly NodeId[];
+  /** The base URL of the member that answered. */
+  readonly member: string;
+  /** An id not used in the cluster: its largest id plus one. */
+  readonly suggestedId: NodeId;
+
+  /**
+   * A refused rejoin.
+   *
+   * @param nodeId this node's id
+   * @param voters the cluster's voters
+   * @param member the member that answered
+   * @param suggestedId an unused id to join under
+   * @param options standard error options (`cause`)
+   */
+  constructor(
+    nodeId: NodeId,
+    voters: readonly NodeId[],
+    member: string,
+    suggestedId: NodeId,
+    options?: ErrorOptions,
+  ) {
+    const others = voters.filter((v) => v !== nodeId);
+    super(
+      "RejoinRefused",
+      `refused to join: node ${nodeId} is already a voter of the cluster of ${member} ` +
+        `(voters ${voters.join(", ")}) but its data directory is empty: its data was probably ` +
+        "lost (wiped, new disk). A voter that lost its data must not come back under its id: it " +
+        "forgot its vote and could vote twice in one term. To recover: remove node " +
+        `${nodeId} from the cluster (POST ${member}/cluster/membership ` +
+        `{"voters":[${others.join(",")}]}), then start this node under a new id with ` +
+        `--join (e.g. --id ${suggestedId} --join ${member.replace(/^http:\/\//, "")})`,
+      options,
+    );
+    this.nodeId = nodeId;
+    this.voters = voters;
+    this.member = member;
+    this.suggestedId = suggestedId;
+  }
+
+  /** The structured fields of `toJSON()`. */
+  protected override fields(): Record<string, unknown> {
+    return {
+      nodeId: this.nodeId,
+      voters: this.voters,
+      member: this.member,
+      suggestedId: this.suggestedId,
+    };
+  }
+}
 
 /**
  * A join that failed: the call that failed (`method`, `url`), the HTTP
@@ -92,18 +166,34 @@ export interface JoinClusterOptions {
   readonly backoff?: number;
   /** Deadline of each call, in ms (adding a learner waits for it to catch up). Default 60 000. */
   readonly timeout?: number;
+  /**
+   * Called once the cluster's membership was read and this node's id is
+   * not a voter in it, before the node is added: the moment to start
+   * answering Raft RPCs (a node that may be a wiped voter must not answer
+   * them before: it would vote again).
+   */
+  readonly onChecked?: () => void;
 }
 
 /**
- * Adds the node `id` at `addr` to the cluster of the member at `member`
- * (any member's base URL: 307 redirects to the leader are followed, keeping
- * the secret): `POST /cluster/learners {"id", "addr"}` (answered once the
- * learner caught up), then `POST /cluster/membership` with the leader's
- * voters (`GET /cluster/metrics`) plus `id`. Calls that find no leader yet
- * (503), another change in progress (409 `InProgress`), or no member
- * listening yet are retried. Join one node at a time: two joins at once
- * may each read the voters before the other's change.
+ * Adds the node `id` at `addr`, a node with empty storage, to the cluster
+ * of the member at `member` (any member's base URL: 307 redirects to the
+ * leader are followed, keeping the secret):
  *
+ * 1. `GET /cluster/metrics` of the member (and of the leader it names):
+ *    if `id` is a voter there, the node lost its data: refused with
+ *    {@linkcode RejoinRefused}; else `options.onChecked()`;
+ * 2. `POST /cluster/learners {"id", "addr"}`, answered once the learner
+ *    caught up (the leader refuses a voter's id: 409 `AlreadyVoter`, also
+ *    {@linkcode RejoinRefused});
+ * 3. `POST /cluster/learners {"id", "addr", "promote": true}`: the leader
+ *    makes it a voter (one change of its own, so joins at once are safe).
+ *
+ * A learner's id is not refused (learners do not vote). Calls that find no
+ * leader or no cluster yet (503), another change in progress (409
+ * `InProgress`), or no member listening yet are retried.
+ *
+ * @throws {RejoinRefused} when `id` is a voter already.
  * @throws {JoinError} naming the call that failed.
  *
  * @example
@@ -174,11 +264,127 @@ export async function joinCluster(
     }
   };
 
-  const { origin: leader } = await call(base, "/cluster/learners", { id, addr });
-  const { json } = await call(leader, "/cluster/metrics");
-  const voters = (json as unknown as AdminMetricsJSON).membership.voters;
-  if (voters.includes(id)) return;
-  await call(leader, "/cluster/membership", { voters: [...new Set([...voters, id])] });
+  // 1. Is this id a voter already? The member's view, or better its leader's.
+  const seen = await call(base, "/cluster/metrics");
+  let view = seen.json as unknown as AdminMetricsJSON;
+  let viewFrom = seen.origin;
+  const leaderAddr = view.leader === null || view.state === "leader"
+    ? undefined
+    : view.membership?.nodes?.[String(view.leader)];
+  if (leaderAddr !== undefined) {
+    const fromLeader = await call(leaderAddr.replace(/\/+$/, ""), "/cluster/metrics").catch(
+      () => null,
+    );
+    if (fromLeader !== null) {
+      view = fromLeader.json as unknown as AdminMetricsJSON;
+      viewFrom = fromLeader.origin;
+    }
+  }
+  const refused = (voters: readonly NodeId[], from: string, cause?: unknown) =>
+    new RejoinRefused(
+      id,
+      voters,
+      from,
+      Math.max(id, ...voters, ...Object.keys(view.membership?.nodes ?? {}).map(Number)) + 1,
+      cause === undefined ? undefined : { cause },
+    );
+  const voters = view.membership?.voters ?? [];
+  if (voters.includes(id)) throw refused(voters, viewFrom);
+  options.onChecked?.();
+
+  // 2. As a learner (the leader refuses a voter's id), 3. then as a voter.
+  let leader: string;
+  try {
+    leader = (await call(base, "/cluster/learners", { id, addr })).origin;
+  } catch (e) {
+    if (e instanceof JoinError && e.error === "AlreadyVoter") {
+      throw refused(voters.includes(id) ? voters : [...voters, id].sort(), e.url, e);
+    }
+    throw e;
+  }
+  await call(leader, "/cluster/learners", { id, addr, promote: true });
+}
+
+/**
+ * What {@linkcode probeCluster} found: a member of an initialized cluster
+ * (`member`, its base URL, and its metrics), or that every address answered
+ * and none is initialized (`blank`), or that some did not answer
+ * (`unreachable`, with why).
+ *
+ * @example
+ * ```ts
+ * import type { ClusterProbe } from "./join_cluster.ts";
+ * const describe = (p: ClusterProbe): string =>
+ *   p.kind === "member" ? `member ${p.member}` : p.kind === "blank" ? "blank" :
+ *   `waiting for ${p.unreachable.join(", ")}`;
+ * ```
+ */
+export type ClusterProbe =
+  | { readonly kind: "member"; readonly member: string; readonly metrics: AdminMetricsJSON }
+  | { readonly kind: "blank" }
+  | { readonly kind: "unreachable"; readonly unreachable: readonly string[] };
+
+/**
+ * Asks every address of `addrs` (base URLs) once, at the same time, whether
+ * it belongs to an initialized cluster (`GET /cluster/metrics`: a
+ * membership with voters). Any answer from a member wins (`member`); a node
+ * that cannot be reached, or answers anything but 200 (e.g. 503 while it
+ * starts), is `unreachable`; `blank` only when every address answered with
+ * no membership. `--init --join` forms a cluster only on `blank`.
+ *
+ * @throws {JoinError} when an address refuses the secret (401/403): that
+ * will not get better by waiting.
+ *
+ * @example
+ * ```ts
+ * import { probeCluster } from "./join_cluster.ts";
+ * const blank = () => Promise.resolve(Response.json({ membership: { voters: [] } }));
+ * const p = await probeCluster(["http://n2:21002", "http://n3:21003"], { fetch: blank });
+ * console.assert(p.kind === "blank");
+ * ```
+ */
+export async function probeCluster(
+  addrs: readonly string[],
+  options: Pick<JoinClusterOptions, "secret" | "fetch" | "timeout"> = {},
+): Promise<ClusterProbe> {
+  const headers: Record<string, string> = {};
+  if (options.secret !== undefined) headers.authorization = `Bearer ${options.secret}`;
+  const doFetch: FetchFn = options.fetch ?? ((input, init) => fetch(input, init));
+  const timeout = options.timeout ?? 2_000;
+  const answers = await Promise.all(addrs.map(async (addr) => {
+    const base = addr.replace(/\/+$/, "");
+    const url = `${base}/cluster/metrics`;
+    let res: Response;
+    try {
+      res = await doFetch(url, {
+        method: "GET",
+        headers,
+        redirect: "manual",
+        signal: AbortSignal.timeout(timeout),
+      });
+    } catch (e) {
+      return { base, why: e instanceof Error ? e.message : String(e) };
+    }
+    const json = await res.json().catch(() => null) as Record<string, unknown> | null;
+    if (res.status === 401 || res.status === 403) {
+      const error = typeof json?.error === "string" ? json.error : "";
+      throw new JoinError("GET", url, res.status, error, String(json?.message ?? ""));
+    }
+    const metrics = json as AdminMetricsJSON | null;
+    if (res.status !== 200 || !Array.isArray(metrics?.membership?.voters)) {
+      return { base, why: `answered ${res.status}` };
+    }
+    return { base, metrics: metrics! };
+  }));
+  const unreachable: string[] = [];
+  for (const a of answers) {
+    if ("metrics" in a) {
+      if (a.metrics.membership.voters.length > 0) {
+        return { kind: "member", member: a.base, metrics: a.metrics };
+      }
+    } else unreachable.push(`${a.base} (${a.why})`);
+  }
+  return unreachable.length === 0 ? { kind: "blank" } : { kind: "unreachable", unreachable };
 }
 
 function _sleep(ms: number): Promise<void> {

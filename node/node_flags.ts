@@ -13,7 +13,7 @@ import type { NodeId } from "../src/types.ts";
 
 /**
  * A flag that cannot be used: unknown, malformed, out of range, or in a
- * combination that makes no sense (`--join` with `--init`). Its message is
+ * combination that makes no sense (half of the TLS pair). Its message is
  * one line, meant to be printed as it is.
  *
  * @example
@@ -98,10 +98,24 @@ export interface NodeOptions {
   readonly data: string;
   /** Storage kind (`--storage`; default `auto`). */
   readonly storage: NodeStorageFlag;
-  /** Form a one-node cluster on empty storage (`--init`). */
+  /**
+   * Form a cluster on empty storage (`--init`): alone a one-node cluster at
+   * once (first start only: a wiped node started again so forms a new
+   * cluster); with `--join`, only if none of the `--join` addresses belongs
+   * to an initialized cluster (otherwise it joins that cluster).
+   */
   readonly init: boolean;
-  /** A member's base URL to join through (`--join`), normalized to `http(s)://host:port`. */
+  /**
+   * A member's base URL to join through (`--join`; the first one when it
+   * lists several), normalized to `http(s)://host:port`.
+   */
   readonly join?: string;
+  /**
+   * Every address `--join` lists (`--join a,b,c`), normalized like
+   * {@linkcode NodeOptions.join} (which is the first); with `--init`, the
+   * other members, probed before forming a cluster.
+   */
+  readonly joinList?: readonly string[];
   /** The cluster id `--init` gives the new cluster (`--cluster-id`); random when absent. */
   readonly clusterId?: string;
   /** The peers' shared secret, also on `/cluster/*` (`--secret`). */
@@ -159,13 +173,21 @@ const _FLAGS: readonly _Flag[] = [
     name: "init",
     value: null,
     help: "on empty storage, form a cluster of this node alone; ignored once\n" +
-      "initialized (default: off: a new node waits to be added)",
+      "initialized. FIRST START ONLY: a node whose data was lost (wiped, new\n" +
+      "disk) started again with --init alone forms a NEW cluster beside the old\n" +
+      "one. For a multi-node cluster use --init --join <the other members>:\n" +
+      "it forms the cluster only if every listed member answers and none\n" +
+      "belongs to a cluster yet (it waits while one is unreachable); otherwise\n" +
+      "it joins (default: off: a new node waits to be added)",
   },
   {
     name: "join",
-    value: "ADDR",
-    help: "on empty storage, ask the member at ADDR (host:port or URL) to add this\n" +
-      "node as a learner, then as a voter; not with --init (default: none)",
+    value: "ADDR[,ADDR...]",
+    help: "on empty storage, ask a member (host:port or URL; the first that\n" +
+      "answers) to add this node as a learner, then as a voter. Refused, exit 1,\n" +
+      "when this node's id is already a voter: its data was probably lost; remove\n" +
+      "it (POST /cluster/membership without it) and join under a new id\n" +
+      "(default: none)",
   },
   {
     name: "cluster-id",
@@ -259,8 +281,14 @@ export const NODE_HELP: string = (() => {
     "A node with neither --init, --join nor existing state waits to be added",
     "(POST /cluster/learners on the leader); it never forms a cluster by itself.",
     "",
+    "A voter whose data directory was lost must not come back under its id (it",
+    "forgot its vote): with --join it is refused (exit 1). Remove it from the",
+    "cluster (POST /cluster/membership with the other voters) and start it with",
+    "a new --id and --join.",
+    "",
     "Exit codes: 0 after SIGINT/SIGTERM (a leader hands leadership over first),",
-    "1 when the storage fails or the node stops by itself, or a join fails, 2 on a bad flag.",
+    "1 when the storage fails or the node stops by itself, or a join fails or is",
+    "refused, 2 on a bad flag.",
   );
   return lines.join("\n");
 })();
@@ -289,9 +317,11 @@ export interface ParseNodeFlagsOptions {
  * default (see {@linkcode NODE_HELP}). Flags are `--name value` or
  * `--name=value`; `--help` is accepted (and ignored: check for it first).
  *
+ * `--join` takes one address or several separated by commas.
+ *
  * @throws {FlagError} naming the flag, with a one-line message, for an
- * unknown flag, a stray argument, a missing or malformed value, `--join`
- * with `--init`, half of the TLS pair, or timing values Raft refuses.
+ * unknown flag, a stray argument, a missing or malformed value, half of
+ * the TLS pair, or timing values Raft refuses.
  *
  * @example
  * ```ts
@@ -405,24 +435,20 @@ export function parseNodeFlags(
     : undefined;
 
   const joinFlag = get("join");
-  let join: string | undefined;
+  let joinList: string[] | undefined;
   if (joinFlag !== undefined) {
-    const withScheme = /^[a-z]+:\/\//i.test(joinFlag)
-      ? joinFlag
-      : `${tls ? "https" : "http"}://${joinFlag}`;
-    const m = /^(https?:\/\/[^/\s?#]+)\/?$/i.exec(withScheme);
-    if (m === null) {
-      throw new FlagError(
-        "--join",
-        `--join takes a member's HOST:PORT or URL (http(s)://host:port), got ${_show(joinFlag)}`,
-      );
-    }
-    join = m[1]!;
-    if (init) {
-      throw new FlagError(
-        "--join",
-        "--join and --init exclude each other: a node forms a cluster or joins one",
-      );
+    joinList = [];
+    for (const one of joinFlag.split(",")) {
+      const withScheme = /^[a-z]+:\/\//i.test(one) ? one : `${tls ? "https" : "http"}://${one}`;
+      const m = /^(https?:\/\/[^/\s?#,]+)\/?$/i.exec(withScheme);
+      if (m === null) {
+        throw new FlagError(
+          "--join",
+          "--join takes members' HOST:PORT or URL (http(s)://host:port), separated by " +
+            `commas, got ${_show(joinFlag)}`,
+        );
+      }
+      if (!joinList.includes(m[1]!)) joinList.push(m[1]!);
     }
   }
 
@@ -435,7 +461,7 @@ export function parseNodeFlags(
     storage,
     init,
     config,
-    ...(join !== undefined ? { join } : {}),
+    ...(joinList !== undefined ? { join: joinList[0]!, joinList } : {}),
     ...(clusterId !== undefined ? { clusterId } : {}),
     ...(secret !== undefined ? { secret } : {}),
     ...(clientToken !== undefined ? { clientToken } : {}),

@@ -42,7 +42,10 @@ const _STOP_DEADLINE = 15_000;
  * - `--help` (or `-h`) prints `about` and {@linkcode NODE_HELP}, exits 0;
  * - a bad flag prints `<name>: <message>` on one line to stderr, exits 2;
  * - a node that cannot start (storage, TLS files, port, join) prints why
- *   and exits 1;
+ *   and exits 1 — among them a node with empty storage whose id is a voter
+ *   of the cluster it joins (`RejoinRefused`: its data was lost; the
+ *   message says how to recover);
+ * - while `--init --join` waits for a listed member, it says so on stdout;
  * - then prints `@x/raft node <id> listening on <url> (<role>)` and runs;
  * - SIGINT/SIGTERM: {@linkcode RunningNode.stop} (a leader hands leadership
  *   over first), then exit 0 (a second signal exits 1 at once);
@@ -87,7 +90,10 @@ export async function runNode<S extends StateMachine<unknown>>(
   const tag = `@x/raft node ${flags.id}`;
   let node: RunningNode<S>;
   try {
-    node = await startNode(flags, app, options);
+    node = await startNode(flags, app, {
+      log: (line) => console.log(`${tag}: ${line}`),
+      ...options,
+    });
   } catch (e) {
     console.error(`${tag} could not start: ${e instanceof Error ? e.message : String(e)}`);
     return host.exit(1);

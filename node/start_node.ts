@@ -21,7 +21,7 @@ import { type NodeStorage, openNodeStorage, type StorageKind } from "../adapters
 import { tlsFetch, type TlsFetchFn } from "../adapters/tls_fetch.ts";
 import { memoryUsage } from "node:process";
 import { dashboard } from "./dashboard.ts";
-import { joinCluster } from "./join_cluster.ts";
+import { joinCluster, JoinError, probeCluster } from "./join_cluster.ts";
 import { handOverLeadership } from "./leader_handover.ts";
 import type { NodeOptions, NodeStorageFlag } from "./node_flags.ts";
 import { nodeMetrics } from "./node_metrics.ts";
@@ -89,6 +89,18 @@ export interface StartNodeOptions {
   readonly rpcTimeout?: number;
   /** How long a stop waits for requests in flight before closing anyway, in ms. Default 3000. */
   readonly drainTimeout?: number;
+  /**
+   * Told what the node is waiting for while it starts (`--init --join`
+   * waiting for an unreachable member). Default: nothing is said.
+   */
+  readonly log?: (line: string) => void;
+  /** How often `--init --join` asks the listed members again, in ms. Default 1000. */
+  readonly probeInterval?: number;
+  /**
+   * Ends a start that waits (`--init --join` waiting for a listed member):
+   * it rejects with the signal's reason, everything opened closed.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -159,12 +171,23 @@ function _storageKind(flag: NodeStorageFlag): StorageKind {
  * secret, the cluster's CA), serves on `--addr` (HTTPS with `--tls-cert`)
  * the Raft routes, the admin routes, `GET /metrics` (Prometheus text,
  * `prometheusMetrics`), `GET /metrics.json` ({@linkcode nodeMetrics}), the
- * dashboard at `/` (`dashboard`) and `app.routes`; then, with `--init` on
- * empty storage, forms a cluster of itself alone (`--cluster-id`), or, with
- * `--join` on empty storage, joins the member's cluster
- * ({@linkcode joinCluster}). Otherwise it waits: a node with state rejoins
- * its cluster, a new one waits to be added; it never forms a cluster by
- * itself. On failure everything opened is closed and it rejects.
+ * dashboard at `/` (`dashboard`) and `app.routes`; then, on empty storage:
+ *
+ * - `--init` alone: forms a cluster of itself alone (`--cluster-id`) — on
+ *   the first start only: started so again after losing its data, a node
+ *   forms a new cluster;
+ * - `--init --join a,b`: asks every listed member ({@linkcode probeCluster},
+ *   again every `probeInterval` while one is unreachable, saying so through
+ *   `log`); forms a cluster of itself only when all answered and none
+ *   belongs to a cluster, else joins the cluster found;
+ * - `--join a,b`: joins the cluster of the first member that can be reached
+ *   ({@linkcode joinCluster}); refused with `RejoinRefused` when this node's
+ *   id is a voter already (it lost its data). Until that check passed the
+ *   node answers Raft RPCs with 503: a wiped voter never votes again.
+ *
+ * Otherwise it waits: a node with state rejoins its cluster, a new one
+ * waits to be added; it never forms a cluster by itself. On failure
+ * everything opened is closed and it rejects.
  *
  * @example
  * ```ts
@@ -222,11 +245,18 @@ export async function startNode<S extends StateMachine<unknown>>(
     cleanups.push(() => raft.shutdown());
 
     // The routes need this node's URL, known once the server listens (port 0).
+    // Raft RPCs wait until a node with empty storage knows it may answer them.
     let routes: Hono | null = null;
+    let raftOpen = raft.isInitialized() || (!options.init && options.join === undefined);
     const server: Server = await serve(
       (req) =>
         routes === null
           ? Response.json({ error: "NotReady", message: "starting" }, { status: 503 })
+          : !raftOpen && new URL(req.url).pathname.startsWith("/raft/")
+          ? Response.json({
+            error: "NotReady",
+            message: "starting: checking that this node may join (its id must not be a voter)",
+          }, { status: 503 })
           : routes.fetch(req),
       {
         hostname: options.hostname,
@@ -255,22 +285,45 @@ export async function startNode<S extends StateMachine<unknown>>(
     if (app.routes !== undefined) hono.route("/", app.routes(raft, stateMachine, options));
     routes = hono;
 
-    if (options.init && !raft.isInitialized()) {
-      try {
-        await raft.initialize(
-          new Map([[options.id, { addr: url }]]),
-          options.clusterId !== undefined ? { clusterId: options.clusterId } : {},
-        );
-      } catch (e) {
-        if (!(e instanceof AlreadyInitialized)) throw e;
+    if (!raft.isInitialized()) {
+      // The list may name this node too (the same --join on every node).
+      const joins = (options.joinList ?? (options.join !== undefined ? [options.join] : []))
+        .filter((addr) => addr !== url);
+      const peerOptions = { ...secret, ...(peerFetch !== undefined ? { fetch: peerFetch } : {}) };
+      const join = async (members: readonly string[]): Promise<void> => {
+        for (const [i, member] of members.entries()) {
+          try {
+            return await joinCluster(member, options.id, url, {
+              ...peerOptions,
+              retries: 20,
+              onChecked: () => raftOpen = true,
+            });
+          } catch (e) {
+            // Unreachable: try the next one listed.
+            if (!(e instanceof JoinError && e.status === 0) || i === members.length - 1) throw e;
+          }
+        }
+      };
+      let member: string | null = null;
+      if (options.init && joins.length > 0) {
+        member = await _findCluster(joins, peerOptions, extra);
       }
+      if (options.init && member === null) {
+        raftOpen = true;
+        try {
+          await raft.initialize(
+            new Map([[options.id, { addr: url }]]),
+            options.clusterId !== undefined ? { clusterId: options.clusterId } : {},
+          );
+        } catch (e) {
+          if (!(e instanceof AlreadyInitialized)) throw e;
+        }
+      } else if (member !== null) {
+        extra.log?.(`${member} belongs to a cluster: joining it instead of forming one`);
+        await join([member]);
+      } else if (joins.length > 0) await join(joins);
     }
-    if (options.join !== undefined && !raft.isInitialized()) {
-      await joinCluster(options.join, options.id, url, {
-        ...secret,
-        ...(peerFetch !== undefined ? { fetch: peerFetch } : {}),
-      });
-    }
+    raftOpen = true;
 
     let stopping: Promise<NodeStopReport> | null = null;
     let failedWith: (e: RaftError) => void = () => {};
@@ -300,6 +353,45 @@ export async function startNode<S extends StateMachine<unknown>>(
   } catch (e) {
     await cleanUp();
     throw e;
+  }
+}
+
+/**
+ * `--init --join`: the base URL of a listed member of an initialized
+ * cluster, or `null` once every listed address answered and none is; asks
+ * again while some cannot be reached (never forms a cluster then).
+ */
+async function _findCluster(
+  addrs: readonly string[],
+  peer: { readonly secret?: string; readonly fetch?: FetchFn },
+  extra: StartNodeOptions,
+): Promise<string | null> {
+  const interval = extra.probeInterval ?? 1000;
+  let said = "";
+  let saidAt = 0;
+  for (;;) {
+    extra.signal?.throwIfAborted();
+    const probe = await probeCluster(addrs, peer);
+    if (probe.kind === "member") return probe.member;
+    if (probe.kind === "blank") return null;
+    const line = "--init --join: waiting for every listed member to answer before forming a " +
+      `cluster (none may belong to one already); not answering: ${probe.unreachable.join(", ")}`;
+    if (line !== said || Date.now() - saidAt > 10_000) {
+      extra.log?.(line);
+      said = line;
+      saidAt = Date.now();
+    }
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        extra.signal?.removeEventListener("abort", done);
+        resolve();
+      }, interval);
+      extra.signal?.addEventListener("abort", done, { once: true });
+    });
   }
 }
 

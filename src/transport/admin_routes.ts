@@ -7,7 +7,7 @@
  * GET  /health                  → 200 {"ok": true}
  * GET  /ready                   → 200 {"ok": true} | 503 NotReady
  * POST /cluster/init            {"members"?: {"1": "http://…"}, "clusterId"?} → {"clusterId"}
- * POST /cluster/learners        {"id": 4, "addr": "host:port" or "http(s)://…"} → {"logId"} once caught up
+ * POST /cluster/learners        {"id": 4, "addr": "host:port" or "http(s)://…", "promote"?: true} → {"logId"} once caught up
  * POST /cluster/membership      {"voters": [1, 2, 4], "retain"?: false} → {"logId"} once committed
  * POST /cluster/transfer-leader {"to": 2}                      → {"leader": 2} once 2 leads
  * GET  /cluster/metrics         → the node's metrics as JSON
@@ -27,7 +27,11 @@
  *   `InvalidMessage`, and bad input (`TypeError`);
  * - 401 `Unauthorized`: with the `secret` option, a `/cluster/*` request
  *   without `authorization: Bearer <secret>`;
- * - 409: `AlreadyInitialized`, `InProgress`, `ClusterMismatch`;
+ * - 409: `AlreadyInitialized`, `InProgress`, `ClusterMismatch`, and
+ *   `AlreadyVoter`: `POST /cluster/learners` (without `promote`) for an id
+ *   that is a voter already — a node joining under a voter's id has lost
+ *   its data (it forgot its vote) and must not come back under that id:
+ *   remove it, and join again under a new id;
  * - 504 `Timeout`;
  * - 503: `ShuttingDown`, `StorageError`, `InternalError`, and `NotReady`
  *   from `/ready`;
@@ -45,6 +49,7 @@ import type { Raft } from "../runtime/raft.ts";
 import type { RaftMetrics } from "../runtime/metrics.ts";
 import {
   isNodeId,
+  isVoter,
   learnersOf,
   type LogId,
   type NodeId,
@@ -255,6 +260,7 @@ export function adminErrorStatus(code: string): number {
     case "PreconditionFailed":
       return 412;
     case "AlreadyInitialized":
+    case "AlreadyVoter":
     case "InProgress":
     case "ClusterMismatch":
       return 409;
@@ -341,15 +347,25 @@ export function adminRoutes(raft: AdminRaft, options: AdminRoutesOptions = {}): 
       return { clusterId: raft.metrics.current.membership.membership.clusterId };
     }));
 
+  // A learner joins in two calls: without `promote` (refused for a voter's
+  // id: that node lost its data), then with it (idempotent: a retry after a
+  // lost answer finds it a voter already).
   app.post("/cluster/learners", (c) =>
     _post(c, maxBodyBytes, async (body) => {
       const id = _nodeId(body.id, "id");
       const addr = _peerAddress(body.addr, selfAddr, "addr");
+      const promote = _optional(body, "promote", "boolean") === true;
+      const m = raft.metrics.current;
+      if (!promote && m.state === "leader" && isVoter(m.membership.membership, id)) {
+        throw new _AlreadyVoter(id, votersOf(m.membership.membership));
+      }
       const { logId } = await raft.addLearner(id, { addr }, {
         blocking: true,
         timeout: learnerTimeout,
       });
-      return { logId: _logIdJSON(logId) };
+      if (!promote) return { logId: _logIdJSON(logId) };
+      const promoted = await raft.changeMembership({ type: "add-voter-ids", ids: [id] });
+      return { logId: _logIdJSON(promoted.index === 0 ? logId : promoted) };
     }));
 
   app.post("/cluster/membership", (c) =>
@@ -373,6 +389,29 @@ export function adminRoutes(raft: AdminRaft, options: AdminRoutesOptions = {}): 
     }));
 
   return app;
+}
+
+/** `POST /cluster/learners` for a voter's id: 409 `AlreadyVoter`. */
+class _AlreadyVoter extends RaftError {
+  readonly nodeId: NodeId;
+  readonly voters: readonly NodeId[];
+
+  constructor(nodeId: NodeId, voters: readonly NodeId[]) {
+    super(
+      "AlreadyVoter",
+      `node ${nodeId} is already a voter (voters ${voters.join(", ")}): a node joining under ` +
+        "a voter's id has most likely lost its data (wiped data directory, new disk) and must " +
+        "not come back under that id: it forgot its vote and could vote twice in one term. " +
+        `Remove node ${nodeId} (POST /cluster/membership with the other voters), then join ` +
+        "again under a new id",
+    );
+    this.nodeId = nodeId;
+    this.voters = voters;
+  }
+
+  protected override fields(): Record<string, unknown> {
+    return { nodeId: this.nodeId, voters: this.voters };
+  }
 }
 
 function _count(name: string, n: unknown): number {

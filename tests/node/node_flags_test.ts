@@ -60,6 +60,7 @@ test("node flags: every flag, as --name value and --name=value", () => {
     storage: "memory",
     init: false,
     join: "https://10.0.0.1:21001",
+    joinList: ["https://10.0.0.1:21001"],
     clusterId: "prod-1",
     secret: "s3cr3t",
     clientToken: "t0ken",
@@ -109,6 +110,24 @@ test("node flags: --join takes host:port (http, or https with TLS) or a URL", ()
   assert.equal(parseNodeFlags(["--join", "http://n1:21001/"]).join, "http://n1:21001");
 });
 
+test("node flags: --join lists several members separated by commas; with --init it is allowed", () => {
+  const o = parseNodeFlags(["--join", "127.0.0.1:21002,http://n3:21003/,127.0.0.1:21002"]);
+  assert.equal(o.join, "http://127.0.0.1:21002", "join is the first");
+  assert.deepEqual(o.joinList, ["http://127.0.0.1:21002", "http://n3:21003"], "once each");
+  const first = parseNodeFlags(["--init", "--join", "n2:21002,n3:21003"]);
+  assert.equal(first.init, true);
+  assert.deepEqual(first.joinList, ["http://n2:21002", "http://n3:21003"]);
+  assert.throws(() => parseNodeFlags(["--join", "n2:21002,"]), FlagError);
+  assert.throws(() => parseNodeFlags(["--join", "n2:21002,,n3:1"]), FlagError);
+});
+
+test("node flags: --help says --init alone is for the first start only, and how to recover a wiped voter", () => {
+  assert.match(NODE_HELP, /FIRST START ONLY/);
+  assert.match(NODE_HELP, /--init --join <the other members>/);
+  assert.match(NODE_HELP, /POST \/cluster\/membership/);
+  assert.match(NODE_HELP, /new --id and --join/);
+});
+
 test("node flags: whenEmpty applies only with no flags and no RAFT_* variable", () => {
   assert.equal(parseNodeFlags([], undefined, { whenEmpty: ["--init"] }).init, true);
   assert.equal(parseNodeFlags(["--id", "1"], undefined, { whenEmpty: ["--init"] }).init, false);
@@ -140,7 +159,6 @@ test("node flags: a bad flag throws a FlagError naming it, with a one-line messa
     [["--tls-ca", "ca"], "--tls-ca"],
     [["--join", "ftp://x:1"], "--join"],
     [["--join", "x:1/path"], "--join"],
-    [["--init", "--join", "x:1"], "--join"],
     [["--heartbeat", "0"], "--heartbeat"],
     [["--heartbeat", "300"], "--heartbeat"],
     [["--election-timeout", "600-300"], "--election-timeout"],
@@ -187,9 +205,9 @@ test("node flags: --help lists every flag with its RAFT_* variable and default",
   ]);
   for (const flag of flags.filter((f) => f !== "help")) {
     const env = `RAFT_${flag!.toUpperCase().replaceAll("-", "_")}`;
-    const at = NODE_HELP.indexOf(`--${flag} `) >= 0
-      ? NODE_HELP.indexOf(`--${flag} `)
-      : NODE_HELP.indexOf(`--${flag}`);
+    const at = NODE_HELP.indexOf(`\n  --${flag} `) >= 0
+      ? NODE_HELP.indexOf(`\n  --${flag} `)
+      : NODE_HELP.indexOf(`\n  --${flag}`);
     const entry = NODE_HELP.slice(at, NODE_HELP.indexOf("\n  --", at + 1));
     assert.ok(entry.includes(`[${env}`), `${flag}: ${entry}`);
     assert.match(entry, /default/, `${flag} states its default`);

@@ -17,7 +17,7 @@ test("node process: a bad flag prints one line and exits 2", { timeout: 30_000 }
     [["--heartbeat", "500"], /--heartbeat: heartbeatInterval \(500\) must be less than/],
     [["--tls-cert", "x.pem"], /--tls-cert and --tls-key go together/],
     [["stray"], /unexpected argument "stray"/],
-    [["--init", "--join", "127.0.0.1:21001"], /--join and --init exclude each other/],
+    [["--join", "127.0.0.1:21001,"], /--join takes members' HOST:PORT or URL/],
   ];
   const children = cases.map(([args]) => run(args));
   try {

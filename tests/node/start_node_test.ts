@@ -12,6 +12,9 @@ import { MemoryLogStore } from "../../adapters/memory.ts";
 import { Raft } from "../../src/runtime/raft.ts";
 import type { RaftError } from "../../src/errors.ts";
 import { MemoryNetwork } from "../../testing/memory_network.ts";
+import { RejoinRefused } from "../../node/join_cluster.ts";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 
 const APP: NodeApp<MemoryStateMachine> = {
   stateMachine: (snapshots) =>
@@ -100,7 +103,7 @@ test(
 );
 
 test(
-  "startNode: --join forms a cluster; stopping the leader hands leadership to the most caught-up voter",
+  "startNode: --join (two at once) forms a cluster; stopping the leader hands leadership to the most caught-up voter",
   {
     timeout: 30_000,
   },
@@ -111,14 +114,15 @@ test(
       const n1 = await startNode(parseNodeFlags(["--init", ...FLAGS, ...timing]), APP);
       nodes.push(n1);
       await n1.raft.metrics.wait({ timeout: 5000 }).role("leader");
-      for (const id of [2, 3]) {
-        nodes.push(
-          await startNode(
+      // Both join at once: each promotion is a change of its own on the leader.
+      nodes.push(
+        ...await Promise.all([2, 3].map((id) =>
+          startNode(
             parseNodeFlags(["--id", String(id), "--join", n1.url, ...FLAGS, ...timing]),
             APP,
-          ),
-        );
-      }
+          )
+        )),
+      );
       await n1.raft.clientWrite(kvSet("k", "v"));
       const voters = n1.raft.metrics.current.membership.membership.configs[0];
       assert.deepEqual([...(voters ?? [])].sort(), [1, 2, 3]);
@@ -136,6 +140,101 @@ test(
     } finally {
       for (const node of nodes) await node.stop();
     }
+  },
+);
+
+/** A port nothing listens on (now). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+test(
+  "startNode: --init --join waits while a listed member is unreachable, forms the cluster once all answered blank; a later --init --join joins it instead",
+  { timeout: 30_000 },
+  async () => {
+    const timing = ["--election-timeout", "300-600"];
+    const nodes: RunningNode<MemoryStateMachine>[] = [];
+    const port = await freePort();
+    const lines: string[] = [];
+    try {
+      const starting = startNode(
+        parseNodeFlags(["--init", "--join", `127.0.0.1:${port}`, ...FLAGS, ...timing]),
+        APP,
+        { log: (line) => lines.push(line), probeInterval: 100 },
+      );
+      starting.then((n) => nodes.push(n), () => {});
+      for (let i = 0; i < 100 && lines.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.match(lines[0] ?? "", /waiting for every listed member to answer/);
+      assert.match(lines[0] ?? "", new RegExp(`127\\.0\\.0\\.1:${port}`));
+      assert.equal(nodes.length, 0, "not started while a listed member is unreachable");
+      // The listed member comes up, blank (waiting to be added): node 1 forms the cluster.
+      const blank = await startNode(
+        parseNodeFlags(["--id", "2", ...FLAGS.slice(0, 2), "--addr", `127.0.0.1:${port}`]),
+        APP,
+      );
+      nodes.push(blank);
+      const n1 = await starting;
+      await n1.raft.metrics.wait({ timeout: 5000 }).role("leader");
+      assert.deepEqual(n1.raft.metrics.current.membership.membership.configs, [[1]]);
+      assert.equal(blank.raft.isInitialized(), false, "the blank member was only asked");
+      // Node 3 with --init --join node 1: node 1 belongs to a cluster, so 3 joins it.
+      const n3 = await startNode(
+        parseNodeFlags(["--id", "3", "--init", "--join", n1.url, ...FLAGS, ...timing]),
+        APP,
+        { log: (line) => lines.push(line) },
+      );
+      nodes.push(n3);
+      assert.ok(
+        lines.some((l) => l.includes("belongs to a cluster: joining it")),
+        lines.join("\n"),
+      );
+      const m = n1.raft.metrics.current.membership.membership;
+      assert.deepEqual(m.configs, [[1, 3]]);
+      assert.equal(n3.raft.metrics.current.membership.membership.clusterId, m.clusterId);
+      // Node 3 loses its data (memory storage) and starts again with its flags: refused.
+      await n3.stop({ handOver: false });
+      nodes.splice(nodes.indexOf(n3), 1);
+      const again = await startNode(
+        parseNodeFlags(["--id", "3", "--init", "--join", n1.url, ...FLAGS, ...timing]),
+        APP,
+      ).catch((e) => e);
+      assert.ok(again instanceof RejoinRefused, String(again));
+      assert.match(again.message, /node 3 is already a voter/);
+      assert.match(again.message, /--id 4 --join/);
+      // The port is free again: everything opened was closed.
+      await assert.rejects(fetch(n3.url).then((r) => r.text()));
+    } finally {
+      for (const node of nodes) await node.stop({ handOver: false });
+    }
+  },
+);
+
+test(
+  "startNode: a start waiting for --init --join members ends with its signal, closing everything",
+  {
+    timeout: 20_000,
+  },
+  async () => {
+    const port = await freePort();
+    const controller = new AbortController();
+    const lines: string[] = [];
+    const starting = startNode(
+      parseNodeFlags(["--init", "--join", `127.0.0.1:${port}`, ...FLAGS]),
+      APP,
+      { log: (line) => lines.push(line), probeInterval: 100, signal: controller.signal },
+    );
+    for (let i = 0; i < 100 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    controller.abort(new Error("stop waiting"));
+    await assert.rejects(starting, /stop waiting/);
   },
 );
 

@@ -195,6 +195,61 @@ test("learners, membership and transfer on a 3-node cluster, 307 from a follower
   }
 });
 
+test("learners: a voter's id is refused (409 AlreadyVoter: it lost its data); promote makes a learner a voter, idempotently", async () => {
+  const c = new RuntimeCluster(FAST);
+  try {
+    await c.start([1, 2, 3]);
+    await c.node(1).initialize(new Map([1, 2, 3].map((id) => [id, { addr: addr(id) }])));
+    const leader = await c.waitLeader();
+    const app = adminRoutes(c.node(leader));
+    const voter = [1, 2, 3].find((id) => id !== leader)!;
+    const before = await (await app.request("/cluster/metrics")).json();
+
+    const refused = await app.request(
+      "/cluster/learners",
+      post("/cluster/learners", { id: voter, addr: addr(voter) }),
+    );
+    assert.equal(refused.status, 409);
+    const body = await refused.json();
+    assert.equal(body.error, "AlreadyVoter");
+    assert.match(body.message, new RegExp(`node ${voter} is already a voter`));
+    assert.match(body.message, /lost its data/);
+    assert.match(body.message, /POST \/cluster\/membership/);
+    assert.match(body.message, /new id/);
+    const after = await (await app.request("/cluster/metrics")).json();
+    assert.deepEqual(after.membership, before.membership, "nothing changed");
+
+    await c.startNode(4);
+    const added = await app.request(
+      "/cluster/learners",
+      post("/cluster/learners", { id: 4, addr: addr(4) }),
+    );
+    assert.equal(added.status, 200);
+    const again = await app.request(
+      "/cluster/learners",
+      post("/cluster/learners", { id: 4, addr: addr(4) }),
+    );
+    assert.equal(again.status, 200, "a learner's id may be added again");
+    for (let i = 0; i < 2; i++) {
+      const promoted = await app.request(
+        "/cluster/learners",
+        post("/cluster/learners", { id: 4, addr: addr(4), promote: true }),
+      );
+      assert.equal(promoted.status, 200, `promote #${i + 1}`);
+      assert.equal(typeof (await promoted.json()).logId.index, "number");
+    }
+    const m = await (await app.request("/cluster/metrics")).json();
+    assert.deepEqual(m.membership.voters, [1, 2, 3, 4]);
+    const badPromote = await app.request(
+      "/cluster/learners",
+      post("/cluster/learners", { id: 5, addr: addr(5), promote: "yes" }),
+    );
+    assert.equal(badPromote.status, 400);
+  } finally {
+    await c.shutdown();
+  }
+});
+
 test("503 NoLeader with Retry-After when no leader is known", async () => {
   const c = new RuntimeCluster(FAST);
   try {
@@ -333,7 +388,7 @@ test("metrics JSON shape", async () => {
 
 test("status by error code", () => {
   assert.equal(adminErrorStatus("ForwardToLeader"), 307);
-  for (const code of ["AlreadyInitialized", "InProgress", "ClusterMismatch"]) {
+  for (const code of ["AlreadyInitialized", "AlreadyVoter", "InProgress", "ClusterMismatch"]) {
     assert.equal(adminErrorStatus(code), 409);
   }
   for (

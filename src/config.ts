@@ -87,6 +87,26 @@ export interface Config {
   readonly leaseMargin: number;
   /** Whether a follower starts an election on timeout. Default true. */
   readonly enableElect: boolean;
+  /**
+   * Let a leader repair a peer whose log went backwards (openraft's
+   * `allow_log_reversion`). Default false.
+   *
+   * A peer that answers with a log shorter than (or different below) what
+   * it acknowledged earlier — its data was wiped, or its store is not
+   * durable — is stuck while this is off: the leader never sends below what
+   * the peer matched. The leader logs it (a warning, once per peer and term)
+   * and counts it (`raft.counters().logReversions`), and the peer recovers
+   * only when the leader changes. When on, the leader resets that peer's
+   * progress and sends it the entries (or a snapshot) again.
+   *
+   * Safety caveat: a node that lost its log may also have lost its vote, and
+   * can then vote twice in one term — two leaders in a term, and committed
+   * entries lost. Turn it on only for learners, or with log stores that
+   * never lose what they acknowledged (a non-durable store for a node that
+   * never votes; a store restored only together with its vote). It does not
+   * make wiping a voter safe.
+   */
+  readonly allowLogReversion: boolean;
   /** Whether a leader sends heartbeats. Default true. */
   readonly enableHeartbeat: boolean;
   /** Largest client command accepted (bytes). Default 16 MiB. */
@@ -128,6 +148,7 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   leaseMargin: 50,
   enableElect: true,
   enableHeartbeat: true,
+  allowLogReversion: false,
   maxPayloadBytes: 16 * 1024 * 1024,
   maxAppendBytes: 1024 * 1024,
 });
@@ -164,6 +185,7 @@ const _FIELDS: Readonly<Record<keyof Config, _Kind>> = {
   leaseMargin: "nonNegative",
   enableElect: "boolean",
   enableHeartbeat: "boolean",
+  allowLogReversion: "boolean",
   maxPayloadBytes: "positive",
   maxAppendBytes: "positive",
 };

@@ -37,6 +37,7 @@ test("config: defaults match the documented values", () => {
     leaseMargin: 50,
     enableElect: true,
     enableHeartbeat: true,
+    allowLogReversion: false,
     maxPayloadBytes: 16 * 1024 * 1024,
     maxAppendBytes: 1024 * 1024,
   });
@@ -239,6 +240,7 @@ test("config: wrong types are rejected", () => {
   throwsFor(() => resolveLoose({ maxInflight: 64n }), "maxInflight");
   throwsFor(() => resolveLoose({ preVote: "yes" }), "preVote", /boolean/);
   throwsFor(() => resolveLoose({ checkQuorum: 1 }), "checkQuorum", /boolean/);
+  throwsFor(() => resolveLoose({ allowLogReversion: 1 }), "allowLogReversion", /boolean/);
   throwsFor(() => resolveLoose({ enableElect: null }), "enableElect");
   throwsFor(() => resolveLoose({ clusterName: 5 }), "clusterName", /string/);
   throwsFor(() => resolveLoose({ clusterName: "" }), "clusterName");
@@ -276,6 +278,7 @@ test("config: every error is a ConfigError naming a real field or the key at fau
     leaseMargin: -1,
     enableElect: 0,
     enableHeartbeat: 0,
+    allowLogReversion: "yes",
     maxPayloadBytes: 0,
     maxAppendBytes: 4095,
   };

@@ -50,6 +50,11 @@ export interface EngineConfig {
   readonly enableElect: boolean;
   /** Send heartbeats on the heartbeat interval. */
   readonly enableHeartbeat: boolean;
+  /**
+   * Reset the progress of a peer whose log went backwards, so that it is
+   * repaired (see `Config.allowLogReversion` for the caveat). Default false.
+   */
+  readonly allowLogReversion?: boolean;
 }
 
 /**
@@ -215,7 +220,20 @@ export type Command =
     readonly logId: LogId;
     readonly membership: Membership;
   }
-  | { readonly type: "fatal"; readonly reason: FatalReason };
+  | { readonly type: "fatal"; readonly reason: FatalReason }
+  | {
+    /**
+     * Leader: `peer` answered with a log that went backwards — it lacks (or
+     * holds another entry at) `index`, at or below `matched`, which it had
+     * acknowledged. Emitted once per peer and leadership; `reset` says
+     * whether its progress was reset (`allowLogReversion`) or it stays stuck.
+     */
+    readonly type: "peer-log-reverted";
+    readonly peer: NodeId;
+    readonly matched: number;
+    readonly index: number;
+    readonly reset: boolean;
+  };
 
 /**
  * Why the engine asks the runtime to stop the node for good (the `fatal`

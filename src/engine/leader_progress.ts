@@ -123,7 +123,7 @@ export function handleAppendResponse(core: EngineCore, from: NodeId, res: Append
     const committed = onAppendAccepted(core, leader, p, res.index);
     afterLeaderProgress(core, leader, { committed, appendAccepted: true });
   } else {
-    onAppendRejected(core, p, res);
+    onAppendRejected(core, leader, p, res);
   }
   if (core.leader === leader) {
     replicateTo(core, leader, from, false);

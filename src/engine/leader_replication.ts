@@ -14,7 +14,11 @@
  * - Commit counts only entries of the current term (Figure 8), and needs a
  *   majority of every voter set; the leader counts its own durable index.
  * - A peer's match index never moves backwards; stale and duplicated
- *   responses change nothing.
+ *   responses change nothing. Except, with `allowLogReversion`, for a peer
+ *   whose log went backwards (its data was lost): answering a request sent
+ *   after it acknowledged its match, it lacks an entry at or below it. Its
+ *   progress is reset and it is repaired; without the option it is reported
+ *   (`peer-log-reverted`, once) and stays stuck.
  * - A round counts only if this leadership sent it: an echo of an earlier
  *   leadership's round confirms nothing.
  * - Proposals become one append and at most one request per peer per
@@ -271,7 +275,10 @@ export function onAppendAccepted(
   // Progress: the oldest request in flight was answered, or the peer's match grew within
   // it (a runtime may send one planned append as several consecutive requests).
   if (p.inflight.length > 0 && index > p.match) p.progressAt = core.now;
-  return p.onMatch(index) && advanceCommit(core, leader);
+  if (!p.onMatch(index)) return false;
+  p.matchRound = leader.round;
+  p.reverted = false;
+  return advanceCommit(core, leader);
 }
 
 /**
@@ -285,10 +292,43 @@ export function onAppendAccepted(
  */
 export function onAppendRejected(
   core: EngineCore,
+  leader: LeaderState,
   p: ReplicationProgress,
   res: AppendResponse,
 ): void {
+  if (logReverted(p, res)) {
+    const reset = core.config.allowLogReversion === true;
+    if (reset || !p.reverted) {
+      core.emit({
+        type: "peer-log-reverted",
+        peer: p.id,
+        matched: p.match,
+        index: res.index,
+        reset,
+      });
+    }
+    if (reset) {
+      p.resetMatch(hintedNext(core, res), leader.round);
+      return;
+    }
+    // Reported once; the peer stays stuck (never sent below its match) until the leader
+    // changes.
+    p.reverted = true;
+  }
   p.onReject(res.index, hintedNext(core, res));
+}
+
+/**
+ * Whether a rejection says the peer's log went backwards: it lacks (or
+ * holds another entry at) an index at or below its match, answering a
+ * request sent after it acknowledged that match (a later round: an older
+ * request overtaken by newer ones proves nothing). A rejection without a
+ * hint (a snapshot being installed, a malformed request) says nothing
+ * about the log.
+ */
+function logReverted(p: ReplicationProgress, res: AppendResponse): boolean {
+  return p.match > 0 && res.index <= p.match && res.round > p.matchRound &&
+    (res.hintTerm > 0 || res.hintIndex > 0) && p.state !== "snapshot";
 }
 
 /**

@@ -51,6 +51,14 @@ export class ReplicationProgress {
   progressAt = 0;
   /** Commit index the latest request let the peer use (capped at the entries it covered). */
   sentCommit = 0;
+  /**
+   * The leader's heartbeat round when `match` last grew: a request of a
+   * later round was sent after the peer held `match`, so its rejection at
+   * or below `match` means the peer's log went backwards.
+   */
+  matchRound = 0;
+  /** The peer's log went backwards and was reported (reported once while stuck). */
+  reverted = false;
 
   /** A peer about to be probed from `next`. */
   constructor(id: NodeId, next: number) {
@@ -103,6 +111,17 @@ export class ReplicationProgress {
     this.next = Math.max(next, this.match + 1);
     this.probeInflight = false;
     this.inflight = [];
+  }
+
+  /**
+   * The peer's log went backwards (`allowLogReversion`): forgets its match
+   * and probes it from `next` (at least 1), as a new peer.
+   */
+  resetMatch(next: number, round: number): void {
+    this.match = 0;
+    this.matchRound = round;
+    this.reverted = false;
+    this.becomeProbe(Math.max(1, next));
   }
 
   /** Starts sending a snapshot; appends wait until it is answered. */

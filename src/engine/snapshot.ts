@@ -204,6 +204,8 @@ export function handleInstallSnapshotResponse(
   }
   const index = Math.min(res.lastLogId.index, core.log.lastIndex());
   if (p.onSnapshotDone(index)) {
+    p.matchRound = leader.round;
+    p.reverted = false;
     afterLeaderProgress(core, leader, { committed: advanceCommit(core, leader) });
   }
   if (core.leader === leader) replicateTo(core, leader, from, false);

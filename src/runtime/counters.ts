@@ -33,4 +33,10 @@ export interface RaftCounters {
   readonly snapshotsInstalled: number;
   /** Snapshots the state machine built. */
   readonly snapshotsBuilt: number;
+  /**
+   * As leader: peers found with a log that went backwards (data lost), each
+   * counted once per leadership while stuck, or at every reset with
+   * `allowLogReversion`.
+   */
+  readonly logReversions: number;
 }

@@ -267,6 +267,8 @@ export class Raft<R = unknown> {
   #lastRole = "";
   /** Append requests received (a counter). */
   #appendsReceived = 0;
+  /** Peers found with a log that went backwards (a counter). */
+  #logReversions = 0;
   readonly #leaders: LeaderWatch;
   readonly #turnFn = (): void => this.#turn();
   /** Decides when a turn must be a macrotask, so that I/O waiting on the event loop runs. */
@@ -826,6 +828,7 @@ export class Raft<R = unknown> {
       snapshotsSent: this.#sender.snapshotsSent,
       snapshotsInstalled: this.#apply.snapshotsInstalled,
       snapshotsBuilt: this.#apply.snapshotsBuilt,
+      logReversions: this.#logReversions,
     };
   }
 
@@ -1065,6 +1068,17 @@ export class Raft<R = unknown> {
           // A leader's append contradicts this node's committed log: stop, truncate nothing.
           this.#stop(new LogDiverged(c.reason));
           return;
+        case "peer-log-reverted":
+          this.#logReversions++;
+          this.#logger.warn(
+            c.reset
+              ? `peer ${c.peer}'s log went backwards (data lost?): replicating to it again ` +
+                "from the start (allowLogReversion)"
+              : `peer ${c.peer}'s log went backwards (data lost?): it stays stuck until the ` +
+                "leader changes; see allowLogReversion",
+            { peer: c.peer, matched: c.matched, index: c.index, reset: c.reset },
+          );
+          break;
         default:
           assertNever(c);
       }

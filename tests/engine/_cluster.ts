@@ -56,6 +56,8 @@ export class TestNode {
   membershipsDone: LogId[] = [];
   /** The `fatal` command's reason, once the engine asked to stop the node. */
   fatal: FatalReason | null = null;
+  /** `peer-log-reverted` commands, in order. */
+  reversions: { peer: NodeId; matched: number; index: number; reset: boolean }[] = [];
   /** The node's current snapshot: its meta and the entries it covers (their state). */
   snapshot: { meta: SnapshotMeta; entries: Entry[] } | null = null;
   /** Snapshot contents received, by request token, until installed. */
@@ -277,6 +279,9 @@ export class TestCluster {
         break;
       case "fatal":
         n.fatal = c.reason;
+        break;
+      case "peer-log-reverted":
+        n.reversions.push({ peer: c.peer, matched: c.matched, index: c.index, reset: c.reset });
         break;
       case "purge-log": {
         // The harness keeps purged entries readable (tests compare whole logs), but a

@@ -1380,6 +1380,12 @@ class Scenario {
           }`,
         );
         break;
+      case "peer-log-reverted":
+        this.#out.push(
+          `${id}: peer ${cmd.peer}'s log went backwards (matched ${cmd.matched}, rejected ` +
+            `${cmd.index})${cmd.reset ? ", reset" : ""}`,
+        );
+        break;
       case "fatal":
         this.#out.push(
           `${id} stops: log diverged at index ${cmd.reason.index} (committed ` +

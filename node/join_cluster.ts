@@ -264,32 +264,36 @@ export async function joinCluster(
     }
   };
 
-  // 1. Is this id a voter already? The member's view, or better its leader's.
+  // 1. Is this id a voter already? The member's view, or better its leader's
+  // (only if that one still leads: the leader a member names may be this
+  // very node, before it lost its data).
   const seen = await call(base, "/cluster/metrics");
   let view = seen.json as unknown as AdminMetricsJSON;
   let viewFrom = seen.origin;
+  const self = addr.replace(/\/+$/, "");
   const leaderAddr = view.leader === null || view.state === "leader"
     ? undefined
-    : view.membership?.nodes?.[String(view.leader)];
-  if (leaderAddr !== undefined) {
-    const fromLeader = await call(leaderAddr.replace(/\/+$/, ""), "/cluster/metrics").catch(
-      () => null,
-    );
-    if (fromLeader !== null) {
-      view = fromLeader.json as unknown as AdminMetricsJSON;
+    : view.membership?.nodes?.[String(view.leader)]?.replace(/\/+$/, "");
+  if (leaderAddr !== undefined && leaderAddr !== self) {
+    const fromLeader = await call(leaderAddr, "/cluster/metrics").catch(() => null);
+    const json = fromLeader?.json as unknown as AdminMetricsJSON | undefined;
+    if (fromLeader !== null && json?.state === "leader") {
+      view = json;
       viewFrom = fromLeader.origin;
     }
   }
-  const refused = (voters: readonly NodeId[], from: string, cause?: unknown) =>
-    new RejoinRefused(
+  const refused = (m: AdminMetricsJSON, from: string, cause?: unknown) => {
+    const voters = m.membership?.voters ?? [];
+    const ids = [id, ...voters, ...Object.keys(m.membership?.nodes ?? {}).map(Number)];
+    return new RejoinRefused(
       id,
       voters,
       from,
-      Math.max(id, ...voters, ...Object.keys(view.membership?.nodes ?? {}).map(Number)) + 1,
+      Math.max(...ids) + 1,
       cause === undefined ? undefined : { cause },
     );
-  const voters = view.membership?.voters ?? [];
-  if (voters.includes(id)) throw refused(voters, viewFrom);
+  };
+  if ((view.membership?.voters ?? []).includes(id)) throw refused(view, viewFrom);
   options.onChecked?.();
 
   // 2. As a learner (the leader refuses a voter's id), 3. then as a voter.
@@ -298,7 +302,16 @@ export async function joinCluster(
     leader = (await call(base, "/cluster/learners", { id, addr })).origin;
   } catch (e) {
     if (e instanceof JoinError && e.error === "AlreadyVoter") {
-      throw refused(voters.includes(id) ? voters : [...voters, id].sort(), e.url, e);
+      // The refusing leader's membership, for the message.
+      const origin = new URL(e.url).origin;
+      const json = (await call(origin, "/cluster/metrics").catch(() => null))?.json as
+        | AdminMetricsJSON
+        | undefined;
+      const m = json?.membership?.voters?.includes(id) === true ? json : {
+        ...view,
+        membership: { ...view.membership, voters: [...(view.membership?.voters ?? []), id] },
+      };
+      throw refused(m, origin, e);
     }
     throw e;
   }

@@ -136,6 +136,24 @@ test("joinCluster: the leader's view wins over a stale member's; a learner's id 
   await joinCluster("http://follower:3", 2, "http://n2:2", { fetch });
 });
 
+test("joinCluster: a stale member naming this very node as its leader is believed, not this node's blank view", async () => {
+  // Node 1 crashed as the leader and lost its data; node 3 still names it.
+  const { fetch, calls } = fakeFetch((call) =>
+    call.url.startsWith("http://n1:1")
+      ? Response.json({ id: 1, state: "learner", leader: null, membership: { voters: [] } })
+      : Response.json({
+        id: 3,
+        state: "follower",
+        leader: 1,
+        membership: { voters: [1, 2, 3], learners: [], nodes: { "1": "http://n1:1/" } },
+      })
+  );
+  const err = await joinCluster("http://n3:3", 1, "http://n1:1", { fetch }).catch((e) => e);
+  assert.ok(err instanceof RejoinRefused, String(err));
+  assert.equal(err.member, "http://n3:3");
+  assert.ok(!calls.some((c) => c.url.startsWith("http://n1:1")), "never asks itself");
+});
+
 test("joinCluster: the leader's 409 AlreadyVoter is a RejoinRefused too", async () => {
   const { fetch } = fakeFetch((call) =>
     call.url.endsWith("/cluster/metrics")
@@ -147,7 +165,8 @@ test("joinCluster: the leader's 409 AlreadyVoter is a RejoinRefused too", async 
   const err = await joinCluster("http://m:1", 2, "http://n2:2", { fetch }).catch((e) => e);
   assert.ok(err instanceof RejoinRefused, String(err));
   assert.ok(err.cause instanceof JoinError);
-  assert.match(err.message, /node 2 is already a voter/);
+  assert.match(err.message, /node 2 is already a voter of the cluster of http:\/\/m:1 /);
+  assert.deepEqual(err.voters, [2]);
 });
 
 test("joinCluster: a refusal rejects with a JoinError naming the call, status and error", async () => {

@@ -1,8 +1,10 @@
 /**
  * The cluster of a chaos run: node processes on durable storage with the
- * peers' secret on, formed the way an operator does it (node 1 `--init`,
- * the others `--join`), and what the nemeses and the final checks need:
- * the leader, metrics, membership changes, a fresh node, convergence.
+ * peers' secret on, formed the way an operator does it (node 1 `--init
+ * --join <the others>`, the others `--join <node 1>`, all started at once;
+ * with an older node, node 1 `--init` then the others one by one), and what
+ * the nemeses and the final checks need: the leader, metrics, membership
+ * changes, a fresh node, convergence.
  *
  * @module
  */
@@ -11,7 +13,7 @@ import { join } from "node:path";
 import { mkdir } from "node:fs/promises";
 import { AdminClient, type AdminMetrics } from "./admin_client.ts";
 import type { ChaosRuntime, NodeContract, NodeLaunch } from "./node_contract.ts";
-import type { NodePlacement } from "./node_placement.ts";
+import type { NodePlace, NodePlacement } from "./node_placement.ts";
 import { NodeProcess } from "./node_process.ts";
 import { mountSmallDisk, unmountSmallDisk } from "./small_disk.ts";
 import { sleep } from "./sleep.ts";
@@ -110,13 +112,61 @@ export class ChaosCluster {
     this.options.event?.(`t=${this.options.clock().toFixed(1)} ${line}`);
   }
 
-  /** Starts `size` nodes: the first with `--init`, the others one by one with `--join`. */
+  /**
+   * Starts `size` nodes: all at once, the first with `--init --join <the
+   * others>` (it forms the cluster only once all answered, none in a
+   * cluster), the others with `--join <the first>`; waits until all vote.
+   * With a node that lacks `--init --join`: the first with `--init`, then
+   * the others one by one with `--join`.
+   */
   async start(size: number): Promise<void> {
-    const first = await this.#launch({ init: true });
-    first.start();
-    this.voters = [first.id];
-    await this.waitLeader(20_000);
-    for (let i = 1; i < size; i++) await this.addNode();
+    if (!this.options.contract.initJoin || size === 1) {
+      const first = await this.#launch({ init: true });
+      first.start();
+      this.voters = [first.id];
+      await this.waitLeader(20_000);
+      for (let i = 1; i < size; i++) await this.addNode();
+      return;
+    }
+    const places: { id: number; place: NodePlace }[] = [];
+    for (let i = 0; i < size; i++) {
+      const id = this.#nextId++;
+      places.push({ id, place: await this.options.placement.place(id) });
+    }
+    const [head, ...tail] = places;
+    const first = await this.#launch({
+      init: true,
+      join: tail.map(({ place }) => ({ host: place.host, port: place.port })),
+    }, head);
+    const rest: NodeProcess[] = [];
+    for (const reserved of tail) {
+      rest.push(
+        await this.#launch(
+          { join: { host: first.launch.host, port: first.launch.port } },
+          reserved,
+        ),
+      );
+    }
+    const all = [first, ...rest];
+    this.event(`start ${all.length} nodes at once: node ${first.id} --init --join the others`);
+    for (const node of all) node.start();
+    const ids = all.map((n) => n.id);
+    const deadline = Date.now() + _JOIN_TIMEOUT_MS;
+    for (let i = 0; Date.now() < deadline && i < 1000; i++) {
+      const m = await this.admin.metrics(first.url);
+      if (m !== null && ids.every((id) => m.membership.voters.includes(id))) {
+        this.voters = [...m.membership.voters];
+        return;
+      }
+      for (const node of all) {
+        if (node.state === "stopped") {
+          this.event(`node ${node.id} exited while the cluster formed; starting it again`);
+          node.start();
+        }
+      }
+      await sleep(200);
+    }
+    throw new Error(`the ${size} nodes did not all become voters in ${_JOIN_TIMEOUT_MS} ms`);
   }
 
   /** Starts a fresh node (new id, empty data directory) with `--join` and waits until it votes. */
@@ -252,10 +302,13 @@ export class ChaosCluster {
     this.smallDisks.clear();
   }
 
-  async #launch(extra: Pick<NodeLaunch, "init" | "join">): Promise<NodeProcess> {
+  async #launch(
+    extra: Pick<NodeLaunch, "init" | "join">,
+    reserved?: { readonly id: number; readonly place: NodePlace },
+  ): Promise<NodeProcess> {
     const o = this.options;
-    const id = this.#nextId++;
-    const place = await o.placement.place(id);
+    const id = reserved?.id ?? this.#nextId++;
+    const place = reserved?.place ?? await o.placement.place(id);
     let data = join(o.runDir, `data-${id}`);
     if (o.smallDisk?.ids.has(id)) {
       const disk = mountSmallDisk(id, o.smallDisk.mib);

@@ -5,9 +5,11 @@
  *
  * The node's contract (issue 14): `--id N --addr HOST:PORT --data DIR
  * --init | --join HOST:PORT --secret T --cluster-id C --snapshot-every N
- * --heartbeat MS --election-timeout MIN-MAX`. An older node took `--host`,
- * `--port` and `--join URL`; {@linkcode nodeArgs} writes either form, and
- * leaves out the timing flags a node does not list.
+ * --heartbeat MS --election-timeout MIN-MAX`; since issue 15 `--join` takes
+ * a list and goes with `--init` (form the cluster only if none of the listed
+ * members belongs to one). An older node took `--host`, `--port` and
+ * `--join URL`; {@linkcode nodeArgs} writes either form, and leaves out the
+ * timing flags a node does not list.
  *
  * @module
  */
@@ -23,7 +25,7 @@ export type ChaosRuntime = "deno" | "bun";
  * @example
  * ```ts
  * import { nodeArgs, type NodeContract } from "./node_contract.ts";
- * const contract: NodeContract = { flags: new Set(["addr", "join"]), addrFlag: true };
+ * const contract: NodeContract = { flags: new Set(["addr", "join"]), addrFlag: true, initJoin: true };
  * const args = nodeArgs(contract, { id: 2, host: "127.0.0.1", port: 9002, data: "/tmp/d2",
  *   join: { host: "127.0.0.1", port: 9001 } });
  * console.assert(args.includes("--addr") && args.includes("127.0.0.1:9001"));
@@ -34,6 +36,24 @@ export interface NodeContract {
   readonly flags: ReadonlySet<string>;
   /** `--addr HOST:PORT` (and `--join HOST:PORT`); else `--host`/`--port` and `--join URL`. */
   readonly addrFlag: boolean;
+  /** `--init --join A,B`: form the cluster only if none of A, B belongs to one (issue 15). */
+  readonly initJoin: boolean;
+}
+
+/**
+ * A node's address.
+ *
+ * @example
+ * ```ts
+ * import type { NodeEndpoint } from "./node_contract.ts";
+ * const one: NodeEndpoint = { host: "127.0.0.1", port: 9001 };
+ * ```
+ */
+export interface NodeEndpoint {
+  /** Host. */
+  readonly host: string;
+  /** Port. */
+  readonly port: number;
 }
 
 /**
@@ -54,10 +74,10 @@ export interface NodeLaunch {
   readonly port: number;
   /** Its data directory (durable log and snapshots). */
   readonly data: string;
-  /** Form the cluster (first node only). */
+  /** Form the cluster (first node only); with `join`, only if none of those belongs to one. */
   readonly init?: boolean;
-  /** A member to join through. */
-  readonly join?: { readonly host: string; readonly port: number };
+  /** Members to join through (one, or a list: `--join A,B`). */
+  readonly join?: NodeEndpoint | readonly NodeEndpoint[];
   /** The peers' shared secret. */
   readonly secret?: string;
   /** The cluster id given with `--init`. */
@@ -131,13 +151,13 @@ export function detectNodeContract(root: string, runtime: ChaosRuntime): Promise
  * ```ts
  * import { parseNodeHelp } from "./node_contract.ts";
  * const c = parseNodeHelp("  --addr HOST:PORT  listen\n  --snapshot-every N");
- * console.assert(c.addrFlag && c.flags.has("snapshot-every"));
+ * console.assert(c.addrFlag && c.flags.has("snapshot-every") && !c.initJoin);
  * ```
  */
 export function parseNodeHelp(help: string): NodeContract {
   const flags = new Set<string>();
   for (const m of help.matchAll(/--([a-z][a-z-]*)/g)) flags.add(m[1]!);
-  return { flags, addrFlag: flags.has("addr") };
+  return { flags, addrFlag: flags.has("addr"), initJoin: /--init --join/.test(help) };
 }
 
 /**
@@ -151,8 +171,12 @@ export function nodeArgs(contract: NodeContract, launch: NodeLaunch): string[] {
   args.push("--data", launch.data);
   if (launch.init === true) args.push("--init");
   if (launch.join !== undefined) {
-    const { host, port } = launch.join;
-    args.push("--join", contract.addrFlag ? `${host}:${port}` : `http://${host}:${port}`);
+    const list: readonly NodeEndpoint[] = "host" in launch.join ? [launch.join] : launch.join;
+    args.push(
+      "--join",
+      list.map(({ host, port }) => contract.addrFlag ? `${host}:${port}` : `http://${host}:${port}`)
+        .join(","),
+    );
   }
   if (launch.secret !== undefined) args.push("--secret", launch.secret);
   if (launch.clusterId !== undefined && launch.init === true) {

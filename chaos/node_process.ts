@@ -31,7 +31,8 @@ export type NodeProcessState = "running" | "paused" | "stopped";
  * import type { NodeProcessOptions } from "./node_process.ts";
  * const o: NodeProcessOptions = {
  *   root: "/work/main", runtime: "deno", logPath: "/tmp/run/node-1.log",
- *   contract: { flags: new Set(["addr"]), addrFlag: true }, clock: () => performance.now(),
+ *   contract: { flags: new Set(["addr"]), addrFlag: true, initJoin: true },
+ *   clock: () => performance.now(),
  * };
  * ```
  */

@@ -2,22 +2,27 @@
  * The operator's mistake: a voter's data directory wiped and the node
  * restarted with the same id and the same command line. Watches for two
  * leaders at once (an anomaly when it lasts longer than two election
- * timeouts), notes whether the node refused or was refused (its last line),
- * then applies the documented recovery: remove it from the membership and
- * add a fresh node under a new id with `--join`. Lost acknowledged writes
- * and stale reads show in the history and the final checks.
+ * timeouts), notes whether the node refused or was refused (its last line;
+ * an anomaly when it is back as a voter: issue 15 wants it refused), then
+ * applies the documented recovery: remove it from the membership and add a
+ * fresh node under a new id with `--join`. Lost acknowledged writes and
+ * stale reads show in the history and the final checks.
  *
  * @module
  */
 
 import { mkdir, rm } from "node:fs/promises";
 import type { Nemesis } from "./nemesis.ts";
+import type { NodeEndpoint } from "./node_contract.ts";
 import { sleep } from "./sleep.ts";
 
 /**
  * Wipes the data directory of a voter and restarts it as it was: with
  * `initNode`, the node that formed the cluster (its command line has
- * `--init`); otherwise a random voter that joined (`--join`).
+ * `--init`, and `--join <the other first members>` where the node supports
+ * it: injected only while one of those is a running member, else the
+ * wiped node would rightly wait for them); otherwise a random voter that
+ * joined (`--join`).
  *
  * @example
  * ```ts
@@ -31,7 +36,14 @@ export function wipeNemesis(initNode: boolean): Nemesis {
     async inject(c) {
       const members = c.cluster.members();
       if (members.length < 3 || members.some((n) => n.state !== "running")) return null;
-      const candidates = members.filter((n) => (n.launch.init === true) === initNode);
+      const running = new Set(members.map((n) => `${n.launch.host}:${n.launch.port}`));
+      const listed = (join: NodeEndpoint | readonly NodeEndpoint[] | undefined) =>
+        join === undefined ? [] : "host" in join ? [join] : join;
+      const candidates = members.filter((n) =>
+        (n.launch.init === true) === initNode &&
+        (!initNode || n.launch.join === undefined ||
+          listed(n.launch.join).some((p) => running.has(`${p.host}:${p.port}`)))
+      );
       if (candidates.length === 0) return null;
       const victim = candidates[c.rnd.int(0, candidates.length)]!;
       const leaderBefore = await c.cluster.leader();
@@ -87,6 +99,12 @@ export function wipeNemesis(initNode: boolean): Nemesis {
       const now = victim.state === "stopped" ? null : await c.cluster.admin.metrics(victim.url);
       const back = now !== null && now.membership.voters.includes(victim.id) &&
         (now.state === "follower" || now.state === "leader");
+      if (back) {
+        c.anomaly?.(
+          `node ${victim.id}, wiped and restarted with its command line, is back as a voter ` +
+            `(${now.state}): it forgot its vote; it must be refused`,
+        );
+      }
       const fate = victim.state === "stopped"
         ? `exited: ${victim.lastLines.at(-1) ?? "(no output)"}`
         : `${back ? "ACCEPTED BACK SILENTLY as a voter" : "still running"} (${

@@ -184,6 +184,35 @@ test("chaos node flags: the contract's --addr/--join HOST:PORT and its timing fl
   ]);
 });
 
+test("chaos node flags: the first node is --init --join <the others> where the node supports it", () => {
+  const help = "  --init\n      … use --init --join <the other members> …\n  --addr HOST:PORT\n";
+  const contract = parseNodeHelp(help);
+  assert.equal(contract.initJoin, true);
+  assert.equal(parseNodeHelp("  --init\n  --addr HOST:PORT\n  --join ADDR\n").initJoin, false);
+  const args = nodeArgs(contract, {
+    id: 1,
+    host: "127.0.0.1",
+    port: 9001,
+    data: "/d",
+    init: true,
+    join: [{ host: "127.0.0.1", port: 9002 }, { host: "127.0.0.1", port: 9003 }],
+    clusterId: "c",
+  });
+  assert.deepEqual(args, [
+    "--id",
+    "1",
+    "--addr",
+    "127.0.0.1:9001",
+    "--data",
+    "/d",
+    "--init",
+    "--join",
+    "127.0.0.1:9002,127.0.0.1:9003",
+    "--cluster-id",
+    "c",
+  ]);
+});
+
 test("chaos CLI: defaults, a bad flag, a bad nemesis; summary line and reproduce command", () => {
   const o = parseChaosArgs(["--runtime", "deno", "--seed", "7", "--nemesis", "kill,partition"]);
   assert.equal(o.nodes, 3);

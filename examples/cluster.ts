@@ -1,9 +1,13 @@
 /**
  * Three local nodes of the key-value example (`examples/kv.ts`), each its own
- * process with its own data directory: node 1 forms the cluster (`--init`),
- * then nodes 2 and 3 join it (`--join`), one after the other. Prints their
- * URLs and their output; Ctrl-C (SIGINT) or SIGTERM stops them all (each
- * stops gracefully) and exits.
+ * process with its own data directory, started at once as a multi-node
+ * cluster should be: node 1 with `--init --join <nodes 2 and 3>` (it forms
+ * the cluster only once both answered and neither belongs to one — so node
+ * 1, its data lost, never forms a second cluster: it is refused instead),
+ * nodes 2 and 3 with `--join <node 1>`. On a later run the same command
+ * lines restart the nodes on their data. Prints their URLs and their
+ * output; Ctrl-C (SIGINT) or SIGTERM stops them all (each stops
+ * gracefully) and exits.
  *
  * ```sh
  * deno task cluster                 # or: npm run cluster, bun run examples/cluster.ts
@@ -66,7 +70,12 @@ function _parse(args: readonly string[]): _Options {
 /** Starts node `id`; resolves with its process once it printed its "listening on" line. */
 function _start(o: _Options, id: number, children: Map<number, ChildProcess>): Promise<string> {
   const addr = `127.0.0.1:${o.basePort + id}`;
-  const role = id === 1 ? ["--init"] : ["--join", `127.0.0.1:${o.basePort + 1}`];
+  const others = Array.from({ length: o.nodes - 1 }, (_, i) => `127.0.0.1:${o.basePort + i + 2}`);
+  const role = id !== 1
+    ? ["--join", `127.0.0.1:${o.basePort + 1}`]
+    : others.length > 0
+    ? ["--init", "--join", others.join(",")]
+    : ["--init"];
   const args = [
     ...(o.runtime === "deno" ? ["run", "-A", _KV] : ["run", _KV]),
     ...["--id", String(id), "--addr", addr, "--data", `${o.data}/node-${id}`],
@@ -141,7 +150,9 @@ async function _main(): Promise<void> {
   }
   const urls: string[] = [];
   try {
-    for (let id = 1; id <= o.nodes && !interrupted; id++) urls.push(await _start(o, id, children));
+    // All at once: node 1 waits for the others to answer before it forms the cluster.
+    const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
+    urls.push(...await Promise.all(ids.map((id) => _start(o, id, children))));
   } catch (e) {
     console.error(`cluster.ts: ${e instanceof Error ? e.message : String(e)}`);
     await _stopAll(children, 1);

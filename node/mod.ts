@@ -8,12 +8,15 @@
  * - {@linkcode startNode}: storage, `Raft` over `HttpNetwork`, an HTTP(S)
  *   server with the Raft and admin routes, `/metrics` (Prometheus text),
  *   `/metrics.json`, the dashboard at `/` and the application's routes,
- *   `--init` / `--join`, and a graceful `stop()` (a leader hands leadership
- *   over first);
+ *   `--init` / `--join` (`--init --join <the others>`: form the cluster
+ *   only if none of them belongs to one), and a graceful `stop()` (a leader
+ *   hands leadership over first);
  * - {@linkcode runNode}: the `main` of a node process (help, exit codes,
  *   signals, a node that stops by itself exits 1);
- * - the parts they are made of: {@linkcode serve}, {@linkcode joinCluster},
- *   {@linkcode handOverLeadership}, {@linkcode onNodeStopped},
+ * - the parts they are made of: {@linkcode serve}, {@linkcode joinCluster}
+ *   (a voter that lost its data is refused: {@linkcode RejoinRefused}),
+ *   {@linkcode probeCluster} (what `--init --join` asks before forming a
+ *   cluster), {@linkcode handOverLeadership}, {@linkcode onNodeStopped},
  *   {@linkcode nodeMetrics}, {@linkcode dashboard} and its
  *   {@linkcode ClusterWatch} (server-sent events of the whole cluster).
  *

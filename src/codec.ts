@@ -19,6 +19,8 @@
  *   8 timeout-now-response      term, accepted
  *   9 install-snapshot          term, leaderId, meta, clusterId
  *  10 install-snapshot-response term, lastLogId
+ *  11 read-index                term, readerId, clusterId
+ *  12 read-index-response       term, index | null, leaderId | null
  * entry       [0, term, index] blank | [1, term, index, bytes] normal
  *             | [2, term, index, membership] membership
  * logId       [term, index] | null
@@ -57,6 +59,8 @@ import type {
   InstallSnapshotRequest,
   InstallSnapshotResponse,
   RaftMessage,
+  ReadIndexRequest,
+  ReadIndexResponse,
   TimeoutNowRequest,
   TimeoutNowResponse,
   VoteRequest,
@@ -134,6 +138,8 @@ const _TIMEOUT_NOW = 7;
 const _TIMEOUT_NOW_RESPONSE = 8;
 const _INSTALL_SNAPSHOT = 9;
 const _INSTALL_SNAPSHOT_RESPONSE = 10;
+const _READ_INDEX = 11;
+const _READ_INDEX_RESPONSE = 12;
 
 const _ENTRY_BLANK = 0;
 const _ENTRY_NORMAL = 1;
@@ -574,6 +580,20 @@ function _messageOut(m: RaftMessage): void {
       _envelope(_INSTALL_SNAPSHOT_RESPONSE, 2);
       _putUint(m.term, "term");
       _logIdOut(m.lastLogId, "lastLogId");
+      return;
+    case "read-index":
+      _envelope(_READ_INDEX, 3);
+      _putUint(m.term, "term");
+      _putUint(m.readerId, "readerId");
+      _textString(m.clusterId, "clusterId");
+      return;
+    case "read-index-response":
+      _envelope(_READ_INDEX_RESPONSE, 3);
+      _putUint(m.term, "term");
+      if (m.index === null) _putNull();
+      else _putUint(m.index, "index");
+      if (m.leaderId === null) _putNull();
+      else _putUint(m.leaderId, "leaderId");
       return;
     default: {
       // Exhaustive: a new message type is a compile error here. At run time, a caller's object.
@@ -1130,6 +1150,22 @@ function _messageIn(a: unknown[], limits: _Limits): RaftMessage {
         term: _term(a[2], "install-snapshot-response.term"),
         lastLogId: _logIdIn(a[3], "install-snapshot-response.lastLogId"),
       } satisfies InstallSnapshotResponse;
+    case _READ_INDEX:
+      _arity(a, 5, "read-index");
+      return {
+        type: "read-index",
+        term: _term(a[2], "read-index.term"),
+        readerId: _uint(a[3], "read-index.readerId"),
+        clusterId: _string(a[4], "read-index.clusterId"),
+      } satisfies ReadIndexRequest;
+    case _READ_INDEX_RESPONSE:
+      _arity(a, 5, "read-index-response");
+      return {
+        type: "read-index-response",
+        term: _term(a[2], "read-index-response.term"),
+        index: a[3] === null ? null : _index(a[3], "read-index-response.index"),
+        leaderId: a[4] === null ? null : _uint(a[4], "read-index-response.leaderId"),
+      } satisfies ReadIndexResponse;
     default:
       return _fail(`unknown message type tag ${_show(tag)}`);
   }

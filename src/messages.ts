@@ -24,6 +24,11 @@
  * | timeout-now-response             | receive itself (a newer term) | engine.ts             |
  * | install-snapshot                 | handleInstallSnapshot         | snapshot.ts           |
  * | install-snapshot-response        | handleInstallSnapshotResponse | snapshot.ts           |
+ * | read-index                       | handleReadIndexRequest        | read_index.ts         |
+ *
+ * A `read-index-response` goes to the runtime's pending reads
+ * (`src/runtime/pending_reads.ts`), not to the engine: a follower read
+ * needs no protocol state on the follower.
  *
  * A request that fails to arrive (unreachable peer, timeout) is reported with
  * `RaftEngine.unreachable`, handled by `handleUnreachable`
@@ -239,6 +244,56 @@ export interface InstallSnapshotResponse {
 }
 
 /**
+ * Asks the leader for a read index (a follower read): the leader confirms
+ * it still leads with a quorum round started after the request arrived
+ * (batched with its other reads), and answers with its commit index as of
+ * the request's arrival. Once the asking node has applied up to that
+ * index, a local read there is linearizable.
+ *
+ * @example
+ * ```ts
+ * import type { ReadIndexRequest } from "./messages.ts";
+ * const req: ReadIndexRequest = { type: "read-index", term: 3, readerId: 2, clusterId: "c1" };
+ * ```
+ */
+export interface ReadIndexRequest {
+  /** Discriminant. */
+  readonly type: "read-index";
+  /** The asking node's cluster id: a node of another cluster refuses the request. */
+  readonly clusterId: string;
+  /**
+   * The asking node's term. A leader of an older term refuses (a newer
+   * leader may exist); one of a newer term serves it.
+   */
+  readonly term: number;
+  /** The node asking (a follower or a learner). */
+  readonly readerId: NodeId;
+}
+
+/**
+ * The answer to a {@linkcode ReadIndexRequest}.
+ *
+ * @example
+ * ```ts
+ * import type { ReadIndexResponse } from "./messages.ts";
+ * const served: ReadIndexResponse = { type: "read-index-response", term: 3, index: 42, leaderId: 1 };
+ * const refused: ReadIndexResponse = {
+ *   type: "read-index-response", term: 4, index: null, leaderId: 3,
+ * };
+ * ```
+ */
+export interface ReadIndexResponse {
+  /** Discriminant. */
+  readonly type: "read-index-response";
+  /** The answering node's term. */
+  readonly term: number;
+  /** The read index, confirmed by a quorum; `null` if refused (not the leader, or not any more). */
+  readonly index: number | null;
+  /** The leader the answering node knows of (itself when it served the read), or `null`. */
+  readonly leaderId: NodeId | null;
+}
+
+/**
  * Any request a node sends to another.
  *
  * @example
@@ -247,7 +302,12 @@ export interface InstallSnapshotResponse {
  * function kind(r: RaftRequest): string { return r.type; }
  * ```
  */
-export type RaftRequest = AppendRequest | VoteRequest | TimeoutNowRequest | InstallSnapshotRequest;
+export type RaftRequest =
+  | AppendRequest
+  | VoteRequest
+  | TimeoutNowRequest
+  | InstallSnapshotRequest
+  | ReadIndexRequest;
 
 /**
  * Any response to a {@linkcode RaftRequest}.
@@ -262,7 +322,8 @@ export type RaftResponse =
   | AppendResponse
   | VoteResponse
   | TimeoutNowResponse
-  | InstallSnapshotResponse;
+  | InstallSnapshotResponse
+  | ReadIndexResponse;
 
 /**
  * Any Raft RPC message.
@@ -277,7 +338,7 @@ export type RaftMessage = RaftRequest | RaftResponse;
 
 /**
  * The type of a request: `"append"`, `"vote"`, `"pre-vote"`,
- * `"timeout-now"` or `"install-snapshot"`.
+ * `"timeout-now"`, `"install-snapshot"` or `"read-index"`.
  *
  * @example
  * ```ts
@@ -298,6 +359,7 @@ const _REQUEST_TYPES: { readonly [T in RequestType]: true } = {
   "pre-vote": true,
   "timeout-now": true,
   "install-snapshot": true,
+  "read-index": true,
 };
 
 /**
@@ -309,7 +371,9 @@ const _REQUEST_TYPES: { readonly [T in RequestType]: true } = {
  * @example
  * ```ts
  * import { REQUEST_TYPES } from "./messages.ts";
- * console.assert(REQUEST_TYPES.join() === "append,vote,pre-vote,timeout-now,install-snapshot");
+ * console.assert(
+ *   REQUEST_TYPES.join() === "append,vote,pre-vote,timeout-now,install-snapshot,read-index",
+ * );
  * ```
  */
 export const REQUEST_TYPES: readonly RequestType[] = Object.freeze(

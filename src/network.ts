@@ -41,7 +41,14 @@ export interface SendOptions {
  * ```
  */
 export interface RaftNetwork {
-  /** Sends `request` to `target` (at `node.addr`) and resolves with its response. */
+  /**
+   * Sends `request` to `target` (at `node.addr`) and resolves with its
+   * response: every request type but `install-snapshot` — appends, votes,
+   * pre-votes, TimeoutNow, and the `read-index` request of a follower read
+   * (answered by a `read-index-response`). An implementation that routes by
+   * `request.type` (as `HttpNetwork` and the test kit's `MemoryNetwork` do)
+   * carries a new request type without changes.
+   */
   send(
     target: NodeId,
     node: RaftNode,

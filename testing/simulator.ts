@@ -1153,6 +1153,8 @@ function _fmtRequest(r: RaftRequest): string {
       return `timeout-now t${r.term} from n${r.leaderId}`;
     case "install-snapshot":
       return `install-snapshot t${r.term} from n${r.leaderId} ${_fmtId(r.meta.lastLogId)}`;
+    case "read-index":
+      return `read-index t${r.term} from n${r.readerId}`;
   }
 }
 
@@ -1168,6 +1170,9 @@ function _fmtResponse(r: RaftResponse): string {
       return `timeout-now-response t${r.term} ${r.accepted ? "accepted" : "refused"}`;
     case "install-snapshot-response":
       return `install-snapshot-response t${r.term} ${_fmtId(r.lastLogId)}`;
+    case "read-index-response":
+      return `read-index-response t${r.term} ` +
+        (r.index === null ? `refused (leader ${r.leaderId ?? "?"})` : `index ${r.index}`);
   }
 }
 

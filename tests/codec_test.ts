@@ -642,11 +642,56 @@ test("codec: unknown or wrongly typed versions are rejected, naming the version"
 });
 
 test("codec: unknown message tags and entry tags are rejected", () => {
-  for (const tag of [0, 11, 99, -1, "vote", null, true]) {
+  for (const tag of [0, 13, 99, -1, "vote", null, true]) {
     assertInvalid(() => decodeMessage(cbor([CODEC_VERSION, tag, 1, true])), /message type/);
   }
   assertInvalid(() => decodeMessage(appendRaw({ 5: [[3, 5, 11]] })), /entry type/);
   assertInvalid(() => decodeEntry(cbor([CODEC_VERSION, 9, 1, 1])), /entry type/);
+});
+
+test("codec: read-index requests and responses round-trip (follower reads)", () => {
+  const samples: RaftMessage[] = [
+    { type: "read-index", clusterId: "c1", term: 3, readerId: 2 },
+    { type: "read-index", clusterId: "", term: MAX_TERM, readerId: 2 ** 40 },
+    { type: "read-index-response", term: 3, index: 42, leaderId: 1 },
+    { type: "read-index-response", term: 4, index: null, leaderId: 3 },
+    { type: "read-index-response", term: 4, index: null, leaderId: null },
+    { type: "read-index-response", term: MAX_TERM, index: MAX_INDEX, leaderId: 7 },
+  ];
+  for (const m of samples) assert.deepEqual(decodeMessage(encodeMessage(m)), m);
+  assert.deepEqual(
+    [...encodeMessage({ type: "read-index", clusterId: "c", term: 3, readerId: 2 })],
+    [...cbor([CODEC_VERSION, 11, 3, 2, "c"])],
+  );
+});
+
+test("codec: hostile read-index messages are refused with InvalidMessage", () => {
+  const bad: [unknown[], RegExp][] = [
+    [[CODEC_VERSION, 11, 3, 2], /read-index must have 5 fields/],
+    [[CODEC_VERSION, 11, 3, 2, "c", 0], /read-index must have 5 fields/],
+    [[CODEC_VERSION, 11, -1, 2, "c"], /read-index\.term/],
+    [[CODEC_VERSION, 11, MAX_TERM + 1, 2, "c"], /read-index\.term/],
+    [[CODEC_VERSION, 11, 3, "2", "c"], /read-index\.readerId/],
+    [[CODEC_VERSION, 11, 3, 1.5, "c"], /read-index\.readerId/],
+    [[CODEC_VERSION, 11, 3, null, "c"], /read-index\.readerId/],
+    [[CODEC_VERSION, 11, 3, 2, 7], /read-index\.clusterId/],
+    [[CODEC_VERSION, 11, 3, 2, null], /read-index\.clusterId/],
+    [[CODEC_VERSION, 12, 3, 5], /read-index-response must have 5 fields/],
+    [[CODEC_VERSION, 12, "3", 5, 1], /read-index-response\.term/],
+    [[CODEC_VERSION, 12, 3, MAX_INDEX + 1, 1], /read-index-response\.index/],
+    [[CODEC_VERSION, 12, 3, -5, 1], /read-index-response\.index/],
+    [[CODEC_VERSION, 12, 3, true, 1], /read-index-response\.index/],
+    [[CODEC_VERSION, 12, 3, 5, "1"], /read-index-response\.leaderId/],
+    [[CODEC_VERSION, 12, 3, 5, [1]], /read-index-response\.leaderId/],
+  ];
+  for (const [value, reason] of bad) {
+    assertInvalid(() => decodeMessage(cbor(value)), reason);
+  }
+  // Encoding refuses what it cannot write (the caller's bug), as for every message.
+  assert.throws(
+    () => encodeMessage({ type: "read-index-response", term: 1, index: -1, leaderId: null }),
+    TypeError,
+  );
 });
 
 test("codec: wrong arity is rejected", () => {

@@ -44,6 +44,7 @@ const SAMPLES: { readonly [T in RequestType]: RaftRequest & { readonly type: T }
       snapshotId: "s-9",
     },
   },
+  "read-index": { type: "read-index", clusterId: "c1", term: 3, readerId: 2 },
 };
 
 test("messages: REQUEST_TYPES lists every request type once, frozen", () => {
@@ -53,6 +54,7 @@ test("messages: REQUEST_TYPES lists every request type once, frozen", () => {
     "pre-vote",
     "timeout-now",
     "install-snapshot",
+    "read-index",
   ]);
   assert.equal(new Set(REQUEST_TYPES).size, REQUEST_TYPES.length);
   assert.deepEqual([...REQUEST_TYPES].sort(), Object.keys(SAMPLES).sort());

@@ -34,7 +34,7 @@ import {
 } from "./leader_progress.ts";
 import { transferLeader } from "./leadership_transfer.ts";
 import { changeMembership } from "./membership_change.ts";
-import { leaseValid, requestReads } from "./read_index.ts";
+import { handleReadIndexRequest, leaseValid, requestReads } from "./read_index.ts";
 import { becomeFollower, followMembership } from "./roles.ts";
 import {
   finishInterruptedInstall,
@@ -218,6 +218,12 @@ export class RaftEngine {
       case "install-snapshot-response":
         handleInstallSnapshotResponse(core, from, message);
         break;
+      case "read-index":
+        handleReadIndexRequest(core, from, message, token);
+        break;
+      case "read-index-response":
+        // The runtime's pending reads take these (a follower read needs no engine state).
+        break;
       default:
         assertNever(message);
     }
@@ -252,7 +258,11 @@ export class RaftEngine {
     return { ok: true, term, firstIndex };
   }
 
-  /** Asks for linearizable reads; answered by `read-ready` / `read-failed`. */
+  /**
+   * Asks for linearizable reads; answered by `read-ready` / `read-failed`.
+   * Reads (and peers' `read-index` requests) that arrive before the
+   * runtime takes the commands share one quorum round.
+   */
   read(tokens: readonly number[], policy: "read-index" | "lease"): void {
     requestReads(this.#core, tokens, policy);
   }

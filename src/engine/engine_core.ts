@@ -169,6 +169,8 @@ export class EngineCore {
   takeCommands(): Command[] {
     const out = this.#out;
     this.#out = [];
+    // What was emitted is on its way: a read arriving from now on needs a newer round.
+    if (this.leader !== null) this.leader.roundUnsent = false;
     return out;
   }
 

@@ -184,6 +184,7 @@ export function broadcast(core: EngineCore, leader: LeaderState, heartbeat: bool
 export function newRound(core: EngineCore, leader: LeaderState): number {
   leader.round++;
   leader.roundSentAt.set(leader.round, core.now);
+  leader.roundUnsent = true;
   return leader.round;
 }
 

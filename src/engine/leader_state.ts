@@ -33,6 +33,11 @@ export interface PendingRead {
   readonly index: number;
   /** The round that must be acknowledged by a quorum. */
   readonly round: number;
+  /**
+   * Asked by a peer (a follower read, `read-index` request): answered with
+   * a `reply` (`read-index-response`) rather than `read-ready`/`read-failed`.
+   */
+  readonly peer?: boolean;
 }
 
 /**
@@ -49,6 +54,8 @@ export interface ReadAwaitingCommit {
   readonly token: number;
   /** How it asked to be served. */
   readonly policy: "read-index" | "lease";
+  /** Asked by a peer (see {@linkcode PendingRead.peer}). */
+  readonly peer?: boolean;
 }
 
 /**
@@ -105,6 +112,13 @@ export class LeaderState {
   reads: PendingRead[] = [];
   /** Reads waiting for the first entry of this term to commit. */
   readsAwaitingCommit: ReadAwaitingCommit[] = [];
+  /**
+   * Whether the messages of the current round are still in the engine's
+   * output (not taken by the runtime yet): a read arriving now may join that
+   * round, since its messages leave after the read arrived. Cleared by
+   * `EngineCore.takeCommands`.
+   */
+  roundUnsent = false;
   /** The transfer in progress. */
   transfer: Transfer | null = null;
   /** The final membership of a joint change, appended once the joint one commits. */
@@ -136,11 +150,8 @@ export class LeaderState {
     return Math.max(this.quorumAckAt, this.leaderSince) + electionTimeoutMax;
   }
 
-  /** Tokens of every read still waiting (for a round, then for the first commit). */
-  pendingReadTokens(): number[] {
-    const tokens: number[] = [];
-    for (const r of this.reads) tokens.push(r.token);
-    for (const r of this.readsAwaitingCommit) tokens.push(r.token);
-    return tokens;
+  /** Every read still waiting (for a round, then for the first commit). */
+  pendingReads(): { readonly token: number; readonly peer?: boolean }[] {
+    return [...this.reads, ...this.readsAwaitingCommit];
   }
 }

@@ -13,6 +13,7 @@ import { compareLogId, MAX_PEER_TERM, MAX_TERM, type NodeId } from "../types.ts"
 import type {
   AppendRequest,
   InstallSnapshotRequest,
+  ReadIndexRequest,
   TimeoutNowRequest,
   VoteRequest,
 } from "../messages.ts";
@@ -77,7 +78,8 @@ export function peerRefusal(core: EngineCore, from: NodeId, message: RaftMessage
     case "vote":
     case "pre-vote":
     case "timeout-now":
-    case "install-snapshot": {
+    case "install-snapshot":
+    case "read-index": {
       const own = core.effective().membership;
       if (own.configs.length === 0) return null; // blank: not in any cluster yet
       const expected = own.clusterId;
@@ -91,6 +93,7 @@ export function peerRefusal(core: EngineCore, from: NodeId, message: RaftMessage
     case "pre-vote-response":
     case "timeout-now-response":
     case "install-snapshot-response":
+    case "read-index-response":
       return null;
     default:
       return assertNever(message);
@@ -105,7 +108,8 @@ export function peerRefusal(core: EngineCore, from: NodeId, message: RaftMessage
  * membership, voters and learners alike; that membership is committed (not
  * a change in flight); and the request would be refused anyway:
  *
- * - an append, TimeoutNow or snapshot of an older term than this node's;
+ * - an append, TimeoutNow, snapshot or read-index request of an older term
+ *   than this node's;
  * - a vote or pre-vote of an older term, from a candidate whose log is not
  *   at least as up-to-date as this node's, or that a live leader's lease
  *   refuses.
@@ -123,7 +127,12 @@ export function peerRefusal(core: EngineCore, from: NodeId, message: RaftMessage
 export function removedSender(
   core: EngineCore,
   from: NodeId,
-  request: AppendRequest | VoteRequest | TimeoutNowRequest | InstallSnapshotRequest,
+  request:
+    | AppendRequest
+    | VoteRequest
+    | TimeoutNowRequest
+    | InstallSnapshotRequest
+    | ReadIndexRequest,
 ): boolean {
   const effective = core.effective();
   const membership = effective.membership;
@@ -137,6 +146,7 @@ export function removedSender(
     case "append":
     case "timeout-now":
     case "install-snapshot":
+    case "read-index":
       return false;
     case "vote":
     case "pre-vote":

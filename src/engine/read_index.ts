@@ -15,6 +15,15 @@
  *   us. It is void for the rest of the term once a leadership transfer sent
  *   TimeoutNow (voters skip their lease for the election it starts).
  *
+ * - Reads share rounds: a read joins the current round while that round's
+ *   messages are still in the engine's output (they leave after it arrived);
+ *   otherwise it starts one. So the reads that arrive in one turn of the
+ *   runtime (local ones and peers' `read-index` requests) cost one round.
+ * - A peer's `read-index` request (a follower read) is served like a local
+ *   ReadIndex read and answered with the read index; a node that does not
+ *   lead, or leads an older term than the asking node's, refuses it
+ *   (`index: null`, naming the leader it knows of).
+ *
  * Waiting reads are kept in the leader's state (leader_state.ts) and fail
  * when it steps down (roles.ts). `afterLeaderProgress` (leader_progress.ts)
  * serves them when a quorum acknowledges a round or the first commit of the
@@ -23,6 +32,8 @@
  * @module
  */
 
+import type { ReadIndexRequest, ReadIndexResponse } from "../messages.ts";
+import type { NodeId } from "../types.ts";
 import type { EngineCore } from "./engine_core.ts";
 import type { LeaderState } from "./leader_state.ts";
 import { broadcast, newRound, onRoundAck } from "./leader_replication.ts";
@@ -57,7 +68,62 @@ export function requestReads(
     for (const token of tokens) leader.readsAwaitingCommit.push({ token, policy });
     return;
   }
-  serve(core, leader, tokens, policy);
+  serve(core, leader, tokens, policy, false);
+}
+
+/**
+ * Handles a peer's `read-index` request (a follower read): served like a
+ * local ReadIndex read, answered by a `reply` with the read index once a
+ * quorum confirmed this leadership; refused at once (`index: null`) by a
+ * node that does not lead, or that leads an older term than the asker's.
+ *
+ * @example
+ * ```ts ignore
+ * handleReadIndexRequest(core, 2, { type: "read-index", term: 3, readerId: 2, clusterId }, token);
+ * ```
+ */
+export function handleReadIndexRequest(
+  core: EngineCore,
+  _from: NodeId,
+  req: ReadIndexRequest,
+  token: number,
+): void {
+  const leader = core.leader;
+  if (leader === null || req.term > core.vote.term) {
+    // Of a newer term, the asker may follow a newer leader: this one cannot vouch for it.
+    refusePeerRead(core, token, req.term > core.vote.term ? null : core.leaderId);
+    return;
+  }
+  if (core.log.termAt(core.commit) !== core.vote.term) {
+    leader.readsAwaitingCommit.push({ token, policy: "read-index", peer: true });
+    return;
+  }
+  serve(core, leader, [token], "read-index", true);
+}
+
+function refusePeerRead(core: EngineCore, token: number, leaderId: NodeId | null): void {
+  const message: ReadIndexResponse = {
+    type: "read-index-response",
+    term: core.vote.term,
+    index: null,
+    leaderId,
+  };
+  core.emit({ type: "reply", token, message });
+}
+
+/** Serves a read at `index`: `read-ready`, or a peer's `read-index-response`. */
+function ready(core: EngineCore, token: number, index: number, peer: boolean | undefined): void {
+  if (peer === true) {
+    const message: ReadIndexResponse = {
+      type: "read-index-response",
+      term: core.vote.term,
+      index,
+      leaderId: core.id,
+    };
+    core.emit({ type: "reply", token, message });
+  } else {
+    core.emit({ type: "read-ready", token, index });
+  }
 }
 
 function serve(
@@ -65,21 +131,32 @@ function serve(
   leader: LeaderState,
   tokens: readonly number[],
   policy: "read-index" | "lease",
+  peer: boolean,
 ): void {
   if (tokens.length === 0) return;
   if (policy === "lease") {
     const ok = leaseValid(core);
     for (const token of tokens) {
-      if (ok) core.emit({ type: "read-ready", token, index: core.commit });
+      if (ok) ready(core, token, core.commit, peer);
       else core.emit({ type: "read-failed", token, reason: { kind: "lease-expired" } });
     }
     return;
   }
-  const round = newRound(core, leader);
-  for (const token of tokens) leader.reads.push({ token, index: core.commit, round });
-  broadcast(core, leader, true);
+  // The current round's messages have not left yet: they confirm this read too.
+  const joined = leader.roundUnsent;
+  const round = joined ? leader.round : newRound(core, leader);
+  for (const token of tokens) {
+    leader.reads.push(
+      peer ? { token, index: core.commit, round, peer } : {
+        token,
+        index: core.commit,
+        round,
+      },
+    );
+  }
+  if (!joined) broadcast(core, leader, true);
   // A single voter is its own quorum: this acknowledges the round at once.
-  if (onRoundAck(core, leader)) releaseReads(core, leader);
+  if (onRoundAck(core, leader) || leader.quorumRound >= round) releaseReads(core, leader);
 }
 
 /**
@@ -96,7 +173,7 @@ export function releaseReads(core: EngineCore, leader: LeaderState): void {
   let k = 0;
   while (k < reads.length && reads[k]!.round <= leader.quorumRound) {
     const r = reads[k]!;
-    core.emit({ type: "read-ready", token: r.token, index: r.index });
+    ready(core, r.token, r.index, r.peer);
     k++;
   }
   if (k > 0) reads.splice(0, k);
@@ -115,13 +192,11 @@ export function onOwnTermCommitted(core: EngineCore, leader: LeaderState): void 
   if (leader.readsAwaitingCommit.length === 0) return;
   const waiting = leader.readsAwaitingCommit;
   leader.readsAwaitingCommit = [];
-  serve(
-    core,
-    leader,
-    waiting.filter((r) => r.policy === "read-index").map((r) => r.token),
-    "read-index",
-  );
-  serve(core, leader, waiting.filter((r) => r.policy === "lease").map((r) => r.token), "lease");
+  const tokens = (policy: "read-index" | "lease", peer: boolean) =>
+    waiting.filter((r) => r.policy === policy && (r.peer === true) === peer).map((r) => r.token);
+  serve(core, leader, tokens("read-index", false), "read-index", false);
+  serve(core, leader, tokens("read-index", true), "read-index", true);
+  serve(core, leader, tokens("lease", false), "lease", false);
 }
 
 /**

@@ -20,6 +20,7 @@
 import type { EngineCore } from "./engine_core.ts";
 import { LeaderState } from "./leader_state.ts";
 import type { NodeId } from "../types.ts";
+import type { ReadIndexResponse } from "../messages.ts";
 
 /**
  * Becomes a follower (or learner) in `term`, following `leaderId` if known.
@@ -41,12 +42,22 @@ export function becomeFollower(core: EngineCore, term: number, leaderId: NodeId 
   core.leaderId = leaderId;
   if (leader !== null) {
     core.leader = null;
-    for (const token of leader.pendingReadTokens()) {
-      core.emit({
-        type: "read-failed",
-        token,
-        reason: { kind: "not-leader", leaderId: core.leaderId },
-      });
+    for (const r of leader.pendingReads()) {
+      if (r.peer === true) {
+        const message: ReadIndexResponse = {
+          type: "read-index-response",
+          term: core.vote.term,
+          index: null,
+          leaderId: core.leaderId,
+        };
+        core.emit({ type: "reply", token: r.token, message });
+      } else {
+        core.emit({
+          type: "read-failed",
+          token: r.token,
+          reason: { kind: "not-leader", leaderId: core.leaderId },
+        });
+      }
     }
   }
   core.resetElectionTimer();

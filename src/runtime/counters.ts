@@ -39,4 +39,6 @@ export interface RaftCounters {
    * `allowLogReversion`.
    */
   readonly logReversions: number;
+  /** Follower reads (`policy: "follower"`) this node confirmed through the leader. */
+  readonly followerReads: number;
 }

@@ -151,6 +151,36 @@ export class PeerSender {
   }
 
   /**
+   * Sends `message` to `to` and returns its response (for the caller, not
+   * the engine: a follower read's `read-index` request). Rejects with what
+   * the network rejected with, or with the reason {@linkcode PeerSender.close}
+   * was given once closed.
+   */
+  request(to: NodeId, message: RaftRequest): Promise<RaftResponse> {
+    if (this.closed) return Promise.reject(this.#abort.signal.reason);
+    const host = this.#host;
+    let sent: Promise<RaftResponse>;
+    try {
+      sent = host.network.send(to, host.node(to), message, this.#options);
+    } catch (e) {
+      sent = Promise.reject(e);
+    }
+    return sent.then(
+      (res) => {
+        if (this.#refusedBy.size > 0) this.#refusedBy.delete(to);
+        if (this.#goneFor.size > 0) this.#goneFor.delete(to);
+        return res;
+      },
+      (e) => {
+        if (!this.closed && !this.#noteRefusal(to, e)) {
+          host.logger.debug("send failed", { to, type: message.type, error: String(e) });
+        }
+        throw e;
+      },
+    );
+  }
+
+  /**
    * Whether `e` says `to` refused this node as another cluster's, or as not
    * a member of its cluster; logs it (as an error, once until the peer
    * accepts again) and remembers it.

@@ -12,8 +12,17 @@ import type { ReadFailure } from "../engine/commands.ts";
 import { type RaftError, Timeout } from "../errors.ts";
 
 /**
- * How a linearizable read is confirmed: `read-index` (a quorum round) or
- * `lease` (no round, while the leader lease holds).
+ * How a linearizable read is confirmed:
+ *
+ * - `read-index` (on the leader): a quorum round started after the read
+ *   arrived confirms leadership; the read index is the commit index then.
+ * - `lease` (on the leader): no round while the leader lease holds — cheaper,
+ *   but relies on bounded clock drift (`leaseMargin`).
+ * - `follower` (on any member, learners included): the node asks the leader
+ *   for a read index with one `read-index` request (the reads that arrive in
+ *   one turn share it; the leader confirms it with its ReadIndex round), then
+ *   waits until it has applied that index. On the leader it is a `read-index`
+ *   read.
  *
  * @example
  * ```ts
@@ -21,7 +30,7 @@ import { type RaftError, Timeout } from "../errors.ts";
  * const p: ReadPolicy = "lease";
  * ```
  */
-export type ReadPolicy = "read-index" | "lease";
+export type ReadPolicy = "read-index" | "lease" | "follower";
 
 interface ReadRequest {
   readonly policy: ReadPolicy;
@@ -36,6 +45,7 @@ interface ReadRequest {
  * ```ts ignore
  * const host: ReadHost = {
  *   read: (tokens, policy) => engine.read(tokens, policy),
+ *   readFromLeader: (tokens) => askLeader(tokens),
  *   nextToken: () => token++,
  *   error: (reason) => readError(reason, context),
  * };
@@ -43,7 +53,13 @@ interface ReadRequest {
  */
 export interface ReadHost {
   /** Hands reads to the engine (its `read`). */
-  read(tokens: readonly number[], policy: ReadPolicy): void;
+  read(tokens: readonly number[], policy: "read-index" | "lease"): void;
+  /**
+   * Confirms follower reads through the leader (one request for all of
+   * `tokens`); answers with {@linkcode PendingReads.ready},
+   * {@linkcode PendingReads.failed} or {@linkcode PendingReads.rejected}.
+   */
+  readFromLeader(tokens: readonly number[]): void;
   /** A fresh token for the engine (shared with the node's other requests). */
   nextToken(): number;
   /** The error a failed read rejects with. */
@@ -109,18 +125,20 @@ export class PendingReads {
     return this.#queued.length > 0;
   }
 
-  /** Hands the queued reads to the engine: one call per policy. */
+  /** Hands the queued reads on: one call per policy. */
   start(): void {
     const readIndex: number[] = [];
     const lease: number[] = [];
+    const follower: number[] = [];
     for (const r of this.#queued) {
       const token = this.#host.nextToken();
       this.#confirming.set(token, r);
-      (r.policy === "lease" ? lease : readIndex).push(token);
+      (r.policy === "lease" ? lease : r.policy === "follower" ? follower : readIndex).push(token);
     }
     this.#queued = [];
     if (readIndex.length > 0) this.#host.read(readIndex, "read-index");
     if (lease.length > 0) this.#host.read(lease, "lease");
+    if (follower.length > 0) this.#host.readFromLeader(follower);
   }
 
   /**
@@ -141,6 +159,14 @@ export class PendingReads {
     if (r === undefined) return;
     this.#confirming.delete(token);
     r.reject(this.#host.error(reason));
+  }
+
+  /** Read `token` could not be confirmed (the leader could not be asked): it rejects with `err`. */
+  rejected(token: number, err: RaftError): void {
+    const r = this.#confirming.get(token);
+    if (r === undefined) return;
+    this.#confirming.delete(token);
+    r.reject(err);
   }
 
   /** The state machine applied up to `appliedIndex`: resolves the reads it covers. */

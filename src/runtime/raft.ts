@@ -33,6 +33,7 @@ import {
   ShuttingDown,
   StorageError,
   Timeout,
+  Unreachable,
 } from "../errors.ts";
 import type {
   AppendRequest,
@@ -41,6 +42,7 @@ import type {
   InstallSnapshotResponse,
   RaftRequest,
   RaftResponse,
+  ReadIndexRequest,
   TimeoutNowRequest,
   TimeoutNowResponse,
   VoteRequest,
@@ -269,6 +271,8 @@ export class Raft<R = unknown> {
   #appendsReceived = 0;
   /** Peers found with a log that went backwards (a counter). */
   #logReversions = 0;
+  /** Follower reads confirmed through the leader (a counter). */
+  #followerReads = 0;
   readonly #leaders: LeaderWatch;
   readonly #turnFn = (): void => this.#turn();
   /** Decides when a turn must be a macrotask, so that I/O waiting on the event loop runs. */
@@ -312,6 +316,7 @@ export class Raft<R = unknown> {
     this.#writes = writes;
     const reads = new PendingReads(node.clock, {
       read: (tokens, policy) => engine.read(tokens, policy),
+      readFromLeader: (tokens) => this.#readFromLeader(tokens),
       nextToken: () => this.#nextToken++,
       error: (reason) =>
         readError(reason, {
@@ -564,14 +569,22 @@ export class Raft<R = unknown> {
   }
 
   /**
-   * Confirms this node is the leader in a way that makes a following local
-   * read linearizable, and waits until the state machine has applied up to
-   * the read index. Resolves with that index. Rejects with
-   * {@linkcode ForwardToLeader} on a non-leader, {@linkcode NotInitialized}
-   * before the node has a membership, {@linkcode QuorumNotEnough} when the
-   * lease lapsed (policy `lease`), {@linkcode Timeout} after `timeout` ms
-   * (default four maximum election timeouts), {@linkcode Aborted} when
-   * `signal` aborts. A read changes nothing: its errors' `logId` is `null`.
+   * Makes a following local read linearizable, and waits until the state
+   * machine has applied up to the read index; resolves with that index.
+   * `policy` says how ({@linkcode ReadPolicy}): `read-index` (default) and
+   * `lease` confirm leadership on the leader; `follower` works on any member
+   * (followers and learners): it asks the leader for the read index with one
+   * request (reads arriving in one turn share it), then waits to have
+   * applied it here; on the leader it is a `read-index` read. Rejects with
+   * {@linkcode ForwardToLeader} on a non-leader (`read-index`, `lease`) or
+   * when no leader is known or the leader refuses (`follower`),
+   * {@linkcode Unreachable} (the network's error as its `cause`) when the
+   * leader cannot be asked (`follower`),
+   * {@linkcode NotInitialized} before the node has a membership,
+   * {@linkcode QuorumNotEnough} when the lease lapsed (policy `lease`),
+   * {@linkcode Timeout} after `timeout` ms (default four maximum election
+   * timeouts), {@linkcode Aborted} when `signal` aborts. A read changes
+   * nothing: its errors' `logId` is `null`.
    */
   ensureLinearizable(
     options: { policy?: ReadPolicy } & CallOptions = {},
@@ -579,7 +592,7 @@ export class Raft<R = unknown> {
     const err = this.#notReady() ?? checkCallOptions(options);
     if (err !== null) return Promise.reject(err);
     const policy = options.policy ?? "read-index";
-    if (policy !== "read-index" && policy !== "lease") {
+    if (policy !== "read-index" && policy !== "lease" && policy !== "follower") {
       return Promise.reject(
         new InvalidArgument("policy", `unknown read policy ${String(policy)}`),
       );
@@ -829,6 +842,7 @@ export class Raft<R = unknown> {
       snapshotsInstalled: this.#apply.snapshotsInstalled,
       snapshotsBuilt: this.#apply.snapshotsBuilt,
       logReversions: this.#logReversions,
+      followerReads: this.#followerReads,
     };
   }
 
@@ -851,6 +865,8 @@ export class Raft<R = unknown> {
         return this.#request(request.candidateId, request);
       case "timeout-now":
         return this.#request(request.leaderId, request);
+      case "read-index":
+        return this.#request(request.readerId, request);
       case "install-snapshot":
         if (data === undefined) {
           return Promise.reject(
@@ -1083,6 +1099,52 @@ export class Raft<R = unknown> {
           assertNever(c);
       }
     }
+  }
+
+  /**
+   * Follower reads: on the leader, ReadIndex reads; elsewhere one
+   * `read-index` request to the leader for all of `tokens`, whose answer
+   * (the read index) each read then waits to have applied.
+   */
+  #readFromLeader(tokens: readonly number[]): void {
+    const engine = this.#engine;
+    const reads = this.#reads;
+    if (engine.role === "leader") {
+      engine.read(tokens, "read-index");
+      return;
+    }
+    const leaderId = engine.leaderId;
+    if (leaderId === null || leaderId === this.id) {
+      for (const t of tokens) reads.failed(t, { kind: "not-leader", leaderId: null });
+      return;
+    }
+    const request: ReadIndexRequest = {
+      type: "read-index",
+      clusterId: engine.effectiveMembership().membership.clusterId,
+      term: engine.term,
+      readerId: this.id,
+    };
+    this.#sender.request(leaderId, request).then(
+      (res) =>
+        this.#post(() => {
+          const index = res.type === "read-index-response" ? res.index : null;
+          if (index === null) {
+            const leader = res.type === "read-index-response" ? res.leaderId : null;
+            for (const t of tokens) reads.failed(t, { kind: "not-leader", leaderId: leader });
+            return;
+          }
+          this.#followerReads += tokens.length;
+          const applied = this.#apply.appliedIndex;
+          for (const t of tokens) reads.ready(t, index, applied);
+        }),
+      (e) =>
+        this.#post(() => {
+          // One error for "the leader could not be asked", whatever the network: its own
+          // error is the cause (HttpNetwork rejects with Unreachable already).
+          const err = e instanceof Unreachable ? e : new Unreachable(leaderId, { cause: e });
+          for (const t of tokens) reads.rejected(t, err);
+        }),
+    );
   }
 
   async #transferLeader(to: NodeId, options?: CallOptions): Promise<void> {

@@ -41,6 +41,8 @@ import type {
   InstallSnapshotResponse,
   RaftRequest,
   RaftResponse,
+  ReadIndexRequest,
+  ReadIndexResponse,
 } from "../messages.ts";
 import type { RaftNetwork, SendOptions } from "../network.ts";
 import { isNodeId, type NodeId, type RaftNode } from "../types.ts";
@@ -289,9 +291,9 @@ export class HttpNetwork implements RaftNetwork {
   }
 
   /**
-   * Sends `request` (an append, vote, pre-vote or timeout-now request) to
-   * `target` at `node.addr` and resolves with its response; rejects (never
-   * throws) with {@linkcode Unreachable}.
+   * Sends `request` (an append, vote, pre-vote, timeout-now or read-index
+   * request) to `target` at `node.addr` and resolves with its response;
+   * rejects (never throws) with {@linkcode Unreachable}.
    *
    * @example
    * ```ts
@@ -330,6 +332,31 @@ export class HttpNetwork implements RaftNetwork {
       this.#timeout,
       options?.signal,
     );
+  }
+
+  /**
+   * Asks `target` (the leader) for a read index: a follower read's one
+   * request, `POST /raft/read-index` — {@linkcode HttpNetwork.send} with the
+   * response typed. Rejects (never throws) with {@linkcode Unreachable}.
+   *
+   * @example
+   * ```ts
+   * import { HttpNetwork } from "./http_network.ts";
+   * import { Unreachable } from "../errors.ts";
+   *
+   * const net = new HttpNetwork({ timeout: 200 });
+   * await net
+   *   .readIndex(1, { addr: "" }, { type: "read-index", clusterId: "c1", term: 3, readerId: 2 })
+   *   .catch((e) => console.assert(e instanceof Unreachable)); // no address known yet
+   * ```
+   */
+  async readIndex(
+    target: NodeId,
+    node: RaftNode,
+    request: ReadIndexRequest,
+    options?: SendOptions,
+  ): Promise<ReadIndexResponse> {
+    return await this.send(target, node, request, options) as ReadIndexResponse;
   }
 
   /**
@@ -605,15 +632,21 @@ function _addressOf(target: NodeId, node: RaftNode): string {
   return addr as string;
 }
 
-/** The sender's id a request carries (`leaderId` or `candidateId`), or `null`. */
+/** The sender's id a request carries (`leaderId`, `candidateId` or `readerId`), or `null`. */
 function _senderOf(request: RaftRequest): NodeId | null {
-  const r = request as { leaderId?: unknown; candidateId?: unknown };
-  const id = r.leaderId ?? r.candidateId;
+  const r = request as { leaderId?: unknown; candidateId?: unknown; readerId?: unknown };
+  const id = r.leaderId ?? r.candidateId ?? r.readerId;
   return isNodeId(id) ? id : null;
 }
 
 /** The request types each method sends (the route is the type). */
-const _SENT_BY_SEND: ReadonlySet<string> = new Set(["append", "vote", "pre-vote", "timeout-now"]);
+const _SENT_BY_SEND: ReadonlySet<string> = new Set([
+  "append",
+  "vote",
+  "pre-vote",
+  "timeout-now",
+  "read-index",
+]);
 const _SENT_BY_INSTALL: ReadonlySet<string> = new Set(["install-snapshot"]);
 
 /**

@@ -9,6 +9,7 @@
  * POST /raft/pre-vote          VoteRequest        → VoteResponse (pre-vote)
  * POST /raft/timeout-now       TimeoutNowRequest  → TimeoutNowResponse
  * POST /raft/install-snapshot  frame + snapshot bytes → InstallSnapshotResponse
+ * POST /raft/read-index        ReadIndexRequest   → ReadIndexResponse (follower reads)
  * ```
  *
  * Bodies are `application/cbor` (see `codec.ts`). An install-snapshot body

@@ -304,6 +304,12 @@ export function fmtMessage(m: RaftMessage): string {
       return `install-snapshot term=${m.term} last=${fmtLogId(m.meta.lastLogId)}`;
     case "install-snapshot-response":
       return `install-snapshot-response term=${m.term} last=${fmtLogId(m.lastLogId)}`;
+    case "read-index":
+      return `read-index term=${m.term} reader=${m.readerId}`;
+    case "read-index-response":
+      return `read-index-response term=${m.term} index=${m.index ?? "-"} leader=${
+        m.leaderId ?? "-"
+      }`;
   }
 }
 

@@ -15,6 +15,9 @@ class Host implements ReadHost {
   read(tokens: readonly number[], policy: ReadPolicy): void {
     this.calls.push({ tokens: [...tokens], policy });
   }
+  readFromLeader(tokens: readonly number[]): void {
+    this.calls.push({ tokens: [...tokens], policy: "follower" });
+  }
   nextToken(): number {
     return this.token++;
   }
@@ -51,6 +54,27 @@ test("pending reads: one engine call per policy, tokens in queue order", () => {
   ]);
   reads.start(); // nothing queued: no call
   assert.equal(host.calls.length, 2);
+});
+
+test("pending reads: follower reads of one turn go to the leader in one call; a failure to ask rejects them", async () => {
+  const clock = new ManualClock();
+  const host = new Host();
+  const reads = new PendingReads(clock, host);
+  const a = track(reads.add("follower", 1000));
+  reads.add("read-index", 1000);
+  const b = track(reads.add("follower", 1000));
+  reads.start();
+  assert.deepEqual(host.calls, [
+    { tokens: [101], policy: "read-index" },
+    { tokens: [100, 102], policy: "follower" },
+  ]);
+  reads.ready(100, 5, 7);
+  reads.rejected(102, new ShuttingDown());
+  reads.rejected(100, new ShuttingDown()); // already settled: ignored
+  await settle();
+  assert.deepEqual(a, [{ ok: true, index: 5 }]);
+  assert.equal(b.length, 1);
+  assert.ok(!b[0]!.ok && b[0]!.error instanceof ShuttingDown);
 });
 
 test("pending reads: a confirmed read resolves once the state machine applied its index", async () => {

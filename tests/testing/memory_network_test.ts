@@ -523,6 +523,7 @@ test("memory network: counts every request type of REQUEST_TYPES", async () => {
         snapshotId: "s",
       },
     },
+    "read-index": { type: "read-index", clusterId: "", term: 1, readerId: 1 },
   };
   for (const type of REQUEST_TYPES) {
     const request = requests[type];

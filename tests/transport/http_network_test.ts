@@ -67,6 +67,8 @@ function answer(req: RaftRequest): RaftResponse {
       return { type: "timeout-now-response", term: req.term, accepted: true };
     case "install-snapshot":
       return { type: "install-snapshot-response", term: req.term, lastLogId: null };
+    case "read-index":
+      return { type: "read-index-response", term: req.term, index: 7, leaderId: 1 };
   }
 }
 

@@ -47,6 +47,8 @@ function answer(req: RaftRequest): RaftResponse {
       return { type: "timeout-now-response", term: req.term, accepted: true };
     case "install-snapshot":
       return { type: "install-snapshot-response", term: req.term, lastLogId: null };
+    case "read-index":
+      return { type: "read-index-response", term: req.term, index: 7, leaderId: 1 };
   }
 }
 
@@ -109,7 +111,7 @@ async function errorJson(res: Response): Promise<Record<string, unknown>> {
   return await res.json() as Record<string, unknown>;
 }
 
-const ROUTES = ["append", "vote", "pre-vote", "timeout-now"] as const;
+const ROUTES = ["append", "vote", "pre-vote", "timeout-now", "read-index"] as const;
 
 function requestOf(type: (typeof ROUTES)[number]): RaftRequest {
   switch (type) {
@@ -130,6 +132,8 @@ function requestOf(type: (typeof ROUTES)[number]): RaftRequest {
       return { ...VOTE, type: "pre-vote" };
     case "timeout-now":
       return { type: "timeout-now", clusterId: "c1", term: 2, leaderId: 1 };
+    case "read-index":
+      return { type: "read-index", clusterId: "c1", term: 2, readerId: 1 };
   }
 }
 
@@ -287,6 +291,21 @@ test("raftRoutes: x-raft-cluster naming another cluster gets 412 ClusterMismatch
     const r = await raftRoutes(handler).request("/raft/vote", post(VOTE, headers));
     assert.equal(r.status, 200, JSON.stringify(headers));
   }
+});
+
+test("raftRoutes: a read-index request of another cluster gets 412 ClusterMismatch, unread", async () => {
+  const node = fake(2, "c1");
+  const app = raftRoutes(node);
+  const req: RaftRequest = { type: "read-index", clusterId: "other", term: 2, readerId: 3 };
+  const res = await app.request(
+    "/raft/read-index",
+    post(req, { "x-raft-to": "2", "x-raft-from": "3", "x-raft-cluster": "other" }),
+  );
+  assert.equal(res.status, 412);
+  const json = await errorJson(res);
+  assert.equal(json.code, "ClusterMismatch");
+  assert.equal(json.from, 3);
+  assert.deepEqual(node.seen, []);
 });
 
 test("HttpNetwork: sends the target, sender, cluster and secret headers on every request", async () => {
@@ -465,6 +484,11 @@ test("two Raft nodes on real servers: with the right secret they elect a leader 
     await leader.metrics.wait({ timeout: 10_000 }).role("leader");
     const { logId } = await leader.clientWrite(kvSet("k", "v"));
     for (const n of nodes) await n.metrics.wait({ timeout: 10_000 }).appliedAtLeast(logId.index);
+    // A follower read over HTTP: one read-index request to the leader, with the secret.
+    const follower = nodes.find((n) => n.id !== leader.id)!;
+    const index = await follower.ensureLinearizable({ policy: "follower", timeout: 5000 });
+    assert.ok(index >= logId.index);
+    assert.equal(follower.counters().followerReads, 1);
     for (const net of networks) {
       for (const e of net.failures) {
         assert.doesNotMatch(String((e as Unreachable).cause), /HTTP 401/);

@@ -57,6 +57,7 @@ const VOTE: VoteRequest = {
 };
 const PRE_VOTE: RaftRequest = { ...VOTE, type: "pre-vote", term: 5 };
 const TIMEOUT_NOW: RaftRequest = { type: "timeout-now", clusterId: "c1", term: 4, leaderId: 1 };
+const READ_INDEX: RaftRequest = { type: "read-index", clusterId: "c1", term: 4, readerId: 3 };
 
 function answer(req: RaftRequest): RaftResponse {
   switch (req.type) {
@@ -78,6 +79,8 @@ function answer(req: RaftRequest): RaftResponse {
       return { type: "timeout-now-response", term: req.term, accepted: true };
     case "install-snapshot":
       return { type: "install-snapshot-response", term: req.term, lastLogId: null };
+    case "read-index":
+      return { type: "read-index-response", term: req.term, index: 7, leaderId: 1 };
   }
 }
 
@@ -117,14 +120,14 @@ async function errorJson(res: Response): Promise<Record<string, unknown>> {
 test("raftRoutes: every route round-trips its request and response as CBOR", async () => {
   const h = fake();
   const app = raftRoutes(h);
-  for (const req of [APPEND, VOTE, PRE_VOTE, TIMEOUT_NOW]) {
+  for (const req of [APPEND, VOTE, PRE_VOTE, TIMEOUT_NOW, READ_INDEX]) {
     const res = await app.request(`/raft/${req.type}`, post(cbor(req)));
     assert.equal(res.status, 200, req.type);
     assert.equal(res.headers.get("content-type"), "application/cbor");
     const got = decodeMessage(new Uint8Array(await res.arrayBuffer()));
     assert.deepEqual(got, answer(req), req.type);
   }
-  assert.deepEqual(h.seen, [APPEND, VOTE, PRE_VOTE, TIMEOUT_NOW]);
+  assert.deepEqual(h.seen, [APPEND, VOTE, PRE_VOTE, TIMEOUT_NOW, READ_INDEX]);
 });
 
 test("raftRoutes: accepts a body with a content-length and one streamed without", async () => {
@@ -442,6 +445,7 @@ const ALL_ROUTES: [string, () => Uint8Array][] = [
   ["/raft/pre-vote", () => cbor(PRE_VOTE)],
   ["/raft/timeout-now", () => cbor(TIMEOUT_NOW)],
   ["/raft/install-snapshot", () => snapshotFrame(INSTALL, new Uint8Array([1, 2, 3]))],
+  ["/raft/read-index", () => cbor(READ_INDEX)],
 ];
 
 test("raftRoutes: one route per request type of REQUEST_TYPES, and no other", async () => {
@@ -736,5 +740,23 @@ test("raftRoutes: a removed node's pre-vote gets 410 NotAMember naming it, and c
     }
   } finally {
     await c.shutdown();
+  }
+});
+
+test("HttpNetwork.readIndex + raftRoutes on a real server: the read-index request and its response travel as CBOR", async () => {
+  const h = fake();
+  const server = await serveLocal(raftRoutes(h).fetch);
+  try {
+    const net = new HttpNetwork({ timeout: 2000 });
+    const res = await net.readIndex(1, { addr: server.url }, {
+      type: "read-index",
+      clusterId: "c1",
+      term: 4,
+      readerId: 3,
+    });
+    assert.deepEqual(res, answer(READ_INDEX));
+    assert.deepEqual(h.seen, [READ_INDEX]);
+  } finally {
+    await server.close();
   }
 });

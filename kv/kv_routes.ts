@@ -10,7 +10,8 @@
  * DELETE /kv/:key                                     → 200 {"index": n, "deleted": bool}
  * POST   /kv/:key/cas        {"expected": string|null, "value": string}
  *                                                     → 200 {"ok": bool, "value": string|null}
- * GET    /kv/:key?read=linearizable|lease|local       → 200 the raw value | 404 NotFound
+ * GET    /kv/:key?read=linearizable|lease|follower|local
+ *                                                     → 200 the raw value | 404 NotFound
  * ```
  *
  * Writes and compare-and-sets are replicated and answered once applied
@@ -21,8 +22,12 @@
  * was found). A value that is not UTF-8 is answered in base64 with
  * `"encoding": "base64"` beside it. Reads: `linearizable` (the default) confirms
  * leadership with a quorum round (ReadIndex) first, `lease` relies on the
- * leader lease, `local` reads this node's state machine as it is (possibly
- * stale, served by any node); `?consistency=` is accepted for `read=`.
+ * leader lease (both on the leader: other nodes redirect), `follower` is
+ * linearizable too but served by any member, learners included, without a
+ * redirect (the node asks the leader for a read index with one request and
+ * waits to have applied it: a follower read), `local` reads this node's
+ * state machine as it is (possibly stale, served by any node);
+ * `?consistency=` is accepted for `read=`.
  *
  * Failures answer `{"error": <name>, "message": <text>}` with a status by
  * name, as `adminRoutes` does:
@@ -44,8 +49,11 @@
  *   cross-site form can send one);
  * - 503: `QuorumNotEnough` (the lease lapsed, no quorum) and
  *   `NotInitialized` (the node belongs to no cluster yet: initialize it or
- *   add it), both with `Retry-After: 1`; `ShuttingDown`, `StorageError`,
- *   `ApplyError`, `InternalError` (the node stopped);
+ *   add it), both with `Retry-After: 1`; for a `follower` read, `NoLeader`
+ *   (no leader known, or it refused: never a redirect) and `Unreachable`
+ *   (the leader could not be asked), with `Retry-After: 1`; `ShuttingDown`,
+ *   `StorageError`, `ApplyError`, `InternalError`, `LogDiverged` (the node
+ *   stopped);
  * - 504: `OutcomeUnknown` (the node lost leadership with the write in its
  *   log: it may or may not have taken effect; read it back on the leader),
  *   `Timeout` (a read not confirmed in time);
@@ -201,6 +209,9 @@ export function kvRoutes(
         case "lease":
           policy = "lease";
           break;
+        case "follower":
+          policy = "follower";
+          break;
         case "local":
           policy = null;
           break;
@@ -208,11 +219,23 @@ export function kvRoutes(
           return _error(
             c,
             "TypeError",
-            `read must be linearizable, lease or local, got ${JSON.stringify(read.slice(0, 40))}`,
+            "read must be linearizable, lease, follower or local, got " +
+              JSON.stringify(read.slice(0, 40)),
             400,
           );
       }
-      if (policy !== null) await raft.ensureLinearizable({ policy });
+      if (policy === "follower") {
+        try {
+          await raft.ensureLinearizable({ policy });
+        } catch (e) {
+          // Served here or not at all: no redirect to the leader.
+          if (!(e instanceof ForwardToLeader)) throw e;
+          c.header("retry-after", "1");
+          return _error(c, "NoLeader", e.message, 503);
+        }
+      } else if (policy !== null) {
+        await raft.ensureLinearizable({ policy });
+      }
       const value = store.get(key);
       if (value === null) return _error(c, "NotFound", `no key ${JSON.stringify(key)}`, 404);
       return new Response(value.slice(), {
@@ -346,7 +369,9 @@ function _status(code: string): number {
     case "StorageError":
     case "ApplyError":
     case "InternalError":
+    case "LogDiverged":
     case "NotInitialized":
+    case "Unreachable":
       return 503;
     default:
       return 500;
@@ -361,7 +386,9 @@ function _failed(c: Context, raft: Raft<Uint8Array | null>, e: unknown): Respons
   const status = _status(e.code);
   if (status === 500) return _error(c, "InternalError", "internal error", 500);
   // Worth retrying soon: the lease may come back, the node may be added.
-  if (e.code === "QuorumNotEnough" || e.code === "NotInitialized") c.header("retry-after", "1");
+  if (e.code === "QuorumNotEnough" || e.code === "NotInitialized" || e.code === "Unreachable") {
+    c.header("retry-after", "1");
+  }
   return _error(c, e.code, e.message, status);
 }
 

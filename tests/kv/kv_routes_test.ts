@@ -67,7 +67,14 @@ test("kv routes: put, get (every read mode), delete, 404 and a bad read mode", a
     assert.ok(i2 > i1);
 
     for (
-      const q of ["", "?read=linearizable", "?read=lease", "?read=local", "?consistency=lease"]
+      const q of [
+        "",
+        "?read=linearizable",
+        "?read=lease",
+        "?read=follower",
+        "?read=local",
+        "?consistency=lease",
+      ]
     ) {
       const res = await app.request(`/kv/a${q}`);
       assert.equal(res.status, 200, q);
@@ -78,7 +85,7 @@ test("kv routes: put, get (every read mode), delete, 404 and a bad read mode", a
     assert.equal(bad.status, 400);
     const badBody = await bad.json();
     assert.equal(badBody.error, "TypeError");
-    assert.match(badBody.message, /linearizable, lease or local/);
+    assert.match(badBody.message, /linearizable, lease, follower or local/);
 
     // Binary values and keys needing escapes round-trip.
     const bytes = new Uint8Array([0, 255, 1, 254]);
@@ -226,6 +233,38 @@ test("kv routes: a follower redirects writes, CAS and linearizable/lease reads t
     assert.equal(local.status, 200);
     assert.equal(await local.text(), "2");
     assert.equal((await fapp.request("/kv/none?read=local")).status, 404);
+  } finally {
+    await c.shutdown();
+  }
+});
+
+test("kv routes: ?read=follower is served by the follower itself, linearizably, never redirected", async () => {
+  const c = new RuntimeCluster(FAST);
+  try {
+    const leader = await cluster3(c);
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+    const lapp = kvRoutes(c.node(leader), c.machines.get(leader)!);
+    const fapp = kvRoutes(c.node(follower), c.machines.get(follower)!);
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await lapp.request("/kv/f", put(`v${i}`))).status, 200);
+      // Acknowledged on the leader: a follower read at once sees it.
+      const res = await fapp.request("/kv/f?read=follower");
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), `v${i}`);
+    }
+    assert.equal((await fapp.request("/kv/none?read=follower")).status, 404);
+    assert.ok(c.net.counts("read-index").delivered >= 6);
+    // No leader known: 503 NoLeader with Retry-After, not a redirect.
+    c.net.isolate(follower);
+    await c.node(follower).metrics.wait({ timeout: 5000 }).metrics(
+      (m) => m.currentLeader === null,
+      "no leader known",
+    );
+    const none = await fapp.request("/kv/f?read=follower");
+    assert.equal(none.status, 503);
+    assert.equal(none.headers.get("retry-after"), "1");
+    assert.equal(none.headers.get("location"), null);
+    assert.equal((await none.json()).error, "NoLeader");
   } finally {
     await c.shutdown();
   }

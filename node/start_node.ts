@@ -321,6 +321,11 @@ export async function startNode<S extends StateMachine<unknown>>(
       } else if (member !== null) {
         extra.log?.(`${member} belongs to a cluster: joining it instead of forming one`);
         await join([member]);
+      } else if (joins.length > 1) {
+        // Several listed: one that answers as a member first.
+        const probe = await probeCluster(joins, peerOptions).catch(() => null);
+        const first = probe?.kind === "member" ? probe.member : joins[0]!;
+        await join([first, ...joins.filter((addr) => addr !== first)]);
       } else if (joins.length > 0) await join(joins);
     }
     raftOpen = true;

@@ -218,6 +218,26 @@ test(
   },
 );
 
+test("startNode: --join with several members joins through one that answers as a member", {
+  timeout: 20_000,
+}, async () => {
+  const nodes: RunningNode<MemoryStateMachine>[] = [];
+  try {
+    const n1 = await startNode(parseNodeFlags(["--init", ...FLAGS]), APP);
+    nodes.push(n1);
+    await n1.raft.metrics.wait({ timeout: 5000 }).role("leader");
+    const down = `127.0.0.1:${await freePort()}`;
+    const n2 = await startNode(
+      parseNodeFlags(["--id", "2", "--join", `${down},${n1.url}`, ...FLAGS]),
+      APP,
+    );
+    nodes.push(n2);
+    assert.deepEqual(n1.raft.metrics.current.membership.membership.configs, [[1, 2]]);
+  } finally {
+    for (const node of nodes) await node.stop({ handOver: false });
+  }
+});
+
 test(
   "startNode: a start waiting for --init --join members ends with its signal, closing everything",
   {

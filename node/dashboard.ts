@@ -76,7 +76,12 @@ export interface Dashboard {
 }
 
 /** The admin actions the page may forward, by the `/cluster/` route they call. */
-const ADMIN_ACTIONS: ReadonlySet<string> = new Set(["transfer-leader", "learners", "membership"]);
+const ADMIN_ACTIONS: ReadonlySet<string> = new Set([
+  "transfer-leader",
+  "learners",
+  "membership",
+  "snapshot",
+]);
 const MAX_ADMIN_BODY = 64 * 1024;
 
 /** No inline code, nothing from elsewhere, no framing. */

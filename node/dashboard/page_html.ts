@@ -56,8 +56,8 @@ export const DASHBOARD_HTML: string = `<!doctype html>
     <select id="transfer-to"></select>
   </div>
   <div class="row">
-    <button data-action="snapshot" disabled title="the admin API has no snapshot route yet">Trigger snapshot</button>
-    <span class="note">needs an admin route (POST /cluster/snapshot)</span>
+    <button data-action="snapshot">Trigger snapshot</button>
+    <span class="note">on the leader; its log is then purged behind it</span>
   </div>
   <div class="row">
     <button data-action="add-learner">Add learner</button>

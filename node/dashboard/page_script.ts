@@ -252,6 +252,11 @@ export const DASHBOARD_SCRIPT: string = String.raw`"use strict";
       if (byId("transfer-to").value === "") return "no voter to transfer to";
       return { path: "transfer-leader", body: { to: to }, text: "Transfer leadership to node " + to + "?" };
     }
+    if (name === "snapshot") {
+      if (leader === null) return "no leader to snapshot";
+      return { path: "snapshot", body: {},
+        text: "Build a snapshot on the leader (node " + leader.id + ") now?" };
+    }
     if (name === "add-learner") {
       var id = byId("learner-id").value, addr = byId("learner-addr").value.trim();
       if (id === "" || addr === "") return "give the new node's id and address";

@@ -10,6 +10,8 @@
  * POST /cluster/learners        {"id": 4, "addr": "host:port" or "http(s)://…", "promote"?: true} → {"logId"} once caught up
  * POST /cluster/membership      {"voters": [1, 2, 4], "retain"?: false} → {"logId"} once committed
  * POST /cluster/transfer-leader {"to": 2}                      → {"leader": 2} once 2 leads
+ * POST /cluster/snapshot        {}                             → {"snapshotId", "lastLogId"} of the
+ *                                                                snapshot this node built
  * GET  /cluster/metrics         → the node's metrics as JSON
  * ```
  *
@@ -24,7 +26,7 @@
  *   path; with no leader (or no address) known, 503 `NoLeader` with
  *   `Retry-After: 1`;
  * - 400: `EmptyMembership`, `LearnerNotFound`, `NotInMembers`,
- *   `InvalidMessage`, and bad input (`TypeError`);
+ *   `InvalidMessage`, and bad input (`InvalidArgument`);
  * - 401 `Unauthorized`: with the `secret` option, a `/cluster/*` request
  *   without `authorization: Bearer <secret>`;
  * - 409: `AlreadyInitialized`, `InProgress`, `ClusterMismatch`, and
@@ -43,7 +45,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ForwardToLeader, RaftError } from "../errors.ts";
+import { ConfigError, ForwardToLeader, InvalidArgument, RaftError } from "../errors.ts";
 import { leaderRedirect } from "./_leader_redirect.ts";
 import type { Raft } from "../runtime/raft.ts";
 import type { RaftMetrics } from "../runtime/metrics.ts";
@@ -93,7 +95,7 @@ export interface AdminRoutesOptions {
    * When set, every `/cluster/*` route requires
    * `authorization: Bearer <secret>` (401 otherwise; compared in constant
    * time); `/health` and `/ready` stay open. A non-empty string of visible
-   * ASCII; throws a `TypeError` otherwise.
+   * ASCII; `adminRoutes` throws a `ConfigError` otherwise.
    */
   readonly secret?: string;
   /** Largest POST body accepted, in bytes; larger ones get 413. Default 64 KiB. */
@@ -281,8 +283,8 @@ export function adminErrorStatus(code: string): number {
 
 /**
  * Builds the admin routes of `raft` (see the module doc). Throws a
- * `TypeError` for a malformed `secret`, a `RangeError` for a limit that is
- * not a non-negative integer.
+ * `ConfigError` naming the option for a malformed `secret` or `selfAddr`,
+ * or a limit that is not a non-negative integer.
  *
  * @example
  * ```ts
@@ -311,7 +313,7 @@ export function adminRoutes(raft: AdminRaft, options: AdminRoutesOptions = {}): 
   const learnerTimeout = _count("learnerTimeout", options.learnerTimeout ?? 30_000);
   const transferTimeout = _count("transferTimeout", options.transferTimeout ?? 10_000);
   const selfAddr = options.selfAddr ?? "";
-  if (typeof selfAddr !== "string") throw new TypeError("selfAddr must be a string");
+  if (typeof selfAddr !== "string") throw new ConfigError("selfAddr", "selfAddr must be a string");
   const secret = options.secret === undefined ? null : new SecretCheck(options.secret);
   const app = new Hono();
 
@@ -370,7 +372,9 @@ export function adminRoutes(raft: AdminRaft, options: AdminRoutesOptions = {}): 
 
   app.post("/cluster/membership", (c) =>
     _post(c, maxBodyBytes, async (body) => {
-      if (!Array.isArray(body.voters)) throw new TypeError("voters must be an array of node ids");
+      if (!Array.isArray(body.voters)) {
+        throw new InvalidArgument("voters", "voters must be an array of node ids");
+      }
       const ids = body.voters.map((v, i) => _nodeId(v, `voters[${i}]`));
       const retain = _optional(body, "retain", "boolean") as boolean | undefined;
       const logId = await raft.changeMembership(
@@ -386,6 +390,17 @@ export function adminRoutes(raft: AdminRaft, options: AdminRoutesOptions = {}): 
       await raft.trigger.transferLeader(to);
       await raft.metrics.wait({ timeout: transferTimeout }).leader(to);
       return { leader: to };
+    }));
+
+  // A snapshot of this node's state machine now (the log behind it is then purged as after
+  // any snapshot); each member builds its own.
+  app.post("/cluster/snapshot", (c) =>
+    _post(c, maxBodyBytes, async () => {
+      const meta = await raft.trigger.snapshot();
+      return {
+        snapshotId: meta.snapshotId,
+        lastLogId: meta.lastLogId === null ? null : _logIdJSON(meta.lastLogId),
+      };
     }));
 
   return app;
@@ -416,7 +431,7 @@ class _AlreadyVoter extends RaftError {
 
 function _count(name: string, n: unknown): number {
   if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
-    throw new RangeError(`${name} must be a non-negative integer, got ${String(n)}`);
+    throw new ConfigError(name, `${name} must be a non-negative integer, got ${String(n)}`);
   }
   return n;
 }
@@ -427,13 +442,17 @@ function _logIdJSON(id: LogId): { term: number; index: number } {
 }
 
 function _nodeId(v: unknown, name: string): NodeId {
-  if (!isNodeId(v)) throw new TypeError(`${name} must be a node id (a non-negative integer)`);
+  if (!isNodeId(v)) {
+    throw new InvalidArgument(name, `${name} must be a node id (a non-negative integer)`);
+  }
   return v;
 }
 
 function _optional(body: Record<string, unknown>, name: string, type: string): unknown {
   const v = body[name];
-  if (v !== undefined && typeof v !== type) throw new TypeError(`${name} must be a ${type}`);
+  if (v !== undefined && typeof v !== type) {
+    throw new InvalidArgument(name, `${name} must be a ${type}`);
+  }
   return v;
 }
 
@@ -441,43 +460,52 @@ function _optional(body: Record<string, unknown>, name: string, type: string): u
  * A peer's address as the membership keeps it: the base URL of its
  * `raftRoutes`. A bare `host:port` gets the scheme of `selfAddr` (`https`
  * when this node serves TLS, else `http`); anything that is not an `http(s)`
- * URL without a query, fragment or credentials is a `TypeError` naming `what`.
+ * URL without a query, fragment or credentials is an `InvalidArgument` naming `what`.
  */
 function _peerAddress(v: unknown, selfAddr: string, what: string): string {
-  if (typeof v !== "string" || v === "") throw new TypeError(`${what} must be a non-empty string`);
+  if (typeof v !== "string" || v === "") {
+    throw new InvalidArgument(what, `${what} must be a non-empty string`);
+  }
   const scheme = selfAddr.startsWith("https://") ? "https" : "http";
   const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? v : `${scheme}://${v}`;
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new TypeError(`${what} ${JSON.stringify(v.slice(0, 80))} is not host:port or a URL`);
+    throw new InvalidArgument(
+      what,
+      `${what} ${JSON.stringify(v.slice(0, 80))} is not host:port or a URL`,
+    );
   }
   if (
     (url.protocol !== "http:" && url.protocol !== "https:") || url.search !== "" ||
     url.hash !== "" || url.username !== "" || url.password !== ""
   ) {
-    throw new TypeError(
+    throw new InvalidArgument(
+      what,
       `${what} ${JSON.stringify(v.slice(0, 80))} must be host:port or an http(s) base URL`,
     );
   }
   return url.href.replace(/\/+$/, "");
 }
 
-/** `{"1": "http://…", …}` as a map of node ids to nodes; TypeError on bad input. */
+/** `{"1": "http://…", …}` as a map of node ids to nodes; InvalidArgument on bad input. */
 function _members(v: unknown, selfAddr: string): Map<NodeId, RaftNode> {
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw new TypeError("members must be an object of node ids to addresses");
+    throw new InvalidArgument("members", "members must be an object of node ids to addresses");
   }
   const members = new Map<NodeId, RaftNode>();
   for (const [key, addr] of Object.entries(v)) {
     const id = Number(key);
     if (!isNodeId(id) || String(id) !== key) {
-      throw new TypeError(`members: ${JSON.stringify(key.slice(0, 40))} is not a node id`);
+      throw new InvalidArgument(
+        "members",
+        `members: ${JSON.stringify(key.slice(0, 40))} is not a node id`,
+      );
     }
     members.set(id, { addr: _peerAddress(addr, selfAddr, `members: the address of ${id}`) });
   }
-  if (members.size === 0) throw new TypeError("members must not be empty");
+  if (members.size === 0) throw new InvalidArgument("members", "members must not be empty");
   return members;
 }
 
@@ -523,7 +551,7 @@ async function _post(
 
 /** The answer to a failed admin call, by {@linkcode adminErrorStatus}. */
 function _failed(c: Context, e: unknown): Response {
-  if (e instanceof TypeError) return _error(c, "TypeError", e.message, 400);
+  if (e instanceof TypeError) return _error(c, "InvalidArgument", e.message, 400);
   if (!(e instanceof RaftError)) return _error(c, "InternalError", "internal error", 500);
   if (e instanceof ForwardToLeader) return leaderRedirect(c.req.url, e);
   const status = adminErrorStatus(e.code);

@@ -213,9 +213,17 @@ test("dashboard: admin actions are forwarded to the leader with the operator's s
     const wrong = await post("transfer-leader", { to }, { authorization: "Bearer nope" });
     assert.equal(wrong.status, 401);
     await wrong.body?.cancel();
-    const unknown = await post("snapshot", {}, { authorization: `Bearer ${SECRET}` });
-    assert.equal(unknown.status, 404, "no snapshot route in the admin API");
+    const unknown = await post("purge", {}, { authorization: `Bearer ${SECRET}` });
+    assert.equal(unknown.status, 404, "only the admin actions the page offers are forwarded");
     await unknown.body?.cancel();
+    const snapshot = await post("snapshot", {}, { authorization: `Bearer ${SECRET}` });
+    assert.equal(snapshot.status, 200, await snapshot.clone().text());
+    const { lastLogId } = await snapshot.json();
+    assert.equal(
+      leader.raft.metrics.current.snapshot?.index,
+      lastLogId.index,
+      "built on the leader",
+    );
     const form = await fetch(`${follower.url}/dashboard/admin/transfer-leader`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },

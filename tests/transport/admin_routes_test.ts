@@ -1,8 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { ConfigError } from "../../src/errors.ts";
 import { adminErrorStatus, adminRoutes } from "../../src/transport/admin_routes.ts";
 import { FAST, RuntimeCluster, sleep } from "../runtime/_cluster.ts";
 import type { NodeId } from "../../src/types.ts";
+import { kvSet } from "../../kv/mod.ts";
 
 const addr = (id: NodeId): string => `http://127.0.0.1:2100${id}`;
 
@@ -86,7 +88,7 @@ test("init with members; bad input is 400", async () => {
     ) {
       const res = await app.request("/cluster/init", post("/cluster/init", bad));
       assert.equal(res.status, 400, JSON.stringify(bad));
-      assert.equal((await res.json()).error, "TypeError");
+      assert.equal((await res.json()).error, "InvalidArgument");
     }
     const notIn = await app.request(
       "/cluster/init",
@@ -279,7 +281,7 @@ test("secret: required on /cluster/*, not on /health and /ready", async () => {
   const c = new RuntimeCluster(FAST);
   try {
     const raft = await c.startNode(1);
-    assert.throws(() => adminRoutes(raft, { secret: "has space" }), TypeError);
+    assert.throws(() => adminRoutes(raft, { secret: "has space" }), ConfigError);
     const app = adminRoutes(raft, { secret: "s3cr3t" });
     assert.equal((await app.request("/health")).status, 200);
     assert.equal((await app.request("/ready")).status, 503);
@@ -397,14 +399,43 @@ test("status by error code", () => {
       "LearnerNotFound",
       "NotInMembers",
       "InvalidMessage",
-      "TypeError",
+      "InvalidArgument",
     ]
   ) {
     assert.equal(adminErrorStatus(code), 400);
   }
   assert.equal(adminErrorStatus("Timeout"), 504);
-  for (const code of ["ShuttingDown", "StorageError", "InternalError"]) {
+  for (
+    const code of ["ShuttingDown", "StorageError", "InternalError", "NotInitialized", "ApplyError"]
+  ) {
     assert.equal(adminErrorStatus(code), 503);
   }
+  assert.equal(adminErrorStatus("PreconditionFailed"), 412);
   assert.equal(adminErrorStatus("QuorumNotEnough"), 500);
+});
+
+test("snapshot: POST /cluster/snapshot builds one on this node and answers its id and last log id", async () => {
+  const c = new RuntimeCluster({ ...FAST, maxInSnapshotLogsToKeep: 0 });
+  try {
+    const raft = await c.startNode(1);
+    const app = adminRoutes(raft, { selfAddr: addr(1), secret: "s3cr3t" });
+    const auth = { authorization: "Bearer s3cr3t" };
+    const early = await app.request("/cluster/snapshot", post("/cluster/snapshot", {}, auth));
+    assert.equal(early.status, 503, "nothing to snapshot before the node belongs to a cluster");
+    assert.equal((await early.json()).error, "NotInitialized");
+    assert.equal((await app.request("/cluster/init", post("/cluster/init", {}, auth))).status, 200);
+    await raft.metrics.wait({ timeout: 5000 }).role("leader");
+    const { logId } = await raft.clientWrite(kvSet("k", new TextEncoder().encode("v")));
+    const anonymous = await app.request("/cluster/snapshot", post("/cluster/snapshot", {}));
+    assert.equal(anonymous.status, 401);
+    const res = await app.request("/cluster/snapshot", post("/cluster/snapshot", {}, auth));
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(typeof body.snapshotId, "string");
+    assert.ok(body.lastLogId.index >= logId.index);
+    const m = await raft.metrics.wait({ timeout: 5000 }).snapshotAtLeast(body.lastLogId.index);
+    assert.equal(m.snapshot?.index, body.lastLogId.index);
+  } finally {
+    await c.shutdown();
+  }
 });

@@ -38,8 +38,8 @@
  *   `curl -L` resends them); with no leader (or no address) known, 503
  *   `NoLeader` with `Retry-After: 1`;
  * - 400: `InvalidMessage` (a body that is not a JSON object, or cannot be
- *   read), `TypeError` or `InvalidArgument` (a field or an option of the
- *   wrong type or value);
+ *   read), `InvalidArgument` (a field or an option of the wrong type or
+ *   value);
  * - 401 `Unauthorized`: with the `token` option, a `/kv/*` request without
  *   `authorization: Bearer <token>`;
  * - 404 `NotFound`: no such key;
@@ -85,7 +85,7 @@ export interface KvRoutesOptions {
   /**
    * When set, every `/kv/*` route requires `authorization: Bearer <token>`
    * (401 otherwise; compared in constant time). A non-empty string of
-   * visible ASCII; `kvRoutes` throws a `TypeError` otherwise.
+   * visible ASCII; `kvRoutes` throws a `ConfigError` otherwise.
    */
   readonly token?: string;
 }
@@ -108,7 +108,7 @@ const _utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Builds the key-value routes of `raft`, reading values from `store` (see
- * the module doc). Throws a `TypeError` for a malformed `token`.
+ * the module doc). Throws a `ConfigError` for a malformed `token`.
  *
  * @example
  * ```ts
@@ -218,7 +218,7 @@ export function kvRoutes(
         default:
           return _error(
             c,
-            "TypeError",
+            "InvalidArgument",
             "read must be linearizable, lease, follower or local, got " +
               JSON.stringify(read.slice(0, 40)),
             400,
@@ -318,9 +318,11 @@ async function _readCas(
   }
   const { expected, value } = body as Record<string, unknown>;
   if (expected !== null && typeof expected !== "string") {
-    return _error(c, "TypeError", "expected must be a string or null", 400);
+    return _error(c, "InvalidArgument", "expected must be a string or null", 400);
   }
-  if (typeof value !== "string") return _error(c, "TypeError", "value must be a string", 400);
+  if (typeof value !== "string") {
+    return _error(c, "InvalidArgument", "value must be a string", 400);
+  }
   const encoder = new TextEncoder();
   return {
     expected: expected === null ? null : encoder.encode(expected),
@@ -380,7 +382,7 @@ function _status(code: string): number {
 
 /** The answer to a failed call, by {@linkcode _status}. */
 function _failed(c: Context, raft: Raft<Uint8Array | null>, e: unknown): Response {
-  if (e instanceof TypeError) return _error(c, "TypeError", e.message, 400);
+  if (e instanceof TypeError) return _error(c, "InvalidArgument", e.message, 400);
   if (!(e instanceof RaftError)) return _error(c, "InternalError", "internal error", 500);
   if (e instanceof ForwardToLeader) return _forward(c, raft, e);
   const status = _status(e.code);

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { ConfigError } from "../errors.ts";
+
 /** The request header carrying `Bearer <secret>`. */
 export const AUTHORIZATION_HEADER = "authorization";
 /** The request header naming the node the request is meant for (its id). */
@@ -18,7 +20,7 @@ export const CLUSTER_HEADER = "x-raft-cluster";
 /**
  * Checks a shared secret: a non-empty string of visible ASCII characters
  * (`!` to `~`, no spaces), so it travels unchanged in a header. Throws a
- * `TypeError` naming `option` otherwise.
+ * `ConfigError` naming `option` otherwise.
  *
  * @example
  * ```ts
@@ -28,7 +30,8 @@ export const CLUSTER_HEADER = "x-raft-cluster";
  */
 export function checkSecret(option: string, secret: unknown): string {
   if (typeof secret !== "string" || !/^[\x21-\x7e]+$/.test(secret)) {
-    throw new TypeError(
+    throw new ConfigError(
+      option,
       `${option} must be a non-empty string of visible ASCII characters (no spaces)`,
     );
   }

@@ -2,6 +2,7 @@
 // status a client relies on, the redirect from a follower, tokens and limits.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { ConfigError } from "../../src/errors.ts";
 import { kvRoutes } from "../../kv/mod.ts";
 import { FAST, RuntimeCluster, sleep } from "../runtime/_cluster.ts";
 import type { NodeId } from "../../src/types.ts";
@@ -84,7 +85,7 @@ test("kv routes: put, get (every read mode), delete, 404 and a bad read mode", a
     const bad = await app.request("/kv/a?read=eventually");
     assert.equal(bad.status, 400);
     const badBody = await bad.json();
-    assert.equal(badBody.error, "TypeError");
+    assert.equal(badBody.error, "InvalidArgument");
     assert.match(badBody.message, /linearizable, lease, follower or local/);
 
     // Binary values and keys needing escapes round-trip.
@@ -168,11 +169,11 @@ test("kv routes: compare-and-set — success, failure, absent key, expected null
         ["{not json", "InvalidMessage"],
         ["[1, 2]", "InvalidMessage"],
         ["null", "InvalidMessage"],
-        [{ expected: null }, "TypeError"],
-        [{ value: "v" }, "TypeError"],
-        [{ expected: 5, value: "v" }, "TypeError"],
-        [{ expected: null, value: 5 }, "TypeError"],
-        [{ expected: null, value: null }, "TypeError"],
+        [{ expected: null }, "InvalidArgument"],
+        [{ value: "v" }, "InvalidArgument"],
+        [{ expected: 5, value: "v" }, "InvalidArgument"],
+        [{ expected: null, value: 5 }, "InvalidArgument"],
+        [{ expected: null, value: null }, "InvalidArgument"],
       ] as const
     ) {
       const res = await app.request("/kv/k/cas", cas(body));
@@ -430,8 +431,8 @@ test("kv routes: with a token every /kv route needs the bearer token (401 otherw
     // Without the option the routes are open; a malformed token is refused at build time.
     const open = kvRoutes(c.node(1), c.machines.get(1)!);
     assert.equal((await open.request("/kv/a?read=local")).status, 404);
-    assert.throws(() => kvRoutes(c.node(1), c.machines.get(1)!, { token: "" }), TypeError);
-    assert.throws(() => kvRoutes(c.node(1), c.machines.get(1)!, { token: "a b" }), TypeError);
+    assert.throws(() => kvRoutes(c.node(1), c.machines.get(1)!, { token: "" }), ConfigError);
+    assert.throws(() => kvRoutes(c.node(1), c.machines.get(1)!, { token: "a b" }), ConfigError);
   } finally {
     await c.shutdown();
   }

@@ -9,7 +9,7 @@ import {
   timingSafeEqual,
 } from "../../src/transport/_peer_auth.ts";
 import { encodeMessage } from "../../src/codec.ts";
-import { ClusterMismatch, Unreachable } from "../../src/errors.ts";
+import { ClusterMismatch, ConfigError, Unreachable } from "../../src/errors.ts";
 import type { RaftRequest, RaftResponse, VoteRequest } from "../../src/messages.ts";
 import { EMPTY_MEMBERSHIP, type NodeId } from "../../src/types.ts";
 import { bytesToStream } from "../../src/byte_stream.ts";
@@ -164,9 +164,9 @@ test("SecretCheck: accepts only Bearer <secret>", async () => {
 
 test("secret: must be a non-empty visible-ASCII string, on both sides", () => {
   for (const bad of ["", "has space", "new\nline", "é", 42]) {
-    assert.throws(() => checkSecret("secret", bad), TypeError);
-    assert.throws(() => raftRoutes(fake(), { secret: bad as string }), TypeError);
-    assert.throws(() => new HttpNetwork({ secret: bad as string }), TypeError);
+    assert.throws(() => checkSecret("secret", bad), ConfigError);
+    assert.throws(() => raftRoutes(fake(), { secret: bad as string }), ConfigError);
+    assert.throws(() => new HttpNetwork({ secret: bad as string }), ConfigError);
   }
   assert.equal(checkSecret("secret", "a-b_c.D~9!"), "a-b_c.D~9!");
 });

@@ -16,7 +16,9 @@
  *   waiting for (it carries on as a new client, as in Jepsen);
  * - a read (`ensureLinearizable` with policy `read-index` or `lease`, then
  *   a read of the node's state machine) has no effect: a failed read is
- *   dropped.
+ *   dropped. A `follower` read goes to any live node (not the client's
+ *   guess of the leader) and reads that node's state machine: a follower
+ *   read, checked like the others.
  *
  * @module
  */
@@ -329,7 +331,20 @@ export class SimWorkload {
       ? (++this.#seq % 3 === 0
         ? { type: "cas", from: this.#seen.get(key) ?? null, to: `${c.index}:${this.#seq}` }
         : { type: "write", value: `${c.index}:${this.#seq}` })
-      : { type: "read", policy: r.next() < 0.5 ? "read-index" : "lease" };
+      : { type: "read", policy: _readPolicy(r.next()) };
+    if (op.type === "read" && op.policy === "follower") {
+      // A follower read is served where it is asked: any live node, chosen by the counter
+      // (no random draw), so most of them run on followers.
+      const up = h.ids.filter((id) => h.node(id) !== null);
+      const at = up[++this.#seq % up.length]!;
+      this.#issueAt(c, at, h.node(at)!, key, op);
+      return;
+    }
+    this.#issueAt(c, target, node, key, op);
+  }
+
+  #issueAt(c: _Client, target: NodeId, node: WorkloadNode, key: string, op: SimOp): void {
+    const h = this.#host;
     let waiting = true;
     const label = `c${c.index}.${c.gen}`;
     h.setTimer(this.#opts.giveUpMs, () => {
@@ -340,8 +355,10 @@ export class SimWorkload {
       h.trace(`${label} gives up`);
       this.#next(c);
     });
-    this.#run(label, target, node, key, op, (_ok, leaderHint) => {
-      if (leaderHint !== undefined) c.guess = leaderHint;
+    this.#run(label, target, node, key, op, (ok, leaderHint) => {
+      // A follower read that succeeded on a follower says nothing about the leader.
+      const followerRead = op.type === "read" && op.policy === "follower";
+      if (leaderHint !== undefined && !(ok && followerRead)) c.guess = leaderHint;
       if (!waiting) return;
       waiting = false;
       this.#next(c);
@@ -420,6 +437,11 @@ export class SimWorkload {
       },
     );
   }
+}
+
+/** A read policy from a uniform draw: a third each of read-index, lease and follower. */
+function _readPolicy(x: number): ReadPolicy {
+  return x < 1 / 3 ? "read-index" : x < 2 / 3 ? "lease" : "follower";
 }
 
 function _code(e: unknown): string {

@@ -46,10 +46,11 @@ const SAFETY = new Set([
 async function firstViolation(
   maxSeeds: number,
   options: Omit<SimOptions, "seed">,
+  skip: (invariant: string) => boolean = () => false,
 ): Promise<{ seed: number; invariant: string; report: string }> {
   for (let seed = 1; seed <= maxSeeds; seed++) {
     const r = await new Simulator({ ...options, seed }).run();
-    if (r.violation !== null) {
+    if (r.violation !== null && !skip(r.violation.invariant)) {
       return { seed, invariant: r.violation.invariant, report: formatViolation(r.violation) };
     }
   }
@@ -207,7 +208,12 @@ async function withTruncateOnAnyMismatch<T>(run: () => Promise<T>): Promise<T> {
 }
 
 test("sim catches: a follower that truncates on any mismatch", SLOW, async () => {
-  const v = await withTruncateOnAnyMismatch(() => firstViolation(200, { steps: 3000 }));
+  // Truncating entries it acknowledged also leaves such a follower stuck when its log goes
+  // back below the leader's match for it (a liveness violation: the leader never sends
+  // below a match without allowLogReversion). The safety violation is the one sought.
+  const v = await withTruncateOnAnyMismatch(() =>
+    firstViolation(200, { steps: 3000 }, (invariant) => invariant === "liveness")
+  );
   assert.ok(SAFETY.has(v.invariant), v.report);
 });
 

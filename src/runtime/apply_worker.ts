@@ -197,6 +197,14 @@ export class ApplyWorker<R> {
           this.#install(item.token, item.meta).then(this.#resume, this.#failed);
           return;
         }
+        // Entries a snapshot installed meanwhile already holds are not applied again: a
+        // follower may accept appends (and apply commands) while a snapshot it is installing
+        // is queued ahead of them.
+        if (item.last.index <= this.#appliedIndex) {
+          this.#queue.shift();
+          continue;
+        }
+        if (item.first <= this.#appliedIndex) item.first = this.#appliedIndex + 1;
         const from = item.first;
         const to = Math.min(item.last.index, from + CHUNK - 1);
         const cached = this.#host.io.cached(from, to);

@@ -171,6 +171,24 @@ test("apply worker: an install waits behind earlier applies, and later applies w
   assert.equal(worker.appliedIndex, 11);
 });
 
+test("apply worker: entries a snapshot installed ahead of them holds are not applied again", async () => {
+  // A follower accepted appends while the snapshot it was installing was queued: the
+  // engine's apply commands for entries at or below the snapshot come after the install.
+  // (Found by the chaos suite: "entry 1-319 does not follow the last applied 1-320".)
+  const { worker, events, runPosted } = setup();
+  worker.holdSnapshot(7, new ReadableStream());
+  worker.install(7, meta(10));
+  worker.apply(5, { term: 1, index: 9 }); // wholly inside the snapshot
+  worker.apply(10, { term: 1, index: 12 }); // partly
+  await settle();
+  runPosted();
+  assert.deepEqual(events.filter((e) => e.startsWith("apply") || e.startsWith("install")), [
+    "install s10",
+    "apply 11-12",
+  ]);
+  assert.equal(worker.appliedIndex, 12);
+});
+
 test("apply worker: a failed install tells the engine; one whose bytes were dropped is skipped", async () => {
   const { worker, events, runPosted, failInstalls } = setup();
   failInstalls();

@@ -1,6 +1,7 @@
 /**
  * Finds out which KV API the node serves: the contract's (with
- * `POST /kv/:key/cas` and `GET ?read=`) or the older one.
+ * `POST /kv/:key/cas` and `GET ?read=`, and whether `?read=follower`
+ * exists) or the older one.
  *
  * @module
  */
@@ -31,11 +32,31 @@ export async function detectKvApi(cluster: ChaosCluster): Promise<KvApi> {
       });
       await res.body?.cancel();
       if (res.status === 404) return { cas: false, readParam: "consistency" };
-      if (res.status === 200) return { cas: true, readParam: "read" };
+      if (res.status === 200) {
+        return { cas: true, readParam: "read", followerReads: await _followerReads(base) };
+      }
     } catch {
       // try again
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   throw new Error("the KV API probe (POST /kv/chaos-probe/cas) got no usable answer");
+}
+
+/** Whether `GET /kv/:key?read=follower` is served (400 from a node that lacks it). */
+async function _followerReads(base: string): Promise<boolean> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    try {
+      const res = await fetch(`${base}/kv/chaos-probe?read=follower`, {
+        signal: AbortSignal.timeout(3000),
+      });
+      await res.body?.cancel();
+      if (res.status === 200 || res.status === 404) return true;
+      if (res.status === 400) return false;
+    } catch {
+      // try again
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return false;
 }

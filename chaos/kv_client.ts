@@ -33,10 +33,12 @@ export interface KvApi {
   readonly cas: boolean;
   /** The query parameter naming the read consistency. */
   readonly readParam: "read" | "consistency";
+  /** Whether `?read=follower` (a linearizable read served by any member) exists. */
+  readonly followerReads?: boolean;
 }
 
 /** A read's consistency. */
-export type ReadMode = "linearizable" | "lease" | "local";
+export type ReadMode = "linearizable" | "lease" | "follower" | "local";
 
 /**
  * How a client call ended. `node` is the URL that answered last.

@@ -1,7 +1,7 @@
 /**
  * The chaos clients: concurrent loops doing register operations on a few
  * keys through the KV API — write, compare-and-set, delete, linearizable
- * read, lease read — each recorded in a {@linkcode HistoryRecorder}
+ * read, follower read, lease read — each recorded in a {@linkcode HistoryRecorder}
  * (invoke just before sending, then ok / fail / unknown), plus writes of
  * unique keys whose acknowledgement is remembered, to check after healing
  * that every acknowledged write is there.
@@ -32,7 +32,7 @@ export type ChaosHistory = HistoryRecorder<RegisterInput, RegisterOutput>;
  * ```
  */
 export interface OperationNote {
-  /** `write`, `cas`, `delete`, `read`, `lease-read`. */
+  /** `write`, `cas`, `delete`, `read`, `follower-read`, `lease-read`. */
   readonly kind: string;
   /** The URL that answered last. */
   readonly node: string;
@@ -174,14 +174,19 @@ async function _clientLoop(
       status = (await _record(o, result, c, key, { type: "write", value: null }, "delete", () =>
         o.client.remove(base, key))).status;
     } else {
-      const mode: ReadMode = x < 0.85 ? "linearizable" : "lease";
+      // Follower reads (where the node has them) on any member, not redirected.
+      const mode: ReadMode = x < 0.8 || (x < 0.9 && !o.client.api.followerReads)
+        ? "linearizable"
+        : x < 0.9
+        ? "follower"
+        : "lease";
       const out = await _record(
         o,
         result,
         c,
         key,
         { type: "read" },
-        mode === "lease" ? "lease-read" : "read",
+        mode === "lease" ? "lease-read" : mode === "follower" ? "follower-read" : "read",
         () => o.client.read(base, key, mode),
       );
       if (out.status === "ok") seen.set(key, out.output);

@@ -15,12 +15,16 @@
  *   minimum election timeout refuses (pre-)votes without changing its term,
  *   unless the leader itself asked for the election (a transfer).
  * - A pre-vote changes nobody's term or vote.
+ * - A (pre-)vote from a node that is no voter of this node's committed
+ *   effective membership (removed by a change it may not have seen commit)
+ *   is refused without changing the term: it can neither win with the new
+ *   voters' votes nor raise their term.
  *
  * @module
  */
 
 import type { TimeoutNowRequest, VoteRequest, VoteResponse } from "../messages.ts";
-import { compareLogId, MAX_TERM, type NodeId } from "../types.ts";
+import { compareLogId, isVoter, MAX_TERM, type NodeId } from "../types.ts";
 import type { EngineCore } from "./engine_core.ts";
 import { takeOffice } from "./leader_progress.ts";
 import { hasQuorum } from "./quorum.ts";
@@ -158,6 +162,11 @@ export function handleVoteRequest(
     refuse();
     return;
   }
+  if (removedCandidate(core, from)) {
+    // Known to be out of the cluster's voters: its campaign changes nothing here.
+    refuse();
+    return;
+  }
   if (req.term < core.vote.term) {
     refuse();
     return;
@@ -193,6 +202,22 @@ export function handleVoteRequest(
     return;
   }
   refuse();
+}
+
+/**
+ * Whether `from` is no voter of this node's effective membership while that
+ * membership is committed: a node removed by a change it may not have seen
+ * commit (it still campaigns, as a voter of the older configuration it
+ * holds). Refusing it is safe, and keeps it from winning with the new
+ * voters' votes or raising their term. A candidate added by a newer
+ * configuration this node has not received yet is refused too; the voters
+ * that hold that configuration decide its election.
+ */
+function removedCandidate(core: EngineCore, from: NodeId): boolean {
+  const effective = core.effective();
+  if (effective.membership.configs.length === 0) return false; // blank: no cluster yet
+  if (effective.logId !== null && effective.logId.index > core.commit) return false;
+  return !isVoter(effective.membership, from);
 }
 
 /**

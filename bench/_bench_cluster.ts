@@ -20,6 +20,11 @@ export interface BenchCluster {
   leader(): Promise<BenchMember>;
   /** Stops every member and removes their data. */
   stop(): Promise<void>;
+  /**
+   * Append requests `member` has sent so far (heartbeats included), when the
+   * system reports it (ours: `raft_append_requests_sent_total` of `/metrics`).
+   */
+  appendsSent?(member: BenchMember): Promise<number | null>;
 }
 
 /** One member process. */

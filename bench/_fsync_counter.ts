@@ -98,8 +98,9 @@ export function countFsyncs(pid: number, source: FsyncSource): FsyncWindow {
         for (const line of readFileSync(out, "utf8").split("\n")) {
           const cells = line.split(",");
           if (cells.length < 3 || !(cells[2] ?? "").startsWith("syscalls:")) continue;
-          const n = Number(cells[0]);
-          if (!Number.isFinite(n)) return null; // "<not counted>"
+          // "<not counted>": no thread of the process ran while counting (an idle member): 0.
+          const n = cells[0] === "<not counted>" ? 0 : Number(cells[0]);
+          if (!Number.isFinite(n)) return null; // "<not supported>"
           total += n;
           seen++;
         }

@@ -73,6 +73,10 @@ export interface LoadResult {
   readonly maxMs: number;
   /** Answers by HTTP status (0: no answer: a connection error or timeout), warm-up included. */
   readonly statuses: Record<string, number>;
+  /** Redirects followed (307: leadership moved), warm-up included. */
+  readonly redirects: number;
+  /** The port requests went to at the end (the leader's, if it moved). */
+  readonly finalPort: number;
   /** CPU seconds the load generator itself used over the window (all threads). */
   readonly clientCpuSeconds: number;
 }
@@ -81,7 +85,19 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const MAX_REQUESTS_PER_CLIENT = 50_000_000;
 const MAX_SAMPLES = 4_000_000;
 
-type Send = (key: number) => Promise<number>;
+/** An answer: its status and, for a redirect, its `location`. */
+interface Answer {
+  readonly status: number;
+  readonly location: string | null;
+}
+
+type Send = (key: number) => Promise<Answer>;
+
+/** Where requests go; a 307 from ours (leadership moved) re-targets every client. */
+interface Endpoint {
+  host: string;
+  port: number;
+}
 
 interface Shape {
   readonly method: string;
@@ -123,22 +139,30 @@ function shapeOf(c: LoadConfig, op: LoadConfig["op"]): Shape {
   };
 }
 
-function nodeHttpSender(c: LoadConfig, shape: Shape): Send {
+function nodeHttpSender(c: LoadConfig, shape: Shape, to: Endpoint): Send {
   const agent = new Agent({ keepAlive: true, maxSockets: c.clients, maxFreeSockets: c.clients });
   return (key) =>
-    new Promise<number>((resolve, reject) => {
+    new Promise<Answer>((resolve, reject) => {
       const body = shape.body(key);
       const headers: Record<string, string> = body === null ? {} : {
         "content-type": shape.contentType,
         "content-length": String(Buffer.byteLength(body)),
       };
       const req = httpRequest(
-        { host: c.host, port: c.port, method: shape.method, path: shape.path(key), agent, headers },
+        {
+          host: to.host,
+          port: to.port,
+          method: shape.method,
+          path: shape.path(key),
+          agent,
+          headers,
+        },
         (res) => {
           res.on("data", () => {});
           res.once("end", () => {
             clearTimeout(timer);
-            resolve(res.statusCode ?? 0);
+            const location = res.headers.location;
+            resolve({ status: res.statusCode ?? 0, location: location ?? null });
           });
           res.once("error", (e) => {
             clearTimeout(timer);
@@ -156,11 +180,10 @@ function nodeHttpSender(c: LoadConfig, shape: Shape): Send {
     });
 }
 
-function fetchSender(c: LoadConfig, shape: Shape): Send {
-  const base = `http://${c.host}:${c.port}`;
+function fetchSender(shape: Shape, to: Endpoint): Send {
   return async (key) => {
     const body = shape.body(key);
-    const res = await fetch(base + shape.path(key), {
+    const res = await fetch(`http://${to.host}:${to.port}${shape.path(key)}`, {
       method: shape.method,
       body,
       headers: body === null ? {} : { "content-type": shape.contentType },
@@ -168,13 +191,36 @@ function fetchSender(c: LoadConfig, shape: Shape): Send {
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     await res.arrayBuffer();
-    return res.status;
+    return { status: res.status, location: res.headers.get("location") };
   };
 }
 
-function senderOf(c: LoadConfig, op: LoadConfig["op"]): Send {
+function senderOf(c: LoadConfig, op: LoadConfig["op"], to: Endpoint): Send {
   const shape = shapeOf(c, op);
-  return c.client === "fetch" ? fetchSender(c, shape) : nodeHttpSender(c, shape);
+  return c.client === "fetch" ? fetchSender(shape, to) : nodeHttpSender(c, shape, to);
+}
+
+const MAX_REDIRECTS = 3;
+
+/**
+ * Sends one request for `key`, following up to 3 redirects (307 from ours:
+ * leadership moved): the endpoint is re-targeted for every client, as a
+ * client of ours would. Answers the final status; `onRedirect` counts.
+ */
+async function sendFollowing(
+  send: Send,
+  key: number,
+  to: Endpoint,
+  onRedirect: () => void,
+): Promise<number> {
+  for (let hop = 0;; hop++) {
+    const a = await send(key);
+    if (a.status !== 307 || a.location === null || hop >= MAX_REDIRECTS) return a.status;
+    const url = new URL(a.location);
+    to.host = url.hostname;
+    to.port = Number(url.port);
+    onRedirect();
+  }
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -188,15 +234,15 @@ function cpuNow(): number {
   return (u.user + u.system) / 1e6;
 }
 
-async function prefill(c: LoadConfig): Promise<void> {
-  const send = senderOf(c, "put");
+async function prefill(c: LoadConfig, to: Endpoint): Promise<void> {
+  const send = senderOf(c, "put", to);
   let next = 0;
   const worker = async () => {
     while (next < c.keys) {
       const key = next++;
       let status = 0;
       for (let attempt = 0; attempt < 5 && (status < 200 || status >= 300); attempt++) {
-        status = await send(key).catch(() => 0);
+        status = await sendFollowing(send, key, to, () => {}).catch(() => 0);
       }
       if (status < 200 || status >= 300) throw new Error(`prefill of key ${key}: status ${status}`);
     }
@@ -219,11 +265,14 @@ async function prefill(c: LoadConfig): Promise<void> {
  * ```
  */
 export async function runLoad(c: LoadConfig): Promise<LoadResult> {
+  const to: Endpoint = { host: c.host, port: c.port };
   if (c.prefill) {
-    await prefill(c);
+    await prefill(c, to);
     process.stdout.write("PREFILLED\n");
   }
-  const send = senderOf(c, c.op);
+  const send = senderOf(c, c.op, to);
+  let redirects = 0;
+  const onRedirect = () => redirects++;
   const samples = new Float64Array(MAX_SAMPLES);
   let recorded = 0;
   let ops = 0;
@@ -260,7 +309,7 @@ export async function runLoad(c: LoadConfig): Promise<LoadResult> {
       const key = Math.floor(Math.random() * c.keys);
       let status = 0;
       try {
-        status = await send(key);
+        status = await sendFollowing(send, key, to, onRedirect);
       } catch {
         status = 0;
       }
@@ -290,6 +339,8 @@ export async function runLoad(c: LoadConfig): Promise<LoadResult> {
     p999Ms: percentile(sorted, 0.999),
     maxMs: recorded > 0 ? sorted[recorded - 1]! : NaN,
     statuses,
+    redirects,
+    finalPort: to.port,
     clientCpuSeconds: cpuEnd - cpuStart,
   };
 }

@@ -27,8 +27,13 @@ export interface RaftClusterOptions {
   readonly root: string;
   /** Node `i` (1–3) listens on `basePort + i - 1`. */
   readonly basePort: number;
-  /** Extra runtime flags before the script (e.g. `--v8-flags=--perf-basic-prof`). */
+  /**
+   * Extra runtime flags before the script (e.g. `--v8-flags=--perf-basic-prof`); `{id}` in
+   * them becomes the node's id (e.g. `--inspect=127.0.0.1:933{id}`).
+   */
   readonly runtimeArgs?: readonly string[];
+  /** Extra flags of `examples/kv.ts` after the ones set here (e.g. `--election-timeout 1000-2000`). */
+  readonly nodeFlags?: readonly string[];
   /** Time allowed for each node to become ready, in ms (default 60 s). */
   readonly readyTimeoutMs?: number;
 }
@@ -99,7 +104,7 @@ export async function startRaftCluster(o: RaftClusterOptions): Promise<BenchClus
       const role = id === 1 ? ["--init"] : ["--join", `127.0.0.1:${o.basePort}`];
       const args = [
         ...(o.runtime === "deno" ? ["run", "-A"] : ["run"]),
-        ...(o.runtimeArgs ?? []),
+        ...(o.runtimeArgs ?? []).map((arg) => arg.replaceAll("{id}", String(id))),
         join(o.root, "examples", "kv.ts"),
         "--id",
         String(id),
@@ -108,6 +113,7 @@ export async function startRaftCluster(o: RaftClusterOptions): Promise<BenchClus
         "--data",
         data,
         ...role,
+        ...(o.nodeFlags ?? []),
       ];
       const child = trackChild(
         spawn(o.binary, args, { cwd: o.root, env: cleanEnv(), stdio: ["ignore", fd, fd] }),
@@ -168,5 +174,15 @@ export async function startRaftCluster(o: RaftClusterOptions): Promise<BenchClus
         return undefined;
       }, 15_000),
     stop,
+    appendsSent: async (m) => {
+      try {
+        const res = await fetch(url(m, "/metrics"), { signal: AbortSignal.timeout(2_000) });
+        const text = await res.text();
+        const line = /^raft_append_requests_sent_total(?:\{[^}]*\})?\s+(\d+)/m.exec(text);
+        return line === null ? null : Number(line[1]);
+      } catch {
+        return null;
+      }
+    },
   };
 }

@@ -28,7 +28,10 @@
  *   --keys 1000             keys spread over (uniformly at random)
  *   --value-bytes 256       size of each written value
  *   --base-port 22001       ours on Deno: 22001–22003, ours on Bun: +10, etcd clients +20, peers +30
- *   --node-args "ARGS"      extra runtime flags for our nodes (e.g. --v8-flags=--perf-basic-prof)
+ *   --node-args "ARGS"      extra runtime flags for our nodes, {id} = the node's id
+ *                           (e.g. "--inspect=127.0.0.1:933{id}" for bench/_cdp_profile.ts)
+ *   --node-flags "FLAGS"    extra examples/kv.ts flags (e.g. "--election-timeout 1000-2000",
+ *                           etcd's default, to keep one leader while profiling a loaded machine)
  *   --json                  print only the JSON lines
  *
  * Per run it prints ops/s, p50 / p99 / p999 latency, and per member process
@@ -114,6 +117,8 @@ export interface DeployedBenchOptions {
   readonly basePort: number;
   /** Extra runtime flags for our nodes. */
   readonly nodeArgs: readonly string[];
+  /** Extra `examples/kv.ts` flags for our nodes. */
+  readonly nodeFlags: readonly string[];
   /** JSON lines only. */
   readonly json: boolean;
 }
@@ -154,10 +159,18 @@ export interface RunRecord extends LoadResult {
   readonly clients: number;
   /** Round number, from 1. */
   readonly round: number;
-  /** The leading member's id. */
+  /** The leading member's id when the run started (its figures are the "leader" ones). */
   readonly leader: number;
+  /** The leading member's id when the run ended (differs if leadership moved). */
+  readonly leaderAtEnd: number | null;
   /** Per member. */
   readonly nodes: readonly NodeFigures[];
+  /**
+   * Append requests the leader sent per operation over the window, heartbeats
+   * included (ours only; `null` for etcd or when unknown): ~2 means one
+   * request per write to each of the 2 followers, no batching.
+   */
+  readonly leaderAppendsPerOp: number | null;
   /** Where the fsync figures come from. */
   readonly fsyncSource: FsyncSource;
   /** The load generator's client and runtime. */
@@ -188,6 +201,7 @@ const FLAGS_WITH_VALUE = new Set([
   "--value-bytes",
   "--base-port",
   "--node-args",
+  "--node-flags",
 ]);
 
 function list(v: string): string[] {
@@ -228,6 +242,7 @@ export function parseDeployedBenchFlags(argv: readonly string[]): DeployedBenchO
     valueBytes: 256,
     basePort: 22001,
     nodeArgs: [] as string[],
+    nodeFlags: [] as string[],
     json: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -302,6 +317,9 @@ export function parseDeployedBenchFlags(argv: readonly string[]): DeployedBenchO
       case "--node-args":
         o.nodeArgs = value.split(/\s+/).filter((s) => s !== "");
         break;
+      case "--node-flags":
+        o.nodeFlags = value.split(/\s+/).filter((s) => s !== "");
+        break;
       default:
         throw new FlagError(`unknown flag ${name}`);
     }
@@ -365,6 +383,9 @@ async function runOnce(
   let fsyncWindows: ReturnType<typeof countFsyncs>[] = [];
   let fsyncCounts: Promise<(number | null)[]> = Promise.resolve([]);
   let result: LoadResult | null = null;
+  const appendsSent = cluster.appendsSent?.bind(cluster);
+  let appendsBefore: Promise<number | null> = Promise.resolve(null);
+  let appendsAfter: Promise<number | null> = Promise.resolve(null);
   let stderr = "";
   let buffered = "";
   child.stderr?.on("data", (d: Uint8Array) => {
@@ -375,11 +396,13 @@ async function runOnce(
       cpuBefore = pids.map(cpuSeconds);
       fsyncWindows = pids.map((pid) => countFsyncs(pid, fsyncSource));
       sampler = new RssSampler(pids, 200);
+      if (appendsSent !== undefined) appendsBefore = appendsSent(leader);
     } else if (line === "END") {
       cpuAfter = pids.map(cpuSeconds);
       fsyncCounts = Promise.all(fsyncWindows.map((w) => w.stop()));
       peaks = sampler?.stop() ?? [];
       hwm = pids.map((pid) => memoryMB(pid)?.hwm ?? NaN);
+      if (appendsSent !== undefined) appendsAfter = appendsSent(leader);
     } else if (line.startsWith("RESULT ")) {
       result = JSON.parse(line.slice("RESULT ".length)) as LoadResult;
     }
@@ -402,6 +425,8 @@ async function runOnce(
     });
   });
   const counts = await fsyncCounts;
+  const [a0, a1] = await Promise.all([appendsBefore, appendsAfter]);
+  const leaderAtEnd = await cluster.leader().then((m) => m.id, () => null);
   (sampler as RssSampler | null)?.stop();
   const r = result as LoadResult | null;
   if (code !== 0 || r === null) {
@@ -435,7 +460,9 @@ async function runOnce(
     round,
     ...r,
     leader: leader.id,
+    leaderAtEnd,
     nodes,
+    leaderAppendsPerOp: a0 === null || a1 === null || r.ops === 0 ? null : (a1 - a0) / r.ops,
     fsyncSource,
     client: clientLabel,
     valueBytes: o.valueBytes,
@@ -454,7 +481,10 @@ function describe(r: RunRecord): string {
     ` (round ${r.round}): ${fmt(r.opsPerSec).padStart(7)} ops/s  p50 ${ms(r.p50Ms)} ms  p99 ${
       ms(r.p99Ms)
     } ms  p999 ${ms(r.p999Ms)} ms` +
-    (r.errors > 0 ? `  ERRORS ${r.errors} (statuses ${JSON.stringify(r.statuses)})` : "");
+    (r.errors > 0 ? `  ERRORS ${r.errors} (statuses ${JSON.stringify(r.statuses)})` : "") +
+    (r.leaderAtEnd !== r.leader
+      ? `  LEADER MOVED ${r.leader} → ${r.leaderAtEnd ?? "none"} (${r.redirects} redirects)`
+      : "");
   const fsyncLabel = r.fsyncSource === "perf-tracepoints" ? "fsyncs" : "write syscalls (proxy)";
   const nodes = r.nodes.map((n) =>
     `    member ${n.id}${n.leader ? " (leader)" : "         "}: cpu ${
@@ -467,7 +497,10 @@ function describe(r: RunRecord): string {
         : ""
     }`
   );
-  return [head, ...nodes].join("\n");
+  const appends = r.leaderAppendsPerOp === null ? [] : [
+    `    leader sent ${fmt(r.leaderAppendsPerOp, 2)} append requests per op (heartbeats included)`,
+  ];
+  return [head, ...nodes, ...appends].join("\n");
 }
 
 function median(xs: number[]): number {
@@ -583,6 +616,7 @@ export async function runDeployedBench(o: DeployedBenchOptions): Promise<RunReco
         root: ROOT,
         basePort: o.basePort + (runtime === "deno" ? 0 : 10),
         runtimeArgs: o.nodeArgs,
+        nodeFlags: o.nodeFlags,
       });
       clusters.push(c);
       say(`  ${c.version}: pids ${c.members.map((m) => m.pid).join(", ")}`);

@@ -68,7 +68,11 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ForwardToLeader, NotInitialized, RaftError } from "../src/errors.ts";
 import { leaderRedirect } from "../src/transport/_leader_redirect.ts";
 import type { Raft, ReadPolicy } from "../src/runtime/raft.ts";
-import { readBody } from "../src/transport/_bytes.ts";
+import {
+  readBoundedBody,
+  readJsonObject,
+  refuseUnlessJson,
+} from "../src/transport/_request_body.ts";
 import { AUTHORIZATION_HEADER, SecretCheck } from "../src/transport/_peer_auth.ts";
 import { kvCas, kvDelete, kvSet } from "./kv_command.ts";
 
@@ -271,17 +275,9 @@ async function _readValue(
 ): Promise<Uint8Array | Response> {
   const early = await _forwardEarly(c, raft);
   if (early !== null) return early;
-  const max = raft.config.maxPayloadBytes;
-  let bytes: Uint8Array | number;
-  try {
-    bytes = await readBody(c.req.raw, max);
-  } catch {
-    return _error(c, "InvalidMessage", "cannot read the request body", 400);
-  }
-  if (typeof bytes === "number") {
-    return _error(c, "PayloadTooLarge", `the body exceeds ${max} bytes`, 413);
-  }
-  return bytes;
+  const body = await readBoundedBody(c.req.raw, raft.config.maxPayloadBytes);
+  if (!body.ok) return _error(c, body.refusal.error, body.refusal.message, body.refusal.status);
+  return body.value;
 }
 
 /** The compare-and-set body, checked, or the response refusing it. */
@@ -290,33 +286,13 @@ async function _readCas(
   raft: Raft<Uint8Array | null>,
 ): Promise<{ expected: Uint8Array | null; value: Uint8Array } | Response> {
   const req = c.req.raw;
-  const type = (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-  if (type !== "application/json") {
-    await req.body?.cancel().catch(() => {});
-    return _error(c, "InvalidMessage", "the content type must be application/json", 415);
-  }
+  const refused = await refuseUnlessJson(req);
+  if (refused !== null) return _error(c, refused.error, refused.message, refused.status);
   const early = await _forwardEarly(c, raft);
   if (early !== null) return early;
-  const max = raft.config.maxPayloadBytes;
-  let bytes: Uint8Array | number;
-  try {
-    bytes = await readBody(req, max);
-  } catch {
-    return _error(c, "InvalidMessage", "cannot read the request body", 400);
-  }
-  if (typeof bytes === "number") {
-    return _error(c, "PayloadTooLarge", `the body exceeds ${max} bytes`, 413);
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(_utf8.decode(bytes));
-  } catch {
-    return _error(c, "InvalidMessage", "the body is not valid JSON", 400);
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    return _error(c, "InvalidMessage", "the body must be a JSON object", 400);
-  }
-  const { expected, value } = body as Record<string, unknown>;
+  const body = await readJsonObject(req, raft.config.maxPayloadBytes);
+  if (!body.ok) return _error(c, body.refusal.error, body.refusal.message, body.refusal.status);
+  const { expected, value } = body.value;
   if (expected !== null && typeof expected !== "string") {
     return _error(c, "InvalidArgument", "expected must be a string or null", 400);
   }

@@ -59,7 +59,7 @@ import {
   votersOf,
 } from "../types.ts";
 import { AUTHORIZATION_HEADER, SecretCheck } from "./_peer_auth.ts";
-import { readBody } from "./_bytes.ts";
+import { readJsonObject, refuseUnlessJson } from "./_request_body.ts";
 
 /**
  * What the admin routes need from a node; `Raft` satisfies it.
@@ -519,31 +519,12 @@ async function _post(
   handle: (body: Record<string, unknown>) => Promise<unknown>,
 ): Promise<Response> {
   const req = c.req.raw;
-  const type = (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-  if (type !== "application/json") {
-    await req.body?.cancel().catch(() => {});
-    return _error(c, "InvalidMessage", "the content type must be application/json", 415);
-  }
-  let bytes: Uint8Array | number;
+  const refused = await refuseUnlessJson(req);
+  if (refused !== null) return _error(c, refused.error, refused.message, refused.status);
+  const body = await readJsonObject(req, max);
+  if (!body.ok) return _error(c, body.refusal.error, body.refusal.message, body.refusal.status);
   try {
-    bytes = await readBody(req, max);
-  } catch {
-    return _error(c, "InvalidMessage", "cannot read the request body", 400);
-  }
-  if (typeof bytes === "number") {
-    return _error(c, "PayloadTooLarge", `the body exceeds ${max} bytes`, 413);
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch {
-    return _error(c, "InvalidMessage", "the body is not valid JSON", 400);
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    return _error(c, "InvalidMessage", "the body must be a JSON object", 400);
-  }
-  try {
-    return c.json(await handle(body as Record<string, unknown>) as Record<string, unknown>);
+    return c.json(await handle(body.value) as Record<string, unknown>);
   } catch (e) {
     return _failed(c, e);
   }

@@ -52,7 +52,7 @@
  */
 
 import { Encoder } from "cbor-x/encode";
-import { InvalidMessage } from "./errors.ts";
+import { ConfigError, InvalidMessage } from "./errors.ts";
 import type {
   AppendRequest,
   AppendResponse,
@@ -442,7 +442,7 @@ function _nodeIn(pair: unknown[], w: string): RaftNode {
  * @example
  * ```ts
  * import { checkRaftNode } from "./codec.ts";
- * import { InvalidMessage } from "./errors.ts";
+ * import { ConfigError, InvalidMessage } from "./errors.ts";
  *
  * checkRaftNode({ addr: "http://10.0.0.1:8000" });
  * const node = { addr: "http://10.0.0.2:8000", zone: "eu-west-1a", tags: ["ssd"] };
@@ -793,7 +793,10 @@ function _limits(l: Partial<CodecLimits> | undefined): _Limits {
 function _limit(v: number | undefined, name: keyof CodecLimits): number {
   if (v === undefined) return DEFAULT_CODEC_LIMITS[name];
   if (!Number.isSafeInteger(v) || v < 0) {
-    throw new TypeError(`codec limit ${name} must be a non-negative integer, got ${String(v)}`);
+    throw new ConfigError(
+      `limits.${name}`,
+      `codec limit ${name} must be a non-negative integer, got ${String(v)}`,
+    );
   }
   return v;
 }
@@ -1207,7 +1210,7 @@ export function encodeMessage(m: RaftMessage): Uint8Array {
  * @example
  * ```ts
  * import { decodeMessage, encodeMessage } from "./codec.ts";
- * import { InvalidMessage } from "./errors.ts";
+ * import { ConfigError, InvalidMessage } from "./errors.ts";
  * const m = decodeMessage(encodeMessage({
  *   type: "append", term: 1, leaderId: 1, prevLogId: null, leaderCommit: 0, round: 7,
  *   entries: [{ term: 1, index: 1, type: "normal", data: new Uint8Array([42]) }], clusterId: "c1",

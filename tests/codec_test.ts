@@ -21,7 +21,7 @@ import {
   encodeVote,
   MAX_NODE_FIELDS_DEPTH,
 } from "../src/codec.ts";
-import { InvalidMessage } from "../src/errors.ts";
+import { ConfigError, InvalidMessage } from "../src/errors.ts";
 import type {
   AppendRequest,
   InstallSnapshotRequest,
@@ -908,8 +908,8 @@ test("codec: entry count and string length limits are enforced", () => {
   // Nodes.
   assertInvalid(() => decodeMembership(encodeMembership(joint), { maxNodes: 6 }), /at most 6/);
   // Nonsense limits are the caller's bug, not the input's.
-  assert.throws(() => decodeMessage(encodeMessage(m), { maxEntries: NaN }), TypeError);
-  assert.throws(() => decodeMessage(encodeMessage(m), { maxStringBytes: -1 }), TypeError);
+  assert.throws(() => decodeMessage(encodeMessage(m), { maxEntries: NaN }), ConfigError);
+  assert.throws(() => decodeMessage(encodeMessage(m), { maxStringBytes: -1 }), ConfigError);
 });
 
 test("codec: CBOR features the format never uses are rejected (tags, maps, undefined, simple)", () => {

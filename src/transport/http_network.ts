@@ -247,9 +247,9 @@ export class HttpNetwork implements RaftNetwork {
   readonly #authorization: string | null;
 
   /**
-   * Builds a network from `options`; throws a `RangeError` for a timeout
+   * Builds a network from `options`; throws a `ConfigError` for a timeout
    * that is not a positive number or a limit that is not a non-negative
-   * integer, a `TypeError` for a malformed `secret`.
+   * integer, or a malformed `secret`.
    *
    * @param options timeouts, fetch, decode limits, response size limit, secret
    */
@@ -902,16 +902,22 @@ function _hint(status: number, cause: Error, withSecret: boolean): string | null
 
 /** The `code` and `message` of a JSON error body (a `RaftErrorJSON`), or `null`. */
 function _peerError(text: string): { code: string; message: string } | null {
+  const json = _jsonObject(text);
+  if (json === null) return null;
+  const { code, message } = json;
+  if (typeof code !== "string" || !/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(code)) return null;
+  return { code, message: typeof message === "string" ? _printable(message.slice(0, 300)) : "" };
+}
+
+/** `text` parsed as a JSON object, or `null`. */
+function _jsonObject(text: string): Record<string, unknown> | null {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     return null;
   }
-  if (typeof json !== "object" || json === null) return null;
-  const { code, message } = json as Record<string, unknown>;
-  if (typeof code !== "string" || !/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(code)) return null;
-  return { code, message: typeof message === "string" ? _printable(message.slice(0, 300)) : "" };
+  return typeof json === "object" && json !== null ? json as Record<string, unknown> : null;
 }
 
 /** `s` without control characters (a peer's text goes into log lines). */
@@ -921,26 +927,16 @@ function _printable(s: string): string {
 }
 
 function _notAMember(text: string): NotAMember | null {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof json !== "object" || json === null) return null;
-  const { code, nodeId } = json as Record<string, unknown>;
+  const json = _jsonObject(text);
+  if (json === null) return null;
+  const { code, nodeId } = json;
   return code === "NotAMember" && isNodeId(nodeId) ? new NotAMember(nodeId) : null;
 }
 
 function _clusterMismatch(text: string): ClusterMismatch | null {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof json !== "object" || json === null) return null;
-  const { code, expected, got, from } = json as Record<string, unknown>;
+  const json = _jsonObject(text);
+  if (json === null) return null;
+  const { code, expected, got, from } = json;
   if (code !== "ClusterMismatch") return null;
   if (typeof expected !== "string" || typeof got !== "string" || !isNodeId(from)) return null;
   return new ClusterMismatch(expected, got, from);
@@ -957,14 +953,14 @@ function _describe(v: unknown): string {
 
 function _count(name: string, n: unknown): number {
   if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
-    throw new RangeError(`${name} must be a non-negative integer, got ${String(n)}`);
+    throw new ConfigError(name, `${name} must be a non-negative integer, got ${String(n)}`);
   }
   return n;
 }
 
 function _positive(name: string, ms: number): number {
   if (!(ms > 0) || !Number.isFinite(ms)) {
-    throw new RangeError(`${name} must be a positive number of milliseconds, got ${ms}`);
+    throw new ConfigError(name, `${name} must be a positive number of milliseconds, got ${ms}`);
   }
   return ms;
 }

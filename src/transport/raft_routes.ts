@@ -219,8 +219,8 @@ const _CBOR_INIT: ResponseInit = { headers: { "content-type": _CBOR } };
 /**
  * Builds a Hono app serving the Raft RPC routes for `raft`. Mount it in a
  * larger app with `app.route("/", raftRoutes(raft))`, or serve it alone.
- * Throws a `RangeError` for an option that is not a non-negative integer,
- * a `TypeError` for a malformed `secret`, a {@linkcode ConfigError} for a
+ * Throws a `ConfigError` for an option that is not a non-negative integer,
+ * or a malformed `secret`, and for a
  * `maxBodyBytes` below what the node's appends may take (see
  * {@linkcode RaftRoutesOptions.maxBodyBytes}). Peer checks (secret, target node,
  * cluster) come before the body is read: see the module doc.
@@ -307,7 +307,7 @@ function _checkBodyLimit(raft: RaftHandler, maxBodyBytes: number): void {
 
 function _count(name: string, n: unknown): number {
   if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
-    throw new RangeError(`${name} must be a non-negative integer, got ${String(n)}`);
+    throw new ConfigError(name, `${name} must be a non-negative integer, got ${String(n)}`);
   }
   return n;
 }

@@ -367,16 +367,16 @@ test("HttpNetwork: options.signal aborts the request", async () => {
 });
 
 test("HttpNetwork: rejects a non-positive timeout", () => {
-  assert.throws(() => new HttpNetwork({ timeout: 0 }), RangeError);
-  assert.throws(() => new HttpNetwork({ timeout: Number.NaN }), RangeError);
+  assert.throws(() => new HttpNetwork({ timeout: 0 }), ConfigError);
+  assert.throws(() => new HttpNetwork({ timeout: Number.NaN }), ConfigError);
 });
 
 test("HttpNetwork: rejects a bad response limit or codec limit when built", () => {
   assert.equal(DEFAULT_MAX_RESPONSE_BYTES, 1024 * 1024);
-  assert.throws(() => new HttpNetwork({ maxResponseBytes: -1 }), RangeError);
-  assert.throws(() => new HttpNetwork({ maxResponseBytes: 0.5 }), RangeError);
-  assert.throws(() => new HttpNetwork({ limits: { maxEntries: -1 } }), RangeError);
-  assert.throws(() => new HttpNetwork({ limits: { maxStringBytes: Number.NaN } }), RangeError);
+  assert.throws(() => new HttpNetwork({ maxResponseBytes: -1 }), ConfigError);
+  assert.throws(() => new HttpNetwork({ maxResponseBytes: 0.5 }), ConfigError);
+  assert.throws(() => new HttpNetwork({ limits: { maxEntries: -1 } }), ConfigError);
+  assert.throws(() => new HttpNetwork({ limits: { maxStringBytes: Number.NaN } }), ConfigError);
 });
 
 test("HttpNetwork: a 3-node cluster over real HTTP elects a leader and replicates writes", async () => {

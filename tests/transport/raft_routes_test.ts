@@ -10,6 +10,7 @@ import { readAllBytes } from "../../src/byte_stream.ts";
 import { EMPTY_MEMBERSHIP } from "../../src/types.ts";
 import {
   ClusterMismatch,
+  ConfigError,
   InternalError,
   InvalidMessage,
   NotAMember,
@@ -225,14 +226,14 @@ test("raftRoutes: a body over maxBodyBytes gets 413, declared or streamed", asyn
 
 test("raftRoutes: the default body limit is 64 MiB and must be a non-negative integer", () => {
   assert.equal(DEFAULT_MAX_BODY_BYTES, 64 * 1024 * 1024);
-  assert.throws(() => raftRoutes(fake(), { maxBodyBytes: -1 }), RangeError);
-  assert.throws(() => raftRoutes(fake(), { maxBodyBytes: 1.5 }), RangeError);
-  assert.throws(() => raftRoutes(fake(), { maxSnapshotBytes: Number.NaN }), RangeError);
+  assert.throws(() => raftRoutes(fake(), { maxBodyBytes: -1 }), ConfigError);
+  assert.throws(() => raftRoutes(fake(), { maxBodyBytes: 1.5 }), ConfigError);
+  assert.throws(() => raftRoutes(fake(), { maxSnapshotBytes: Number.NaN }), ConfigError);
 });
 
 test("raftRoutes: a bad codec limit is refused when the routes are built, not on every request", () => {
-  assert.throws(() => raftRoutes(fake(), { limits: { maxEntries: -1 } }), RangeError);
-  assert.throws(() => raftRoutes(fake(), { limits: { maxNodes: 0.5 } }), RangeError);
+  assert.throws(() => raftRoutes(fake(), { limits: { maxEntries: -1 } }), ConfigError);
+  assert.throws(() => raftRoutes(fake(), { limits: { maxNodes: 0.5 } }), ConfigError);
   raftRoutes(fake(), { limits: { maxEntries: 10 } });
 });
 

@@ -36,6 +36,7 @@
 
 /// <reference types="./bun_sqlite.d.ts" />
 
+import { ConfigError } from "../src/errors.ts";
 import { decodeEntry, decodeVote, encodeEntry, encodeVote } from "../src/codec.ts";
 import type { LogState, LogStore } from "../src/storage.ts";
 import type { Entry, LogId, Vote } from "../src/types.ts";
@@ -236,7 +237,7 @@ export class BunSqliteLogStore implements LogStore {
    */
   static async open(path: string): Promise<BunSqliteLogStore> {
     if (typeof path !== "string" || path === "") {
-      throw new TypeError(`${_NAME}.open: path must be a non-empty string`);
+      throw new ConfigError("path", `${_NAME}.open: path must be a non-empty string`);
     }
     const { Database } = await _loadSqlite();
     const db = new Database(path, { create: true });

@@ -54,7 +54,7 @@
  */
 
 import { decodeEntry, decodeVote, encodeEntry, encodeVote } from "../src/codec.ts";
-import { StorageError } from "../src/errors.ts";
+import { ConfigError, StorageError } from "../src/errors.ts";
 import type { LogState, LogStore } from "../src/storage.ts";
 import type { Entry, LogId, Vote } from "../src/types.ts";
 import {
@@ -247,7 +247,7 @@ export class DenoKvLogStore implements LogStore {
    */
   static async open(path: string): Promise<DenoKvLogStore> {
     if (typeof path !== "string" || path === "") {
-      throw new TypeError(`${_NAME}.open: path must be a non-empty string`);
+      throw new ConfigError("path", `${_NAME}.open: path must be a non-empty string`);
     }
     requireDenoKv();
     const kv = await Deno.openKv(path);

@@ -53,7 +53,7 @@ import { mkdir, open, readdir, rename, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { decodeSnapshotMeta, encodeSnapshotMeta } from "../src/codec.ts";
-import { StorageError } from "../src/errors.ts";
+import { ConfigError, StorageError } from "../src/errors.ts";
 import type { SnapshotStore, StoredSnapshot } from "../src/snapshot_store.ts";
 import type { SnapshotMeta } from "../src/types.ts";
 import { crc32 } from "./_crc32.ts";
@@ -376,11 +376,15 @@ export class FileSnapshotStore implements SnapshotStore {
     options: FileSnapshotStoreOptions = {},
   ): Promise<FileSnapshotStore> {
     if (typeof dir !== "string" || dir === "") {
-      throw new TypeError("openFileSnapshotStore: dir must be a non-empty string (a directory)");
+      throw new ConfigError(
+        "dir",
+        "openFileSnapshotStore: dir must be a non-empty string (a directory)",
+      );
     }
     const chunkSize = options.readChunkSize ?? 1024 * 1024;
     if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) {
-      throw new RangeError(
+      throw new ConfigError(
+        "readChunkSize",
         `openFileSnapshotStore: readChunkSize must be a positive integer, got ${chunkSize}`,
       );
     }

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { ConfigError } from "../src/errors.ts";
 import type { LogStore } from "../src/storage.ts";
 import type { SnapshotStore } from "../src/snapshot_store.ts";
 import { MemoryLogStore } from "./memory.ts";
@@ -120,11 +121,17 @@ const _KINDS: readonly string[] = ["auto", "memory", "deno-kv", "bun-sqlite"];
 export async function openStorage(options: OpenStorageOptions = {}): Promise<LogStore> {
   const kind = options.kind ?? "auto";
   if (!_KINDS.includes(kind)) {
-    throw new RangeError(`openStorage: kind must be one of ${_KINDS.join(", ")}; got ${kind}`);
+    throw new ConfigError(
+      "kind",
+      `openStorage: kind must be one of ${_KINDS.join(", ")}; got ${kind}`,
+    );
   }
   const path = options.path;
   if (path !== undefined && (typeof path !== "string" || path === "")) {
-    throw new TypeError("openStorage: path must be a non-empty string (a data directory)");
+    throw new ConfigError(
+      "path",
+      "openStorage: path must be a non-empty string (a data directory)",
+    );
   }
   if (kind === "memory" || (kind === "auto" && path === undefined)) return new MemoryLogStore();
   const chosen = kind === "auto" ? autoStorageKind() : kind;
@@ -142,7 +149,10 @@ export async function openStorage(options: OpenStorageOptions = {}): Promise<Log
     );
   }
   if (path === undefined) {
-    throw new TypeError(`openStorage: kind "${chosen}" needs a path (a data directory)`);
+    throw new ConfigError(
+      "path",
+      `openStorage: kind "${chosen}" needs a path (a data directory)`,
+    );
   }
   if (chosen === "bun-sqlite") {
     const file = await _prepare(path, chosen);

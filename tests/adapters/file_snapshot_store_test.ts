@@ -11,7 +11,7 @@ import {
   SNAPSHOT_FILE_VERSION,
 } from "../../adapters/file_snapshot_store.ts";
 import { bytesToStream, readAllBytes } from "../../src/byte_stream.ts";
-import { StorageError } from "../../src/errors.ts";
+import { ConfigError, StorageError } from "../../src/errors.ts";
 import type { SnapshotMeta } from "../../src/types.ts";
 import { membershipOf } from "../../src/types.ts";
 import { SNAPSHOT_STORE_CASES } from "../../testing/snapshot_store_conformance.ts";
@@ -222,7 +222,7 @@ test(`${label}: a write with invalid metadata or non-byte chunks rejects and lea
     assert.equal(await store.current(), null);
     assert.deepEqual(await readdir(dir), []);
     await store.close();
-    await assert.rejects(FileSnapshotStore.open(""), TypeError);
+    await assert.rejects(FileSnapshotStore.open(""), ConfigError);
   }));
 
 test(

@@ -1,4 +1,5 @@
 import { test } from "node:test";
+import { ConfigError } from "../../src/errors.ts";
 import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { MemoryLogStore } from "../../adapters/memory.ts";
@@ -55,11 +56,11 @@ test("openStorage: a kind asked on the wrong runtime is a clear error", async ()
 
 test("openStorage: bad options", async () => {
   const noPath = await rejection(openStorage({ kind: durable }));
-  assert.ok(noPath instanceof TypeError);
+  assert.ok(noPath instanceof ConfigError);
   assert.match(noPath.message, /needs a path/);
   const kind = await rejection(openStorage({ kind: "floppy" as unknown as StorageKind }));
-  assert.ok(kind instanceof RangeError);
-  assert.ok((await rejection(openStorage({ path: "" }))) instanceof TypeError);
+  assert.ok(kind instanceof ConfigError);
+  assert.ok((await rejection(openStorage({ path: "" }))) instanceof ConfigError);
 });
 
 test("openStorage: refuses a data dir that holds only the other runtime's store", () =>

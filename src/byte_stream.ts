@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { InvalidArgument } from "./errors.ts";
 
 /**
  * Reads a stream of byte chunks into one array.
@@ -78,7 +79,7 @@ export function rechunk(
   size: number,
 ): ReadableStream<Uint8Array> {
   if (!Number.isSafeInteger(size) || size < 1) {
-    throw new RangeError(`chunk size must be a positive integer, got ${size}`);
+    throw new InvalidArgument("size", `chunk size must be a positive integer, got ${size}`);
   }
   const reader = source.getReader();
   let pending: Uint8Array | null = null; // unconsumed rest of the last source chunk

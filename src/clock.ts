@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { InvalidArgument } from "./errors.ts";
 
 /**
  * An opaque handle to a scheduled timer, returned by
@@ -30,7 +31,7 @@ export interface TimerHandle {
  * A monotonic clock with one-shot timers.
  *
  * Delays are milliseconds; a negative delay counts as 0, and a delay that is
- * not finite or exceeds {@linkcode MAX_TIMER_DELAY} throws a `RangeError`.
+ * not finite or exceeds {@linkcode MAX_TIMER_DELAY} throws an `InvalidArgument`.
  *
  * @example
  * ```ts
@@ -64,7 +65,8 @@ export const MAX_TIMER_DELAY: number = 0x7fffffff;
 
 function _checkDelay(delayMs: number): number {
   if (typeof delayMs !== "number" || !Number.isFinite(delayMs) || delayMs > MAX_TIMER_DELAY) {
-    throw new RangeError(
+    throw new InvalidArgument(
+      "delayMs",
       `timer delay must be a finite number of ms up to ${MAX_TIMER_DELAY}, got ${delayMs}`,
     );
   }
@@ -191,7 +193,9 @@ export class ManualClock implements Clock {
    * @param start the initial time in ms (default 0)
    */
   constructor(start: number = 0) {
-    if (!Number.isFinite(start)) throw new RangeError(`start must be finite, got ${start}`);
+    if (!Number.isFinite(start)) {
+      throw new InvalidArgument("start", `start must be finite, got ${start}`);
+    }
     this.#now = start;
   }
 
@@ -283,7 +287,7 @@ export class ManualClock implements Clock {
    * Moves time forward by `ms`, firing every timer due up to the new time, in
    * order; then sets the time to exactly `now() + ms`.
    *
-   * @throws {RangeError} if `ms` is negative or not finite.
+   * @throws {InvalidArgument} if `ms` is negative or not finite.
    * @throws {Error} if called from inside a timer callback.
    *
    * @example
@@ -296,7 +300,7 @@ export class ManualClock implements Clock {
    */
   advance(ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) {
-      throw new RangeError(`advance() needs a finite, non-negative ms, got ${ms}`);
+      throw new InvalidArgument("ms", `advance() needs a finite, non-negative ms, got ${ms}`);
     }
     const target = this.#now + ms;
     this.#enter();

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { InvalidArgument } from "./errors.ts";
 
 /**
  * A source of random numbers.
@@ -23,7 +24,7 @@ export interface Random {
   next(): number;
   /**
    * An integer uniformly distributed in [minInclusive, maxExclusive).
-   * Throws a `RangeError` unless both are safe integers and min < max.
+   * Throws an `InvalidArgument` unless both are safe integers and min < max.
    */
   int(minInclusive: number, maxExclusive: number): number;
 }
@@ -54,11 +55,11 @@ export class SeededRandom implements Random {
 
   /**
    * @param seed any safe integer (negative and values above 2^32 included)
-   * @throws {RangeError} if `seed` is not a safe integer
+   * @throws {InvalidArgument} if `seed` is not a safe integer
    */
   constructor(seed: number) {
     if (!Number.isSafeInteger(seed)) {
-      throw new RangeError(`seed must be a safe integer, got ${seed}`);
+      throw new InvalidArgument("seed", `seed must be a safe integer, got ${seed}`);
     }
     this.seed = seed;
     // splitmix32 over the low 32 bits, with the high bits mixed in after the
@@ -118,7 +119,7 @@ export class SeededRandom implements Random {
    * An integer uniformly distributed in [minInclusive, maxExclusive),
    * without modulo bias.
    *
-   * @throws {RangeError} unless both bounds are safe integers, min < max,
+   * @throws {InvalidArgument} unless both bounds are safe integers, min < max,
    * and the range is at most 2^53.
    *
    * @example
@@ -130,13 +131,17 @@ export class SeededRandom implements Random {
    */
   int(minInclusive: number, maxExclusive: number): number {
     if (!Number.isSafeInteger(minInclusive) || !Number.isSafeInteger(maxExclusive)) {
-      throw new RangeError(
+      throw new InvalidArgument(
+        "range",
         `int() bounds must be safe integers, got [${minInclusive}, ${maxExclusive})`,
       );
     }
     const range = maxExclusive - minInclusive;
     if (range <= 0) {
-      throw new RangeError(`int() needs min < max, got [${minInclusive}, ${maxExclusive})`);
+      throw new InvalidArgument(
+        "range",
+        `int() needs min < max, got [${minInclusive}, ${maxExclusive})`,
+      );
     }
     if (range <= _TWO_POW_32) {
       // Reject the top partial block so that every value is equally likely.
@@ -146,7 +151,7 @@ export class SeededRandom implements Random {
       return minInclusive + (x % range);
     }
     if (range > _TWO_POW_53) {
-      throw new RangeError(`int() range must be at most 2^53, got ${range}`);
+      throw new InvalidArgument("range", `int() range must be at most 2^53, got ${range}`);
     }
     // 53 random bits; reject the partial block as above.
     const limit = _TWO_POW_53 - (_TWO_POW_53 % range);

@@ -28,7 +28,7 @@ export interface RaftClusterOptions {
   /** Node `i` (1–3) listens on `basePort + i - 1`. */
   readonly basePort: number;
   /**
-   * Extra runtime flags before the script (e.g. `--v8-flags=--perf-basic-prof`); `{id}` in
+   * Extra runtime flags before the script (they run with the repository as cwd); `{id}` in
    * them becomes the node's id (e.g. `--inspect=127.0.0.1:933{id}`).
    */
   readonly runtimeArgs?: readonly string[];

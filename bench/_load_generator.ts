@@ -213,14 +213,17 @@ async function sendFollowing(
   to: Endpoint,
   onRedirect: () => void,
 ): Promise<number> {
-  for (let hop = 0;; hop++) {
+  let status = 0;
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const a = await send(key);
-    if (a.status !== 307 || a.location === null || hop >= MAX_REDIRECTS) return a.status;
+    status = a.status;
+    if (status !== 307 || a.location === null || hop === MAX_REDIRECTS) break;
     const url = new URL(a.location);
     to.host = url.hostname;
     to.port = Number(url.port);
     onRedirect();
   }
+  return status;
 }
 
 function percentile(sorted: Float64Array, p: number): number {

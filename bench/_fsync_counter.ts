@@ -17,10 +17,10 @@
  */
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stopChild, trackChild } from "./_cleanup.ts";
+import { removeDir, stopChild, trackChild, trackDir } from "./_cleanup.ts";
 import { writeSyscalls } from "./_proc_stats.ts";
 
 /** Where a count came from: perf tracepoints (true fsyncs) or the syscw proxy (all writes). */
@@ -81,7 +81,7 @@ export function countFsyncs(pid: number, source: FsyncSource): FsyncWindow {
       },
     };
   }
-  const dir = mkdtempSync(join(tmpdir(), "raft-bench-perf-"));
+  const dir = trackDir(mkdtempSync(join(tmpdir(), "raft-bench-perf-")));
   const out = join(dir, "perf.csv");
   const child: ChildProcess = trackChild(spawn(
     "perf",
@@ -108,7 +108,7 @@ export function countFsyncs(pid: number, source: FsyncSource): FsyncWindow {
       } catch {
         return null;
       } finally {
-        rmSync(dir, { recursive: true, force: true });
+        removeDir(dir);
       }
     },
   };

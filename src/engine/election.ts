@@ -25,7 +25,7 @@
 
 import type { TimeoutNowRequest, VoteRequest, VoteResponse } from "../messages.ts";
 import { compareLogId, isVoter, MAX_TERM, type NodeId } from "../types.ts";
-import type { EngineCore } from "./engine_core.ts";
+import type { EngineCore, RoleReason } from "./engine_core.ts";
 import { takeOffice } from "./leader_progress.ts";
 import { hasQuorum } from "./quorum.ts";
 import { becomeCandidate, becomeFollower, becomePreCandidate } from "./roles.ts";
@@ -43,7 +43,7 @@ import { becomeCandidate, becomeFollower, becomePreCandidate } from "./roles.ts"
  */
 export function electionTick(core: EngineCore): void {
   if (core.now >= core.electionDeadline && core.electEnabled && core.mayCampaign()) {
-    campaign(core, { transfer: false });
+    campaign(core, { transfer: false, reason: "election-timeout" });
   }
 }
 
@@ -64,24 +64,29 @@ export function electionTimerDeadline(core: EngineCore): number {
  * Starts a campaign: a pre-vote round first when enabled (and not asked for
  * by a leader), otherwise an election at the next term. Only voters campaign
  * (of the effective or, while a change is uncommitted, the committed config).
+ * `reason` (for logs) defaults to `election-triggered`.
  *
  * @example
  * ```ts ignore
  * campaign(core, { transfer: false });
  * ```
  */
-export function campaign(core: EngineCore, opts: { transfer: boolean }): void {
+export function campaign(
+  core: EngineCore,
+  opts: { transfer: boolean; reason?: RoleReason },
+): void {
   if (!core.mayCampaign() || core.role === "leader") return;
   // The term space is spent (2^52 elections, or a forged term adopted): never overflow it.
   if (core.vote.term >= MAX_TERM) return;
-  if (core.config.preVote && !opts.transfer) startPreVote(core);
-  else startElection(core, opts.transfer);
+  const reason = opts.reason ?? "election-triggered";
+  if (core.config.preVote && !opts.transfer) startPreVote(core, reason);
+  else startElection(core, opts.transfer, reason);
 }
 
-function startPreVote(core: EngineCore): void {
-  becomePreCandidate(core);
+function startPreVote(core: EngineCore, reason: RoleReason): void {
+  becomePreCandidate(core, reason);
   if (hasQuorum(core.voterSets(), core.votesGranted)) {
-    startElection(core, false);
+    startElection(core, false, reason);
     return;
   }
   const request: VoteRequest = {
@@ -95,10 +100,10 @@ function startPreVote(core: EngineCore): void {
   for (const to of otherVoters(core)) core.emit({ type: "send", to, message: request });
 }
 
-function startElection(core: EngineCore, transfer: boolean): void {
+function startElection(core: EngineCore, transfer: boolean, reason: RoleReason): void {
   core.electionsStarted++;
   // Our own vote counts once it is durable: see countOwnVoteIfDurable.
-  const term = becomeCandidate(core, transfer);
+  const term = becomeCandidate(core, transfer, reason);
   const request: VoteRequest = {
     type: "vote",
     term,
@@ -236,7 +241,10 @@ export function handleVoteResponse(core: EngineCore, from: NodeId, res: VoteResp
     }
     if (core.role !== "candidate" || !core.preCandidate || res.term !== core.vote.term + 1) return;
     core.votesGranted.add(from);
-    if (hasQuorum(core.voterSets(), core.votesGranted)) startElection(core, false);
+    // The pre-vote round won: the campaign goes on for the reason it started.
+    if (hasQuorum(core.voterSets(), core.votesGranted)) {
+      startElection(core, false, core.roleReason);
+    }
     return;
   }
   if (res.term > core.vote.term) {
@@ -277,5 +285,5 @@ export function handleTimeoutNow(
     token,
     message: { type: "timeout-now-response", term: core.vote.term, accepted },
   });
-  if (accepted) startElection(core, true);
+  if (accepted) startElection(core, true, "leadership-transfer");
 }

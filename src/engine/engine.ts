@@ -21,7 +21,7 @@ import {
   handleVoteRequest,
   handleVoteResponse,
 } from "./election.ts";
-import { EngineCore, type Role } from "./engine_core.ts";
+import { EngineCore, type Role, type RoleReason } from "./engine_core.ts";
 import { peerRefusal } from "./peer_checks.ts";
 import { handleAppendRequest } from "./follower_append.ts";
 import { broadcast, handleUnreachable } from "./leader_replication.ts";
@@ -118,6 +118,8 @@ export interface EngineStatus {
   readonly transferTo: NodeId | null;
   /** Elections this node started (terms it campaigned in, pre-votes not counted). */
   readonly electionsStarted: number;
+  /** Why the role or term last changed (for logs). */
+  readonly roleReason: RoleReason;
 }
 
 /**
@@ -367,6 +369,16 @@ export class RaftEngine {
     return this.#core.role;
   }
 
+  /** Why the role or term last changed, for logs (cheaper than {@linkcode status}). */
+  get roleReason(): RoleReason {
+    return this.#core.roleReason;
+  }
+
+  /** Whether a candidate is still in its pre-vote round (cheaper than {@linkcode status}). */
+  get preCandidate(): boolean {
+    return this.#core.preCandidate;
+  }
+
   /** Elections this node started (cheaper than {@linkcode status}). */
   get electionsStarted(): number {
     return this.#core.electionsStarted;
@@ -434,6 +446,7 @@ export class RaftEngine {
       leaseValid: leaseValid(core),
       transferTo: leader?.transfer?.to ?? null,
       electionsStarted: core.electionsStarted,
+      roleReason: core.roleReason,
     };
   }
 

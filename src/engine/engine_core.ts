@@ -32,6 +32,40 @@ import { EMPTY_MEMBERSHIP, INITIAL_VOTE, isVoter } from "../types.ts";
 export type Role = "follower" | "candidate" | "leader" | "learner";
 
 /**
+ * Why the node's role or term last changed, for logs and traces (the
+ * engine records it with each change; nothing depends on it):
+ * - `startup`: recovered from storage, no change since;
+ * - `election-timeout`: no leader heard from within the election timeout: a campaign;
+ * - `election-triggered`: a campaign asked for (`trigger.elect()`, `initialize`);
+ * - `leadership-transfer`: the leader asked this node to campaign (TimeoutNow), or
+ *   a leader handing over stepped down for the new leader's term;
+ * - `election-won`: a quorum voted for this candidate;
+ * - `higher-term`: a message of a higher term was seen;
+ * - `leader-seen`: a request from the leader of the current term (a candidate yields);
+ * - `check-quorum`: a leader no quorum acknowledged within the election timeout stepped down;
+ * - `removed`: a membership without this node as a voter committed (a leader steps
+ *   down) or took effect (a candidate gives up);
+ * - `membership`: the membership changed this node between voter and learner.
+ *
+ * @example
+ * ```ts
+ * import type { RoleReason } from "./engine_core.ts";
+ * const r: RoleReason = "check-quorum";
+ * ```
+ */
+export type RoleReason =
+  | "startup"
+  | "election-timeout"
+  | "election-triggered"
+  | "leadership-transfer"
+  | "election-won"
+  | "higher-term"
+  | "leader-seen"
+  | "check-quorum"
+  | "removed"
+  | "membership";
+
+/**
  * The engine's state and shared mechanics. Fields are public for the
  * engine's own protocol modules; outside `src/engine/` only tests that hook
  * the engine (tests/testing/simulator_bugs_test.ts) touch them.
@@ -64,6 +98,8 @@ export class EngineCore {
   vote: Vote;
   /** Current role. */
   role: Role = "learner";
+  /** Why the role or term last changed (for logs: see `RoleReason`). */
+  roleReason: RoleReason = "startup";
   /** A candidate still asking for pre-votes. */
   preCandidate = false;
   /** The known leader of the current term. */

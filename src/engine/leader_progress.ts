@@ -173,7 +173,7 @@ export function leaderTick(core: EngineCore, leader: LeaderState): void {
   const c = core.config;
   // The same expression as nextDeadline(): `now - since >= T` can differ by rounding.
   if (c.checkQuorum && core.now >= leader.checkQuorumDeadline(c.electionTimeoutMax)) {
-    becomeFollower(core, core.vote.term, null);
+    becomeFollower(core, core.vote.term, null, "check-quorum");
     return;
   }
   if (core.now >= leader.heartbeatDue) {

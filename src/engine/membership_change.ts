@@ -111,5 +111,7 @@ export function maybeFinalizeMembership(core: EngineCore, leader: LeaderState): 
     leader.reportedMembership = eff.logId.index;
     core.emit({ type: "membership-done", logId: eff.logId, membership: eff.membership });
   }
-  if (!isVoter(eff.membership, core.id)) becomeFollower(core, core.vote.term, null);
+  if (!isVoter(eff.membership, core.id)) {
+    becomeFollower(core, core.vote.term, null, "removed");
+  }
 }

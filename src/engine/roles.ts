@@ -17,7 +17,7 @@
  * @module
  */
 
-import type { EngineCore } from "./engine_core.ts";
+import type { EngineCore, RoleReason } from "./engine_core.ts";
 import { LeaderState } from "./leader_state.ts";
 import type { NodeId } from "../types.ts";
 import type { ReadIndexResponse } from "../messages.ts";
@@ -25,16 +25,28 @@ import type { ReadIndexResponse } from "../messages.ts";
 /**
  * Becomes a follower (or learner) in `term`, following `leaderId` if known.
  * Persists the term when it rises. A leader steps down: its state is
- * dropped and the reads it held fail.
+ * dropped and the reads it held fail. `reason` (for logs) defaults to
+ * `higher-term` when the term rises; a leader handing over to the node
+ * that starts that term steps down for `leadership-transfer`.
  *
  * @example
  * ```ts ignore
  * becomeFollower(core, response.term, null); // a higher term was seen
  * ```
  */
-export function becomeFollower(core: EngineCore, term: number, leaderId: NodeId | null): void {
-  if (term > core.vote.term) core.saveVote({ term, votedFor: null, committed: false });
+export function becomeFollower(
+  core: EngineCore,
+  term: number,
+  leaderId: NodeId | null,
+  reason?: RoleReason,
+): void {
   const leader = core.leader;
+  let why = reason ?? (term > core.vote.term ? "higher-term" : "leader-seen");
+  if (why === "higher-term" && leader !== null && leader.transfer !== null) {
+    why = "leadership-transfer";
+  }
+  core.roleReason = why;
+  if (term > core.vote.term) core.saveVote({ term, votedFor: null, committed: false });
   core.role = core.isVoter() ? "follower" : "learner";
   core.preCandidate = false;
   core.votesGranted = new Set();
@@ -94,8 +106,9 @@ export function followLeader(core: EngineCore, term: number, from: NodeId): void
  * becomePreCandidate(core); // then ask the other voters (election.ts)
  * ```
  */
-export function becomePreCandidate(core: EngineCore): void {
+export function becomePreCandidate(core: EngineCore, reason: RoleReason): void {
   core.role = "candidate";
+  core.roleReason = reason;
   core.preCandidate = true;
   core.campaignByTransfer = false;
   core.leaderId = null;
@@ -106,15 +119,17 @@ export function becomePreCandidate(core: EngineCore): void {
 /**
  * Becomes a candidate of the next term: votes for itself (persisted; the
  * vote counts once durable: `pendingSelfVote`). `transfer`: a leader asked
- * for this election (TimeoutNow). Returns the new term.
+ * for this election (TimeoutNow). `reason`: why it campaigns (for logs).
+ * Returns the new term.
  *
  * @example
  * ```ts ignore
- * const term = becomeCandidate(core, false); // then ask the other voters (election.ts)
+ * const term = becomeCandidate(core, false, "election-timeout"); // then ask the other voters
  * ```
  */
-export function becomeCandidate(core: EngineCore, transfer: boolean): number {
+export function becomeCandidate(core: EngineCore, transfer: boolean, reason: RoleReason): number {
   const term = core.vote.term + 1;
+  core.roleReason = reason;
   core.saveVote({ term, votedFor: core.id, committed: false });
   core.role = "candidate";
   core.preCandidate = false;
@@ -142,6 +157,7 @@ export function becomeLeader(core: EngineCore): LeaderState {
   const term = core.vote.term;
   core.saveVote({ term, votedFor: core.id, committed: true });
   core.role = "leader";
+  core.roleReason = "election-won";
   core.preCandidate = false;
   core.leaderId = core.id;
   core.votesGranted = new Set();
@@ -169,10 +185,14 @@ export function becomeLeader(core: EngineCore): LeaderState {
 export function followMembership(core: EngineCore): void {
   if (core.leader !== null) return;
   if (core.role === "candidate") {
-    if (!core.isVoter()) becomeFollower(core, core.vote.term, core.leaderId);
+    if (!core.isVoter()) becomeFollower(core, core.vote.term, core.leaderId, "removed");
     return;
   }
   const voter = core.isVoter();
-  core.role = voter ? "follower" : "learner";
+  const role = voter ? "follower" : "learner";
+  if (role !== core.role) {
+    core.role = role;
+    core.roleReason = "membership";
+  }
   if (voter && core.electionDeadline === Infinity) core.resetElectionTimer();
 }

@@ -45,9 +45,24 @@ export type {
   RaftCounters,
   RaftOptions,
   ReadPolicy,
+  Span,
+  SpanAttributes,
+  SpanError,
+  SpanName,
+  Tracer,
   WriteOptions,
   WriteOutcome,
 } from "./src/runtime/raft.ts";
+export { consoleLogger, isLogLevel, LOG_LEVELS } from "./src/runtime/console_logger.ts";
+export type { ConsoleLoggerOptions, LogLevel } from "./src/runtime/console_logger.ts";
+export {
+  Histogram,
+  RPC_OUTCOMES,
+  RPC_SECONDS_BUCKETS,
+  RPC_TYPES,
+  STORAGE_SECONDS_BUCKETS,
+} from "./src/runtime/counters.ts";
+export type { HistogramSnapshot, RpcCounts, RpcOutcome, RpcType } from "./src/runtime/counters.ts";
 export { MetricsWatch, Wait } from "./src/runtime/metrics.ts";
 export type { RaftMetrics, ReplicationMetrics, ServerState } from "./src/runtime/metrics.ts";
 export { applyChange } from "./src/runtime/change_members.ts";
@@ -65,4 +80,4 @@ export type {
   ProposeResult,
   ReadFailure,
 } from "./src/engine/commands.ts";
-export type { Role } from "./src/engine/engine_core.ts";
+export type { Role, RoleReason } from "./src/engine/engine_core.ts";

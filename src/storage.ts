@@ -121,6 +121,12 @@ export interface Snapshot {
   readonly meta: SnapshotMeta;
   /** Streams the serialized state, from the start. */
   open(): ReadableStream<Uint8Array>;
+  /**
+   * Its size in bytes, when known without reading it (the node logs and
+   * counts it for a built snapshot; sent and installed ones are counted
+   * as they stream).
+   */
+  readonly size?: number;
 }
 
 /**
@@ -145,7 +151,7 @@ export function snapshotOfBytes(
   bytes: Uint8Array,
   chunkSize: number = 64 * 1024,
 ): Snapshot {
-  return { meta, open: () => bytesToStream(bytes, chunkSize) };
+  return { meta, open: () => bytesToStream(bytes, chunkSize), size: bytes.byteLength };
 }
 
 /**

@@ -20,9 +20,11 @@ import { type RaftError, ShuttingDown } from "../errors.ts";
 import type { Snapshot, StateMachine } from "../storage.ts";
 import type { Entry, LogId, SnapshotMeta } from "../types.ts";
 import type { ClientWrites } from "./client_writes.ts";
+import { countBytes } from "./byte_count.ts";
 import type { Logger } from "./logger.ts";
 import type { LogIo } from "./log_io.ts";
 import type { PendingReads } from "./pending_reads.ts";
+import { endSpan, type Span, spanError, startSpan, type Tracer } from "./tracer.ts";
 
 /**
  * Entries read (and applied) at once while applying or recovering.
@@ -55,7 +57,7 @@ interface Install {
  * @example
  * ```ts ignore
  * const host: ApplyHost<string> = {
- *   stateMachine, io, engine, writes, reads, logger, config,
+ *   stateMachine, io, engine, writes, reads, logger, tracer: null, now: () => clock.now(), config,
  *   post, call, fail, applyFailed, unusable, onApplied: () => metrics.invalidate(build),
  * };
  * ```
@@ -73,6 +75,10 @@ export interface ApplyHost<R> {
   readonly reads: PendingReads;
   /** Logging hook. */
   readonly logger: Logger;
+  /** Span hooks, or `null`. */
+  readonly tracer: Tracer | null;
+  /** The node's clock, ms (snapshot durations). */
+  now(): number;
   /** The snapshot policy and how many entries to keep behind a snapshot. */
   readonly config: Pick<Config, "snapshotPolicy" | "maxInSnapshotLogsToKeep" | "purgeBatchSize">;
   /** Runs `fn` in the node's next turn. */
@@ -117,6 +123,10 @@ export class ApplyWorker<R> {
   snapshotsInstalled = 0;
   /** Snapshots built (a counter). */
   snapshotsBuilt = 0;
+  /** Bytes of the snapshots installed (a counter). */
+  snapshotBytesInstalled = 0;
+  /** Bytes of the snapshots built, of those whose size is known (a counter). */
+  snapshotBytesBuilt = 0;
 
   /**
    * @param host what the worker needs from its node
@@ -311,18 +321,41 @@ export class ApplyWorker<R> {
     const stream = this.#snapshotData.get(token);
     if (stream === undefined) return; // The request was abandoned (shutdown).
     this.#snapshotData.delete(token);
+    const index = meta.lastLogId?.index ?? 0;
+    const start = host.now();
+    let bytes = 0;
+    const span: Span | null = host.tracer === null ? null : startSpan(
+      host.tracer,
+      "raft.snapshot.install",
+      { "raft.snapshot_id": meta.snapshotId, "raft.snapshot_index": index },
+    );
     try {
-      await host.stateMachine.installSnapshot(meta, stream);
+      await host.stateMachine.installSnapshot(
+        meta,
+        stream.pipeThrough(countBytes((n) => bytes += n)),
+      );
     } catch (e) {
+      const ms = Math.round(host.now() - start);
       host.logger.warn("cannot install snapshot", {
         snapshotId: meta.snapshotId,
+        index,
+        bytes,
+        ms,
         error: String(e),
       });
+      if (span !== null) endSpan(span, { "raft.bytes": bytes }, spanError(e));
       host.post(() => host.engine.snapshotInstallFailed(token));
       return;
     }
     this.snapshotsInstalled++;
-    const index = meta.lastLogId?.index ?? 0;
+    this.snapshotBytesInstalled += bytes;
+    host.logger.info("snapshot installed", {
+      snapshotId: meta.snapshotId,
+      index,
+      bytes,
+      ms: Math.round(host.now() - start),
+    });
+    if (span !== null) endSpan(span, { "raft.bytes": bytes });
     this.#appliedIndex = Math.max(this.#appliedIndex, index);
     this.#snapshotIndex = Math.max(this.#snapshotIndex, index);
     // Proposals at or below the snapshot can no longer be told apart: their outcome is
@@ -352,10 +385,17 @@ export class ApplyWorker<R> {
     const err = host.unusable();
     if (err !== null) return Promise.reject(err);
     if (this.#building !== null) return this.#building;
+    const start = host.now();
+    let span: Span | null = null;
     const building = (async () => {
       try {
         // Never overlaps an apply or an install (the StateMachine contract).
         await this.#pauseApply();
+        if (host.tracer !== null) {
+          span = startSpan(host.tracer, "raft.snapshot.build", {
+            "raft.applied_index": this.#appliedIndex,
+          });
+        }
         let snap: Snapshot;
         try {
           snap = await host.stateMachine.buildSnapshot();
@@ -365,6 +405,23 @@ export class ApplyWorker<R> {
         this.snapshotsBuilt++;
         const meta = snap.meta;
         const index = meta.lastLogId?.index ?? 0;
+        const size = typeof snap.size === "number" && snap.size >= 0 ? snap.size : null;
+        if (size !== null) this.snapshotBytesBuilt += size;
+        const ms = Math.round(host.now() - start);
+        host.logger.info("snapshot built", {
+          snapshotId: meta.snapshotId,
+          index,
+          ...(size !== null ? { bytes: size } : {}),
+          ms,
+        });
+        if (span !== null) {
+          endSpan(span, {
+            "raft.snapshot_id": meta.snapshotId,
+            "raft.snapshot_index": index,
+            ...(size !== null ? { "raft.bytes": size } : {}),
+          });
+          span = null;
+        }
         if (index > this.#snapshotIndex) this.#snapshotIndex = index;
         const keep = host.config.maxInSnapshotLogsToKeep;
         await host.call(() => {
@@ -376,6 +433,9 @@ export class ApplyWorker<R> {
           }
         });
         return meta;
+      } catch (e) {
+        if (span !== null) endSpan(span, undefined, spanError(e));
+        throw e;
       } finally {
         this.#building = null;
       }

@@ -126,6 +126,8 @@ export class ClientWrites<R> {
   #conditional = 0;
   /** Entries proposed so far (a counter). */
   proposed = 0;
+  /** Proposed writes waiting for their entry to be applied. */
+  #inLog = 0;
 
   /** @param host what the writes need from their node */
   constructor(host: WriteHost) {
@@ -176,6 +178,11 @@ export class ClientWrites<R> {
       return null;
     }
     return { term: p.term, index: p.index };
+  }
+
+  /** Writes not answered yet: queued, or proposed and waiting to be applied. */
+  get pending(): number {
+    return this.#queued.length + this.#inLog;
   }
 
   /** Whether commands wait to be proposed. */
@@ -235,7 +242,10 @@ export class ClientWrites<R> {
     // Indexes of a lost term reused by a new one: those proposals were overwritten. The
     // reused indexes may lie below the head (answered or empty slots): pop down to `at`.
     while (this.#waiters.length > Math.max(at, 0)) {
-      this.#waiters.pop()?.reject(forwardToLeader(this.#host.leaderId(), this.#host.nodes()));
+      const lost = this.#waiters.pop();
+      if (lost === undefined) continue;
+      this.#inLog--;
+      lost.reject(forwardToLeader(this.#host.leaderId(), this.#host.nodes()));
     }
     if (at < 0) {
       this.#waitFirst = firstIndex;
@@ -250,6 +260,7 @@ export class ClientWrites<R> {
       p.index = index++;
       this.#waiters.push(p);
     }
+    this.#inLog += batch.length;
   }
 
   /** Takes the proposal waiting for `index`, if any. */
@@ -258,6 +269,7 @@ export class ClientWrites<R> {
     const w = this.#waiters;
     if (k < this.#waitHead || k >= w.length) return undefined;
     const p = w[k];
+    if (p !== undefined) this.#inLog--;
     w[k] = undefined;
     if (k === this.#waitHead) {
       let h = k + 1;
@@ -311,5 +323,6 @@ export class ClientWrites<R> {
     for (const p of this.#waiters) p?.reject(err);
     this.#waiters = [];
     this.#waitHead = 0;
+    this.#inLog = 0;
   }
 }

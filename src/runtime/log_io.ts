@@ -3,6 +3,8 @@
  * strictly in order, one call at a time, merging consecutive appends that
  * queued up meanwhile into one call (group commit). Keeps the most recent
  * entries in memory so replication and apply rarely read the store.
+ * Times each append call (with its fsync: the store's promise settles once
+ * durable) into a fixed-bucket histogram.
  *
  * @module
  */
@@ -10,6 +12,7 @@
 import type { Command } from "../engine/commands.ts";
 import type { LogStore } from "../storage.ts";
 import type { Entry, LogId } from "../types.ts";
+import { Histogram, STORAGE_SECONDS_BUCKETS } from "./counters.ts";
 import { assertNever } from "./exhaustive.ts";
 
 type StorageCommand = Extract<Command, { io: number }>;
@@ -41,19 +44,27 @@ export class LogIo {
   #cache: Entry[] = [];
   #cacheFirst = 1;
   readonly #cacheLimit: number;
+  readonly #now: () => number;
+  /** When the append call in progress started (ms), or -1. */
+  #appendStart = -1;
+  /** Durations of the store's append calls, seconds. */
+  readonly appendSeconds: Histogram = new Histogram(STORAGE_SECONDS_BUCKETS);
 
   /**
    * @param store the log store
    * @param onFlushed called with the last command number made durable
    * @param onError called once when a storage call fails (fatal)
    * @param cacheLimit how many recent entries to keep in memory
+   * @param now the node's clock, ms (append durations)
    */
   constructor(
     store: LogStore,
     onFlushed: (io: number) => void,
     onError: (operation: string, error: unknown) => void,
     cacheLimit = 50_000,
+    now: () => number = () => performance.now(),
   ) {
+    this.#now = now;
     this.#store = store;
     this.#onFlushed = onFlushed;
     this.#onError = onError;
@@ -200,6 +211,7 @@ export class LogIo {
         pending.then(this.#resume, this.#failFn);
         return;
       }
+      if (this.#appendStart >= 0) this.#appended();
     }
     this.#running = false;
     const waiters = this.#idle;
@@ -207,13 +219,23 @@ export class LogIo {
     for (const w of waiters) w();
   }
 
-  readonly #resume = (): void => this.#run();
+  readonly #resume = (): void => {
+    if (this.#appendStart >= 0) this.#appended();
+    this.#run();
+  };
   readonly #failFn = (e: unknown): void => {
     this.#fail(e);
     this.#run();
   };
 
+  /** The append call in progress completed: its duration goes to the histogram. */
+  #appended(): void {
+    this.appendSeconds.observe((this.#now() - this.#appendStart) / 1000);
+    this.#appendStart = -1;
+  }
+
   #fail(e: unknown): void {
+    this.#appendStart = -1;
     this.#failed = true;
     this.#batch = null;
     this.#onError(this.#op, e);
@@ -230,6 +252,7 @@ export class LogIo {
         while (j < batch.length && batch[j]!.type === "append-log") j++;
         this.#at = j;
         this.#op = "append";
+        this.#appendStart = this.#now();
         if (j === i + 1) return this.#store.append(cmd.entries);
         const all: Entry[] = [];
         for (let k = i; k < j; k++) {

@@ -61,3 +61,35 @@ export function guardedLogger(logger: Logger): Logger {
   };
   return { debug: call("debug"), info: call("info"), warn: call("warn"), error: call("error") };
 }
+
+/**
+ * The logger a node hands its records to: guarded (see
+ * {@linkcode guardedLogger}), every record carrying `context` (the node's
+ * `id` and `cluster`) before its own fields.
+ *
+ * @example
+ * ```ts
+ * import { nodeLogger } from "./logger.ts";
+ * const seen: Record<string, unknown>[] = [];
+ * const record = (_m: string, f?: Record<string, unknown>) => void seen.push(f ?? {});
+ * const log = nodeLogger(
+ *   { debug: record, info: record, warn: record, error: record },
+ *   { id: 1, cluster: "kv" },
+ * );
+ * log.info("role changed", { to: "leader" });
+ * console.assert(seen[0]!.id === 1 && seen[0]!.cluster === "kv" && seen[0]!.to === "leader");
+ * ```
+ */
+export function nodeLogger(
+  logger: Logger,
+  context: Readonly<Record<string, unknown>>,
+): Logger {
+  const call = (level: keyof Logger) => (message: string, fields?: Record<string, unknown>) => {
+    try {
+      logger[level](message, fields === undefined ? { ...context } : { ...context, ...fields });
+    } catch {
+      // Nothing to report it to.
+    }
+  };
+  return { debug: call("debug"), info: call("info"), warn: call("warn"), error: call("error") };
+}

@@ -7,9 +7,11 @@
  */
 
 import type { RaftResponse } from "../messages.ts";
+import type { RpcType } from "./counters.ts";
 
-/** How a waiting peer request is settled. */
+/** How a waiting peer request is settled, and what it was (for the RPC counters). */
 interface Reply {
+  readonly type: RpcType;
   resolve(m: RaftResponse): void;
   reject(e: unknown): void;
 }
@@ -21,7 +23,7 @@ interface Reply {
  * ```ts
  * import { PeerRequests } from "./peer_requests.ts";
  * const requests = new PeerRequests();
- * const answer = new Promise((resolve, reject) => requests.add(7, { resolve, reject }));
+ * const answer = new Promise((resolve, reject) => requests.add(7, { type: "timeout-now", resolve, reject }));
  * requests.take(7)?.resolve({ type: "timeout-now-response", term: 3, accepted: true });
  * await answer;
  * ```

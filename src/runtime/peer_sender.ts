@@ -8,7 +8,12 @@
  * cluster's is logged once and remembered, for `addLearner` to report; one
  * that holds this node for removed from its cluster (`NotAMember`, HTTP 410)
  * is logged once, as an error, until it accepts a request again (the node
- * goes on: it may be added back).
+ * goes on: it may be added back). A peer that stops answering is logged
+ * once (`peer unreachable`, a warning) and again once it answers (`peer
+ * reachable again`, with how long it was down): one line per transition,
+ * not per failed send. Every RPC is counted by type and outcome, with its
+ * latency ({@linkcode RpcStats}); with a tracer, each append is a
+ * `raft.replicate` span and each snapshot transfer a `raft.snapshot.send` span.
  * Every call carries the sender's `AbortSignal`: {@linkcode PeerSender.close}
  * (the node shuts down) aborts whatever is still in flight — requests,
  * snapshot transfers — and nothing is sent after it.
@@ -25,8 +30,11 @@ import type { StateMachine } from "../storage.ts";
 import type { Entry, NodeId, RaftNode } from "../types.ts";
 import { isNodeId } from "../types.ts";
 import { appendRequests } from "./append_batches.ts";
+import { countBytes } from "./byte_count.ts";
+import { answerOutcome, type RpcOutcome, RpcStats } from "./counters.ts";
 import type { Logger } from "./logger.ts";
 import type { LogIo } from "./log_io.ts";
+import { endSpan, type Span, spanError, startSpan, type Tracer } from "./tracer.ts";
 
 /**
  * What the sender needs from its node.
@@ -34,7 +42,8 @@ import type { LogIo } from "./log_io.ts";
  * @example
  * ```ts ignore
  * const host: SenderHost = {
- *   network, io, stateMachine, logger, snapshotChunkSize: 1 << 20, maxAppendBytes: 1 << 20,
+ *   network, io, stateMachine, logger, tracer: null, now: () => performance.now(),
+ *   snapshotChunkSize: 1 << 20, maxAppendBytes: 1 << 20,
  *   node: (id) => nodes.get(id) ?? { addr: "" },
  *   received: (from, res) => post(() => engine.receive(from, res)),
  *   unreachable: (peer) => post(() => engine.unreachable(peer)),
@@ -50,6 +59,10 @@ export interface SenderHost {
   readonly stateMachine: Pick<StateMachine<unknown>, "currentSnapshot">;
   /** Logging hook. */
   readonly logger: Logger;
+  /** Span hooks, or `null` (then nothing is built for them). */
+  readonly tracer: Tracer | null;
+  /** The node's clock, ms (RPC latency, transfer durations, down time). */
+  now(): number;
   /** Size of the chunks a snapshot is sent in. */
   readonly snapshotChunkSize: number;
   /** Largest append request, in bytes as encoded (a plan's entries are cut to fit). */
@@ -82,6 +95,12 @@ export class PeerSender {
   appendsSent = 0;
   /** Snapshot transfers completed (a counter). */
   snapshotsSent = 0;
+  /** Bytes of the snapshots sent (completed transfers; a counter). */
+  snapshotBytesSent = 0;
+  /** RPCs sent, by type and outcome, and their latency. */
+  readonly rpcs: RpcStats = new RpcStats();
+  /** Peers that stopped answering, and since when (ms): logged once until they answer. */
+  readonly #down = new Map<NodeId, number>();
   /** Peers that refused this node's requests as another cluster's, and why. */
   readonly #refusedBy = new Map<NodeId, ClusterMismatch>();
   /** Peers that refused this node's requests as not a member of their cluster. */
@@ -128,6 +147,16 @@ export class PeerSender {
     const node = host.node(to);
     let sent: Promise<RaftResponse>;
     if (message.type === "append") this.appendsSent++;
+    const tracer = host.tracer;
+    const span = tracer !== null && message.type === "append"
+      ? startSpan(tracer, "raft.replicate", {
+        "raft.peer": to,
+        "raft.term": message.term,
+        "raft.prev_index": message.prevLogId?.index ?? 0,
+        "raft.entries": message.entries.length,
+      })
+      : null;
+    const start = host.now();
     try {
       sent = host.network.send(to, node, message, this.#options);
     } catch (e) {
@@ -136,18 +165,40 @@ export class PeerSender {
     }
     sent.then(
       (res) => {
+        this.rpcs.sent(message.type, answerOutcome(res), (host.now() - start) / 1000);
         if (this.#refusedBy.size > 0) this.#refusedBy.delete(to);
         if (this.#goneFor.size > 0) this.#goneFor.delete(to);
+        if (this.#down.size > 0) this.#answered(to);
+        if (span !== null) _endReplicate(span, res);
         host.received(to, res);
       },
       (e) => {
+        if (span !== null) endSpan(span, undefined, spanError(e));
         if (this.closed) return; // aborted by close: nobody is listening any more
-        if (!this.#noteRefusal(to, e)) {
-          host.logger.debug("send failed", { to, type: message.type, error: String(e) });
-        }
+        const refused = this.#noteRefusal(to, e);
+        this.rpcs.sent(message.type, refused ? "refused" : "error", (host.now() - start) / 1000);
+        if (!refused) this.#failed(to, message.type, e);
         if (message.type === "append") host.unreachable(to);
       },
     );
+  }
+
+  /** A request to `to` failed: logged once, when the peer stops answering. */
+  #failed(to: NodeId, type: string, e: unknown): void {
+    if (this.#down.has(to)) return;
+    this.#down.set(to, this.#host.now());
+    this.#host.logger.warn("peer unreachable", { peer: to, request: type, error: String(e) });
+  }
+
+  /** `to` answered: logged once if it had stopped answering. */
+  #answered(to: NodeId): void {
+    const since = this.#down.get(to);
+    if (since === undefined) return;
+    this.#down.delete(to);
+    this.#host.logger.info("peer reachable again", {
+      peer: to,
+      downMs: Math.round(this.#host.now() - since),
+    });
   }
 
   /**
@@ -160,6 +211,7 @@ export class PeerSender {
     if (this.closed) return Promise.reject(this.#abort.signal.reason);
     const host = this.#host;
     let sent: Promise<RaftResponse>;
+    const start = host.now();
     try {
       sent = host.network.send(to, host.node(to), message, this.#options);
     } catch (e) {
@@ -167,13 +219,17 @@ export class PeerSender {
     }
     return sent.then(
       (res) => {
+        this.rpcs.sent(message.type, answerOutcome(res), (host.now() - start) / 1000);
         if (this.#refusedBy.size > 0) this.#refusedBy.delete(to);
         if (this.#goneFor.size > 0) this.#goneFor.delete(to);
+        if (this.#down.size > 0) this.#answered(to);
         return res;
       },
       (e) => {
-        if (!this.closed && !this.#noteRefusal(to, e)) {
-          host.logger.debug("send failed", { to, type: message.type, error: String(e) });
+        if (!this.closed) {
+          const refused = this.#noteRefusal(to, e);
+          this.rpcs.sent(message.type, refused ? "refused" : "error", (host.now() - start) / 1000);
+          if (!refused) this.#failed(to, message.type, e);
         }
         throw e;
       },
@@ -192,7 +248,7 @@ export class PeerSender {
         this.#goneFor.add(to);
         this.#host.logger.error(
           `peer ${to} says this node is not a member of its cluster`,
-          { to, error: gone.message },
+          { peer: to, error: gone.message },
         );
       }
       return true;
@@ -202,7 +258,7 @@ export class PeerSender {
     if (!this.#refusedBy.has(to)) {
       this.#host.logger.error(
         "peer belongs to another cluster: it refuses this node's requests",
-        { to, error: mismatch.message },
+        { peer: to, error: mismatch.message },
       );
     }
     this.#refusedBy.set(to, mismatch);
@@ -235,7 +291,7 @@ export class PeerSender {
       const entries = await io.entries(plan.first, plan.last);
       this.#sendEntries(to, plan, entries);
     }).catch((e) => {
-      this.#host.logger.warn("cannot read entries to replicate", { to, error: String(e) });
+      this.#host.logger.warn("cannot read entries to replicate", { peer: to, error: String(e) });
       this.#host.unreachable(to);
     });
     this.#chains.set(to, next);
@@ -264,10 +320,25 @@ export class PeerSender {
     if (this.#sendingSnapshot.has(to) || this.closed) return;
     this.#sendingSnapshot.add(to);
     const host = this.#host;
+    const start = host.now();
+    let bytes = 0;
+    let span: Span | null = null;
+    let snapshotId = "";
+    let index = 0;
     try {
       const snap = await host.stateMachine.currentSnapshot();
       if (this.closed) return; // closed meanwhile: not opened, nothing to release
       if (snap === null) throw new RangeError("no snapshot to send");
+      snapshotId = snap.meta.snapshotId;
+      index = snap.meta.lastLogId?.index ?? 0;
+      if (host.tracer !== null) {
+        span = startSpan(host.tracer, "raft.snapshot.send", {
+          "raft.peer": to,
+          "raft.term": term,
+          "raft.snapshot_id": snapshotId,
+          "raft.snapshot_index": index,
+        });
+      }
       const request: InstallSnapshotRequest = {
         type: "install-snapshot",
         term,
@@ -276,22 +347,59 @@ export class PeerSender {
         clusterId,
       };
       const node = host.node(to);
-      const data = rechunk(snap.open(), host.snapshotChunkSize);
+      const data = rechunk(snap.open(), host.snapshotChunkSize).pipeThrough(
+        countBytes((n) => bytes += n),
+      );
       const res = await host.network.installSnapshot(to, node, request, data, this.#options);
+      const ms = host.now() - start;
+      this.rpcs.sent("install-snapshot", answerOutcome(res), ms / 1000);
       this.snapshotsSent++;
+      this.snapshotBytesSent += bytes;
       this.#refusedBy.delete(to);
       this.#goneFor.delete(to);
+      if (this.#down.size > 0) this.#answered(to);
+      host.logger.info("snapshot sent", {
+        peer: to,
+        snapshotId,
+        index,
+        bytes,
+        ms: Math.round(ms),
+      });
+      if (span !== null) endSpan(span, { "raft.bytes": bytes });
       host.received(to, res);
     } catch (e) {
+      if (span !== null) endSpan(span, { "raft.bytes": bytes }, spanError(e));
       if (this.closed) return;
-      if (!this.#noteRefusal(to, e)) {
-        host.logger.warn("snapshot transfer failed", { to, error: String(e) });
+      const refused = this.#noteRefusal(to, e);
+      const outcome: RpcOutcome = refused ? "refused" : "error";
+      const ms = host.now() - start;
+      this.rpcs.sent("install-snapshot", outcome, ms / 1000);
+      if (!refused) {
+        host.logger.warn("snapshot transfer failed", {
+          peer: to,
+          snapshotId,
+          index,
+          bytes,
+          ms: Math.round(ms),
+          error: String(e),
+        });
+        this.#failed(to, "install-snapshot", e);
       }
       host.unreachable(to);
     } finally {
       this.#sendingSnapshot.delete(to);
     }
   }
+}
+
+/** Ends a `raft.replicate` span with the peer's answer. */
+function _endReplicate(span: Span, res: RaftResponse): void {
+  if (res.type !== "append-response") return endSpan(span);
+  endSpan(span, {
+    "raft.success": res.success,
+    "raft.index": res.index,
+    "raft.peer_term": res.term,
+  });
 }
 
 /**

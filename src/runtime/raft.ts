@@ -61,7 +61,7 @@ import type { RaftNetwork } from "../network.ts";
 import { bytesToStream } from "../byte_stream.ts";
 import type { Random } from "../random.ts";
 import type { LogStore, StateMachine } from "../storage.ts";
-import type { LogId, NodeId, RaftNode, SnapshotMeta } from "../types.ts";
+import type { LogId, Membership, NodeId, RaftNode, SnapshotMeta } from "../types.ts";
 import { isNodeId } from "../types.ts";
 import { DurableWaiters, MembershipWaiters } from "./admin_waiters.ts";
 import { ApplyWorker } from "./apply_worker.ts";
@@ -76,8 +76,8 @@ import {
 import { adminError, forwardToLeader, readError, refusalError } from "./engine_errors.ts";
 import { DeadlineTimer } from "./deadline_timer.ts";
 import { assertNever, unexpected } from "./exhaustive.ts";
-import { guardedLogger, type Logger, SILENT } from "./logger.ts";
-import type { RaftCounters } from "./counters.ts";
+import { type Logger, nodeLogger, SILENT } from "./logger.ts";
+import { answeredType, answerOutcome, type RaftCounters, RpcStats } from "./counters.ts";
 import { type LeaderChange, LeaderWatch } from "./leader_changes.ts";
 import { LogIo } from "./log_io.ts";
 import { metricsOf, MetricsWatch, type RaftMetrics } from "./metrics.ts";
@@ -85,11 +85,14 @@ import { PeerRequests } from "./peer_requests.ts";
 import { PeerSender } from "./peer_sender.ts";
 import { PendingReads, type ReadPolicy } from "./pending_reads.ts";
 import { recover, type Recovered } from "./recovery.ts";
+import { describeMembership, StateChanges } from "./state_changes.ts";
+import { endSpan, spanError, startSpan, type Tracer } from "./tracer.ts";
 import { YieldGuard } from "./yield_guard.ts";
 
 export type { ClientWriteResult, ExpectedLeader } from "./client_writes.ts";
 export type { CallOptions } from "./call_options.ts";
 export type { Logger } from "./logger.ts";
+export type { Span, SpanAttributes, SpanError, SpanName, Tracer } from "./tracer.ts";
 export type { RaftCounters } from "./counters.ts";
 export type { LeaderChange } from "./leader_changes.ts";
 export type { ReadPolicy } from "./pending_reads.ts";
@@ -174,8 +177,22 @@ export interface RaftOptions<R> {
   readonly clock?: Clock;
   /** Election jitter; default seeded from crypto.getRandomValues. */
   readonly random?: Random;
-  /** Logging hook; default silent. */
+  /**
+   * Logging hook; default silent. Called at every state change an operator
+   * wants in a log (role, term and leader changes with the reason,
+   * membership changes, snapshots built, sent and installed with their
+   * bytes and ms, storage failures, peers becoming unreachable and coming
+   * back); every record carries the node's `id` and `cluster` (the
+   * `clusterName` option). `consoleLogger()` writes them as JSON lines.
+   * A hook that throws is ignored.
+   */
   readonly logger?: Logger;
+  /**
+   * Span hooks (see {@linkcode Tracer}): elections, replication requests,
+   * snapshot builds and transfers, membership changes. Default none: then
+   * nothing is built for them.
+   */
+  readonly tracer?: Tracer;
 }
 
 /**
@@ -244,6 +261,11 @@ export class Raft<R = unknown> {
   readonly #clock: Clock;
   readonly #logStore: LogStore;
   readonly #logger: Logger;
+  readonly #tracer: Tracer | null;
+  /** Role, term, leader and membership changes for the logger and tracer (`null`: neither). */
+  readonly #changes: StateChanges | null;
+  /** RPCs received, by type and outcome. */
+  readonly #rpcsReceived = new RpcStats();
   readonly #io: LogIo;
   readonly #random: Random;
   readonly #timer: DeadlineTimer;
@@ -266,6 +288,7 @@ export class Raft<R = unknown> {
   #nextToken = 1;
   #nodes = new Map<NodeId, RaftNode>();
   #membershipLogId: LogId | null | undefined = undefined;
+  #membership: Membership | null = null;
   #lastRole = "";
   /** Append requests received (a counter). */
   #appendsReceived = 0;
@@ -288,8 +311,15 @@ export class Raft<R = unknown> {
     this.config = node.config;
     this.#clock = node.clock;
     this.#logStore = opts.logStore;
-    const logger = opts.logger === undefined ? SILENT : guardedLogger(opts.logger);
+    const logger = opts.logger === undefined
+      ? SILENT
+      : nodeLogger(opts.logger, { id: opts.id, cluster: node.config.clusterName });
     this.#logger = logger;
+    const tracer = opts.tracer ?? null;
+    this.#tracer = tracer;
+    this.#changes = opts.logger !== undefined || tracer !== null
+      ? new StateChanges(opts.logger !== undefined ? logger : null, tracer)
+      : null;
     this.#leaders = new LeaderWatch((e) =>
       logger.error("onLeaderChange listener threw", { error: String(e) })
     );
@@ -304,6 +334,8 @@ export class Raft<R = unknown> {
       // takes it at once and the turn runs the commands it emits.
       (io) => this.#inTurn ? engine.flushed(io) : this.#post(() => engine.flushed(io)),
       (op, e) => this.#fail(op, e),
+      undefined,
+      () => node.clock.now(),
     );
     this.#io = io;
     const nodes = () => this.#nodes;
@@ -334,6 +366,8 @@ export class Raft<R = unknown> {
         writes,
         reads,
         logger,
+        tracer,
+        now: () => node.clock.now(),
         config: node.config,
         post: (fn) => this.#post(fn),
         call: (fn) => this.#call(fn),
@@ -350,6 +384,8 @@ export class Raft<R = unknown> {
       io,
       stateMachine: opts.stateMachine,
       logger,
+      tracer,
+      now: () => node.clock.now(),
       snapshotChunkSize: node.config.snapshotChunkSize,
       maxAppendBytes: node.config.maxAppendBytes,
       node: (id) => this.#nodes.get(id) ?? { addr: "" },
@@ -710,7 +746,27 @@ export class Raft<R = unknown> {
             if (!r.ok) throw adminError(r, { nodes: this.#nodes, status: st });
             const logId = r.logId ?? { term: st.term, index: 0 };
             appended = r.logId;
-            this.#membershipWaiters.add({ logId, resolve, reject });
+            if (this.#tracer === null) {
+              this.#membershipWaiters.add({ logId, resolve, reject });
+              return;
+            }
+            const span = startSpan(this.#tracer, "raft.membership_change", {
+              "raft.change": change.type,
+              "raft.from": describeMembership(st.membership.membership),
+              "raft.to": describeMembership(target),
+              "raft.term": st.term,
+            });
+            this.#membershipWaiters.add({
+              logId,
+              resolve: (id) => {
+                endSpan(span, { "raft.log_index": id.index });
+                resolve(id);
+              },
+              reject: (e) => {
+                endSpan(span, { "raft.log_index": logId.index }, spanError(e));
+                reject(e);
+              },
+            });
           } catch (e) {
             reject(e);
           }
@@ -828,8 +884,10 @@ export class Raft<R = unknown> {
 
   /**
    * What this node counted since it started: elections started, leader
-   * changes, proposals, appends sent and received, snapshots sent,
-   * installed and built. Plain counters, read on demand.
+   * changes, proposals (and those pending), appends sent and received,
+   * snapshots sent, installed and built (and their bytes), RPCs sent and
+   * received by type and outcome, RPC and storage append latency
+   * histograms. Plain counters and fixed-bucket arrays, read on demand.
    */
   counters(): RaftCounters {
     return {
@@ -843,6 +901,16 @@ export class Raft<R = unknown> {
       snapshotsBuilt: this.#apply.snapshotsBuilt,
       logReversions: this.#logReversions,
       followerReads: this.#followerReads,
+      pendingProposals: this.#writes.pending,
+      snapshotBytes: {
+        built: this.#apply.snapshotBytesBuilt,
+        sent: this.#sender.snapshotBytesSent,
+        installed: this.#apply.snapshotBytesInstalled,
+      },
+      rpcsSent: this.#sender.rpcs.sentCounts(),
+      rpcsReceived: this.#rpcsReceived.receivedCounts(),
+      rpcDuration: this.#sender.rpcs.durations(),
+      storageAppendDuration: this.#io.appendSeconds.snapshot(),
     };
   }
 
@@ -915,6 +983,7 @@ export class Raft<R = unknown> {
       const token = this.#nextToken++;
       this.#apply.holdSnapshot(token, stream);
       this.#requests.add(token, {
+        type: "install-snapshot",
         resolve: (m) => {
           this.#apply.dropSnapshot(token);
           resolve(m as InstallSnapshotResponse);
@@ -940,6 +1009,7 @@ export class Raft<R = unknown> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#timer.stop();
+    this.#changes?.close("ShuttingDown");
     const err = new ShuttingDown();
     // Outgoing calls (requests, snapshot transfers) are aborted, not left running.
     this.#sender.close(err);
@@ -988,7 +1058,7 @@ export class Raft<R = unknown> {
       const err = this.#unusable();
       if (err !== null) return reject(err);
       const token = this.#nextToken++;
-      this.#requests.add(token, { resolve, reject });
+      this.#requests.add(token, { type: request.type, resolve, reject });
       this.#post(() => this.#engine.receive(from, request, token));
     });
   }
@@ -1052,11 +1122,13 @@ export class Raft<R = unknown> {
           if (c.lazy !== true) this.#sender.replicate(c.to, c.plan);
           break;
         case "reply":
+          this.#rpcsReceived.received(answeredType(c.message.type), answerOutcome(c.message));
           this.#requests.take(c.token)?.resolve(c.message);
           break;
         case "refuse": {
           const r = this.#requests.take(c.token);
           if (r !== undefined) {
+            this.#rpcsReceived.received(r.type, "refused");
             this.#apply.dropSnapshot(c.token);
             r.reject(refusalError(c.refusal));
           }
@@ -1191,8 +1263,9 @@ export class Raft<R = unknown> {
         : fatal instanceof LogDiverged
         ? "log diverged below the commit index: node stopped"
         : "internal error: node stopped",
-      { operation: fatal.operation, error: String(cause ?? fatal.message) },
+      { operation: fatal.operation, code: fatal.code, error: String(cause ?? fatal.message) },
     );
+    this.#changes?.close(fatal.code);
     this.#stopped = true;
     this.#timer.stop();
     this.#sender.close(fatal);
@@ -1219,6 +1292,11 @@ export class Raft<R = unknown> {
     if (this.#membershipLogId === mem.logId) return false;
     this.#membershipLogId = mem.logId;
     this.#nodes = new Map(mem.membership.nodes);
+    const previous = this.#membership;
+    this.#membership = mem.membership;
+    if (previous !== null && this.#changes !== null) {
+      this.#changes.membership(previous, mem.membership, mem.logId);
+    }
     return true;
   }
 
@@ -1236,6 +1314,15 @@ export class Raft<R = unknown> {
   #publish(): void {
     const engine = this.#engine;
     this.#leaders.check(engine.term, engine.leaderId, engine.role);
+    if (this.#changes !== null) {
+      this.#changes.check(
+        engine.term,
+        engine.role,
+        engine.preCandidate,
+        engine.leaderId,
+        engine.roleReason,
+      );
+    }
     if (this.#syncNodes() && !this.#nodes.has(this.id)) this.#abandonUncommittedWrites();
     if (
       this.#engine.role !== this.#lastRole &&
@@ -1250,7 +1337,6 @@ export class Raft<R = unknown> {
     }
     const m = this.#buildMetrics();
     if (m.state !== this.#lastRole) {
-      this.#logger.info("role", { id: this.id, role: m.state, term: m.currentTerm });
       this.#lastRole = m.state;
       if (m.state !== "leader" && this.#membershipWaiters.pending) {
         // The change's entries are in the log: another leader may finish it, or drop it.

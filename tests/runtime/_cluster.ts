@@ -8,6 +8,7 @@ import { MemoryStateMachine } from "../../kv/mod.ts";
 import { MemoryNetwork } from "../../testing/memory_network.ts";
 import { SeededRandom } from "../../src/random.ts";
 import type { Logger } from "../../src/runtime/logger.ts";
+import type { Tracer } from "../../src/runtime/tracer.ts";
 
 export const FAST: Partial<Config> = {
   electionTimeoutMin: 60,
@@ -26,6 +27,8 @@ export class RuntimeCluster {
   #seed = 1;
   /** The logger each node starts with (silent when unset). */
   loggerFor: ((id: NodeId) => Logger) | null = null;
+  /** The tracer each node starts with (none when unset). */
+  tracerFor: ((id: NodeId) => Tracer) | null = null;
 
   constructor(readonly config: Partial<Config> = FAST) {
     this.net = new MemoryNetwork({ random: new SeededRandom(42) });
@@ -49,6 +52,7 @@ export class RuntimeCluster {
       network: this.net.client(id),
       random: new SeededRandom(this.#seed++),
       ...(this.loggerFor === null ? {} : { logger: this.loggerFor(id) }),
+      ...(this.tracerFor === null ? {} : { tracer: this.tracerFor(id) }),
     });
     this.stores.set(id, store);
     this.machines.set(id, sm);

@@ -89,6 +89,8 @@ function setup(options: Options = {}) {
     reads: {
       release: (index: number) => events.push(`reads.release ${index}`),
     } as unknown as PendingReads,
+    tracer: null,
+    now: () => performance.now(),
     logger: { debug() {}, info() {}, warn: (m) => events.push(`warn ${m}`), error() {} },
     config: {
       snapshotPolicy: options.snapshotEvery === undefined

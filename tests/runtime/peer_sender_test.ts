@@ -71,6 +71,8 @@ function setup(
     io: io as unknown as LogIo,
     stateMachine: { currentSnapshot: () => Promise.resolve(null) },
     logger,
+    tracer: null,
+    now: () => performance.now(),
     snapshotChunkSize: 1024,
     maxAppendBytes: options.maxAppendBytes ?? 1 << 20,
     node: () => ({ addr: "" }),
@@ -144,7 +146,28 @@ test("peer sender: responses go to the engine; a failed append (not a failed vot
   network.answers[2]!.reject(new Unreachable(4));
   await settle();
   assert.deepEqual(events, ["received 2 append-response", "unreachable 4"]);
-  assert.equal(logs.filter((l) => l === "debug: send failed").length, 2);
+  assert.equal(logs.filter((l) => l === "warn: peer unreachable").length, 2);
+});
+
+test("peer sender: a peer that stops answering is logged once per transition, not per failed send", async () => {
+  const { network, sender, logs } = setup({ cachedUpTo: 100 });
+  for (let i = 1; i <= 5; i++) sender.replicate(2, plan(i, i));
+  for (let i = 0; i < 5; i++) network.answers[i]!.reject(new Unreachable(2));
+  await settle();
+  assert.deepEqual(logs, ["warn: peer unreachable"]);
+  sender.replicate(2, plan(6, 6));
+  sender.replicate(2, plan(7, 7));
+  const ok = { type: "append-response", term: 1, round: 1, success: true, index: 6 };
+  network.answers[5]!.resolve(ok as unknown as RaftResponse);
+  network.answers[6]!.resolve(ok as unknown as RaftResponse);
+  await settle();
+  assert.deepEqual(logs, ["warn: peer unreachable", "info: peer reachable again"]);
+  sender.replicate(2, plan(8, 8));
+  network.answers[7]!.reject(new Unreachable(2));
+  await settle();
+  assert.equal(logs.filter((l) => l === "warn: peer unreachable").length, 2);
+  const sent = sender.rpcs.sentCounts().append;
+  assert.deepEqual(sent, { ok: 2, rejected: 0, refused: 0, error: 6 });
 });
 
 test("peer sender: a peer of another cluster is remembered and logged once, until it answers", async () => {
@@ -159,7 +182,8 @@ test("peer sender: a peer of another cluster is remembered and logged once, unti
   assert.equal(sender.refusal(2)?.got, "other");
   const errors = logs.filter((l) => l.startsWith("error:"));
   assert.equal(errors.length, 1, "logged once while the peer keeps refusing");
-  assert.equal(logs.filter((l) => l === "debug: send failed").length, 0);
+  assert.equal(logs.filter((l) => l === "warn: peer unreachable").length, 0);
+  assert.equal(sender.rpcs.sentCounts().append.refused, 2);
   sender.replicate(2, plan(3, 3));
   network.answers[2]!.resolve({ type: "append-response" } as unknown as RaftResponse);
   await settle();
@@ -261,6 +285,8 @@ test("peer sender: close aborts every call in flight (requests and snapshot tran
         }),
     },
     logger: { debug: log, info: log, warn: log, error: log },
+    tracer: null,
+    now: () => performance.now(),
     snapshotChunkSize: 1024,
     maxAppendBytes: 1 << 20,
     node: () => ({ addr: "" }),

@@ -10,6 +10,7 @@
 import { type Config, DEFAULT_CONFIG, resolveConfig } from "../src/config.ts";
 import { ConfigError, RaftError } from "../src/errors.ts";
 import type { NodeId } from "../src/types.ts";
+import { isLogLevel, type LogLevel } from "../src/runtime/console_logger.ts";
 
 /**
  * A flag that cannot be used: unknown, malformed, out of range, or in a
@@ -125,6 +126,11 @@ export interface NodeOptions {
   /** TLS files (`--tls-cert`, `--tls-key`, `--tls-ca`); plain HTTP when absent. */
   readonly tls?: NodeTlsFiles;
   /**
+   * The least level of the Raft records written to stderr as JSON lines
+   * (`--log-level`: `debug`, `info`, `warn`, `error` or `off`; default `info`).
+   */
+  readonly logLevel?: LogLevel | "off";
+  /**
    * Raft overrides: `--heartbeat`, `--election-timeout`, `--snapshot-every`
    * (`snapshotPolicy` logs-since-last) and `--keep-logs` (`maxInSnapshotLogsToKeep`).
    */
@@ -216,6 +222,13 @@ const _FLAGS: readonly _Flag[] = [
     name: "tls-ca",
     value: "FILE",
     help: "PEM CA the peers' certificates are checked against (default: the system's)",
+  },
+  {
+    name: "log-level",
+    value: "LEVEL",
+    help: "debug | info | warn | error | off: the least level of the Raft records\n" +
+      "(role and term changes, membership, snapshots, unreachable peers, storage\n" +
+      "failures) written to stderr, one JSON object per line (default: info)",
   },
   {
     name: "heartbeat",
@@ -452,6 +465,14 @@ export function parseNodeFlags(
     }
   }
 
+  const logLevel = get("log-level") ?? "info";
+  if (logLevel !== "off" && !isLogLevel(logLevel)) {
+    throw new FlagError(
+      "--log-level",
+      `--log-level takes debug, info, warn, error or off, got ${_show(logLevel)}`,
+    );
+  }
+
   const config = _timing(get);
   return {
     id,
@@ -461,6 +482,7 @@ export function parseNodeFlags(
     storage,
     init,
     config,
+    logLevel,
     ...(joinList !== undefined ? { join: joinList[0]!, joinList } : {}),
     ...(clusterId !== undefined ? { clusterId } : {}),
     ...(secret !== undefined ? { secret } : {}),

@@ -10,6 +10,8 @@
 import { Hono } from "hono";
 import { AlreadyInitialized, type RaftError } from "../src/errors.ts";
 import { Raft } from "../src/runtime/raft.ts";
+import { consoleLogger } from "../src/runtime/console_logger.ts";
+import type { Logger } from "../src/runtime/logger.ts";
 import type { SnapshotStore } from "../src/snapshot_store.ts";
 import type { StateMachine } from "../src/storage.ts";
 import { adminRoutes } from "../src/transport/admin_routes.ts";
@@ -101,6 +103,11 @@ export interface StartNodeOptions {
    * it rejects with the signal's reason, everything opened closed.
    */
   readonly signal?: AbortSignal;
+  /**
+   * The node's logger. Default: `consoleLogger({ level: options.logLevel })`
+   * (JSON lines on stderr; none with `logLevel: "off"`).
+   */
+  readonly logger?: Logger;
 }
 
 /**
@@ -231,9 +238,12 @@ export async function startNode<S extends StateMachine<unknown>>(
     );
     cleanups.push(() => storage.close());
     const stateMachine = await app.stateMachine(storage.snapshotStore);
+    const level = options.logLevel ?? "info";
+    const logger = extra.logger ?? (level === "off" ? undefined : consoleLogger({ level }));
     const raft = await Raft.create<ResponseOf<S>>({
       id: options.id,
       config: options.config,
+      ...(logger !== undefined ? { logger } : {}),
       logStore: storage.logStore,
       stateMachine: stateMachine as StateMachine<ResponseOf<S>>,
       network: new HttpNetwork({

@@ -78,7 +78,16 @@ test(
       assert.ok((await stat(join(cwd.path, "data", "node-1"))).isDirectory(), "durable by default");
       child.kill("SIGINT");
       assert.equal(await within(child.exited, 10_000, "SIGINT"), 0);
-      assert.equal(child.stderr(), "");
+      // stderr: the node's log (--log-level info by default), one JSON record per line, no
+      // warning or error.
+      const records = child.stderr().split("\n").filter((l) => l !== "").map((l) =>
+        JSON.parse(l) as { level: string; msg: string; id: number; role?: string }
+      );
+      assert.ok(records.every((r) => r.level === "info"), child.stderr());
+      assert.ok(
+        records.some((r) => r.msg === "role changed" && r.role === "leader" && r.id === 1),
+        child.stderr(),
+      );
     } finally {
       child.kill("SIGKILL");
       await cwd.remove();

@@ -15,6 +15,7 @@ test("node flags: the defaults: node 1 on 127.0.0.1:21001, ./data/node-1, auto s
     storage: "auto",
     init: false,
     config: {},
+    logLevel: "info",
   });
   const three = parseNodeFlags(["--id", "3"]);
   assert.equal(three.port, 21003);
@@ -51,6 +52,8 @@ test("node flags: every flag, as --name value and --name=value", () => {
     "64",
     "--keep-logs",
     "8",
+    "--log-level",
+    "debug",
   ]);
   assert.deepEqual(o, {
     id: 4,
@@ -72,7 +75,9 @@ test("node flags: every flag, as --name value and --name=value", () => {
       snapshotPolicy: { kind: "logs-since-last", logs: 64 },
       maxInSnapshotLogsToKeep: 8,
     },
+    logLevel: "debug",
   });
+  assert.equal(parseNodeFlags(["--log-level", "off"]).logLevel, "off");
   assert.deepEqual(parseNodeFlags(["--snapshot-every", "0"]).config.snapshotPolicy, {
     kind: "never",
   });
@@ -165,6 +170,7 @@ test("node flags: a bad flag throws a FlagError naming it, with a one-line messa
     [["--election-timeout", "fast"], "--election-timeout"],
     [["--snapshot-every", "-1"], "--snapshot-every"],
     [["--keep-logs", "x"], "--keep-logs"],
+    [["--log-level", "verbose"], "--log-level"],
   ];
   for (const [args, flag] of cases) {
     assert.throws(() => parseNodeFlags(args), (e) => {
@@ -197,6 +203,7 @@ test("node flags: --help lists every flag with its RAFT_* variable and default",
     "tls-cert",
     "tls-key",
     "tls-ca",
+    "log-level",
     "heartbeat",
     "election-timeout",
     "snapshot-every",

@@ -300,3 +300,24 @@ test(
     }
   },
 );
+
+test("startNode: the node logs through its logger (consoleLogger at --log-level by default)", {
+  timeout: 20_000,
+}, async () => {
+  const records: { message: string; fields: Record<string, unknown> }[] = [];
+  const record = (message: string, fields?: Record<string, unknown>) =>
+    void records.push({ message, fields: fields ?? {} });
+  const node = await startNode(parseNodeFlags(["--init", ...FLAGS, "--log-level", "off"]), APP, {
+    logger: { debug: record, info: record, warn: record, error: record },
+  });
+  try {
+    await node.raft.metrics.wait({ timeout: 5000 }).role("leader");
+    const won = records.find((r) => r.message === "role changed" && r.fields.role === "leader");
+    assert.ok(won, "the election is logged");
+    assert.equal(won.fields.id, 1);
+    assert.equal(won.fields.cluster, "raft");
+    assert.equal(won.fields.reason, "election-won");
+  } finally {
+    await node.stop();
+  }
+});

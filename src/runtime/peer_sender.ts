@@ -31,7 +31,13 @@ import type { Entry, NodeId, RaftNode } from "../types.ts";
 import { isNodeId } from "../types.ts";
 import { appendRequests } from "./append_batches.ts";
 import { countBytes } from "./byte_count.ts";
-import { answerOutcome, type RpcOutcome, RpcStats } from "./counters.ts";
+import {
+  answeredType,
+  answerOutcome,
+  type RpcOutcome,
+  RpcStats,
+  type RpcType,
+} from "./counters.ts";
 import type { Logger } from "./logger.ts";
 import type { LogIo } from "./log_io.ts";
 import { endSpan, type Span, spanError, startSpan, type Tracer } from "./tracer.ts";
@@ -42,10 +48,13 @@ import { endSpan, type Span, spanError, startSpan, type Tracer } from "./tracer.
  * @example
  * ```ts ignore
  * const host: SenderHost = {
- *   network, io, stateMachine, logger, tracer: null, now: () => performance.now(),
+ *   network, io, stateMachine, logger, tracer: null,
+ *   now: () => clock.now(), time: () => turnTime,
  *   snapshotChunkSize: 1 << 20, maxAppendBytes: 1 << 20,
  *   node: (id) => nodes.get(id) ?? { addr: "" },
- *   received: (from, res) => post(() => engine.receive(from, res)),
+ *   received: (from, res, sentAt) =>
+ *     post(() => { sender.answered(res, sentAt, turnTime); engine.receive(from, res); }),
+ *   failed: (type, outcome, sentAt) => post(() => sender.failed(type, outcome, sentAt, turnTime)),
  *   unreachable: (peer) => post(() => engine.unreachable(peer)),
  * };
  * ```
@@ -61,16 +70,30 @@ export interface SenderHost {
   readonly logger: Logger;
   /** Span hooks, or `null` (then nothing is built for them). */
   readonly tracer: Tracer | null;
-  /** The node's clock, ms (RPC latency, transfer durations, down time). */
+  /** The node's clock, ms (transfer durations, down time). */
   now(): number;
+  /**
+   * The clock as cheaply as possible, ms: the current turn's reading while
+   * a turn runs (when requests are sent), else a fresh one.
+   */
+  time(): number;
   /** Size of the chunks a snapshot is sent in. */
   readonly snapshotChunkSize: number;
   /** Largest append request, in bytes as encoded (a plan's entries are cut to fit). */
   readonly maxAppendBytes: number;
   /** The address of a peer. */
   node(id: NodeId): RaftNode;
-  /** A peer answered: hand the response to the engine. */
-  received(from: NodeId, response: RaftResponse): void;
+  /**
+   * A peer answered the request sent at `sentAt` (`time()`): hand the
+   * response to the engine, in a turn that first counts it
+   * ({@linkcode PeerSender.answered} with the turn's time).
+   */
+  received(from: NodeId, response: RaftResponse, sentAt: number): void;
+  /**
+   * A request sent at `sentAt` got no answer: count it in a turn
+   * ({@linkcode PeerSender.failed} with the turn's time).
+   */
+  failed(type: RpcType, outcome: RpcOutcome, sentAt: number): void;
   /** A peer could not be reached (an append or a snapshot failed): tell the engine. */
   unreachable(peer: NodeId): void;
 }
@@ -156,7 +179,9 @@ export class PeerSender {
         "raft.entries": message.entries.length,
       })
       : null;
-    const start = host.now();
+    // The turn's clock reading (no clock read of its own): the latency is counted in the turn
+    // that handles the answer, with that turn's reading.
+    const start = host.time();
     try {
       sent = host.network.send(to, node, message, this.#options);
     } catch (e) {
@@ -165,26 +190,38 @@ export class PeerSender {
     }
     sent.then(
       (res) => {
-        this.rpcs.sent(message.type, answerOutcome(res), (host.now() - start) / 1000);
         if (this.#refusedBy.size > 0) this.#refusedBy.delete(to);
         if (this.#goneFor.size > 0) this.#goneFor.delete(to);
         if (this.#down.size > 0) this.#answered(to);
         if (span !== null) _endReplicate(span, res);
-        host.received(to, res);
+        host.received(to, res, start);
       },
       (e) => {
         if (span !== null) endSpan(span, undefined, spanError(e));
         if (this.closed) return; // aborted by close: nobody is listening any more
         const refused = this.#noteRefusal(to, e);
-        this.rpcs.sent(message.type, refused ? "refused" : "error", (host.now() - start) / 1000);
-        if (!refused) this.#failed(to, message.type, e);
+        host.failed(message.type, refused ? "refused" : "error", start);
+        if (!refused) this.#unanswered(to, message.type, e);
         if (message.type === "append") host.unreachable(to);
       },
     );
   }
 
+  /**
+   * Counts an answer to a request sent at `sentAt`, in the turn that hands
+   * it to the engine (`now`: that turn's clock reading).
+   */
+  answered(response: RaftResponse, sentAt: number, now: number): void {
+    this.rpcs.sent(answeredType(response.type), answerOutcome(response), (now - sentAt) / 1000);
+  }
+
+  /** Counts a request sent at `sentAt` that got no answer (`now`: the turn's reading). */
+  failed(type: RpcType, outcome: RpcOutcome, sentAt: number, now: number): void {
+    this.rpcs.sent(type, outcome, (now - sentAt) / 1000);
+  }
+
   /** A request to `to` failed: logged once, when the peer stops answering. */
-  #failed(to: NodeId, type: string, e: unknown): void {
+  #unanswered(to: NodeId, type: string, e: unknown): void {
     if (this.#down.has(to)) return;
     this.#down.set(to, this.#host.now());
     this.#host.logger.warn("peer unreachable", { peer: to, request: type, error: String(e) });
@@ -229,7 +266,7 @@ export class PeerSender {
         if (!this.closed) {
           const refused = this.#noteRefusal(to, e);
           this.rpcs.sent(message.type, refused ? "refused" : "error", (host.now() - start) / 1000);
-          if (!refused) this.#failed(to, message.type, e);
+          if (!refused) this.#unanswered(to, message.type, e);
         }
         throw e;
       },
@@ -320,6 +357,7 @@ export class PeerSender {
     if (this.#sendingSnapshot.has(to) || this.closed) return;
     this.#sendingSnapshot.add(to);
     const host = this.#host;
+    const sentAt = host.time();
     const start = host.now();
     let bytes = 0;
     let span: Span | null = null;
@@ -352,7 +390,6 @@ export class PeerSender {
       );
       const res = await host.network.installSnapshot(to, node, request, data, this.#options);
       const ms = host.now() - start;
-      this.rpcs.sent("install-snapshot", answerOutcome(res), ms / 1000);
       this.snapshotsSent++;
       this.snapshotBytesSent += bytes;
       this.#refusedBy.delete(to);
@@ -366,14 +403,13 @@ export class PeerSender {
         ms: Math.round(ms),
       });
       if (span !== null) endSpan(span, { "raft.bytes": bytes });
-      host.received(to, res);
+      host.received(to, res, sentAt);
     } catch (e) {
       if (span !== null) endSpan(span, { "raft.bytes": bytes }, spanError(e));
       if (this.closed) return;
       const refused = this.#noteRefusal(to, e);
-      const outcome: RpcOutcome = refused ? "refused" : "error";
       const ms = host.now() - start;
-      this.rpcs.sent("install-snapshot", outcome, ms / 1000);
+      host.failed("install-snapshot", refused ? "refused" : "error", sentAt);
       if (!refused) {
         host.logger.warn("snapshot transfer failed", {
           peer: to,
@@ -383,7 +419,7 @@ export class PeerSender {
           ms: Math.round(ms),
           error: String(e),
         });
-        this.#failed(to, "install-snapshot", e);
+        this.#unanswered(to, "install-snapshot", e);
       }
       host.unreachable(to);
     } finally {

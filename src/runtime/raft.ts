@@ -282,6 +282,10 @@ export class Raft<R = unknown> {
   #scheduled = false;
   /** Set while a turn executes the engine's commands. */
   #inTurn = false;
+  /** The clock's reading at the start of the current (or last) turn. */
+  #turnNow = 0;
+  /** The clock, cheaply: the turn's reading while a turn executes, else a fresh one. */
+  readonly #timeFn = (): number => this.#inTurn ? this.#turnNow : this.#clock.now();
   #stopped = false;
   #fatal: StorageError | InternalError | ApplyError | LogDiverged | null = null;
   /** Tokens for the engine: peer requests and reads. */
@@ -336,6 +340,7 @@ export class Raft<R = unknown> {
       (op, e) => this.#fail(op, e),
       undefined,
       () => node.clock.now(),
+      this.#timeFn,
     );
     this.#io = io;
     const nodes = () => this.#nodes;
@@ -386,10 +391,17 @@ export class Raft<R = unknown> {
       logger,
       tracer,
       now: () => node.clock.now(),
+      time: this.#timeFn,
       snapshotChunkSize: node.config.snapshotChunkSize,
       maxAppendBytes: node.config.maxAppendBytes,
       node: (id) => this.#nodes.get(id) ?? { addr: "" },
-      received: (from, res) => this.#post(() => engine.receive(from, res)),
+      received: (from, res, sentAt) =>
+        this.#post(() => {
+          this.#sender.answered(res, sentAt, this.#turnNow);
+          engine.receive(from, res);
+        }),
+      failed: (type, outcome, sentAt) =>
+        this.#post(() => this.#sender.failed(type, outcome, sentAt, this.#turnNow)),
       unreachable: (peer) => this.#post(() => engine.unreachable(peer)),
     });
     this.#syncNodes();
@@ -1077,7 +1089,9 @@ export class Raft<R = unknown> {
 
   #runTurn(): void {
     const engine = this.#engine;
-    engine.tick(this.#clock.now());
+    const now = this.#clock.now();
+    this.#turnNow = now;
+    engine.tick(now);
     while (this.#inbox.length > 0) {
       const inbox = this.#inbox;
       this.#inbox = [];

@@ -126,3 +126,27 @@ test("log io: a failed write is reported once; nothing after it runs", async () 
   assert.deepEqual(flushed, []);
   assert.equal(store.contents("durable").lastLogId, null);
 });
+
+test("log io: append calls timed: every asynchronous one, one synchronous one in 8", async () => {
+  let clock = 0;
+  const reads: string[] = [];
+  const now = () => (reads.push("now"), clock += 2);
+  const startTime = () => (reads.push("start"), clock);
+  const sync = new LogIo(new MemoryLogStore(), () => {}, () => assert.fail(), 100, now, startTime);
+  for (let i = 1; i <= 16; i++) sync.submit(append(i, blank(1, i)));
+  const s = sync.appendSeconds.snapshot();
+  assert.equal(s.count, 2, "calls 8 and 16");
+  assert.equal(reads.filter((r) => r === "now").length, 4, "the clock read around those only");
+  assert.ok(Math.abs(s.sum - 0.004) < 1e-9, `each took 2 ms: ${s.sum}`);
+
+  const store = new GatedStore();
+  const gated = new LogIo(store, () => {}, () => assert.fail(), 100, now, startTime);
+  gated.submit(append(1, blank(1, 1)));
+  clock += 5;
+  await store.release();
+  gated.submit(append(2, blank(1, 2)));
+  await store.release();
+  const g = gated.appendSeconds.snapshot();
+  assert.equal(g.count, 2, "both asynchronous calls");
+  assert.equal(g.counts.reduce((a, b) => a + b), 2);
+});

@@ -73,10 +73,15 @@ function setup(
     logger,
     tracer: null,
     now: () => performance.now(),
+    time: () => performance.now(),
     snapshotChunkSize: 1024,
     maxAppendBytes: options.maxAppendBytes ?? 1 << 20,
     node: () => ({ addr: "" }),
-    received: (from, res) => events.push(`received ${from} ${res.type}`),
+    received: (from, res, sentAt) => {
+      sender.answered(res, sentAt, performance.now());
+      events.push(`received ${from} ${res.type}`);
+    },
+    failed: (type, outcome, sentAt) => sender.failed(type, outcome, sentAt, performance.now()),
     unreachable: (peer) => events.push(`unreachable ${peer}`),
   });
   const sentRanges = () =>
@@ -287,10 +292,12 @@ test("peer sender: close aborts every call in flight (requests and snapshot tran
     logger: { debug: log, info: log, warn: log, error: log },
     tracer: null,
     now: () => performance.now(),
+    time: () => performance.now(),
     snapshotChunkSize: 1024,
     maxAppendBytes: 1 << 20,
     node: () => ({ addr: "" }),
     received: (from, res) => events.push(`received ${from} ${res.type}`),
+    failed: () => {},
     unreachable: (peer) => events.push(`unreachable ${peer}`),
   });
   sender.replicate(2, plan(1, 3));

@@ -32,6 +32,12 @@
  * raft_snapshots_built_total          counter snapshots the state machine built
  * raft_snapshots_sent_total           counter snapshots sent to peers
  * raft_snapshots_installed_total      counter snapshots received and installed
+ * raft_snapshot_bytes_total{kind}     counter bytes of snapshots built, sent, installed
+ * raft_proposals_pending              gauge   writes not answered yet (queued or in the log)
+ * raft_rpcs_sent_total{type,outcome}  counter RPCs sent, by type and outcome
+ * raft_rpcs_received_total{type,outcome} counter RPCs received, by type and answer
+ * raft_rpc_duration_seconds{type}     histogram RPCs sent: from the send to the answer or failure
+ * raft_storage_append_duration_seconds histogram log store append calls (fsync included)
  * process_resident_memory_bytes       gauge   with the `memory` option
  * process_heap_used_bytes             gauge   with the `memory` option
  * process_heap_total_bytes            gauge   with the `memory` option
@@ -46,6 +52,13 @@
  */
 
 import type { RaftMetrics, ServerState } from "../runtime/metrics.ts";
+import {
+  type HistogramSnapshot,
+  RPC_OUTCOMES,
+  RPC_TYPES,
+  type RpcCounts,
+  type RpcType,
+} from "../runtime/counters.ts";
 import { learnersOf, votersOf } from "../types.ts";
 
 /**
@@ -125,10 +138,26 @@ export interface PrometheusCounters {
   readonly snapshotsSent?: number;
   /** Snapshots received and installed. */
   readonly snapshotsInstalled?: number;
+  /** Writes not answered yet. */
+  readonly pendingProposals?: number;
+  /** Bytes of snapshots built, sent and installed. */
+  readonly snapshotBytes?: {
+    readonly built: number;
+    readonly sent: number;
+    readonly installed: number;
+  };
+  /** RPCs sent, by type and outcome. */
+  readonly rpcsSent?: RpcCounts;
+  /** RPCs received, by type and outcome. */
+  readonly rpcsReceived?: RpcCounts;
+  /** Latency of the RPCs sent, by type. */
+  readonly rpcDuration?: Readonly<Record<RpcType, HistogramSnapshot>>;
+  /** Duration of the log store's append calls. */
+  readonly storageAppendDuration?: HistogramSnapshot;
 }
 
-/** The counter families: name, field, help. */
-const COUNTERS: readonly (readonly [string, keyof PrometheusCounters, string])[] = [
+/** The plain counter families: name, field, help. */
+const COUNTERS: readonly (readonly [string, _NumberField, string])[] = [
   ["raft_elections_started_total", "electionsStarted", "Elections this node started."],
   ["raft_leader_changes_total", "leaderChanges", "Times this node learned of a new leader."],
   ["raft_proposals_total", "proposals", "Entries this node proposed as leader."],
@@ -150,6 +179,12 @@ const COUNTERS: readonly (readonly [string, keyof PrometheusCounters, string])[]
     "Snapshots received and installed into the state machine.",
   ],
 ];
+
+/** The fields of {@linkcode PrometheusCounters} that are numbers. */
+type _NumberField = {
+  [K in keyof PrometheusCounters]-?: NonNullable<PrometheusCounters[K]> extends number ? K
+    : never;
+}[keyof PrometheusCounters];
 
 /**
  * What {@linkcode prometheusMetrics} reads; a `Raft` satisfies it.
@@ -195,12 +230,32 @@ const STATES: readonly ServerState[] = ["leader", "follower", "candidate", "lear
 export function prometheusMetrics(raft: MetricsSource, options: PrometheusOptions = {}): string {
   const m = raft.metrics.current;
   const out: string[] = [];
-  const family = (name: string, type: "gauge" | "counter", help: string): void => {
+  const family = (name: string, type: "gauge" | "counter" | "histogram", help: string): void => {
     out.push(`# HELP ${name} ${_escapeHelp(help)}`, `# TYPE ${name} ${type}`);
   };
   const gauge = (name: string, help: string, value: number): void => {
     family(name, "gauge", help);
     out.push(`${name} ${_value(value)}`);
+  };
+  const histogram = (name: string, labels: string, h: HistogramSnapshot): void => {
+    let cumulative = 0;
+    for (let i = 0; i < h.bounds.length; i++) {
+      cumulative += h.counts[i] ?? 0;
+      out.push(`${name}_bucket{${labels}le="${_value(h.bounds[i]!)}"} ${cumulative}`);
+    }
+    out.push(`${name}_bucket{${labels}le="+Inf"} ${h.count}`);
+    const plain = labels === "" ? "" : `{${labels.slice(0, -1)}}`;
+    out.push(`${name}_sum${plain} ${_value(h.sum)}`, `${name}_count${plain} ${h.count}`);
+  };
+  const byTypeAndOutcome = (name: string, help: string, counts: RpcCounts | undefined): void => {
+    if (counts === undefined) return;
+    family(name, "counter", help);
+    for (const type of RPC_TYPES) {
+      for (const outcome of RPC_OUTCOMES) {
+        const n = counts[type]?.[outcome] ?? 0;
+        out.push(`${name}{type="${type}",outcome="${outcome}"} ${_value(n)}`);
+      }
+    }
   };
 
   gauge("raft_node_id", "The id of this node.", m.id);
@@ -292,6 +347,52 @@ export function prometheusMetrics(raft: MetricsSource, options: PrometheusOption
     if (typeof n !== "number") continue;
     family(name, "counter", help);
     out.push(`${name} ${_value(n)}`);
+  }
+  if (counters.snapshotBytes !== undefined) {
+    family(
+      "raft_snapshot_bytes_total",
+      "counter",
+      "Bytes of snapshots: built (when the state machine gives their size), sent, installed.",
+    );
+    for (const kind of ["built", "sent", "installed"] as const) {
+      out.push(`raft_snapshot_bytes_total{kind="${kind}"} ${_value(counters.snapshotBytes[kind])}`);
+    }
+  }
+  if (typeof counters.pendingProposals === "number") {
+    gauge(
+      "raft_proposals_pending",
+      "Writes not answered yet: queued, or proposed and waiting to be applied.",
+      counters.pendingProposals,
+    );
+  }
+  byTypeAndOutcome(
+    "raft_rpcs_sent_total",
+    "RPCs sent to peers, by type and outcome (ok, rejected, refused, error).",
+    counters.rpcsSent,
+  );
+  byTypeAndOutcome(
+    "raft_rpcs_received_total",
+    "RPCs received from peers, by type and how this node answered (ok, rejected, refused).",
+    counters.rpcsReceived,
+  );
+  if (counters.rpcDuration !== undefined) {
+    family(
+      "raft_rpc_duration_seconds",
+      "histogram",
+      "RPCs sent: seconds from the send to the answer or failure, by type.",
+    );
+    for (const type of RPC_TYPES) {
+      const h = counters.rpcDuration[type];
+      if (h !== undefined) histogram("raft_rpc_duration_seconds", `type="${type}",`, h);
+    }
+  }
+  if (counters.storageAppendDuration !== undefined) {
+    family(
+      "raft_storage_append_duration_seconds",
+      "histogram",
+      "Seconds each log store append call took (the write and its fsync).",
+    );
+    histogram("raft_storage_append_duration_seconds", "", counters.storageAppendDuration);
   }
 
   const memory = _memory(options.memory);

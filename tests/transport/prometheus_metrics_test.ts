@@ -14,7 +14,13 @@ interface Family {
   readonly name: string;
   readonly help: string;
   readonly type: string;
-  readonly metrics: readonly { readonly value: string; readonly labels?: Record<string, string> }[];
+  readonly metrics: readonly {
+    readonly value?: string;
+    readonly labels?: Record<string, string>;
+    readonly buckets?: Record<string, string>;
+    readonly count?: string;
+    readonly sum?: string;
+  }[];
 }
 
 const parse = parsePrometheusText as (text: string) => Family[];
@@ -23,18 +29,29 @@ const parse = parsePrometheusText as (text: string) => Family[];
 function families(text: string): Map<string, Family> {
   assert.ok(text.endsWith("\n"), "the exposition ends with a newline");
   const declared = new Set<string>();
+  const histograms = new Set<string>();
   for (const line of text.trimEnd().split("\n")) {
     const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (gauge|counter|histogram)$/.exec(line);
     if (type !== null) {
       assert.ok(!declared.has(type[1]!), `${type[1]} declared once`);
       declared.add(type[1]!);
+      if (type[2] === "histogram") histograms.add(type[1]!);
       continue;
     }
     if (line.startsWith("# HELP ")) continue;
     const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-z_]+="[^"\n]*"(,[a-z_]+="[^"\n]*")*\})? (\S+)$/
       .exec(line);
     assert.ok(sample !== null, `a well-formed sample line: ${line}`);
-    assert.ok(declared.has(sample[1]!), `${sample[1]} has its # TYPE first`);
+    const base = sample[1]!.replace(/_(bucket|sum|count)$/, "");
+    const family = histograms.has(base) ? base : sample[1]!;
+    assert.ok(declared.has(family), `${sample[1]} has its # TYPE first`);
+    if (family !== sample[1]) {
+      assert.equal(
+        sample[1] === `${base}_bucket`,
+        /\ble="/.test(line),
+        `le only on buckets: ${line}`,
+      );
+    }
     assert.ok(Number.isFinite(Number(sample[4])), `a finite value: ${line}`);
   }
   const parsed = parse(text);
@@ -44,9 +61,64 @@ function families(text: string): Map<string, Family> {
     assert.ok(f.name.startsWith("raft_") || f.name.startsWith("process_"), f.name);
     assert.ok(f.help.length > 0, `${f.name} has a help text`);
     const counter = f.name.endsWith("_total");
-    assert.equal(f.type, counter ? "COUNTER" : "GAUGE", `${f.name}: counters end in _total`);
+    const histogram = histograms.has(f.name);
+    assert.equal(
+      f.type,
+      counter ? "COUNTER" : histogram ? "HISTOGRAM" : "GAUGE",
+      `${f.name}: counters end in _total`,
+    );
+    if (histogram) {
+      assert.ok(f.name.endsWith("_seconds"), `${f.name}: histograms in seconds`);
+      checkHistogram(text, f);
+    }
   }
   return byName;
+}
+
+/**
+ * Checks a histogram family's series in the text: each has buckets up to `+Inf`, cumulative, the
+ * `+Inf` bucket equal to `_count`, and a `_sum`. (parse-prometheus-text-format keeps one series of
+ * a histogram only: it is compared with the parser for an unlabelled one.)
+ */
+function checkHistogram(text: string, f: Family): void {
+  const series = new Map<
+    string,
+    { les: string[]; counts: number[]; sum?: number; count?: number }
+  >();
+  const re = new RegExp(`^${f.name}_(bucket|sum|count)(?:\\{(.*)\\})? (\\S+)$`, "gm");
+  for (const m of text.matchAll(re)) {
+    const labels = (m[2] ?? "").split(",").filter((l) => l !== "" && !l.startsWith("le="));
+    const key = labels.join(",");
+    const s = series.get(key) ?? { les: [], counts: [] };
+    series.set(key, s);
+    if (m[1] === "bucket") {
+      s.les.push(/le="([^"]*)"/.exec(m[2]!)![1]!);
+      s.counts.push(Number(m[3]));
+    } else if (m[1] === "sum") s.sum = Number(m[3]);
+    else s.count = Number(m[3]);
+  }
+  assert.ok(series.size > 0, `${f.name} has series`);
+  for (const [key, s] of series) {
+    const what = `${f.name}{${key}}`;
+    assert.ok(s.les.length > 1 && s.les.at(-1) === "+Inf", `${what}: buckets up to +Inf`);
+    for (let i = 1; i < s.counts.length; i++) {
+      assert.ok(s.counts[i]! >= s.counts[i - 1]!, `${what}: cumulative buckets`);
+      if (i < s.les.length - 1) assert.ok(Number(s.les[i]) > Number(s.les[i - 1]), what);
+    }
+    assert.equal(s.counts.at(-1), s.count, `${what}: +Inf is the count`);
+    assert.ok(s.sum !== undefined && s.sum >= 0, `${what}: a sum`);
+    if (key === "") assert.equal(Number(f.metrics[0]?.count), s.count, `${what}: as parsed`);
+  }
+}
+
+/** A histogram's sample count (`labels` pick the series), from the text. */
+function histogramCount(text: string, name: string, labels: Record<string, string> = {}): number {
+  const selector = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(",");
+  const line = text.split("\n").find((l) =>
+    l.startsWith(selector === "" ? `${name}_count ` : `${name}_count{${selector}} `)
+  );
+  assert.ok(line !== undefined, `${name}_count{${selector}}`);
+  return Number(line.split(" ").at(-1));
 }
 
 function value(fams: Map<string, Family>, name: string, labels: Record<string, string> = {}) {
@@ -120,6 +192,24 @@ test("prometheusMetrics: a live 3-node cluster, parsed by a real parser", async 
       assert.ok(value(fams, "raft_elections_started_total")! >= 1, "the leader campaigned");
       assert.equal(value(fams, "raft_snapshots_sent_total"), 0);
       assert.equal(value(fams, "raft_snapshots_installed_total"), 0);
+      // Issue 18's RPC, storage, proposal and snapshot byte families.
+      assert.ok(value(fams, "raft_snapshot_bytes_total", { kind: "built" })! > 100);
+      assert.equal(value(fams, "raft_snapshot_bytes_total", { kind: "sent" }), 0);
+      assert.equal(value(fams, "raft_snapshot_bytes_total", { kind: "installed" }), 0);
+      assert.equal(value(fams, "raft_proposals_pending"), 0, "every write was answered");
+      const sentOk = value(fams, "raft_rpcs_sent_total", { type: "append", outcome: "ok" })!;
+      assert.ok(sentOk > 0);
+      assert.equal(
+        fams.get("raft_rpcs_sent_total")!.metrics.length,
+        5 * 4,
+        "every type × outcome, bounded",
+      );
+      const appendCount = histogramCount(text, "raft_rpc_duration_seconds", { type: "append" });
+      const appendsSent = ["ok", "rejected", "refused", "error"]
+        .map((outcome) => value(fams, "raft_rpcs_sent_total", { type: "append", outcome })!)
+        .reduce((a, b) => a + b);
+      assert.equal(appendCount, appendsSent, "one latency sample per append answered or failed");
+      assert.ok(histogramCount(text, "raft_storage_append_duration_seconds") > 0);
     } else {
       assert.equal(fams.has("raft_proposals_total"), false, "no counters, no counter families");
     }
@@ -138,6 +228,7 @@ test("prometheusMetrics: a live 3-node cluster, parsed by a real parser", async 
     if (typeof (follower as { counters?: unknown }).counters === "function") {
       assert.ok(value(f, "raft_append_requests_received_total")! > 0);
       assert.equal(value(f, "raft_proposals_total"), 0, "a follower proposes nothing");
+      assert.ok(value(f, "raft_rpcs_received_total", { type: "append", outcome: "ok" })! > 0);
     }
 
     // Lag shows while a follower is cut off.

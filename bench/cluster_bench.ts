@@ -27,6 +27,10 @@
  *                            that the JIT has compiled the hot path (default 50000; 0 for none)
  *   --gc                     force a full garbage collection before each run (off by default:
  *                            on Deno it makes the next run 30–40% slower, see `gc` below)
+ *   --logger                 give every node a logger: consoleLogger at info, its lines counted
+ *                            and dropped (the cost of the hooks when nothing is logged)
+ *   --tracer                 give every node a tracer that opens a small span object per span
+ *                            (one per append request) and drops it (the cost of tracing)
  *   --json                   print only the JSON lines
  *   --long                   one long run (64 clients unless --clients), printing heap and RSS
  *                            samples over time; stops early past --heap-limit-mb (default 3072)
@@ -41,6 +45,8 @@
  */
 
 import { Raft } from "../src/runtime/raft.ts";
+import { consoleLogger } from "../src/runtime/console_logger.ts";
+import type { Tracer } from "../src/runtime/tracer.ts";
 import type { Config } from "../src/config.ts";
 import type { NodeId } from "../src/types.ts";
 import { SeededRandom } from "../src/random.ts";
@@ -129,6 +135,18 @@ const SHARED = new Uint8Array(PAYLOAD);
 const HEAP_LIMIT_MB = Number(flag("heap-limit-mb") ?? "3072");
 const REPEAT = positiveInt("repeat", flag("repeat") ?? "1");
 const WARMUP = Number(flag("warmup") ?? (LONG ? "0" : "50000"));
+const WITH_LOGGER = ARGS.includes("--logger");
+const WITH_TRACER = ARGS.includes("--tracer");
+/** Lines the `--logger` logger dropped, and spans the `--tracer` tracer ended. */
+const HOOKS = { lines: 0, spans: 0 };
+const LOGGER = consoleLogger({ level: "info", write: () => void HOOKS.lines++ });
+const TRACER: Tracer = {
+  startSpan: () => ({
+    end() {
+      HOOKS.spans++;
+    },
+  }),
+};
 
 function opsFor(clients: number): number {
   if (OPS_FLAG !== undefined) return positiveInt("ops", OPS_FLAG);
@@ -164,6 +182,8 @@ async function startCluster(): Promise<Cluster> {
       stateMachine: sm,
       network: net.client(id),
       random: new SeededRandom(id),
+      ...(WITH_LOGGER ? { logger: LOGGER } : {}),
+      ...(WITH_TRACER ? { tracer: TRACER } : {}),
     });
     net.register(id, (_from, req) => raft.handle(req));
     nodes.set(id, raft);
@@ -201,6 +221,7 @@ async function stopCluster(c: Cluster): Promise<void> {
 
 interface Result {
   runtime: string;
+  hooks: string;
   version: string;
   clients: number;
   ops: number;
@@ -292,6 +313,8 @@ async function run(clients: number, ops: number, long: boolean): Promise<Result>
   await stopCluster(cluster);
   return {
     runtime: RUNTIME,
+    hooks: [WITH_LOGGER ? "logger" : "", WITH_TRACER ? "tracer" : ""].filter((h) => h).join("+") ||
+      "none",
     version: VERSION,
     clients,
     ops: done,
@@ -365,3 +388,6 @@ if (!JSON_ONLY) {
   for (const row of rows) console.log(row.map((c, i) => c.padStart(widths[i]!)).join("  "));
 }
 for (const r of results) console.log(JSON.stringify(r));
+if (!JSON_ONLY && (WITH_LOGGER || WITH_TRACER)) {
+  console.error(`hooks: ${HOOKS.lines} log lines, ${HOOKS.spans} spans`);
+}

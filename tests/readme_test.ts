@@ -39,8 +39,8 @@ function anchor(heading: string): string {
   return heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "").replaceAll(" ", "-");
 }
 
-test("readme: relative links (README.md, bench/RESULTS.md) reach files and headings that exist", () => {
-  for (const doc of ["README.md", "bench/RESULTS.md"]) {
+test("readme: relative links (README.md, bench/RESULTS.md, docs/tracing.md) reach files and headings that exist", () => {
+  for (const doc of ["README.md", "bench/RESULTS.md", "docs/tracing.md"]) {
     const docUrl = new URL(doc, root);
     const text = readFileSync(docUrl, "utf8").replace(/```[\s\S]*?```/g, "");
     const links = [...text.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!)

@@ -32,6 +32,8 @@
  * raft_snapshots_built_total          counter snapshots the state machine built
  * raft_snapshots_sent_total           counter snapshots sent to peers
  * raft_snapshots_installed_total      counter snapshots received and installed
+ * raft_log_reversions_total           counter peers found with a log that went backwards
+ * raft_follower_reads_total           counter follower reads confirmed through the leader
  * raft_snapshot_bytes_total{kind}     counter bytes of snapshots built, sent, installed
  * raft_proposals_pending              gauge   writes not answered yet (queued or in the log)
  * raft_rpcs_sent_total{type,outcome}  counter RPCs sent, by type and outcome
@@ -138,6 +140,10 @@ export interface PrometheusCounters {
   readonly snapshotsSent?: number;
   /** Snapshots received and installed. */
   readonly snapshotsInstalled?: number;
+  /** Peers found with a log that went backwards. */
+  readonly logReversions?: number;
+  /** Follower reads confirmed through the leader. */
+  readonly followerReads?: number;
   /** Writes not answered yet. */
   readonly pendingProposals?: number;
   /** Bytes of snapshots built, sent and installed. */
@@ -177,6 +183,16 @@ const COUNTERS: readonly (readonly [string, _NumberField, string])[] = [
     "raft_snapshots_installed_total",
     "snapshotsInstalled",
     "Snapshots received and installed into the state machine.",
+  ],
+  [
+    "raft_log_reversions_total",
+    "logReversions",
+    "As leader: peers found with a log that went backwards (see allowLogReversion).",
+  ],
+  [
+    "raft_follower_reads_total",
+    "followerReads",
+    "Follower reads this node confirmed through the leader.",
   ],
 ];
 

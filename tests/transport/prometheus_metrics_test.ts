@@ -197,11 +197,13 @@ test("prometheusMetrics: a live 3-node cluster, parsed by a real parser", async 
       assert.equal(value(fams, "raft_snapshot_bytes_total", { kind: "sent" }), 0);
       assert.equal(value(fams, "raft_snapshot_bytes_total", { kind: "installed" }), 0);
       assert.equal(value(fams, "raft_proposals_pending"), 0, "every write was answered");
+      assert.equal(value(fams, "raft_log_reversions_total"), 0);
+      assert.equal(value(fams, "raft_follower_reads_total"), 0);
       const sentOk = value(fams, "raft_rpcs_sent_total", { type: "append", outcome: "ok" })!;
       assert.ok(sentOk > 0);
       assert.equal(
         fams.get("raft_rpcs_sent_total")!.metrics.length,
-        5 * 4,
+        6 * 4,
         "every type × outcome, bounded",
       );
       const appendCount = histogramCount(text, "raft_rpc_duration_seconds", { type: "append" });

@@ -54,7 +54,6 @@ import { endSpan, type Span, spanError, startSpan, type Tracer } from "./tracer.
  *   node: (id) => nodes.get(id) ?? { addr: "" },
  *   received: (from, res, sentAt) =>
  *     post(() => { sender.answered(res, sentAt, turnTime); engine.receive(from, res); }),
- *   failed: (type, outcome, sentAt) => post(() => sender.failed(type, outcome, sentAt, turnTime)),
  *   unreachable: (peer) => post(() => engine.unreachable(peer)),
  * };
  * ```
@@ -89,11 +88,7 @@ export interface SenderHost {
    * ({@linkcode PeerSender.answered} with the turn's time).
    */
   received(from: NodeId, response: RaftResponse, sentAt: number): void;
-  /**
-   * A request sent at `sentAt` got no answer: count it in a turn
-   * ({@linkcode PeerSender.failed} with the turn's time).
-   */
-  failed(type: RpcType, outcome: RpcOutcome, sentAt: number): void;
+
   /** A peer could not be reached (an append or a snapshot failed): tell the engine. */
   unreachable(peer: NodeId): void;
 }
@@ -200,7 +195,9 @@ export class PeerSender {
         if (span !== null) endSpan(span, undefined, spanError(e));
         if (this.closed) return; // aborted by close: nobody is listening any more
         const refused = this.#noteRefusal(to, e);
-        host.failed(message.type, refused ? "refused" : "error", start);
+        // Counted at once (a fresh clock reading: failures are not the hot path), without a
+        // turn of their own: counting must not change when the node's turns run.
+        this.failed(message.type, refused ? "refused" : "error", start, host.time());
         if (!refused) this.#unanswered(to, message.type, e);
         if (message.type === "append") host.unreachable(to);
       },
@@ -215,7 +212,7 @@ export class PeerSender {
     this.rpcs.sent(answeredType(response.type), answerOutcome(response), (now - sentAt) / 1000);
   }
 
-  /** Counts a request sent at `sentAt` that got no answer (`now`: the turn's reading). */
+  /** Counts a request sent at `sentAt` that got no answer (`now`: the clock's reading). */
   failed(type: RpcType, outcome: RpcOutcome, sentAt: number, now: number): void {
     this.rpcs.sent(type, outcome, (now - sentAt) / 1000);
   }
@@ -409,7 +406,7 @@ export class PeerSender {
       if (this.closed) return;
       const refused = this.#noteRefusal(to, e);
       const ms = host.now() - start;
-      host.failed("install-snapshot", refused ? "refused" : "error", sentAt);
+      this.failed("install-snapshot", refused ? "refused" : "error", sentAt, host.time());
       if (!refused) {
         host.logger.warn("snapshot transfer failed", {
           peer: to,

@@ -400,8 +400,6 @@ export class Raft<R = unknown> {
           this.#sender.answered(res, sentAt, this.#turnNow);
           engine.receive(from, res);
         }),
-      failed: (type, outcome, sentAt) =>
-        this.#post(() => this.#sender.failed(type, outcome, sentAt, this.#turnNow)),
       unreachable: (peer) => this.#post(() => engine.unreachable(peer)),
     });
     this.#syncNodes();

@@ -81,7 +81,6 @@ function setup(
       sender.answered(res, sentAt, performance.now());
       events.push(`received ${from} ${res.type}`);
     },
-    failed: (type, outcome, sentAt) => sender.failed(type, outcome, sentAt, performance.now()),
     unreachable: (peer) => events.push(`unreachable ${peer}`),
   });
   const sentRanges = () =>
@@ -297,7 +296,6 @@ test("peer sender: close aborts every call in flight (requests and snapshot tran
     maxAppendBytes: 1 << 20,
     node: () => ({ addr: "" }),
     received: (from, res) => events.push(`received ${from} ${res.type}`),
-    failed: () => {},
     unreachable: (peer) => events.push(`unreachable ${peer}`),
   });
   sender.replicate(2, plan(1, 3));

@@ -8,6 +8,15 @@ import { kvSet } from "../../kv/mod.ts";
 import type { Logger } from "../../src/runtime/logger.ts";
 import type { NodeId } from "../../src/types.ts";
 
+/** Timeouts that keep a leader on a loaded machine (the tests wait for what they cause). */
+const CALM = {
+  ...FAST,
+  electionTimeoutMin: 300,
+  electionTimeoutMax: 600,
+  heartbeatInterval: 30,
+  leaseMargin: 50,
+};
+
 interface LogRecord {
   readonly node: NodeId;
   readonly level: string;
@@ -39,7 +48,7 @@ const roleChanges = (records: LogRecord[], node: NodeId) =>
   );
 
 test("runtime/logging: role and term changes carry the reason; every record has id and cluster", async () => {
-  const c = new RuntimeCluster({ ...FAST, clusterName: "orders" });
+  const c = new RuntimeCluster({ ...CALM, clusterName: "orders" });
   const records = recording(c);
   try {
     const leader = await c.bootstrap([1, 2, 3]);
@@ -108,7 +117,7 @@ test("runtime/logging: role and term changes carry the reason; every record has 
 
 test("runtime/logging: membership changes (old → new), snapshots with bytes and ms", async () => {
   const c = new RuntimeCluster({
-    ...FAST,
+    ...CALM,
     snapshotPolicy: { kind: "never" },
     maxInSnapshotLogsToKeep: 0,
   });
@@ -167,7 +176,7 @@ test("runtime/logging: membership changes (old → new), snapshots with bytes an
 });
 
 test("runtime/logging: a peer that stops answering is logged once, and once when it is back", async () => {
-  const c = new RuntimeCluster();
+  const c = new RuntimeCluster(CALM);
   const records = recording(c);
   try {
     const leader = await c.bootstrap([1, 2, 3]);
@@ -191,7 +200,7 @@ test("runtime/logging: a peer that stops answering is logged once, and once when
     assert.equal(back[0]!.fields.peer, peer);
     assert.ok(Number(back[0]!.fields.downMs) >= 250, `downMs ${back[0]!.fields.downMs}`);
     const sent = c.node(leader).counters().rpcsSent.append;
-    assert.ok(sent.error > 5, `failed appends counted: ${sent.error}`);
+    assert.ok(sent.error >= 2, `failed appends counted: ${sent.error}`);
     assert.ok(sent.ok > 5);
   } finally {
     await c.shutdown();
@@ -199,7 +208,7 @@ test("runtime/logging: a peer that stops answering is logged once, and once when
 });
 
 test("runtime/logging: storage failures are logged as errors; a logger that throws stops nothing", async () => {
-  const c = new RuntimeCluster();
+  const c = new RuntimeCluster(CALM);
   const records: LogRecord[] = [];
   c.loggerFor = (node): Logger => ({
     debug() {

@@ -12,6 +12,15 @@ import { MemoryNetwork } from "../../testing/memory_network.ts";
 import type { SpanAttributes, SpanError, SpanName, Tracer } from "../../src/runtime/tracer.ts";
 import type { NodeId } from "../../src/types.ts";
 
+/** Timeouts that keep a leader on a loaded machine (the tests wait for what they cause). */
+const CALM = {
+  ...FAST,
+  electionTimeoutMin: 300,
+  electionTimeoutMax: 600,
+  heartbeatInterval: 30,
+  leaseMargin: 50,
+};
+
 interface Recorded {
   readonly node: NodeId;
   readonly name: SpanName;
@@ -39,7 +48,7 @@ function recordingTracer(node: NodeId, spans: Recorded[]): Tracer {
 
 test("runtime/tracing: spans around elections, replication, snapshots and membership changes, each ended once", async () => {
   const c = new RuntimeCluster({
-    ...FAST,
+    ...CALM,
     snapshotPolicy: { kind: "never" },
     maxInSnapshotLogsToKeep: 0,
   });
@@ -105,7 +114,7 @@ test("runtime/tracing: a lost election ends with an error status; a throwing tra
   for (const id of [1, 2, 3]) {
     const raft = await Raft.create({
       id,
-      config: FAST,
+      config: CALM,
       logStore: new MemoryLogStore(),
       stateMachine: new MemoryStateMachine(),
       network: net.client(id),

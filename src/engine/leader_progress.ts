@@ -172,7 +172,9 @@ export function heartbeatNow(core: EngineCore, leader: LeaderState): void {
 export function leaderTick(core: EngineCore, leader: LeaderState): void {
   const c = core.config;
   // The same expression as nextDeadline(): `now - since >= T` can differ by rounding.
-  if (c.checkQuorum && core.now >= leader.checkQuorumDeadline(c.electionTimeoutMax)) {
+  if (
+    _checksQuorum(core) && core.now >= leader.checkQuorumDeadline(c.electionTimeoutMax)
+  ) {
     becomeFollower(core, core.vote.term, null, "check-quorum");
     return;
   }
@@ -194,9 +196,21 @@ export function leaderTick(core: EngineCore, leader: LeaderState): void {
  */
 export function leaderDeadline(core: EngineCore, leader: LeaderState): number {
   let d = leader.heartbeatDue;
-  if (core.config.checkQuorum) {
+  if (_checksQuorum(core)) {
     d = Math.min(d, leader.checkQuorumDeadline(core.config.electionTimeoutMax));
   }
   if (leader.transfer !== null) d = Math.min(d, leader.transfer.deadline);
   return d;
+}
+
+/**
+ * Whether check-quorum applies: it is on, and this leader alone is not a
+ * quorum of every voter set. A single voter is its own quorum at every
+ * moment; timing its own acknowledgements would make it step down whenever
+ * its tick comes later than the maximum election timeout (a stalled event
+ * loop), abandoning its clients' writes for nothing.
+ */
+function _checksQuorum(core: EngineCore): boolean {
+  if (!core.config.checkQuorum) return false;
+  return !core.voterSets().every((set) => set.length === 1 && set[0] === core.id);
 }

@@ -245,6 +245,18 @@ test("engine/election: a single-node cluster elects itself on its election timeo
   assert.equal(st(c, 1).term, 1);
 });
 
+test("engine/election: a single voter keeps leading after a tick that comes late (a stalled event loop)", () => {
+  // Found by tests/adapters/snapshot_crash_test.ts under load: a single-node leader whose
+  // tick came more than electionTimeoutMax after its last heartbeat round stepped down for
+  // check-quorum, and its clients' writes were abandoned (OutcomeUnknown).
+  const c = new TestCluster([1]);
+  c.advance(TEST_CONFIG.electionTimeoutMax + 10);
+  assert.equal(st(c, 1).role, "leader");
+  c.advance(5 * TEST_CONFIG.electionTimeoutMax, 5 * TEST_CONFIG.electionTimeoutMax);
+  assert.equal(st(c, 1).role, "leader");
+  assert.equal(st(c, 1).term, 1);
+});
+
 function blankEngine(id: NodeId, init: { vote?: Vote } = {}): RaftEngine {
   return new RaftEngine({
     id,

@@ -90,14 +90,14 @@ runner() {
 # Directories (and mod.ts) that hold TypeScript, for deno check.
 CHECK_TARGETS=()
 [ -f mod.ts ] && CHECK_TARGETS+=(mod.ts)
-for dir in src adapters kv testing tests examples bench; do
+for dir in src adapters kv node testing tests examples bench chaos; do
   if [ -d "$dir" ] && [ -n "$(find "$dir" -name '*.ts' -print -quit)" ]; then
     CHECK_TARGETS+=("$dir/")
   fi
 done
 DOC_TARGETS=()
 [ -f mod.ts ] && DOC_TARGETS+=(mod.ts)
-for dir in src adapters kv testing; do
+for dir in src adapters kv node testing chaos; do
   if [ -d "$dir" ] && [ -n "$(find "$dir" -name '*.ts' -print -quit)" ]; then
     DOC_TARGETS+=("$dir/")
   fi
@@ -109,7 +109,22 @@ gate check "$DENO" check --quiet "${CHECK_TARGETS[@]}"
 gate doc "$DENO" check --quiet --doc-only "${DOC_TARGETS[@]}"
 # Types are checked once, by the check step; the runners only run.
 runner "deno test" "$TMP/deno.xml" "$DENO" test -A --no-check --junit-path="$TMP/deno.xml" tests/
-runner "bun test" "$TMP/bun.xml" "$BUN" test --reporter=junit --reporter-outfile="$TMP/bun.xml" ./tests/
+# Bun 1.4.5 crashes in native code (segfault or abort(), "a bug in Bun") late in one long
+# `bun test` of the whole suite, at a different test each time, never in a fresh process:
+# it runs in parts, one process per folder of tests/ (and one for the files at its top).
+BUN_PARTS=()
+for dir in tests/*/; do
+  [ -n "$(find "$dir" -name '*_test.ts' -print -quit)" ] && BUN_PARTS+=("${dir%/}")
+done
+TOP_TESTS=()
+for f in tests/*_test.ts; do [ -e "$f" ] && TOP_TESTS+=("./$f"); done
+[ "${#TOP_TESTS[@]}" -gt 0 ] && runner "bun test tests/*_test.ts" "$TMP/bun-top.xml" \
+  "$BUN" test --reporter=junit --reporter-outfile="$TMP/bun-top.xml" "${TOP_TESTS[@]}"
+for part in "${BUN_PARTS[@]}"; do
+  name=${part#tests/}
+  runner "bun test $part/" "$TMP/bun-$name.xml" \
+    "$BUN" test --reporter=junit --reporter-outfile="$TMP/bun-$name.xml" "./$part/"
+done
 gate publish "$DENO" publish --dry-run --allow-dirty --quiet
 # Deterministic simulation: 200 seeds of whole clusters with faults (stops at the first
 # violation and prints the command that reproduces it).

@@ -6,8 +6,7 @@
  * @module
  */
 
-import { appendFileSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SeededRandom } from "../src/random.ts";
 import {
@@ -30,8 +29,8 @@ import { wipeNemesis } from "./wipe_nemesis.ts";
 import { diskNemesis } from "./disk_nemesis.ts";
 import { type OperationNote, runRegisterWorkload } from "./register_workload.ts";
 import { failureReport, summaryLine } from "./run_report.ts";
-import { cleanupStale, PidRegistry } from "./stale_cleanup.ts";
-import { cleanupStaleMounts } from "./small_disk.ts";
+import { PidRegistry } from "./stale_cleanup.ts";
+import { startRun } from "./run_start.ts";
 import { ClusterTimeline } from "./cluster_timeline.ts";
 
 /**
@@ -134,17 +133,7 @@ export function reproduceCommand(o: ChaosRunOptions): string {
  */
 export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
   const log = o.log ?? (() => {});
-  for (const line of [...cleanupStale(), ...cleanupStaleMounts()]) log(line);
-  const t0 = performance.now();
-  const clock = (): number => performance.now() - t0;
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const runDir = join(
-    o.baseDir ?? "/tmp/xraft-chaos/runs",
-    `${stamp}-mixed-${o.runtime}-n${o.nodes}-seed${o.seed}`,
-  );
-  await mkdir(runDir, { recursive: true });
-  const eventsPath = join(runDir, "events.log");
-  const event = (line: string): void => appendFileSync(eventsPath, line + "\n");
+  const { clock, runDir, event } = await startRun("mixed", { ...o, log });
   const notes: string[] = [];
   const rnd = new SeededRandom(o.seed);
   const registry = new PidRegistry();

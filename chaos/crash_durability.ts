@@ -8,8 +8,7 @@
  * @module
  */
 
-import { appendFileSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SeededRandom } from "../src/random.ts";
 import { ChaosCluster } from "./chaos_cluster.ts";
@@ -21,8 +20,8 @@ import { loopbackPlacement } from "./node_placement.ts";
 import { summaryLine } from "./run_report.ts";
 import { sleep, sleepUnless } from "./sleep.ts";
 import { ClusterTimeline } from "./cluster_timeline.ts";
-import { cleanupStale, PidRegistry } from "./stale_cleanup.ts";
-import { cleanupStaleMounts } from "./small_disk.ts";
+import { PidRegistry } from "./stale_cleanup.ts";
+import { startRun } from "./run_start.ts";
 
 /**
  * Parameters of a crash-durability run.
@@ -92,17 +91,7 @@ export async function runCrashDurability(
   o: CrashDurabilityOptions,
 ): Promise<CrashDurabilityResult> {
   const log = o.log ?? (() => {});
-  for (const line of [...cleanupStale(), ...cleanupStaleMounts()]) log(line);
-  const t0 = performance.now();
-  const clock = (): number => performance.now() - t0;
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const runDir = join(
-    o.baseDir ?? "/tmp/xraft-chaos/runs",
-    `${stamp}-crash-${o.runtime}-n${o.nodes}-seed${o.seed}`,
-  );
-  await mkdir(runDir, { recursive: true });
-  const eventsPath = join(runDir, "events.log");
-  const event = (line: string): void => appendFileSync(eventsPath, line + "\n");
+  const { clock, runDir, event } = await startRun("crash", { ...o, log });
   const rnd = new SeededRandom(o.seed);
   const registry = new PidRegistry();
   const contract = await detectNodeContract(o.root, o.runtime);

@@ -6,14 +6,14 @@
  */
 
 import { appendFileSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ChaosCluster } from "./chaos_cluster.ts";
 import { type ChaosRuntime, detectNodeContract } from "./node_contract.ts";
 import { loopbackPlacement } from "./node_placement.ts";
 import { runPeerFuzz } from "./peer_fuzz.ts";
-import { cleanupStaleMounts } from "./small_disk.ts";
-import { cleanupStale, PidRegistry } from "./stale_cleanup.ts";
+import { PidRegistry } from "./stale_cleanup.ts";
+import { startRun } from "./run_start.ts";
 
 /**
  * What a fuzz run found.
@@ -53,15 +53,7 @@ export async function runPeerFuzzRun(o: {
   readonly keep?: boolean;
   readonly log?: (line: string) => void;
 }): Promise<PeerFuzzRunResult> {
-  for (const line of [...cleanupStale(), ...cleanupStaleMounts()]) o.log?.(line);
-  const t0 = performance.now();
-  const clock = (): number => performance.now() - t0;
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const runDir = join(
-    o.baseDir ?? "/tmp/xraft-chaos/runs",
-    `${stamp}-fuzz-${o.runtime}-n${o.nodes}-seed${o.seed}`,
-  );
-  await mkdir(runDir, { recursive: true });
+  const { clock, runDir } = await startRun("fuzz", o);
   const registry = new PidRegistry();
   const secret = `fuzz-secret-${o.seed}`;
   const clusterId = `fuzz-${o.seed}`;

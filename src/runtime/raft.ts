@@ -341,6 +341,7 @@ export class Raft<R = unknown> {
       undefined,
       () => node.clock.now(),
       this.#timeFn,
+      { clock: node.clock },
     );
     this.#io = io;
     const nodes = () => this.#nodes;

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MemoryLogStore } from "../../adapters/memory.ts";
 import { LogIo } from "../../src/runtime/log_io.ts";
+import { ManualClock } from "../../src/clock.ts";
 import type { Entry, LogId } from "../../src/types.ts";
 
 const blank = (term: number, index: number): Entry => ({ term, index, type: "blank" });
@@ -149,4 +150,47 @@ test("log io: append calls timed: every asynchronous one, one synchronous one in
   const g = gated.appendSeconds.snapshot();
   assert.equal(g.count, 2, "both asynchronous calls");
   assert.equal(g.counts.reduce((a, b) => a + b), 2);
+});
+
+test("log io: with a clock, the commit index is saved at most once per interval; idle() saves a waiting one", async () => {
+  const clock = new ManualClock();
+  const saved: number[] = [];
+  const store = new (class extends MemoryLogStore {
+    override saveCommitted(committed: LogId | null) {
+      saved.push(committed?.index ?? 0);
+      return super.saveCommitted(committed);
+    }
+  })();
+  const io = new LogIo(
+    store,
+    () => {},
+    () => assert.fail(),
+    undefined,
+    () => clock.now(),
+    () => clock.now(),
+    { clock, commitSaveInterval: 100 },
+  );
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+  io.saveCommitted({ term: 1, index: 1 });
+  await settle();
+  assert.deepEqual(saved, [1], "the first save goes at once");
+  clock.advance(10);
+  io.saveCommitted({ term: 1, index: 2 });
+  io.saveCommitted({ term: 1, index: 3 });
+  await settle();
+  assert.deepEqual(saved, [1], "within the interval: waits");
+  clock.advance(89);
+  await settle();
+  assert.deepEqual(saved, [1]);
+  clock.advance(1);
+  await settle();
+  assert.deepEqual(saved, [1, 3], "saved by the timer, the latest only");
+  clock.advance(5);
+  io.saveCommitted({ term: 1, index: 4 });
+  await io.idle();
+  assert.deepEqual(saved, [1, 3, 4], "idle() (as at shutdown) does not wait");
+  assert.equal((await store.readCommitted())?.index, 4);
+  clock.advance(1000);
+  await settle();
+  assert.deepEqual(saved, [1, 3, 4], "no timer left behind");
 });

@@ -112,6 +112,13 @@ export class LeaderState {
   reads: PendingRead[] = [];
   /** Reads waiting for the first entry of this term to commit. */
   readsAwaitingCommit: ReadAwaitingCommit[] = [];
+  /** The last round a read started or joined (0: none). */
+  readRound = 0;
+  /**
+   * Reads that arrived while the round of earlier reads was in flight: they
+   * share the next round, started once that one is acknowledged.
+   */
+  readsAwaitingRound: { readonly token: number; readonly peer?: boolean }[] = [];
   /**
    * Whether the messages of the current round are still in the engine's
    * output (not taken by the runtime yet): a read arriving now may join that
@@ -152,6 +159,6 @@ export class LeaderState {
 
   /** Every read still waiting (for a round, then for the first commit). */
   pendingReads(): { readonly token: number; readonly peer?: boolean }[] {
-    return [...this.reads, ...this.readsAwaitingCommit];
+    return [...this.reads, ...this.readsAwaitingRound, ...this.readsAwaitingCommit];
   }
 }

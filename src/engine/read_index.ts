@@ -16,9 +16,13 @@
  *   TimeoutNow (voters skip their lease for the election it starts).
  *
  * - Reads share rounds: a read joins the current round while that round's
- *   messages are still in the engine's output (they leave after it arrived);
- *   otherwise it starts one. So the reads that arrive in one turn of the
- *   runtime (local ones and peers' `read-index` requests) cost one round.
+ *   messages are still in the engine's output (they leave after it arrived).
+ *   Otherwise it starts one — unless the round the last reads started is
+ *   still in flight: then it waits for that round's quorum, and every read
+ *   that arrived meanwhile shares the one round started then (served at the
+ *   commit index of that moment, which is at least the one it arrived at).
+ *   So reads cost one round per turn, and under load about one round per
+ *   round trip, not one per read.
  * - A peer's `read-index` request (a follower read) is served like a local
  *   ReadIndex read and answered with the read index; a node that does not
  *   lead, or leads an older term than the asking node's, refuses it
@@ -144,7 +148,13 @@ function serve(
   }
   // The current round's messages have not left yet: they confirm this read too.
   const joined = leader.roundUnsent;
+  if (!joined && leader.readRound > leader.quorumRound) {
+    // The last reads' round is in flight: wait for it, then share the next one.
+    for (const token of tokens) leader.readsAwaitingRound.push(peer ? { token, peer } : { token });
+    return;
+  }
   const round = joined ? leader.round : newRound(core, leader);
+  leader.readRound = round;
   for (const token of tokens) {
     leader.reads.push(
       peer ? { token, index: core.commit, round, peer } : {
@@ -177,6 +187,15 @@ export function releaseReads(core: EngineCore, leader: LeaderState): void {
     k++;
   }
   if (k > 0) reads.splice(0, k);
+  if (leader.readsAwaitingRound.length > 0 && leader.quorumRound >= leader.readRound) {
+    // The round they waited for is answered: one new round for all of them.
+    const waiting = leader.readsAwaitingRound;
+    leader.readsAwaitingRound = [];
+    const tokens = (peer: boolean) =>
+      waiting.filter((r) => (r.peer === true) === peer).map((r) => r.token);
+    serve(core, leader, tokens(false), "read-index", false);
+    serve(core, leader, tokens(true), "read-index", true);
+  }
 }
 
 /**

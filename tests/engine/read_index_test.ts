@@ -116,6 +116,57 @@ test("engine/read-index: reads asked separately before an ack are all served", (
   assert.equal(leader.readsFailed.size, 0);
 });
 
+test("engine/read-index: reads arriving while the last reads' round is in flight share the next round", () => {
+  const c = elected();
+  const leader = c.node(1);
+  const held = hold(c, ackTo(1));
+  let mark = leader.commands.length;
+  leader.engine.read([1], "read-index");
+  c.run();
+  const first = replicatesSince(leader, mark);
+  assert.equal(first.length, 2, "the first read starts a round");
+  mark = leader.commands.length;
+  for (const t of [2, 3, 4]) {
+    leader.engine.read([t], "read-index"); // each in a turn of its own
+    c.run();
+  }
+  assert.equal(replicatesSince(leader, mark).length, 0, "no round per read while one is in flight");
+  assert.equal(leader.readsReady.size, 0);
+  // Answers to the first round: read 1 is served, and reads 2-4 get one new round.
+  mark = leader.commands.length;
+  c.dropIf = null;
+  c.queue.unshift(...held.splice(0));
+  c.deliverOne();
+  c.deliverOne();
+  c.process();
+  const second = hold(c, ackTo(1));
+  c.run();
+  assert.equal(leader.readsReady.get(1), 1);
+  const next = replicatesSince(leader, mark);
+  assert.equal(next.length, 2);
+  assert.equal(new Set(next.map((r) => r.plan.round)).size, 1);
+  assert.ok(next[0]!.plan.round > first[0]!.plan.round);
+  assert.equal(leader.readsReady.has(2), false, "not before its own round is acknowledged");
+  release(c, second);
+  assert.deepEqual([2, 3, 4].map((t) => leader.readsReady.get(t)), [1, 1, 1]);
+});
+
+test("engine/read-index: reads waiting for the next round fail when the leader steps down", () => {
+  const c = elected();
+  const leader = c.node(1);
+  hold(c, ackTo(1));
+  leader.engine.read([1], "read-index");
+  c.run();
+  leader.engine.read([2], "read-index");
+  c.run();
+  c.isolate(1);
+  c.advance(TEST_CONFIG.electionTimeoutMax + 10);
+  assert.notEqual(st(c, 1).role, "leader");
+  assert.equal(leader.readsFailed.get(1)?.kind, "not-leader");
+  assert.equal(leader.readsFailed.get(2)?.kind, "not-leader");
+  assert.equal(leader.readsReady.size, 0);
+});
+
 test("engine/read-index: a single voter serves ReadIndex at once, without messages", () => {
   const c = new TestCluster([1]);
   c.elect(1);

@@ -355,9 +355,12 @@ export class BunSqliteLogStore implements LogStore {
     if (this.#closed) return Promise.reject(closedError(_NAME, op));
     if (this.#failed !== undefined) {
       return Promise.reject(
-        new Error(`${_NAME}.${op}: an earlier write failed; reopen the store`, {
-          cause: this.#failed,
-        }),
+        // The first failure's message is kept in the text: it says why (e.g. disk full).
+        new Error(
+          `${_NAME}.${op}: an earlier write failed (${_firstLine(this.#failed)}); ` +
+            "reopen the store",
+          { cause: this.#failed },
+        ),
       );
     }
     return null;
@@ -636,4 +639,10 @@ export class BunSqliteLogStore implements LogStore {
       return Promise.reject(e);
     }
   }
+}
+
+/** The first line of an error's message, for a later error's text. */
+function _firstLine(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return message.split("\n")[0]!.slice(0, 300);
 }

@@ -317,9 +317,12 @@ export class DenoKvLogStore implements LogStore {
     const p = this.#queue.then(() => {
       if (this.#closed) throw closedError(_NAME, op);
       if (this.#failed !== undefined) {
-        throw new Error(`${_NAME}.${op}: an earlier write failed; reopen the store`, {
-          cause: this.#failed,
-        });
+        // The first failure's message is kept in the text: it says why (e.g. fencing).
+        throw new Error(
+          `${_NAME}.${op}: an earlier write failed (${_firstLine(this.#failed)}); ` +
+            "reopen the store",
+          { cause: this.#failed },
+        );
       }
       return body();
     });
@@ -688,4 +691,10 @@ export class DenoKvLogStore implements LogStore {
     this.#queue = p.catch(() => {});
     return p;
   }
+}
+
+/** The first line of an error's message, for a later error's text. */
+function _firstLine(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return message.split("\n")[0]!.slice(0, 300);
 }

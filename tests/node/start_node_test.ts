@@ -4,7 +4,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { parseNodeFlags } from "../../node/node_flags.ts";
-import { type NodeApp, type RunningNode, startNode } from "../../node/start_node.ts";
+import {
+  NODE_MAX_INFLIGHT,
+  type NodeApp,
+  type RunningNode,
+  startNode,
+} from "../../node/start_node.ts";
 import { onNodeStopped } from "../../node/node_stopped.ts";
 import { handOverTarget } from "../../node/leader_handover.ts";
 import { kvRoutes, kvSet, MemoryStateMachine } from "../../kv/mod.ts";
@@ -62,6 +67,7 @@ test(
       assert.match(await prom.text(), /^raft_state\{state="leader"\} 1$/m);
       const page = await fetch(`${node.url}/`);
       assert.match(await page.text(), /<title>Raft cluster<\/title>/);
+      assert.equal(node.raft.config.maxInflight, NODE_MAX_INFLIGHT, "the node's shallow pipeline");
     } finally {
       const report = await node.stop();
       assert.deepEqual(report, { handedTo: null }, "alone: nobody to hand over to");

@@ -57,10 +57,13 @@ class IsolatingNetwork implements RaftNetwork {
 }
 
 const CONFIG = {
-  electionTimeoutMin: 300,
-  electionTimeoutMax: 600,
-  heartbeatInterval: 50,
-  leaseMargin: 20,
+  // Long timeouts: under a loaded machine (CI beside other work) a 100 MiB snapshot and
+  // the HTTP streaming stall the event loop long enough to cost a 300-600 ms leader its
+  // quorum mid-test (a write answered OutcomeUnknown), which is not what this test checks.
+  electionTimeoutMin: 1500,
+  electionTimeoutMax: 3000,
+  heartbeatInterval: 100,
+  leaseMargin: 50,
   snapshotPolicy: { kind: "never" } as const,
   maxInSnapshotLogsToKeep: 0,
 };

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { LogId, NodeId, RaftNode } from "./types.ts";
+import type { LogDivergence, LogId, NodeId, RaftNode } from "./types.ts";
 
 /**
  * The JSON form of a {@linkcode RaftError}: its `code`, its `message` and its
@@ -781,14 +781,7 @@ export class LogDiverged extends RaftError {
   readonly operation = "append";
 
   /** @param d where the logs differ and who sent the append */
-  constructor(d: {
-    readonly index: number;
-    readonly committed: number;
-    readonly ownTerm: number;
-    readonly leaderTerm: number;
-    readonly leaderId: NodeId;
-    readonly term: number;
-  }) {
+  constructor(d: LogDivergence) {
     super(
       "LogDiverged",
       `log diverged below the commit index: leader ${d.leaderId} (term ${d.term}) has an entry ` +

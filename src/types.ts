@@ -363,3 +363,28 @@ export interface SnapshotMeta {
   /** Unique per snapshot built. */
   readonly snapshotId: string;
 }
+
+/**
+ * Where a leader's append conflicts with an entry this node committed
+ * (the `LogDiverged` error and the engine's `fatal` command carry it).
+ *
+ * @example
+ * ```ts
+ * import type { LogDivergence } from "./types.ts";
+ * const d: LogDivergence = { index: 4, committed: 6, ownTerm: 1, leaderTerm: 2, leaderId: 3, term: 5 };
+ * ```
+ */
+export interface LogDivergence {
+  /** The index at which the logs differ (at or below `committed`). */
+  readonly index: number;
+  /** This node's commit index. */
+  readonly committed: number;
+  /** The term of this node's entry at `index`. */
+  readonly ownTerm: number;
+  /** The term of the leader's entry at `index`. */
+  readonly leaderTerm: number;
+  /** The leader whose append conflicts. */
+  readonly leaderId: NodeId;
+  /** The append's term. */
+  readonly term: number;
+}

@@ -8,6 +8,7 @@
 import type { RaftResponse, TimeoutNowRequest, VoteRequest } from "../messages.ts";
 import type {
   Entry,
+  LogDivergence,
   LogId,
   Membership,
   NodeId,
@@ -250,21 +251,7 @@ export type Command =
  * };
  * ```
  */
-export type FatalReason = {
-  readonly kind: "log-diverged";
-  /** The index at which the logs differ (at or below `committed`). */
-  readonly index: number;
-  /** This node's commit index. */
-  readonly committed: number;
-  /** This node's entry's term at `index`. */
-  readonly ownTerm: number;
-  /** The leader's entry's term at `index`. */
-  readonly leaderTerm: number;
-  /** The leader that sent the append. */
-  readonly leaderId: NodeId;
-  /** The append's term. */
-  readonly term: number;
-};
+export type FatalReason = { readonly kind: "log-diverged" } & LogDivergence;
 
 /**
  * Why a peer's request was refused without being looked at: it belongs to

@@ -17,6 +17,15 @@ export const FAST: Partial<Config> = {
   leaseMargin: 10,
 };
 
+/** Timeouts that keep a leader on a loaded machine (for tests that wait for what they cause). */
+export const CALM: Partial<Config> = {
+  ...FAST,
+  electionTimeoutMin: 300,
+  electionTimeoutMax: 600,
+  heartbeatInterval: 30,
+  leaseMargin: 50,
+};
+
 export type KvRaft = Raft<Uint8Array | null>;
 
 export class RuntimeCluster {

@@ -3,19 +3,10 @@
 // record carrying id and cluster; a logger that throws does not stop the node.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { enc, FAST, RuntimeCluster, sleep } from "./_cluster.ts";
+import { CALM, enc, RuntimeCluster, sleep } from "./_cluster.ts";
 import { kvSet } from "../../kv/mod.ts";
 import type { Logger } from "../../src/runtime/logger.ts";
 import type { NodeId } from "../../src/types.ts";
-
-/** Timeouts that keep a leader on a loaded machine (the tests wait for what they cause). */
-const CALM = {
-  ...FAST,
-  electionTimeoutMin: 300,
-  electionTimeoutMax: 600,
-  heartbeatInterval: 30,
-  leaseMargin: 50,
-};
 
 interface LogRecord {
   readonly node: NodeId;

@@ -3,7 +3,7 @@
 // with attributes; a tracer that throws stops nothing.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { enc, FAST, RuntimeCluster } from "./_cluster.ts";
+import { CALM, enc, RuntimeCluster } from "./_cluster.ts";
 import { kvSet } from "../../kv/mod.ts";
 import { Raft } from "../../src/runtime/raft.ts";
 import { MemoryLogStore } from "../../adapters/memory.ts";
@@ -11,15 +11,6 @@ import { MemoryStateMachine } from "../../kv/mod.ts";
 import { MemoryNetwork } from "../../testing/memory_network.ts";
 import type { SpanAttributes, SpanError, SpanName, Tracer } from "../../src/runtime/tracer.ts";
 import type { NodeId } from "../../src/types.ts";
-
-/** Timeouts that keep a leader on a loaded machine (the tests wait for what they cause). */
-const CALM = {
-  ...FAST,
-  electionTimeoutMin: 300,
-  electionTimeoutMax: 600,
-  heartbeatInterval: 30,
-  leaseMargin: 50,
-};
 
 interface Recorded {
   readonly node: NodeId;

@@ -60,6 +60,7 @@ import {
 } from "../types.ts";
 import { AUTHORIZATION_HEADER, SecretCheck } from "./_peer_auth.ts";
 import { readJsonObject, refuseUnlessJson } from "./_request_body.ts";
+import { countOption } from "./_option_checks.ts";
 
 /**
  * What the admin routes need from a node; `Raft` satisfies it.
@@ -309,9 +310,12 @@ export function adminErrorStatus(code: string): number {
  * ```
  */
 export function adminRoutes(raft: AdminRaft, options: AdminRoutesOptions = {}): Hono {
-  const maxBodyBytes = _count("maxBodyBytes", options.maxBodyBytes ?? DEFAULT_ADMIN_MAX_BODY_BYTES);
-  const learnerTimeout = _count("learnerTimeout", options.learnerTimeout ?? 30_000);
-  const transferTimeout = _count("transferTimeout", options.transferTimeout ?? 10_000);
+  const maxBodyBytes = countOption(
+    "maxBodyBytes",
+    options.maxBodyBytes ?? DEFAULT_ADMIN_MAX_BODY_BYTES,
+  );
+  const learnerTimeout = countOption("learnerTimeout", options.learnerTimeout ?? 30_000);
+  const transferTimeout = countOption("transferTimeout", options.transferTimeout ?? 10_000);
   const selfAddr = options.selfAddr ?? "";
   if (typeof selfAddr !== "string") throw new ConfigError("selfAddr", "selfAddr must be a string");
   const secret = options.secret === undefined ? null : new SecretCheck(options.secret);
@@ -427,13 +431,6 @@ class _AlreadyVoter extends RaftError {
   protected override fields(): Record<string, unknown> {
     return { nodeId: this.nodeId, voters: this.voters };
   }
-}
-
-function _count(name: string, n: unknown): number {
-  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
-    throw new ConfigError(name, `${name} must be a non-negative integer, got ${String(n)}`);
-  }
-  return n;
 }
 
 /** A log id as JSON: `{term, index}` (numbers). */

@@ -53,6 +53,7 @@ import {
   FROM_HEADER,
   TO_HEADER,
 } from "./_peer_auth.ts";
+import { countOption } from "./_option_checks.ts";
 
 /**
  * The `fetch` signature {@linkcode HttpNetwork} uses (the global one by default).
@@ -265,10 +266,10 @@ export class HttpNetwork implements RaftNetwork {
     if (this.#limits !== undefined) {
       // Checked now: a bad limit would otherwise fail every response.
       for (const [name, value] of Object.entries(this.#limits)) {
-        if (value !== undefined) _count(`limits.${name}`, value);
+        if (value !== undefined) countOption(`limits.${name}`, value);
       }
     }
-    this.#maxResponseBytes = _count(
+    this.#maxResponseBytes = countOption(
       "maxResponseBytes",
       options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
     );
@@ -949,13 +950,6 @@ function _describe(v: unknown): string {
   } catch {
     return "an undescribable value";
   }
-}
-
-function _count(name: string, n: unknown): number {
-  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
-    throw new ConfigError(name, `${name} must be a non-negative integer, got ${String(n)}`);
-  }
-  return n;
 }
 
 function _positive(name: string, ms: number): number {

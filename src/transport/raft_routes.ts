@@ -106,6 +106,7 @@ import {
   REQUEST_TYPES,
   type RequestType,
 } from "../messages.ts";
+import { countOption } from "./_option_checks.ts";
 
 /**
  * What the routes need from a node: its RPC entry point, and optionally its
@@ -249,8 +250,8 @@ const _CBOR_INIT: ResponseInit = { headers: { "content-type": _CBOR } };
  * ```
  */
 export function raftRoutes(raft: RaftHandler, options: RaftRoutesOptions = {}): Hono {
-  const maxBodyBytes = _count("maxBodyBytes", options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-  const maxSnapshotBytes = _count(
+  const maxBodyBytes = countOption("maxBodyBytes", options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+  const maxSnapshotBytes = countOption(
     "maxSnapshotBytes",
     options.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES,
   );
@@ -259,7 +260,7 @@ export function raftRoutes(raft: RaftHandler, options: RaftRoutesOptions = {}): 
   if (limits !== undefined) {
     // Checked now: a bad limit is this node's mistake, not every peer's (400).
     for (const [name, value] of Object.entries(limits)) {
-      if (value !== undefined) _count(`limits.${name}`, value);
+      if (value !== undefined) countOption(`limits.${name}`, value);
     }
   }
   const peer: _Peer = {
@@ -303,13 +304,6 @@ function _checkBodyLimit(raft: RaftHandler, maxBodyBytes: number): void {
         "entry a client may write would be refused (413) every time it is resent",
     );
   }
-}
-
-function _count(name: string, n: unknown): number {
-  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
-    throw new ConfigError(name, `${name} must be a non-negative integer, got ${String(n)}`);
-  }
-  return n;
 }
 
 /**

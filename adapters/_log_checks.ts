@@ -204,3 +204,16 @@ export function checkPurgeTerm(
 export function closedError(name: string, op: keyof LogStore): Error {
   return new Error(`${name}.${op}: the store is closed`);
 }
+
+/**
+ * The error of a call on a store whose earlier write failed: it names that
+ * failure (its first line; the whole error is the `cause`), which says why —
+ * fencing, a full disk —, since the caller may see this error first.
+ */
+export function failedStoreError(name: string, op: keyof LogStore, failed: unknown): Error {
+  const message = (failed instanceof Error ? failed.message : String(failed)).split("\n")[0]!;
+  return new Error(
+    `${name}.${op}: an earlier write failed (${message.slice(0, 300)}); reopen the store`,
+    { cause: failed },
+  );
+}

@@ -50,6 +50,7 @@ import {
   checkVote,
   closedError,
   copyId,
+  failedStoreError,
   fmtId,
   LogMeta,
 } from "./_log_checks.ts";
@@ -354,14 +355,7 @@ export class BunSqliteLogStore implements LogStore {
   #refusal(op: keyof LogStore): Promise<never> | null {
     if (this.#closed) return Promise.reject(closedError(_NAME, op));
     if (this.#failed !== undefined) {
-      return Promise.reject(
-        // The first failure's message is kept in the text: it says why (e.g. disk full).
-        new Error(
-          `${_NAME}.${op}: an earlier write failed (${_firstLine(this.#failed)}); ` +
-            "reopen the store",
-          { cause: this.#failed },
-        ),
-      );
+      return Promise.reject(failedStoreError(_NAME, op, this.#failed));
     }
     return null;
   }
@@ -639,10 +633,4 @@ export class BunSqliteLogStore implements LogStore {
       return Promise.reject(e);
     }
   }
-}
-
-/** The first line of an error's message, for a later error's text. */
-function _firstLine(e: unknown): string {
-  const message = e instanceof Error ? e.message : String(e);
-  return message.split("\n")[0]!.slice(0, 300);
 }

@@ -67,6 +67,7 @@ import {
   checkVote,
   closedError,
   copyId,
+  failedStoreError,
   fmtId,
   LogMeta,
 } from "./_log_checks.ts";
@@ -317,12 +318,7 @@ export class DenoKvLogStore implements LogStore {
     const p = this.#queue.then(() => {
       if (this.#closed) throw closedError(_NAME, op);
       if (this.#failed !== undefined) {
-        // The first failure's message is kept in the text: it says why (e.g. fencing).
-        throw new Error(
-          `${_NAME}.${op}: an earlier write failed (${_firstLine(this.#failed)}); ` +
-            "reopen the store",
-          { cause: this.#failed },
-        );
+        throw failedStoreError(_NAME, op, this.#failed);
       }
       return body();
     });
@@ -691,10 +687,4 @@ export class DenoKvLogStore implements LogStore {
     this.#queue = p.catch(() => {});
     return p;
   }
-}
-
-/** The first line of an error's message, for a later error's text. */
-function _firstLine(e: unknown): string {
-  const message = e instanceof Error ? e.message : String(e);
-  return message.split("\n")[0]!.slice(0, 300);
 }

@@ -95,8 +95,18 @@ export interface WriteHost {
   leaderId(): NodeId | null;
   /** The current term. */
   term(): number;
+  /** Whether this node is the leader. */
+  isLeader(): boolean;
   /** Node addresses, to name the leader with. */
   nodes(): NodeAddresses;
+  /**
+   * How many proposed batches may wait for their entries at once before
+   * queued writes wait for the oldest to be applied (see
+   * {@linkcode ClientWrites.mayPropose}); `Infinity`: never wait.
+   */
+  readonly maxBatches: number;
+  /** A batch was applied while writes wait in the queue: run a turn to propose them. */
+  wake(): void;
 }
 
 /**
@@ -128,6 +138,11 @@ export class ClientWrites<R> {
   proposed = 0;
   /** Proposed writes waiting for their entry to be applied. */
   #inLog = 0;
+  /**
+   * Batches proposed and not yet applied, oldest first: their term and last
+   * index (see {@linkcode mayPropose}).
+   */
+  #batches: { term: number; last: number }[] = [];
 
   /** @param host what the writes need from their node */
   constructor(host: WriteHost) {
@@ -191,6 +206,29 @@ export class ClientWrites<R> {
   }
 
   /**
+   * Whether the queued writes may be proposed now: fewer than `maxBatches`
+   * batches of this leader's term wait for their entries. Otherwise they
+   * wait for the oldest batch to be applied (`wake` runs a turn then), and
+   * every write that arrives meanwhile joins them: one batch, one log write
+   * and one append request per peer for all of them. Over HTTP, writes
+   * arrive in separate I/O callbacks, each followed by its own turn: without
+   * this, each became a proposal of its own, and with a store that writes
+   * synchronously (bun:sqlite) an fsync of its own. Batches of an earlier
+   * term, or once this node no longer leads, do not hold writes back (their
+   * proposal is refused at once).
+   */
+  get mayPropose(): boolean {
+    const b = this.#batches;
+    if (b.length < this.#host.maxBatches) return true;
+    const term = this.#host.term();
+    if (b[b.length - 1]!.term !== term || !this.#host.isLeader()) {
+      this.#batches = [];
+      return true;
+    }
+    return false;
+  }
+
+  /**
    * Proposes every queued command as one batch; refused, they all reject
    * with the refusal's error. Withdrawn ones are dropped, and those whose
    * expected leader is not this node's current one reject with
@@ -211,6 +249,9 @@ export class ClientWrites<R> {
     }
     this.proposed += batch.length;
     this.#addWaiters(r.firstIndex, r.term, batch);
+    if (this.#host.maxBatches !== Infinity) {
+      this.#batches.push({ term: r.term, last: r.firstIndex + batch.length - 1 });
+    }
   }
 
   /** Drops withdrawn proposals and refuses those whose precondition fails. */
@@ -301,6 +342,18 @@ export class ClientWrites<R> {
         w.reject(forwardToLeader(this.#host.leaderId(), this.#host.nodes()));
       }
     }
+    const last = entries[entries.length - 1];
+    if (last !== undefined) this.#batchesDone(last.index);
+  }
+
+  /** Batches up to `index` are applied (or abandoned): queued writes may go. */
+  #batchesDone(index: number): void {
+    const b = this.#batches;
+    if (b.length === 0 || b[0]!.last > index) return;
+    let n = 1;
+    while (n < b.length && b[n]!.last <= index) n++;
+    b.splice(0, n);
+    if (this.#queued.length > 0) this.#host.wake();
   }
 
   /**
@@ -314,6 +367,11 @@ export class ClientWrites<R> {
       const w = this.#take(i);
       w?.reject(new OutcomeUnknown({ term: w.term, index: i }, this.#host.leaderId()));
     }
+    // Abandoned batches hold nothing back any more.
+    if (this.#batches.length > 0) {
+      this.#batches = [];
+      if (this.#queued.length > 0) this.#host.wake();
+    }
   }
 
   /** Rejects every write, queued or waiting, with `err` (shutdown, fatal error). */
@@ -324,5 +382,6 @@ export class ClientWrites<R> {
     this.#waiters = [];
     this.#waitHead = 0;
     this.#inLog = 0;
+    this.#batches = [];
   }
 }

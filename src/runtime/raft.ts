@@ -349,7 +349,10 @@ export class Raft<R = unknown> {
       propose: (payloads) => engine.propose(payloads),
       leaderId: () => engine.leaderId,
       term: () => engine.term,
+      isLeader: () => engine.role === "leader",
       nodes,
+      maxBatches: node.config.maxInflight,
+      wake: () => this.#schedule(),
     });
     this.#writes = writes;
     const reads = new PendingReads(node.clock, {
@@ -1096,7 +1099,7 @@ export class Raft<R = unknown> {
       this.#inbox = [];
       for (const fn of inbox) fn();
     }
-    if (this.#writes.hasQueued) this.#writes.propose();
+    if (this.#writes.hasQueued && this.#writes.mayPropose) this.#writes.propose();
     if (this.#reads.hasQueued) this.#reads.start();
     this.#inTurn = true;
     try {

@@ -20,6 +20,15 @@ class Host implements WriteHost {
   next: ProposeResult = { ok: true, term: 1, firstIndex: 1 };
   readonly proposed: number[][] = [];
   currentTerm = 1;
+  leading = true;
+  maxBatches = Infinity;
+  wakes = 0;
+  isLeader(): boolean {
+    return this.leading;
+  }
+  wake(): void {
+    this.wakes++;
+  }
   propose(payloads: readonly (Uint8Array | null)[]): ProposeResult {
     this.proposed.push(payloads.map((p) => p?.[0] ?? -1));
     return this.next;
@@ -297,5 +306,55 @@ test("client writes: ifLeader proposes only under the expected leader and term",
     assert.ok(e instanceof PreconditionFailed, String(e));
     assert.equal(e.condition, "leader");
     assert.deepEqual(e.actual, { id: 1, term: 4 });
+  }
+});
+
+test("client writes: with maxBatches batches in the log, queued writes wait for the oldest to apply, then go as one batch", async () => {
+  const host = new Host();
+  host.maxBatches = 2;
+  const writes = new ClientWrites<string>(host);
+  const out = new Map<number, Outcome>();
+  add(writes, out, 1);
+  assert.equal(writes.mayPropose, true);
+  host.next = { ok: true, term: 1, firstIndex: 1 };
+  writes.propose();
+  add(writes, out, 2);
+  assert.equal(writes.mayPropose, true);
+  host.next = { ok: true, term: 1, firstIndex: 2 };
+  writes.propose();
+  // Two batches wait for their entries: writes arriving now wait and join one batch.
+  add(writes, out, 3);
+  add(writes, out, 4);
+  assert.equal(writes.mayPropose, false);
+  assert.equal(host.wakes, 0);
+  writes.applied([entry(1, 1)], ["r1"]);
+  assert.equal(host.wakes, 1, "the node is woken to propose the queued writes");
+  assert.equal(writes.mayPropose, true);
+  host.next = { ok: true, term: 1, firstIndex: 3 };
+  writes.propose();
+  assert.deepEqual(host.proposed, [[1], [2], [3, 4]]);
+  writes.applied(entries(1, 2, 4), ["r2", "r3", "r4"]);
+  await settle();
+  assert.deepEqual(out.get(4), { ok: true, term: 1, index: 4, response: "r4" });
+  assert.equal(host.wakes, 1, "nothing queued: no wake");
+});
+
+test("client writes: batches of a lost leadership or an earlier term never hold queued writes back", () => {
+  for (const lose of ["step-down", "new-term", "abandoned"] as const) {
+    const host = new Host();
+    host.maxBatches = 1;
+    const writes = new ClientWrites<string>(host);
+    const out = new Map<number, Outcome>();
+    add(writes, out, 1);
+    writes.propose();
+    add(writes, out, 2);
+    assert.equal(writes.mayPropose, false, lose);
+    if (lose === "step-down") host.leading = false;
+    else if (lose === "new-term") host.currentTerm = 2;
+    else {
+      writes.abandon(1, Infinity);
+      assert.equal(host.wakes, 1, "abandoning the batch wakes the node");
+    }
+    assert.equal(writes.mayPropose, true, lose);
   }
 });

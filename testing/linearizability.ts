@@ -384,7 +384,11 @@ export class HistoryRecorder<I, O> {
   #tick = 0;
   #now: () => number;
 
-  /** @param options the clock; default a counter */
+  /**
+   * Creates a {@linkcode HistoryRecorder}.
+   *
+   * @param options the clock; default a counter
+   */
   constructor(options: HistoryRecorderOptions = {}) {
     this.#now = options.now ?? ((): number => this.#tick++);
   }

@@ -64,6 +64,8 @@ export class NodeClock implements Clock {
   #held: (() => void)[] = [];
 
   /**
+   * Creates a {@linkcode NodeClock}.
+   *
    * @param base the shared virtual clock
    * @param options offset and drift
    */

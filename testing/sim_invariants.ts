@@ -201,7 +201,11 @@ export class InvariantChecker implements SimStoreObserver {
   #newLeaders: { node: NodeId; term: number }[] = [];
   #recheckQuorum = false;
 
-  /** @param options which checks run */
+  /**
+   * Creates an {@linkcode InvariantChecker}.
+   *
+   * @param options which checks run
+   */
   constructor(options: InvariantOptions = {}) {
     this.#acks = options.acks ?? true;
   }

@@ -183,7 +183,11 @@ export class SimLogStore implements LogStore {
   /** `${index}/${term}` → the sync that last made that entry durable. */
   readonly #madeDurable = new Map<string, number>();
 
-  /** @param options clock, randomness, latency, fault and observer */
+  /**
+   * Creates a {@linkcode SimLogStore}.
+   *
+   * @param options clock, randomness, latency, fault and observer
+   */
   constructor(options: SimLogStoreOptions) {
     if (!(options.fsyncMaxMs >= 0)) throw new RangeError("fsyncMaxMs must be ≥ 0");
     this.#opts = options;

@@ -198,7 +198,12 @@ export class SimWorkload {
   /** What each operation was, for reports. */
   readonly #labels = new Map<number, string>();
 
-  /** @param host the simulator; @param options the shape of the workload */
+  /**
+   * Creates a {@linkcode SimWorkload}.
+   *
+   * @param host the simulator
+   * @param options the shape of the workload
+   */
   constructor(host: WorkloadHost, options: WorkloadOptions) {
     this.#host = host;
     this.#opts = options;

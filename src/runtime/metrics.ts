@@ -169,7 +169,12 @@ export class Wait {
   readonly #watch: MetricsWatch;
   readonly #timeout: number;
 
-  /** @param watch the metrics source; @param timeout ms */
+  /**
+   * Creates a {@linkcode Wait}.
+   *
+   * @param watch the metrics source
+   * @param timeout ms
+   */
   constructor(watch: MetricsWatch, timeout: number) {
     this.#watch = watch;
     this.#timeout = timeout;

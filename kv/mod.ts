@@ -20,6 +20,3 @@
 export * from "./kv_command.ts";
 export * from "./kv_state_machine.ts";
 export * from "./kv_routes.ts";
-
-/** The Hono application type that the route builders of this module return. */
-export type { Hono } from "hono";

@@ -49,6 +49,3 @@ export * from "./cluster_events.ts";
 export * from "./dashboard.ts";
 export * from "./start_node.ts";
 export * from "./node_process.ts";
-
-/** The Hono application type that the route builders of this module return. */
-export type { Hono } from "hono";

@@ -30,6 +30,3 @@ export * from "./raft_routes.ts";
 export * from "./http_network.ts";
 export * from "./admin_routes.ts";
 export * from "./prometheus_metrics.ts";
-
-/** The Hono application type that the route builders of this module return. */
-export type { Hono } from "hono";

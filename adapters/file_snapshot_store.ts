@@ -371,6 +371,7 @@ export class FileSnapshotStore implements SnapshotStore {
    * }
    * ```
    */
+  static open(dir: string, options?: FileSnapshotStoreOptions): Promise<FileSnapshotStore>;
   static async open(
     dir: string,
     options: FileSnapshotStoreOptions = {},

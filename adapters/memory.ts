@@ -265,6 +265,7 @@ export class MemoryLogStore implements LogStore {
    *
    * @param options `syncMode` (default `"always"`)
    */
+  constructor(options?: MemoryLogStoreOptions);
   constructor(options: MemoryLogStoreOptions = {}) {
     const mode = options.syncMode ?? "always";
     if (mode !== "always" && mode !== "manual") {

@@ -118,6 +118,7 @@ const _KINDS: readonly string[] = ["auto", "memory", "deno-kv", "bun-sqlite"];
  * await store.close();
  * ```
  */
+export function openStorage(options?: OpenStorageOptions): Promise<LogStore>;
 export async function openStorage(options: OpenStorageOptions = {}): Promise<LogStore> {
   const kind = options.kind ?? "auto";
   if (!_KINDS.includes(kind)) {
@@ -260,6 +261,7 @@ export interface NodeStorage {
  * await storage.close();
  * ```
  */
+export function openNodeStorage(options?: OpenStorageOptions): Promise<NodeStorage>;
 export async function openNodeStorage(options: OpenStorageOptions = {}): Promise<NodeStorage> {
   const logStore = await openStorage(options);
   const kind = options.kind ?? "auto";

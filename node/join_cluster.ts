@@ -202,6 +202,12 @@ export interface JoinClusterOptions {
  * await joinCluster("http://127.0.0.1:21001", 2, "http://127.0.0.1:21002", { secret: "s3cr3t" });
  * ```
  */
+export function joinCluster(
+  member: string,
+  id: NodeId,
+  addr: string,
+  options?: JoinClusterOptions,
+): Promise<void>;
 export async function joinCluster(
   member: string,
   id: NodeId,
@@ -356,6 +362,10 @@ export type ClusterProbe =
  * console.assert(p.kind === "blank");
  * ```
  */
+export function probeCluster(
+  addrs: readonly string[],
+  options?: Pick<JoinClusterOptions, "secret" | "fetch" | "timeout">,
+): Promise<ClusterProbe>;
 export async function probeCluster(
   addrs: readonly string[],
   options: Pick<JoinClusterOptions, "secret" | "fetch" | "timeout"> = {},

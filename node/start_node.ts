@@ -228,6 +228,11 @@ function _storageKind(flag: NodeStorageFlag): StorageKind {
  * await node.stop();
  * ```
  */
+export function startNode<S extends StateMachine<unknown>>(
+  options: NodeOptions,
+  app: NodeApp<S>,
+  extra?: StartNodeOptions,
+): Promise<RunningNode<S>>;
 export async function startNode<S extends StateMachine<unknown>>(
   options: NodeOptions,
   app: NodeApp<S>,

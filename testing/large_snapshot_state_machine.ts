@@ -240,6 +240,7 @@ export class LargeSnapshotStateMachine implements StateMachine<number> {
    *
    * @param options payload size, chunk size, seed
    */
+  constructor(options?: LargeSnapshotOptions);
   constructor(options: LargeSnapshotOptions = {}) {
     const size = options.snapshotBytes ?? 100 * 1024 * 1024;
     if (!Number.isSafeInteger(size) || size < 0) {

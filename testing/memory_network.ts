@@ -293,6 +293,7 @@ export class MemoryNetwork {
    *
    * @param options randomness, clock and initial faults
    */
+  constructor(options?: MemoryNetworkOptions);
   constructor(options: MemoryNetworkOptions = {}) {
     this.#random = options.random ?? new SeededRandom(0);
     this.#clock = options.clock ?? new SystemClock();

@@ -206,6 +206,7 @@ export class InvariantChecker implements SimStoreObserver {
    *
    * @param options which checks run
    */
+  constructor(options?: InvariantOptions);
   constructor(options: InvariantOptions = {}) {
     this.#acks = options.acks ?? true;
   }

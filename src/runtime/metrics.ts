@@ -296,6 +296,7 @@ export class MetricsWatch {
   }
 
   /** A waiter whose conditions must hold within `timeout` ms (default 10 s). */
+  wait(options?: { timeout?: number }): Wait;
   wait(options: { timeout?: number } = {}): Wait {
     return new Wait(this, options.timeout ?? 10_000);
   }

@@ -460,6 +460,10 @@ export class Raft<R = unknown> {
    * if this node has any log or vote, and {@linkcode NotInMembers} if it is
    * not among `members`.
    */
+  initialize(
+    members: readonly NodeId[] | ReadonlyMap<NodeId, RaftNode>,
+    options?: { clusterId?: string },
+  ): Promise<void>;
   async initialize(
     members: readonly NodeId[] | ReadonlyMap<NodeId, RaftNode>,
     options: { clusterId?: string } = {},
@@ -633,6 +637,7 @@ export class Raft<R = unknown> {
    * timeouts), {@linkcode Aborted} when `signal` aborts. A read changes
    * nothing: its errors' `logId` is `null`.
    */
+  ensureLinearizable(options?: { policy?: ReadPolicy } & CallOptions): Promise<number>;
   ensureLinearizable(
     options: { policy?: ReadPolicy } & CallOptions = {},
   ): Promise<number> {
@@ -665,6 +670,11 @@ export class Raft<R = unknown> {
    * 30 s, {@linkcode Timeout} with the membership entry's `logId`: the
    * learner stays added) and `signal`.
    */
+  addLearner(
+    id: NodeId,
+    node: RaftNode,
+    options?: { blocking?: boolean } & CallOptions,
+  ): Promise<{ logId: LogId }>;
   addLearner(
     id: NodeId,
     node: RaftNode,
@@ -727,6 +737,7 @@ export class Raft<R = unknown> {
    * the wait (with the change's `logId` once it is in the log: it may still
    * complete), {@linkcode OutcomeUnknown} when this node lost leadership.
    */
+  changeMembership(change: ChangeMembers, options?: MembershipOptions): Promise<LogId>;
   changeMembership(
     change: ChangeMembers,
     options: MembershipOptions = {},

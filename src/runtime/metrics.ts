@@ -100,13 +100,6 @@ export interface RaftMetrics {
  * The metrics of node `node.id` whose engine reports `status`: the role is
  * `shutdown` once the node stopped; replication is reported on a leader
  * only.
- *
- * @example
- * ```ts ignore
- * const m = metricsOf(engine.status(), {
- *   id: 1, stopped: false, fatal: null, clock, lagThreshold: 5000,
- * });
- * ```
  */
 export function metricsOf(
   status: EngineStatus,

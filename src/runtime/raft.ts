@@ -156,9 +156,16 @@ export interface MembershipOptions extends CallOptions {
  * What a node is made of.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { RaftOptions } from "./raft.ts";
+ * import { MemoryLogStore } from "../../adapters/memory.ts";
+ * import { MemoryStateMachine } from "../../kv/mod.ts";
+ * import { MemoryNetwork } from "../../testing/memory_network.ts";
  * const options: RaftOptions<Uint8Array | null> = {
- *   id: 1, logStore: new MemoryLogStore(), stateMachine: new MemoryStateMachine(), network,
+ *   id: 1,
+ *   logStore: new MemoryLogStore(),
+ *   stateMachine: new MemoryStateMachine(),
+ *   network: new MemoryNetwork().client(1),
  * };
  * ```
  */
@@ -895,9 +902,27 @@ export class Raft<R = unknown> {
    * function that removes the listener. A listener that throws is logged.
    *
    * @example
-   * ```ts ignore
-   * const off = raft.onLeaderChange(({ term, leaderId }) => console.log(term, leaderId));
+   * ```ts
+   * import { Raft } from "./raft.ts";
+   * import { MemoryLogStore } from "../../adapters/memory.ts";
+   * import { MemoryStateMachine } from "../../kv/mod.ts";
+   * import { MemoryNetwork } from "../../testing/memory_network.ts";
+   *
+   * const net = new MemoryNetwork();
+   * const raft = await Raft.create({
+   *   id: 1,
+   *   logStore: new MemoryLogStore(),
+   *   stateMachine: new MemoryStateMachine(),
+   *   network: net.client(1),
+   * });
+   * net.register(1, (_from, req, data) => raft.handle(req, data));
+   * const leaders: (number | null)[] = [];
+   * const off = raft.onLeaderChange(({ leaderId }) => leaders.push(leaderId));
+   * await raft.initialize([1]);
+   * await raft.metrics.wait({ timeout: 5000 }).leader(1);
    * off();
+   * console.assert(leaders.includes(1));
+   * await raft.shutdown();
    * ```
    */
   onLeaderChange(listener: (change: LeaderChange) => void): () => void {

@@ -197,9 +197,12 @@ export interface JoinClusterOptions {
  * @throws {JoinError} naming the call that failed.
  *
  * @example
- * ```ts ignore
- * import { joinCluster } from "@x/raft/node";
- * await joinCluster("http://127.0.0.1:21001", 2, "http://127.0.0.1:21002", { secret: "s3cr3t" });
+ * ```ts
+ * import { joinCluster } from "./join_cluster.ts";
+ * // Node 2, serving at :21002, asks the member at :21001 to add it (needs that cluster running).
+ * async function join(): Promise<void> {
+ *   await joinCluster("http://127.0.0.1:21001", 2, "http://127.0.0.1:21002", { secret: "s3cr3t" });
+ * }
  * ```
  */
 export function joinCluster(

@@ -77,7 +77,9 @@ export type {
   EngineConfig,
   EngineInit,
   EngineRandom,
+  FatalReason,
   ProposeResult,
   ReadFailure,
+  Refusal,
 } from "./src/engine/commands.ts";
 export type { Role, RoleReason } from "./src/engine/engine_core.ts";

@@ -24,11 +24,18 @@
  * its fsync. The promises settle as microtasks.
  *
  * @example
- * ```ts ignore
- * import { BunSqliteLogStore } from "@x/raft/adapters/bun-sqlite";
- * const store = await BunSqliteLogStore.open("./data/raft-log.sqlite");
- * await store.append([{ term: 1, index: 1, type: "blank" }]);
- * await store.close();
+ * ```ts
+ * import { BunSqliteLogStore } from "./bun_sqlite.ts";
+ * import { mkdtemp } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * if ("Bun" in globalThis) { // bun:sqlite: Bun only (this example runs under `bun test`, not Deno)
+ *   const path = join(await mkdtemp(join(tmpdir(), "raft-")), "raft-log.sqlite");
+ *   const store = await BunSqliteLogStore.open(path);
+ *   await store.append([{ term: 1, index: 1, type: "blank" }]);
+ *   console.assert((await store.logState()).lastLogId?.index === 1);
+ *   await store.close();
+ * }
  * ```
  *
  * @module
@@ -103,9 +110,19 @@ function _loadSqlite(): Promise<typeof import("bun:sqlite")> {
  * Test hooks of one store (see {@linkcode _testHooks}); not part of the API.
  *
  * @example
- * ```ts ignore
- * const hooks: BunSqliteTestHooks = _testHooks(store);
- * hooks.crashAfterRows = 10;
+ * ```ts
+ * import { _testHooks, BunSqliteLogStore } from "./bun_sqlite.ts";
+ * import type { BunSqliteTestHooks } from "./bun_sqlite.ts";
+ * import { mkdtemp } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * if ("Bun" in globalThis) { // bun:sqlite: Bun only (this example runs under `bun test`, not Deno)
+ *   const path = join(await mkdtemp(join(tmpdir(), "raft-")), "raft-log.sqlite");
+ *   const store = await BunSqliteLogStore.open(path);
+ *   const hooks: BunSqliteTestHooks = _testHooks(store);
+ *   console.assert(hooks.crashAfterRows === null && hooks.pragma("synchronous") === 2);
+ *   await store.close();
+ * }
  * ```
  */
 export interface BunSqliteTestHooks {
@@ -134,10 +151,19 @@ class _SimulatedCrash extends Error {}
  * adapter's own tests; not part of the API.
  *
  * @example
- * ```ts ignore
- * const hooks = _testHooks(store);
- * await store.append(manyEntries);
- * console.log(hooks.transactions); // 1
+ * ```ts
+ * import { _testHooks, BunSqliteLogStore } from "./bun_sqlite.ts";
+ * import { mkdtemp } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * if ("Bun" in globalThis) { // bun:sqlite: Bun only (this example runs under `bun test`, not Deno)
+ *   const path = join(await mkdtemp(join(tmpdir(), "raft-")), "raft-log.sqlite");
+ *   const store = await BunSqliteLogStore.open(path);
+ *   const hooks = _testHooks(store);
+ *   await store.append([{ term: 1, index: 1, type: "blank" }, { term: 1, index: 2, type: "blank" }]);
+ *   console.assert(hooks.transactions === 1); // one transaction per append
+ *   await store.close();
+ * }
  * ```
  */
 export function _testHooks(store: BunSqliteLogStore): BunSqliteTestHooks {
@@ -164,14 +190,20 @@ export function _testHooks(store: BunSqliteLogStore): BunSqliteTestHooks {
  * documentation for the schema.
  *
  * @example
- * ```ts ignore
- * import { BunSqliteLogStore } from "@x/raft/adapters/bun-sqlite";
- * const store = await BunSqliteLogStore.open(".data/raft-log.sqlite");
- * await store.saveVote({ term: 1, votedFor: 1, committed: false });
- * await store.close();
- * const again = await BunSqliteLogStore.open(".data/raft-log.sqlite");
- * console.assert((await again.readVote())?.votedFor === 1);
- * await again.close();
+ * ```ts
+ * import { BunSqliteLogStore } from "./bun_sqlite.ts";
+ * import { mkdtemp } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * if ("Bun" in globalThis) { // bun:sqlite: Bun only (this example runs under `bun test`, not Deno)
+ *   const path = join(await mkdtemp(join(tmpdir(), "raft-")), "raft-log.sqlite");
+ *   const store = await BunSqliteLogStore.open(path);
+ *   await store.saveVote({ term: 1, votedFor: 1, committed: false });
+ *   await store.close();
+ *   const again = await BunSqliteLogStore.open(path); // the vote survived
+ *   console.assert((await again.readVote())?.votedFor === 1);
+ *   await again.close();
+ * }
  * ```
  */
 export class BunSqliteLogStore implements LogStore {
@@ -231,9 +263,20 @@ export class BunSqliteLogStore implements LogStore {
    * @param path the database file (its directory must exist)
    *
    * @example
-   * ```ts ignore
-   * import { BunSqliteLogStore } from "@x/raft/adapters/bun-sqlite";
-   * const store = await BunSqliteLogStore.open("/var/lib/raft/raft-log.sqlite");
+   * ```ts
+   * import { BunSqliteLogStore } from "./bun_sqlite.ts";
+   * import { mkdtemp } from "node:fs/promises";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * if ("Bun" in globalThis) { // bun:sqlite: Bun only (this example runs under `bun test`, not Deno)
+   *   const path = join(await mkdtemp(join(tmpdir(), "raft-")), "raft-log.sqlite");
+   *   const store = await BunSqliteLogStore.open(path);
+   *   await store.saveVote({ term: 1, votedFor: 1, committed: false });
+   *   await store.close();
+   *   const again = await BunSqliteLogStore.open(path); // the vote survived
+   *   console.assert((await again.readVote())?.votedFor === 1);
+   *   await again.close();
+   * }
    * ```
    */
   static async open(path: string): Promise<BunSqliteLogStore> {
@@ -429,8 +472,17 @@ export class BunSqliteLogStore implements LogStore {
    * The saved vote, or `null` if none was ever saved (kept in memory: no I/O).
    *
    * @example
-   * ```ts ignore
-   * const vote = await store.readVote(); // null if none was ever saved
+   * ```ts
+   * import { BunSqliteLogStore } from "./bun_sqlite.ts";
+   * import { mkdtemp } from "node:fs/promises";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * if ("Bun" in globalThis) { // bun:sqlite: Bun only (this example runs under `bun test`, not Deno)
+   *   const path = join(await mkdtemp(join(tmpdir(), "raft-")), "raft-log.sqlite");
+   *   const store = await BunSqliteLogStore.open(path);
+   *   console.assert(await store.readVote() === null); // none was ever saved
+   *   await store.close();
+   * }
    * ```
    */
   readVote(): Promise<Vote | null> {
@@ -445,8 +497,18 @@ export class BunSqliteLogStore implements LogStore {
    * another candidate in the same term, or `committed` reset in the same term.
    *
    * @example
-   * ```ts ignore
-   * await store.saveVote({ term: 2, votedFor: 1, committed: false });
+   * ```ts
+   * import { BunSqliteLogStore } from "./bun_sqlite.ts";
+   * import { mkdtemp } from "node:fs/promises";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * if ("Bun" in globalThis) { // bun:sqlite: Bun only (this example runs under `bun test`, not Deno)
+   *   const path = join(await mkdtemp(join(tmpdir(), "raft-")), "raft-log.sqlite");
+   *   const store = await BunSqliteLogStore.open(path);
+   *   await store.saveVote({ term: 2, votedFor: 1, committed: false });
+   *   console.assert((await store.readVote())?.votedFor === 1);
+   *   await store.close();
+   * }
    * ```
    */
   saveVote(vote: Vote): Promise<void> | void {
@@ -467,8 +529,19 @@ export class BunSqliteLogStore implements LogStore {
    * in memory: no I/O).
    *
    * @example
-   * ```ts ignore
-   * const { lastPurged, lastLogId } = await store.logState();
+   * ```ts
+   * import { BunSqliteLogStore } from "./bun_sqlite.ts";
+   * import { mkdtemp } from "node:fs/promises";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * if ("Bun" in globalThis) { // bun:sqlite: Bun only (this example runs under `bun test`, not Deno)
+   *   const path = join(await mkdtemp(join(tmpdir(), "raft-")), "raft-log.sqlite");
+   *   const store = await BunSqliteLogStore.open(path);
+   *   await store.append([{ term: 1, index: 1, type: "blank" }]);
+   *   const { lastPurged, lastLogId } = await store.logState();
+   *   console.assert(lastPurged === null && lastLogId?.index === 1);
+   *   await store.close();
+   * }
    * ```
    */
   logState(): Promise<LogState> {
@@ -482,8 +555,20 @@ export class BunSqliteLogStore implements LogStore {
    * Entries with `from <= index <= to`, clamped to what exists, in a new array.
    *
    * @example
-   * ```ts ignore
-   * const head = await store.entries(1, 100);
+   * ```ts
+   * import { BunSqliteLogStore } from "./bun_sqlite.ts";
+   * import { mkdtemp } from "node:fs/promises";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * if ("Bun" in globalThis) { // bun:sqlite: Bun only (this example runs under `bun test`, not Deno)
+   *   const path = join(await mkdtemp(join(tmpdir(), "raft-")), "raft-log.sqlite");
+   *   const store = await BunSqliteLogStore.open(path);
+   *   const blanks = [1, 2, 3, 4, 5].map((index) => ({ term: 1, index, type: "blank" as const }));
+   *   await store.append(blanks);
+   *   const head = await store.entries(1, 2);
+   *   console.assert(head.length === 2 && head[1]?.index === 2);
+   *   await store.close();
+   * }
    * ```
    */
   entries(from: number, to: number): Promise<Entry[]> {
@@ -503,8 +588,18 @@ export class BunSqliteLogStore implements LogStore {
    * a no-op.
    *
    * @example
-   * ```ts ignore
-   * await store.append([{ term: 1, index: 1, type: "normal", data: new Uint8Array([1]) }]);
+   * ```ts
+   * import { BunSqliteLogStore } from "./bun_sqlite.ts";
+   * import { mkdtemp } from "node:fs/promises";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * if ("Bun" in globalThis) { // bun:sqlite: Bun only (this example runs under `bun test`, not Deno)
+   *   const path = join(await mkdtemp(join(tmpdir(), "raft-")), "raft-log.sqlite");
+   *   const store = await BunSqliteLogStore.open(path);
+   *   await store.append([{ term: 1, index: 1, type: "normal", data: new Uint8Array([1]) }]);
+   *   console.assert((await store.logState()).lastLogId?.index === 1);
+   *   await store.close();
+   * }
    * ```
    */
   append(entries: readonly Entry[]): Promise<void> | void {
@@ -532,8 +627,20 @@ export class BunSqliteLogStore implements LogStore {
    * `since` at or below the purge point; beyond the last entry it is a no-op.
    *
    * @example
-   * ```ts ignore
-   * await store.truncate(5); // keeps 1..4
+   * ```ts
+   * import { BunSqliteLogStore } from "./bun_sqlite.ts";
+   * import { mkdtemp } from "node:fs/promises";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * if ("Bun" in globalThis) { // bun:sqlite: Bun only (this example runs under `bun test`, not Deno)
+   *   const path = join(await mkdtemp(join(tmpdir(), "raft-")), "raft-log.sqlite");
+   *   const store = await BunSqliteLogStore.open(path);
+   *   const blanks = [1, 2, 3, 4, 5].map((index) => ({ term: 1, index, type: "blank" as const }));
+   *   await store.append(blanks);
+   *   await store.truncate(5); // keeps 1..4
+   *   console.assert((await store.logState()).lastLogId?.index === 4);
+   *   await store.close();
+   * }
    * ```
    */
   truncate(since: number): Promise<void> | void {
@@ -559,8 +666,20 @@ export class BunSqliteLogStore implements LogStore {
    * at `upTo.index` (or lower than the last term, beyond the log).
    *
    * @example
-   * ```ts ignore
-   * await store.purge({ term: 1, index: 100 });
+   * ```ts
+   * import { BunSqliteLogStore } from "./bun_sqlite.ts";
+   * import { mkdtemp } from "node:fs/promises";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * if ("Bun" in globalThis) { // bun:sqlite: Bun only (this example runs under `bun test`, not Deno)
+   *   const path = join(await mkdtemp(join(tmpdir(), "raft-")), "raft-log.sqlite");
+   *   const store = await BunSqliteLogStore.open(path);
+   *   const blanks = [1, 2, 3, 4, 5].map((index) => ({ term: 1, index, type: "blank" as const }));
+   *   await store.append(blanks);
+   *   await store.purge({ term: 1, index: 3 }); // keeps 4..5
+   *   console.assert((await store.logState()).lastPurged?.index === 3);
+   *   await store.close();
+   * }
    * ```
    */
   purge(upTo: LogId): Promise<void> | void {
@@ -586,8 +705,20 @@ export class BunSqliteLogStore implements LogStore {
    * Saves the commit index (durably, though the contract does not require it).
    *
    * @example
-   * ```ts ignore
-   * await store.saveCommitted({ term: 1, index: 10 });
+   * ```ts
+   * import { BunSqliteLogStore } from "./bun_sqlite.ts";
+   * import { mkdtemp } from "node:fs/promises";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * if ("Bun" in globalThis) { // bun:sqlite: Bun only (this example runs under `bun test`, not Deno)
+   *   const path = join(await mkdtemp(join(tmpdir(), "raft-")), "raft-log.sqlite");
+   *   const store = await BunSqliteLogStore.open(path);
+   *   const blanks = [1, 2, 3, 4, 5].map((index) => ({ term: 1, index, type: "blank" as const }));
+   *   await store.append(blanks);
+   *   await store.saveCommitted({ term: 1, index: 5 });
+   *   console.assert((await store.readCommitted())?.index === 5);
+   *   await store.close();
+   * }
    * ```
    */
   saveCommitted(committed: LogId | null): Promise<void> | void {
@@ -606,8 +737,17 @@ export class BunSqliteLogStore implements LogStore {
    * The last saved commit index, or `null` (kept in memory: no I/O).
    *
    * @example
-   * ```ts ignore
-   * const committed = await store.readCommitted();
+   * ```ts
+   * import { BunSqliteLogStore } from "./bun_sqlite.ts";
+   * import { mkdtemp } from "node:fs/promises";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * if ("Bun" in globalThis) { // bun:sqlite: Bun only (this example runs under `bun test`, not Deno)
+   *   const path = join(await mkdtemp(join(tmpdir(), "raft-")), "raft-log.sqlite");
+   *   const store = await BunSqliteLogStore.open(path);
+   *   console.assert(await store.readCommitted() === null);
+   *   await store.close();
+   * }
    * ```
    */
   readCommitted(): Promise<LogId | null> {
@@ -619,8 +759,16 @@ export class BunSqliteLogStore implements LogStore {
    * again is harmless.
    *
    * @example
-   * ```ts ignore
-   * await store.close();
+   * ```ts
+   * import { BunSqliteLogStore } from "./bun_sqlite.ts";
+   * import { mkdtemp } from "node:fs/promises";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * if ("Bun" in globalThis) { // bun:sqlite: Bun only (this example runs under `bun test`, not Deno)
+   *   const path = join(await mkdtemp(join(tmpdir(), "raft-")), "raft-log.sqlite");
+   *   const store = await BunSqliteLogStore.open(path);
+   *   await store.close();
+   * }
    * ```
    */
   close(): Promise<void> {

@@ -43,10 +43,11 @@
  * After a write fails, every later call rejects: close and reopen.
  *
  * @example
- * ```ts ignore
- * import { DenoKvLogStore } from "@x/raft/adapters/deno-kv";
- * const store = await DenoKvLogStore.open("./data/raft-log.kv");
+ * ```ts
+ * import { DenoKvLogStore } from "./deno_kv.ts";
+ * const store = await DenoKvLogStore.open(`${await Deno.makeTempDir()}/raft-log.kv`);
  * await store.append([{ term: 1, index: 1, type: "blank" }]);
+ * console.assert((await store.logState()).lastLogId?.index === 1);
  * await store.close();
  * ```
  *
@@ -125,9 +126,13 @@ function _idOf(value: unknown, what: string): LogId | null {
  * Test hooks of one store (see {@linkcode _testHooks}); not part of the API.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { _testHooks, DenoKvLogStore } from "./deno_kv.ts";
+ * import type { DenoKvTestHooks } from "./deno_kv.ts";
+ * const store = await DenoKvLogStore.open(":memory:");
  * const hooks: DenoKvTestHooks = _testHooks(store);
- * hooks.crashAfterCommits = 1;
+ * console.assert(hooks.commits === 0 && hooks.crashAfterCommits === null);
+ * await store.close();
  * ```
  */
 export interface DenoKvTestHooks {
@@ -149,10 +154,13 @@ const _hooks = new WeakMap<DenoKvLogStore, DenoKvTestHooks>();
  * own tests; not part of the API.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { _testHooks, DenoKvLogStore } from "./deno_kv.ts";
+ * const store = await DenoKvLogStore.open(":memory:");
  * const hooks = _testHooks(store);
- * await store.append(manyEntries);
- * console.log(hooks.commits);
+ * await store.append([{ term: 1, index: 1, type: "blank" }]);
+ * console.assert(hooks.commits > 0);
+ * await store.close();
  * ```
  */
 export function _testHooks(store: DenoKvLogStore): DenoKvTestHooks {
@@ -179,8 +187,8 @@ const _KV_DISABLED = "Deno KV is not enabled in this process (Deno.openKv is not
  * it before touching anything.
  *
  * @example
- * ```ts ignore
- * import { requireDenoKv } from "@x/raft/adapters/deno-kv";
+ * ```ts
+ * import { requireDenoKv } from "./deno_kv.ts";
  * requireDenoKv(); // throws "… run deno with --unstable-kv, or add …" without the flag
  * ```
  */
@@ -207,12 +215,13 @@ interface _Atomic {
  * documentation for the layout.
  *
  * @example
- * ```ts ignore
- * import { DenoKvLogStore } from "@x/raft/adapters/deno-kv";
- * const store = await DenoKvLogStore.open(".data/raft-log.kv");
+ * ```ts
+ * import { DenoKvLogStore } from "./deno_kv.ts";
+ * const path = `${await Deno.makeTempDir()}/raft-log.kv`;
+ * const store = await DenoKvLogStore.open(path);
  * await store.saveVote({ term: 1, votedFor: 1, committed: false });
  * await store.close();
- * const again = await DenoKvLogStore.open(".data/raft-log.kv");
+ * const again = await DenoKvLogStore.open(path); // the vote survived
  * console.assert((await again.readVote())?.votedFor === 1);
  * await again.close();
  * ```
@@ -241,9 +250,15 @@ export class DenoKvLogStore implements LogStore {
    * @param path the database file (its directory must exist)
    *
    * @example
-   * ```ts ignore
-   * import { DenoKvLogStore } from "@x/raft/adapters/deno-kv";
-   * const store = await DenoKvLogStore.open("/var/lib/raft/raft-log.kv");
+   * ```ts
+   * import { DenoKvLogStore } from "./deno_kv.ts";
+   * const path = `${await Deno.makeTempDir()}/raft-log.kv`;
+   * const store = await DenoKvLogStore.open(path);
+   * await store.saveVote({ term: 1, votedFor: 1, committed: false });
+   * await store.close();
+   * const again = await DenoKvLogStore.open(path); // the vote survived
+   * console.assert((await again.readVote())?.votedFor === 1);
+   * await again.close();
    * ```
    */
   static async open(path: string): Promise<DenoKvLogStore> {
@@ -448,8 +463,11 @@ export class DenoKvLogStore implements LogStore {
    * The saved vote, or `null` if none was ever saved (kept in memory: no I/O).
    *
    * @example
-   * ```ts ignore
-   * const vote = await store.readVote(); // null if none was ever saved
+   * ```ts
+   * import { DenoKvLogStore } from "./deno_kv.ts";
+   * const store = await DenoKvLogStore.open(":memory:");
+   * console.assert(await store.readVote() === null); // none was ever saved
+   * await store.close();
    * ```
    */
   readVote(): Promise<Vote | null> {
@@ -464,8 +482,12 @@ export class DenoKvLogStore implements LogStore {
    * another candidate in the same term, or `committed` reset in the same term.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { DenoKvLogStore } from "./deno_kv.ts";
+   * const store = await DenoKvLogStore.open(":memory:");
    * await store.saveVote({ term: 2, votedFor: 1, committed: false });
+   * console.assert((await store.readVote())?.votedFor === 1);
+   * await store.close();
    * ```
    */
   saveVote(vote: Vote): Promise<void> {
@@ -490,8 +512,13 @@ export class DenoKvLogStore implements LogStore {
    * in memory: no I/O).
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { DenoKvLogStore } from "./deno_kv.ts";
+   * const store = await DenoKvLogStore.open(":memory:");
+   * await store.append([{ term: 1, index: 1, type: "blank" }]);
    * const { lastPurged, lastLogId } = await store.logState();
+   * console.assert(lastPurged === null && lastLogId?.index === 1);
+   * await store.close();
    * ```
    */
   logState(): Promise<LogState> {
@@ -505,8 +532,14 @@ export class DenoKvLogStore implements LogStore {
    * Entries with `from <= index <= to`, clamped to what exists, in a new array.
    *
    * @example
-   * ```ts ignore
-   * const head = await store.entries(1, 100);
+   * ```ts
+   * import { DenoKvLogStore } from "./deno_kv.ts";
+   * const store = await DenoKvLogStore.open(":memory:");
+   * const blanks = [1, 2, 3, 4, 5].map((index) => ({ term: 1, index, type: "blank" as const }));
+   * await store.append(blanks);
+   * const head = await store.entries(1, 2);
+   * console.assert(head.length === 2 && head[1]?.index === 2);
+   * await store.close();
    * ```
    */
   entries(from: number, to: number): Promise<Entry[]> {
@@ -524,8 +557,12 @@ export class DenoKvLogStore implements LogStore {
    * as Deno KV's limits allow. An empty list is a no-op.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { DenoKvLogStore } from "./deno_kv.ts";
+   * const store = await DenoKvLogStore.open(":memory:");
    * await store.append([{ term: 1, index: 1, type: "normal", data: new Uint8Array([1]) }]);
+   * console.assert((await store.logState()).lastLogId?.index === 1);
+   * await store.close();
    * ```
    */
   append(entries: readonly Entry[]): Promise<void> {
@@ -574,8 +611,14 @@ export class DenoKvLogStore implements LogStore {
    * or below the purge point; beyond the last entry it is a no-op.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { DenoKvLogStore } from "./deno_kv.ts";
+   * const store = await DenoKvLogStore.open(":memory:");
+   * const blanks = [1, 2, 3, 4, 5].map((index) => ({ term: 1, index, type: "blank" as const }));
+   * await store.append(blanks);
    * await store.truncate(5); // keeps 1..4
+   * console.assert((await store.logState()).lastLogId?.index === 4);
+   * await store.close();
    * ```
    */
   truncate(since: number): Promise<void> {
@@ -605,8 +648,14 @@ export class DenoKvLogStore implements LogStore {
    * `upTo.index` (or lower than the last term, beyond the log).
    *
    * @example
-   * ```ts ignore
-   * await store.purge({ term: 1, index: 100 });
+   * ```ts
+   * import { DenoKvLogStore } from "./deno_kv.ts";
+   * const store = await DenoKvLogStore.open(":memory:");
+   * const blanks = [1, 2, 3, 4, 5].map((index) => ({ term: 1, index, type: "blank" as const }));
+   * await store.append(blanks);
+   * await store.purge({ term: 1, index: 3 }); // keeps 4..5
+   * console.assert((await store.logState()).lastPurged?.index === 3);
+   * await store.close();
    * ```
    */
   purge(upTo: LogId): Promise<void> {
@@ -639,8 +688,14 @@ export class DenoKvLogStore implements LogStore {
    * Saves the commit index (durably, though the contract does not require it).
    *
    * @example
-   * ```ts ignore
-   * await store.saveCommitted({ term: 1, index: 10 });
+   * ```ts
+   * import { DenoKvLogStore } from "./deno_kv.ts";
+   * const store = await DenoKvLogStore.open(":memory:");
+   * const blanks = [1, 2, 3, 4, 5].map((index) => ({ term: 1, index, type: "blank" as const }));
+   * await store.append(blanks);
+   * await store.saveCommitted({ term: 1, index: 5 });
+   * console.assert((await store.readCommitted())?.index === 5);
+   * await store.close();
    * ```
    */
   saveCommitted(committed: LogId | null): Promise<void> {
@@ -661,8 +716,11 @@ export class DenoKvLogStore implements LogStore {
    * The last saved commit index, or `null` (kept in memory: no I/O).
    *
    * @example
-   * ```ts ignore
-   * const committed = await store.readCommitted();
+   * ```ts
+   * import { DenoKvLogStore } from "./deno_kv.ts";
+   * const store = await DenoKvLogStore.open(":memory:");
+   * console.assert(await store.readCommitted() === null);
+   * await store.close();
    * ```
    */
   readCommitted(): Promise<LogId | null> {
@@ -674,7 +732,9 @@ export class DenoKvLogStore implements LogStore {
    * reject; closing again is harmless.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { DenoKvLogStore } from "./deno_kv.ts";
+   * const store = await DenoKvLogStore.open(":memory:");
    * await store.close();
    * ```
    */

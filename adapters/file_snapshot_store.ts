@@ -39,10 +39,14 @@
  * when the store is closed is abandoned; one past that point completes.
  *
  * @example
- * ```ts ignore
- * import { openFileSnapshotStore } from "@x/raft/adapters/file-snapshot-store";
- * const store = await openFileSnapshotStore("./data/node-1/snapshots");
+ * ```ts
+ * import { openFileSnapshotStore } from "./file_snapshot_store.ts";
+ * import { mkdtemp } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * const store = await openFileSnapshotStore(await mkdtemp(join(tmpdir(), "snapshots-")));
  * const snap = await store.current(); // null, or { meta, size, open() }
+ * console.assert(snap === null);
  * await store.close();
  * ```
  *
@@ -371,6 +375,7 @@ export class FileSnapshotStore implements SnapshotStore {
    * }
    * ```
    */
+  static open(dir: string, options?: FileSnapshotStoreOptions): Promise<FileSnapshotStore>;
   static async open(
     dir: string,
     options: FileSnapshotStoreOptions = {},

@@ -261,8 +261,11 @@ export class MemoryLogStore implements LogStore {
   readonly #calls: Record<LogStoreOperation, number> = _zeroCalls();
 
   /**
+   * Creates a {@linkcode MemoryLogStore}.
+   *
    * @param options `syncMode` (default `"always"`)
    */
+  constructor(options?: MemoryLogStoreOptions);
   constructor(options: MemoryLogStoreOptions = {}) {
     const mode = options.syncMode ?? "always";
     if (mode !== "always" && mode !== "manual") {
@@ -532,6 +535,8 @@ export class MemoryLogStore implements LogStore {
   }
 
   /**
+   * The saved vote, or `null` if none was ever saved.
+   *
    * @example
    * ```ts
    * import { MemoryLogStore } from "./memory.ts";
@@ -586,6 +591,8 @@ export class MemoryLogStore implements LogStore {
   }
 
   /**
+   * Where the log stands: the last purged log id and the last log id.
+   *
    * @example
    * ```ts
    * import { MemoryLogStore } from "./memory.ts";
@@ -768,6 +775,8 @@ export class MemoryLogStore implements LogStore {
   }
 
   /**
+   * Remembers the commit index; under `syncMode: "manual"` it waits for `sync()`, like every write.
+   *
    * @example
    * ```ts
    * import { MemoryLogStore } from "./memory.ts";
@@ -784,6 +793,8 @@ export class MemoryLogStore implements LogStore {
   }
 
   /**
+   * The last commit index given to `saveCommitted`, or `null`.
+   *
    * @example
    * ```ts
    * import { MemoryLogStore } from "./memory.ts";

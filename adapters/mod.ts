@@ -9,10 +9,15 @@
  * `@x/raft/adapters/bun-sqlite` (`BunSqliteLogStore`).
  *
  * @example
- * ```ts ignore
- * import { openStorage } from "@x/raft/adapters";
- * const logStore = await openStorage({ path: "./data/node-1" });
- * // Bun: ./data/node-1/raft-log.sqlite; Deno: ./data/node-1/raft-log.kv
+ * ```ts
+ * import { openStorage } from "./mod.ts";
+ * import { mkdtemp } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * const path = await mkdtemp(join(tmpdir(), "node-1-"));
+ * const logStore = await openStorage({ path }); // Bun: <path>/raft-log.sqlite; Deno: <path>/raft-log.kv
+ * console.assert((await logStore.logState()).lastLogId === null);
+ * await logStore.close();
  * ```
  *
  * @module
@@ -118,6 +123,7 @@ const _KINDS: readonly string[] = ["auto", "memory", "deno-kv", "bun-sqlite"];
  * await store.close();
  * ```
  */
+export function openStorage(options?: OpenStorageOptions): Promise<LogStore>;
 export async function openStorage(options: OpenStorageOptions = {}): Promise<LogStore> {
   const kind = options.kind ?? "auto";
   if (!_KINDS.includes(kind)) {
@@ -239,15 +245,20 @@ export interface NodeStorage {
  * the stored snapshot.
  *
  * @example
- * ```ts ignore
- * import { openNodeStorage } from "@x/raft/adapters";
- * import { MemoryStateMachine } from "@x/raft/kv";
- * const storage = await openNodeStorage({ path: "./data/node-1" });
+ * ```ts
+ * import { openNodeStorage } from "./mod.ts";
+ * import { MemoryStateMachine } from "../kv/mod.ts";
+ * import { Raft } from "../src/runtime/raft.ts";
+ * import { MemoryNetwork } from "../testing/memory_network.ts";
+ * import { mkdtemp } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * const storage = await openNodeStorage({ path: await mkdtemp(join(tmpdir(), "node-1-")) });
  * const stateMachine = storage.snapshotStore === null
  *   ? new MemoryStateMachine()
  *   : await MemoryStateMachine.open(storage.snapshotStore);
+ * const network = new MemoryNetwork().client(1);
  * const raft = await Raft.create({ id: 1, logStore: storage.logStore, stateMachine, network });
- * // ...
  * await raft.shutdown();
  * await storage.close();
  * ```
@@ -260,6 +271,7 @@ export interface NodeStorage {
  * await storage.close();
  * ```
  */
+export function openNodeStorage(options?: OpenStorageOptions): Promise<NodeStorage>;
 export async function openNodeStorage(options: OpenStorageOptions = {}): Promise<NodeStorage> {
   const logStore = await openStorage(options);
   const kind = options.kind ?? "auto";

@@ -3,12 +3,15 @@
  * for {@linkcode HttpNetwork} to reach peers serving HTTPS with certificates
  * of a private CA:
  *
- * ```ts ignore
- * import { HttpNetwork } from "@x/raft/transport";
- * import { tlsFetch } from "@x/raft/adapters/tls-fetch";
+ * ```ts
+ * import { HttpNetwork } from "../src/transport/mod.ts";
+ * import { tlsFetch } from "./tls_fetch.ts";
  *
- * const caCert = await Deno.readTextFile("./certs/ca.pem"); // the PEM text, not the path
- * const network = new HttpNetwork({ fetch: await tlsFetch({ caCert }) });
+ * // The network of a node whose peers serve certificates of the CA in `caPath`.
+ * async function network(caPath: string): Promise<HttpNetwork> {
+ *   const caCert = await Deno.readTextFile(caPath); // the PEM text, not the path
+ *   return new HttpNetwork({ fetch: await tlsFetch({ caCert }) });
+ * }
  * ```
  *
  * The CA is trusted **in addition to** the runtime's root certificates (the
@@ -60,8 +63,6 @@ export interface TlsFetchOptions {
  * ```ts
  * import type { TlsFetchFn } from "./tls_fetch.ts";
  * import type { FetchFn } from "../src/transport/http_network.ts";
-
-export type { FetchFn };
  * function done(fetch: TlsFetchFn): FetchFn {
  *   fetch.close(); // idempotent; a request sent after it rejects
  *   return fetch;

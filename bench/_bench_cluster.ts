@@ -74,12 +74,6 @@ export async function waitFor<T>(
 /**
  * `fetch` of a JSON answer with a time-out: `{status, json}` (`json` is
  * `null` when the body is not JSON).
- *
- * @example
- * ```ts ignore
- * import { fetchJson } from "./_bench_cluster.ts";
- * const { status } = await fetchJson("http://127.0.0.1:22001/ready");
- * ```
  */
 export async function fetchJson(
   url: string,

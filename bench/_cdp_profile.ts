@@ -47,12 +47,6 @@ export interface CpuProfile {
 
 /**
  * Profiles the inspector at `port` for `seconds`.
- *
- * @example
- * ```ts ignore
- * import { profileInspector } from "./_cdp_profile.ts";
- * const profile = await profileInspector(9331, 10);
- * ```
  */
 export async function profileInspector(port: number, seconds: number): Promise<CpuProfile> {
   const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json() as {

@@ -62,16 +62,6 @@ interface StatusJSON {
 /**
  * Starts the etcd cluster (see the module doc); on failure stops what was
  * started and throws with the failing member's log tail.
- *
- * @example
- * ```ts ignore
- * import { findEtcd, startEtcdCluster } from "./_etcd_cluster.ts";
- * const etcd = findEtcd();
- * if (etcd !== null) {
- *   const c = await startEtcdCluster({ binary: etcd, clientBase: 22021, peerBase: 22031 });
- *   await c.stop();
- * }
- * ```
  */
 export async function startEtcdCluster(o: EtcdClusterOptions): Promise<BenchCluster> {
   const dir = trackDir(mkdtempSync(join(tmpdir(), "raft-deployed-bench-etcd-")));

@@ -256,16 +256,6 @@ async function prefill(c: LoadConfig, to: Endpoint): Promise<void> {
 /**
  * Runs `c`: optional prefill, warm-up, measured window. Prints `START` and
  * `END` at the window's edges (the harness reads the nodes' `/proc` then).
- *
- * @example
- * ```ts ignore
- * import { runLoad } from "./_load_generator.ts";
- * const r = await runLoad({
- *   target: "ours", host: "127.0.0.1", port: 22001, op: "put", clients: 1, warmupSeconds: 0,
- *   seconds: 1, keys: 10, valueBytes: 256, client: "node-http", prefill: false,
- * });
- * console.log(r.opsPerSec);
- * ```
  */
 export async function runLoad(c: LoadConfig): Promise<LoadResult> {
   const to: Endpoint = { host: c.host, port: c.port };

@@ -40,12 +40,6 @@ export interface RaftClusterOptions {
 
 /**
  * The first line of `binary --version` (`deno 2.9.6 (stable, …)` → `deno 2.9.6`).
- *
- * @example
- * ```ts ignore
- * import { versionOf } from "./_raft_cluster.ts";
- * console.log(versionOf("deno", "./node_modules/.bin/deno"));
- * ```
  */
 export function versionOf(name: string, binary: string): string {
   try {
@@ -74,16 +68,6 @@ interface MetricsJSON {
 /**
  * Starts the cluster (see the module doc). On failure everything started is
  * stopped and the error carries the failing node's log tail.
- *
- * @example
- * ```ts ignore
- * import { startRaftCluster } from "./_raft_cluster.ts";
- * const c = await startRaftCluster({
- *   runtime: "deno", binary: "./node_modules/.bin/deno", root: ".", basePort: 22001,
- * });
- * console.log((await c.leader()).port);
- * await c.stop();
- * ```
  */
 export async function startRaftCluster(o: RaftClusterOptions): Promise<BenchCluster> {
   const dir = trackDir(mkdtempSync(join(tmpdir(), `raft-deployed-bench-${o.runtime}-`)));

@@ -548,12 +548,6 @@ function summary(records: RunRecord[], systems: string[], o: DeployedBenchOption
  * Runs the benchmark with `o`: starts the clusters, runs every (op,
  * clients, round, system), prints as it goes, stops everything. Answers
  * the records.
- *
- * @example
- * ```ts ignore
- * import { parseDeployedBenchFlags, runDeployedBench } from "./deployed_bench.ts";
- * await runDeployedBench(parseDeployedBenchFlags(["--ops", "put", "--clients", "1", "--seconds", "1"]));
- * ```
  */
 export async function runDeployedBench(o: DeployedBenchOptions): Promise<RunRecord[]> {
   const say = (s: string) => {

@@ -62,12 +62,6 @@ export type AdminAnswer = { readonly status: number; readonly body: string } | {
 
 /**
  * Admin calls with a secret and a deadline.
- *
- * @example
- * ```ts ignore
- * const admin = new AdminClient("s3cret", 2000);
- * const m = await admin.metrics("http://127.0.0.1:9001");
- * ```
  */
 export class AdminClient {
   readonly #secret: string | undefined;

@@ -20,13 +20,6 @@ import { sleep } from "./sleep.ts";
 
 /**
  * How the cluster's nodes run.
- *
- * @example
- * ```ts ignore
- * const options: ChaosClusterOptions = { root, runtime: "deno", contract, runDir, clock,
- *   placement: loopbackPlacement(), secret: "s", clusterId: "chaos", snapshotEvery: 50,
- *   heartbeatMs: 100, electionTimeoutMs: [500, 1000] };
- * ```
  */
 export interface ChaosClusterOptions {
   /** The repository root. */
@@ -63,17 +56,6 @@ const _JOIN_TIMEOUT_MS = 30_000;
 
 /**
  * Node processes forming one cluster.
- *
- * @example
- * ```ts ignore
- * const cluster = new ChaosCluster(options);
- * try {
- *   await cluster.start(3);
- *   const leader = await cluster.waitLeader(10_000);
- * } finally {
- *   await cluster.close();
- * }
- * ```
  */
 export class ChaosCluster {
   /** Options. */

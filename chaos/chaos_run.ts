@@ -74,12 +74,6 @@ export interface ChaosRunOptions {
 
 /**
  * What a run found.
- *
- * @example
- * ```ts ignore
- * const r: ChaosRunResult = await runChaos(options);
- * if (!r.ok) console.error(r.report);
- * ```
  */
 export interface ChaosRunResult {
   /** No anomaly. */
@@ -123,13 +117,6 @@ export function reproduceCommand(o: ChaosRunOptions): string {
 
 /**
  * Runs one chaos run; never leaves a process or a namespace behind.
- *
- * @example
- * ```ts ignore
- * const r = await runChaos({ root: "/work/main", runtime: "deno", nodes: 3, seconds: 30,
- *   seed: 1, nemeses: ["kill", "pause"] });
- * console.log(r.summary);
- * ```
  */
 export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
   const log = o.log ?? (() => {});

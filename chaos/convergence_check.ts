@@ -31,11 +31,6 @@ export interface ConvergenceResult {
 /**
  * Waits (up to `timeoutMs`) until the members converge, then compares the
  * local values of `keys` on every member and checks `acknowledged`.
- *
- * @example
- * ```ts ignore
- * const r = await checkConvergence(cluster, client, ["r0", "r1"], acknowledged, 30_000);
- * ```
  */
 export async function checkConvergence(
   cluster: ChaosCluster,

@@ -55,11 +55,6 @@ export interface CrashDurabilityOptions {
 
 /**
  * What a crash-durability run found.
- *
- * @example
- * ```ts ignore
- * const r: CrashDurabilityResult = await runCrashDurability(options);
- * ```
  */
 export interface CrashDurabilityResult {
   /** No anomaly. */
@@ -80,12 +75,6 @@ export interface CrashDurabilityResult {
 
 /**
  * Runs the cycles; never leaves a process behind.
- *
- * @example
- * ```ts ignore
- * const r = await runCrashDurability({ root, runtime: "deno", nodes: 3, cycles: 100, seed: 1 });
- * console.log(r.summary);
- * ```
  */
 export async function runCrashDurability(
   o: CrashDurabilityOptions,

@@ -12,11 +12,6 @@ import type { KvApi } from "./kv_client.ts";
 /**
  * Asks the leader for a compare-and-set on a probe key (`chaos-probe`, not
  * one of the workload's): a 404 means the route does not exist.
- *
- * @example
- * ```ts ignore
- * const api = await detectKvApi(cluster);
- * ```
  */
 export async function detectKvApi(cluster: ChaosCluster): Promise<KvApi> {
   for (let attempt = 0; attempt < 20; attempt++) {

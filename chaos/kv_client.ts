@@ -70,12 +70,6 @@ const _MAX_HOPS = 5;
 
 /**
  * Calls one node's KV API; every call ends within `timeoutMs`.
- *
- * @example
- * ```ts ignore
- * const client = new KvClient({ cas: true, readParam: "read" }, 2000);
- * const o = await client.write("http://127.0.0.1:9001", "k0", "v1");
- * ```
  */
 export class KvClient {
   /** The API generation. */

@@ -12,11 +12,6 @@ import { sleepUnless } from "./sleep.ts";
 
 /**
  * What a nemesis works with.
- *
- * @example
- * ```ts ignore
- * const context: NemesisContext = { cluster, rnd: new SeededRandom(1), electionTimeoutMs: [500, 1000] };
- * ```
  */
 export interface NemesisContext {
   /** The cluster. */
@@ -70,11 +65,6 @@ export interface FaultLog {
  * Injects faults until `stop`: a quiet gap of `gapMs` (seeded, uniform),
  * then one fault, and so on; the nemeses take turns in rounds, each round
  * in a seeded random order (so every kind is injected in a short run).
- *
- * @example
- * ```ts ignore
- * const faults = await runNemesisSchedule([killNemesis], context, signal, [500, 1500]);
- * ```
  */
 export async function runNemesisSchedule(
   nemeses: readonly Nemesis[],

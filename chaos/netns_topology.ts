@@ -27,13 +27,6 @@ function _run(args: readonly string[], input?: string): void {
 /**
  * The network namespaces of one run, as a {@linkcode NodePlacement}, with
  * the cuts the partition nemesis makes.
- *
- * @example
- * ```ts ignore
- * const topology = await openNetnsTopology();
- * if (typeof topology === "string") console.log("skipped:", topology);
- * else try { topology.cut(1, 2); topology.healAll(); } finally { topology.destroy(); }
- * ```
  */
 export class NetnsTopology implements NodePlacement {
   /** `netns`. */
@@ -186,11 +179,6 @@ export class NetnsTopology implements NodePlacement {
 /**
  * Makes this run's namespaces, or says why it cannot (no root, no `ip`, no
  * `nft`: run `scripts/chaos_setup.sh`).
- *
- * @example
- * ```ts ignore
- * const topology = await openNetnsTopology();
- * ```
  */
 export function openNetnsTopology(): Promise<NetnsTopology | string> {
   try {

@@ -116,11 +116,6 @@ export function runtimeCommand(
 
 /**
  * Reads the node's `--help` (10 s at most) and returns its contract.
- *
- * @example
- * ```ts ignore
- * const contract = await detectNodeContract("/work/main", "deno");
- * ```
  */
 export function detectNodeContract(root: string, runtime: ChaosRuntime): Promise<NodeContract> {
   const [cmd, args] = runtimeCommand(root, runtime, NODE_PROGRAM);

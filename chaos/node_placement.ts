@@ -28,12 +28,6 @@ export interface NodePlace {
 
 /**
  * Gives each new node id a place (called once per id).
- *
- * @example
- * ```ts ignore
- * const placement: NodePlacement = loopbackPlacement();
- * const place = await placement.place(1);
- * ```
  */
 export interface NodePlacement {
   /** What the placement is, for the summary. */

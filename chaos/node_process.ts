@@ -57,15 +57,6 @@ const _STOP_WAIT_MS = 5_000;
 
 /**
  * A node process that can be killed, paused and restarted.
- *
- * @example
- * ```ts ignore
- * const p = new NodeProcess(launch, options);
- * p.start();
- * await p.kill9();
- * p.start(); // same data directory
- * await p.stop();
- * ```
  */
 export class NodeProcess {
   /** How the node is started (its `init`/`join` flags are kept for restarts). */

@@ -22,11 +22,6 @@ function _shuffled(ids: readonly number[], c: NemesisContext): number[] {
 
 /**
  * The partition nemesis of `topology`.
- *
- * @example
- * ```ts ignore
- * const nemesis = partitionNemesis(topology);
- * ```
  */
 export function partitionNemesis(topology: NetnsTopology): Nemesis {
   return {

@@ -285,11 +285,6 @@ function _snapshotOf(all: Map<number, AdminMetrics>): string {
 /**
  * Fuzzes the running cluster: `requests` malformed requests, half without
  * the secret, half with it; returns what it saw.
- *
- * @example
- * ```ts ignore
- * const r = await runPeerFuzz(cluster, { seed: 1, requests: 10_000, secret, clusterId });
- * ```
  */
 export async function runPeerFuzz(
   cluster: ChaosCluster,

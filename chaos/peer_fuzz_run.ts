@@ -37,11 +37,6 @@ export interface PeerFuzzRunResult {
 
 /**
  * Starts `nodes` nodes, fuzzes them with `requests` requests, stops them.
- *
- * @example
- * ```ts ignore
- * const r = await runPeerFuzzRun({ root, runtime: "deno", nodes: 3, requests: 10_000, seed: 1 });
- * ```
  */
 export async function runPeerFuzzRun(o: {
   readonly root: string;

@@ -42,12 +42,6 @@ export interface OperationNote {
 
 /**
  * The workload's parameters.
- *
- * @example
- * ```ts ignore
- * const options: RegisterWorkloadOptions = { seed: 1, clients: 4, keys: 3, client, targets,
- *   history, stop: controller.signal };
- * ```
  */
 export interface RegisterWorkloadOptions {
   /** Seeds every client's choices. */
@@ -110,11 +104,6 @@ export function registerKey(epoch: number, i: number): string {
 
 /**
  * Runs the clients until `stop`; resolves when every loop has ended.
- *
- * @example
- * ```ts ignore
- * const result = await runRegisterWorkload(options);
- * ```
  */
 export async function runRegisterWorkload(
   options: RegisterWorkloadOptions,

@@ -89,11 +89,6 @@ export function describeOperation(op: RegisterOperation, note: OperationNote | u
 /**
  * The report of a failed run: anomalies, each violation's window with the
  * node log lines around it, and the command that reproduces the run.
- *
- * @example
- * ```ts ignore
- * const text = await failureReport({ verdicts, notes, anomalies, logs, reproduce });
- * ```
  */
 export async function failureReport(input: {
   readonly verdicts: readonly KeyVerdict[];
@@ -136,11 +131,6 @@ export async function failureReport(input: {
 
 /**
  * The lines of a node log stamped `t=` within `[from, to]` ms (at most `limit`, the last ones).
- *
- * @example
- * ```ts ignore
- * const lines = await logLinesBetween("/tmp/run/node-1.log", 1000, 5000, 40);
- * ```
  */
 export async function logLinesBetween(
   path: string,

@@ -36,11 +36,6 @@ export interface RunStart {
 /**
  * Starts a run of `mode`: cleans up stale processes, namespaces and mounts
  * (each cleanup reported through `log`), and makes the run directory.
- *
- * @example
- * ```ts ignore
- * const { clock, runDir, event } = await startRun("crash", { runtime: "deno", nodes: 3, seed: 1 });
- * ```
  */
 export async function startRun(
   mode: string,

@@ -19,12 +19,6 @@ export const MOUNT_DIR = "/tmp/xraft-chaos/mnt";
 
 /**
  * Mounts a tmpfs of `mib` MiB for node `id`; its path, or why it cannot.
- *
- * @example
- * ```ts ignore
- * const dir = mountSmallDisk(2, 32);
- * if (!dir.ok) console.log("skipped:", dir.reason);
- * ```
  */
 export function mountSmallDisk(
   id: number,
@@ -48,11 +42,6 @@ export function mountSmallDisk(
 
 /**
  * Unmounts a small disk (lazily, so a process still holding files cannot block it).
- *
- * @example
- * ```ts ignore
- * unmountSmallDisk("/tmp/xraft-chaos/mnt/123-2");
- * ```
  */
 export function unmountSmallDisk(path: string): void {
   if (!path.startsWith(MOUNT_DIR + "/")) throw new Error(`not a small disk: ${path}`);
@@ -97,11 +86,6 @@ export function cleanupStaleMounts(own = false): string[] {
 /**
  * Fills the file system of `dir` with `dir/filler` until it is full (or
  * `maxMiB` written); the MiB written.
- *
- * @example
- * ```ts ignore
- * const mib = await fillDisk("/tmp/xraft-chaos/mnt/123-2", 64);
- * ```
  */
 export async function fillDisk(dir: string, maxMiB: number): Promise<number> {
   const file = await open(join(dir, "filler"), "w");
@@ -119,11 +103,6 @@ export async function fillDisk(dir: string, maxMiB: number): Promise<number> {
 
 /**
  * Frees what {@linkcode fillDisk} took.
- *
- * @example
- * ```ts ignore
- * await freeDisk("/tmp/xraft-chaos/mnt/123-2");
- * ```
  */
 export async function freeDisk(dir: string): Promise<void> {
   await rm(join(dir, "filler"), { force: true });

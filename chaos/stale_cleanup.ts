@@ -40,12 +40,6 @@ export function isAlive(pid: number): boolean {
 
 /**
  * The node processes of this harness, listed on disk as they start.
- *
- * @example
- * ```ts ignore
- * const registry = new PidRegistry();
- * registry.add(child.pid);
- * ```
  */
 export class PidRegistry {
   readonly #pids = new Set<number>();
@@ -72,11 +66,6 @@ export class PidRegistry {
 /**
  * Kills the node processes and deletes the namespaces of harnesses that
  * are gone; returns what it did, one line each.
- *
- * @example
- * ```ts ignore
- * for (const line of cleanupStale()) console.error(line);
- * ```
  */
 export function cleanupStale(): string[] {
   return _cleanup((owner) => !isAlive(owner));
@@ -85,11 +74,6 @@ export function cleanupStale(): string[] {
 /**
  * Kills this harness's own node processes and deletes its namespaces (on
  * SIGINT/SIGTERM, when the run's `finally` will not run); what it did.
- *
- * @example
- * ```ts ignore
- * process.on("SIGINT", () => { cleanupOwn(); process.exit(130); });
- * ```
  */
 export function cleanupOwn(): string[] {
   return _cleanup((owner) => owner === process.pid);
@@ -162,11 +146,6 @@ export function listNamespaces(): string[] {
 
 /**
  * Kills every process in namespace `ns` and deletes it (its veths go with it).
- *
- * @example
- * ```ts ignore
- * deleteNamespace("xraft-1234-n1");
- * ```
  */
 export function deleteNamespace(ns: string): void {
   if (!ns.startsWith(NETNS_PREFIX)) throw new Error(`not a harness namespace: ${ns}`);

@@ -2,12 +2,9 @@
  * An OpenTelemetry adapter for the `tracer` option of `Raft.create`
  * (docs/tracing.md shows this file). `@opentelemetry/api` is not a
  * dependency: {@linkcode OtelTracer} is the part of its `Tracer` the
- * adapter uses, so that `trace.getTracer("@x/raft")` fits it as is.
- *
- * ```ts ignore
- * import { trace } from "npm:@opentelemetry/api";
- * const raft = await Raft.create({ ...options, tracer: otelTracer(trace.getTracer("@x/raft")) });
- * ```
+ * adapter uses, so that `trace.getTracer("@x/raft")` fits it as is: pass
+ * `tracer: otelTracer(trace.getTracer("@x/raft"))` to `Raft.create`, with
+ * `trace` from `npm:@opentelemetry/api`.
  *
  * @module
  */

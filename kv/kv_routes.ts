@@ -144,6 +144,11 @@ const _utf8 = new TextDecoder("utf-8", { fatal: true });
 export function kvRoutes(
   raft: Raft<Uint8Array | null>,
   store: KvReader,
+  options?: KvRoutesOptions,
+): Hono;
+export function kvRoutes(
+  raft: Raft<Uint8Array | null>,
+  store: KvReader,
   options: KvRoutesOptions = {},
 ): Hono {
   const token = options.token === undefined ? null : new SecretCheck(options.token);

@@ -511,6 +511,8 @@ export class MemoryStateMachine implements StateMachine<Uint8Array | null> {
   }
 
   /**
+   * The last applied log id and the membership in effect.
+   *
    * @example
    * ```ts
    * import { MemoryStateMachine } from "./mod.ts";

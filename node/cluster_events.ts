@@ -293,8 +293,25 @@ export class ClusterWatch {
  * closed.
  *
  * @example
- * ```ts ignore
- * app.get("/dashboard/events", () => clusterEventStream(watch));
+ * ```ts
+ * import { clusterEventStream } from "./cluster_events.ts";
+ * import { dashboard } from "./dashboard.ts";
+ * import { Raft } from "../src/runtime/raft.ts";
+ * import { MemoryLogStore } from "../adapters/memory.ts";
+ * import { MemoryStateMachine } from "../kv/mod.ts";
+ * import { MemoryNetwork } from "../testing/memory_network.ts";
+ * const raft = await Raft.create({
+ *   id: 1,
+ *   logStore: new MemoryLogStore(),
+ *   stateMachine: new MemoryStateMachine(),
+ *   network: new MemoryNetwork().client(1),
+ * });
+ * const d = dashboard(raft, { selfAddr: "http://127.0.0.1:21001" });
+ * const res = clusterEventStream(d.watch); // e.g. app.get("/events", () => clusterEventStream(watch))
+ * console.assert(res.headers.get("content-type")!.startsWith("text/event-stream"));
+ * await res.body?.cancel();
+ * d.close();
+ * await raft.shutdown();
  * ```
  */
 export function clusterEventStream(watch: ClusterWatch, signal?: AbortSignal): Response {

@@ -59,11 +59,26 @@ export interface DashboardOptions extends ClusterWatchOptions {
  * (call it before draining the server: an event stream never ends by itself).
  *
  * @example
- * ```ts ignore
- * const d = dashboard(raft, { selfAddr: url });
+ * ```ts
+ * import { dashboard } from "./dashboard.ts";
+ * import type { Dashboard } from "./dashboard.ts";
+ * import { Hono } from "hono";
+ * import { Raft } from "../src/runtime/raft.ts";
+ * import { MemoryLogStore } from "../adapters/memory.ts";
+ * import { MemoryStateMachine } from "../kv/mod.ts";
+ * import { MemoryNetwork } from "../testing/memory_network.ts";
+ * const raft = await Raft.create({
+ *   id: 1,
+ *   logStore: new MemoryLogStore(),
+ *   stateMachine: new MemoryStateMachine(),
+ *   network: new MemoryNetwork().client(1),
+ * });
+ * const d: Dashboard = dashboard(raft, { selfAddr: "http://127.0.0.1:21001" });
+ * const app = new Hono();
  * app.route("/", d.routes);
- * // on stop:
- * d.close();
+ * console.assert((await app.request("/")).status === 200);
+ * d.close(); // on stop
+ * await raft.shutdown();
  * ```
  */
 export interface Dashboard {

@@ -197,11 +197,20 @@ export interface JoinClusterOptions {
  * @throws {JoinError} naming the call that failed.
  *
  * @example
- * ```ts ignore
- * import { joinCluster } from "@x/raft/node";
- * await joinCluster("http://127.0.0.1:21001", 2, "http://127.0.0.1:21002", { secret: "s3cr3t" });
+ * ```ts
+ * import { joinCluster } from "./join_cluster.ts";
+ * // Node 2, serving at :21002, asks the member at :21001 to add it (needs that cluster running).
+ * async function join(): Promise<void> {
+ *   await joinCluster("http://127.0.0.1:21001", 2, "http://127.0.0.1:21002", { secret: "s3cr3t" });
+ * }
  * ```
  */
+export function joinCluster(
+  member: string,
+  id: NodeId,
+  addr: string,
+  options?: JoinClusterOptions,
+): Promise<void>;
 export async function joinCluster(
   member: string,
   id: NodeId,
@@ -356,6 +365,10 @@ export type ClusterProbe =
  * console.assert(p.kind === "blank");
  * ```
  */
+export function probeCluster(
+  addrs: readonly string[],
+  options?: Pick<JoinClusterOptions, "secret" | "fetch" | "timeout">,
+): Promise<ClusterProbe>;
 export async function probeCluster(
   addrs: readonly string[],
   options: Pick<JoinClusterOptions, "secret" | "fetch" | "timeout"> = {},

@@ -92,6 +92,10 @@ export function handOverTarget<R>(raft: Raft<R>): NodeId | null {
  * await raft.shutdown();
  * ```
  */
+export function handOverLeadership<R>(
+  raft: Raft<R>,
+  options?: HandOverOptions,
+): Promise<NodeId | null>;
 export async function handOverLeadership<R>(
   raft: Raft<R>,
   options: HandOverOptions = {},

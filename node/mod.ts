@@ -22,16 +22,19 @@
  *
  * A whole replicated key-value server:
  *
- * ```ts ignore
- * import { runNode } from "@x/raft/node";
- * import { kvRoutes, MemoryStateMachine } from "@x/raft/kv";
+ * ```ts
+ * import { runNode } from "./mod.ts";
+ * import { kvRoutes, MemoryStateMachine } from "../kv/mod.ts";
  *
- * await runNode({
- *   stateMachine: (snapshots) =>
- *     snapshots === null ? new MemoryStateMachine() : MemoryStateMachine.open(snapshots),
- *   routes: (raft, sm, flags) =>
- *     kvRoutes(raft, sm, flags.clientToken !== undefined ? { token: flags.clientToken } : {}),
- * }, { name: "kv.ts" });
+ * // The main of kv.ts (it reads the flags and serves until a signal stops it).
+ * async function main(): Promise<void> {
+ *   await runNode({
+ *     stateMachine: (snapshots) =>
+ *       snapshots === null ? new MemoryStateMachine() : MemoryStateMachine.open(snapshots),
+ *     routes: (raft, sm, flags) =>
+ *       kvRoutes(raft, sm, flags.clientToken !== undefined ? { token: flags.clientToken } : {}),
+ *   }, { name: "kv.ts" });
+ * }
  * ```
  *
  * Runs under Deno and Bun (this module uses their servers and signals).

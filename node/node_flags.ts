@@ -348,6 +348,11 @@ export interface ParseNodeFlagsOptions {
  */
 export function parseNodeFlags(
   args: readonly string[],
+  env?: EnvLookup,
+  options?: ParseNodeFlagsOptions,
+): NodeOptions;
+export function parseNodeFlags(
+  args: readonly string[],
   env: EnvLookup = () => undefined,
   options: ParseNodeFlagsOptions = {},
 ): NodeOptions {

@@ -56,10 +56,11 @@ const _STOP_DEADLINE = 15_000;
  * Resolves with the running node (the process exits by itself later).
  *
  * @example
- * ```ts ignore
- * import { runNode } from "@x/raft/node";
- * import { MemoryStateMachine } from "@x/raft/kv";
- * if (import.meta.main) {
+ * ```ts
+ * import { runNode } from "./node_process.ts";
+ * import { MemoryStateMachine } from "../kv/mod.ts";
+ * // The main of my-node.ts (it reads the flags and serves until a signal stops it).
+ * async function main(): Promise<void> {
  *   await runNode({ stateMachine: () => new MemoryStateMachine() }, { name: "my-node.ts" });
  * }
  * ```

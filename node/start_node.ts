@@ -146,9 +146,14 @@ export interface NodeStopReport {
  * A running node.
  *
  * @example
- * ```ts ignore
- * const node: RunningNode<MemoryStateMachine> = await startNode(options, app);
- * await node.stop();
+ * ```ts
+ * import type { RunningNode } from "./start_node.ts";
+ * import type { MemoryStateMachine } from "../kv/mod.ts";
+ * // What a caller of startNode does with the node it gets (startNode serves HTTP on a port).
+ * async function report(node: RunningNode<MemoryStateMachine>): Promise<void> {
+ *   console.log(`node ${node.raft.id} serves ${node.url}`);
+ *   await node.stop();
+ * }
  * ```
  */
 export interface RunningNode<S extends StateMachine<unknown>> {
@@ -228,6 +233,11 @@ function _storageKind(flag: NodeStorageFlag): StorageKind {
  * await node.stop();
  * ```
  */
+export function startNode<S extends StateMachine<unknown>>(
+  options: NodeOptions,
+  app: NodeApp<S>,
+  extra?: StartNodeOptions,
+): Promise<RunningNode<S>>;
 export async function startNode<S extends StateMachine<unknown>>(
   options: NodeOptions,
   app: NodeApp<S>,

@@ -190,6 +190,8 @@ export class ManualClock implements Clock {
   #firing = false;
 
   /**
+   * Creates a {@linkcode ManualClock}.
+   *
    * @param start the initial time in ms (default 0)
    */
   constructor(start: number = 0) {

@@ -204,6 +204,7 @@ const _FIELDS: Readonly<Record<keyof Config, _Kind>> = {
  * console.assert(config.heartbeatInterval === 50);
  * ```
  */
+export function resolveConfig(partial?: Partial<Config>): Config;
 export function resolveConfig(partial: Partial<Config> = {}): Config {
   if (typeof partial !== "object" || partial === null || Array.isArray(partial)) {
     throw new ConfigError("config", `config must be an object, got ${_describe(partial)}`);

@@ -49,6 +49,8 @@ export abstract class RaftError extends Error {
   readonly code: string;
 
   /**
+   * Creates a {@linkcode RaftError}.
+   *
    * @param code the class name, also used as `name`
    * @param message human-readable description
    * @param options standard error options (`cause`)
@@ -115,6 +117,8 @@ export class ForwardToLeader extends RaftError {
   readonly leaderNode: RaftNode | null;
 
   /**
+   * Creates a {@linkcode ForwardToLeader}.
+   *
    * @param leaderId the leader, or `null` when unknown
    * @param leaderNode the leader's node record, or `null`
    */
@@ -130,6 +134,7 @@ export class ForwardToLeader extends RaftError {
     this.leaderNode = leaderNode;
   }
 
+  /** This error's fields for `toJSON`: `leaderId`, `leaderNode`. */
   protected override fields(): Record<string, unknown> {
     return { leaderId: this.leaderId, leaderNode: this.leaderNode };
   }
@@ -145,7 +150,11 @@ export class ForwardToLeader extends RaftError {
  * ```
  */
 export class NotInitialized extends RaftError {
-  /** @param message overrides the default message */
+  /**
+   * Creates a {@linkcode NotInitialized}.
+   *
+   * @param message overrides the default message
+   */
   constructor(message: string = "the node is not initialized") {
     super("NotInitialized", message);
   }
@@ -161,7 +170,11 @@ export class NotInitialized extends RaftError {
  * ```
  */
 export class AlreadyInitialized extends RaftError {
-  /** @param message overrides the default message */
+  /**
+   * Creates an {@linkcode AlreadyInitialized}.
+   *
+   * @param message overrides the default message
+   */
   constructor(message: string = "the node is already initialized") {
     super("AlreadyInitialized", message);
   }
@@ -184,6 +197,8 @@ export class NotInMembers extends RaftError {
   readonly members: readonly NodeId[];
 
   /**
+   * Creates a {@linkcode NotInMembers}.
+   *
    * @param nodeId the node that is missing
    * @param members the members it is missing from
    */
@@ -193,6 +208,7 @@ export class NotInMembers extends RaftError {
     this.members = Object.freeze([...members]);
   }
 
+  /** This error's fields for `toJSON`: `nodeId`, `members`. */
   protected override fields(): Record<string, unknown> {
     return { nodeId: this.nodeId, members: [...this.members] };
   }
@@ -210,6 +226,8 @@ export class NotInMembers extends RaftError {
  */
 export abstract class ChangeMembershipError extends RaftError {
   /**
+   * Creates a {@linkcode ChangeMembershipError}.
+   *
    * @param code the class name
    * @param message human-readable description
    * @param options standard error options (`cause`)
@@ -237,6 +255,8 @@ export class InProgress extends ChangeMembershipError {
   readonly effective: LogId | null;
 
   /**
+   * Creates an {@linkcode InProgress}.
+   *
    * @param committed the last committed membership's log id
    * @param effective the effective membership's log id
    */
@@ -250,6 +270,7 @@ export class InProgress extends ChangeMembershipError {
     this.effective = effective;
   }
 
+  /** This error's fields for `toJSON`: `committed`, `effective`. */
   protected override fields(): Record<string, unknown> {
     return { committed: this.committed, effective: this.effective };
   }
@@ -269,7 +290,11 @@ function _fmtLogId(id: LogId | null): string {
  * ```
  */
 export class EmptyMembership extends ChangeMembershipError {
-  /** @param message overrides the default message */
+  /**
+   * Creates an {@linkcode EmptyMembership}.
+   *
+   * @param message overrides the default message
+   */
   constructor(message: string = "the new membership has no voters") {
     super("EmptyMembership", message);
   }
@@ -289,12 +314,17 @@ export class LearnerNotFound extends ChangeMembershipError {
   /** The node that is not a learner. */
   readonly nodeId: NodeId;
 
-  /** @param nodeId the node that is not a learner */
+  /**
+   * Creates a {@linkcode LearnerNotFound}.
+   *
+   * @param nodeId the node that is not a learner
+   */
   constructor(nodeId: NodeId) {
     super("LearnerNotFound", `node ${nodeId} is not a learner; add it as a learner first`);
     this.nodeId = nodeId;
   }
 
+  /** This error's fields for `toJSON`: `nodeId`. */
   protected override fields(): Record<string, unknown> {
     return { nodeId: this.nodeId };
   }
@@ -318,6 +348,8 @@ export class QuorumNotEnough extends RaftError {
   readonly got: readonly NodeId[];
 
   /**
+   * Creates a {@linkcode QuorumNotEnough}.
+   *
    * @param cluster a description of the voter set(s)
    * @param got the nodes that answered
    */
@@ -327,6 +359,7 @@ export class QuorumNotEnough extends RaftError {
     this.got = Object.freeze([...got]);
   }
 
+  /** This error's fields for `toJSON`: `cluster`, `got`. */
   protected override fields(): Record<string, unknown> {
     return { cluster: this.cluster, got: [...this.got] };
   }
@@ -356,6 +389,8 @@ export class Timeout extends RaftError {
   readonly logId: LogId | null;
 
   /**
+   * Creates a {@linkcode Timeout}.
+   *
    * @param action what timed out
    * @param timeoutMs the deadline in milliseconds
    * @param options standard error options (`cause`), and `logId` when the
@@ -376,6 +411,7 @@ export class Timeout extends RaftError {
     this.logId = options?.logId ?? null;
   }
 
+  /** This error's fields for `toJSON`: `action`, `timeoutMs`, `logId`. */
   protected override fields(): Record<string, unknown> {
     return { action: this.action, timeoutMs: this.timeoutMs, logId: this.logId };
   }
@@ -409,6 +445,8 @@ export class Aborted extends RaftError {
   readonly logId: LogId | null;
 
   /**
+   * Creates an {@linkcode Aborted}.
+   *
    * @param action what was aborted
    * @param options the signal's reason as `cause`, and `logId` when the
    *   operation is in the log and may still take effect
@@ -423,6 +461,7 @@ export class Aborted extends RaftError {
     this.logId = options?.logId ?? null;
   }
 
+  /** This error's fields for `toJSON`: `action`, `logId`. */
   protected override fields(): Record<string, unknown> {
     return { action: this.action, logId: this.logId };
   }
@@ -450,6 +489,8 @@ export class PreconditionFailed extends RaftError {
   readonly actual: unknown;
 
   /**
+   * Creates a {@linkcode PreconditionFailed}.
+   *
    * @param condition which precondition failed
    * @param expected what the caller expected
    * @param actual what the node has instead
@@ -465,6 +506,7 @@ export class PreconditionFailed extends RaftError {
     this.actual = actual;
   }
 
+  /** This error's fields for `toJSON`: `condition`, `expected`, `actual`. */
   protected override fields(): Record<string, unknown> {
     return { condition: this.condition, expected: this.expected, actual: this.actual };
   }
@@ -487,6 +529,8 @@ export class InvalidArgument extends RaftError {
   readonly argument: string;
 
   /**
+   * Creates an {@linkcode InvalidArgument}.
+   *
    * @param argument the offending argument's name
    * @param message what is wrong with it
    */
@@ -495,6 +539,7 @@ export class InvalidArgument extends RaftError {
     this.argument = argument;
   }
 
+  /** This error's fields for `toJSON`: `argument`. */
   protected override fields(): Record<string, unknown> {
     return { argument: this.argument };
   }
@@ -515,6 +560,8 @@ export class Unreachable extends RaftError {
   readonly nodeId: NodeId;
 
   /**
+   * Creates an {@linkcode Unreachable}.
+   *
    * @param nodeId the peer
    * @param options standard error options: the network error as `cause`
    */
@@ -523,6 +570,7 @@ export class Unreachable extends RaftError {
     this.nodeId = nodeId;
   }
 
+  /** This error's fields for `toJSON`: `nodeId`. */
   protected override fields(): Record<string, unknown> {
     return { nodeId: this.nodeId };
   }
@@ -548,6 +596,8 @@ export class OutcomeUnknown extends RaftError {
   readonly leaderId: NodeId | null;
 
   /**
+   * Creates an {@linkcode OutcomeUnknown}.
+   *
    * @param logId where the write was appended
    * @param leaderId the leader this node knows of, or `null`
    */
@@ -561,6 +611,7 @@ export class OutcomeUnknown extends RaftError {
     this.leaderId = leaderId;
   }
 
+  /** This error's fields for `toJSON`: `logId`, `leaderId`. */
   protected override fields(): Record<string, unknown> {
     return { logId: this.logId, leaderId: this.leaderId };
   }
@@ -587,6 +638,8 @@ export class ClusterMismatch extends RaftError {
   readonly from: NodeId;
 
   /**
+   * Creates a {@linkcode ClusterMismatch}.
+   *
    * @param expected this node's cluster id
    * @param got the cluster id the request carried
    * @param from the node that sent it
@@ -602,6 +655,7 @@ export class ClusterMismatch extends RaftError {
     this.from = from;
   }
 
+  /** This error's fields for `toJSON`: `expected`, `got`, `from`. */
   protected override fields(): Record<string, unknown> {
     return { expected: this.expected, got: this.got, from: this.from };
   }
@@ -627,7 +681,11 @@ export class NotAMember extends RaftError {
   /** The node that is not a member (the request's sender). */
   readonly nodeId: NodeId;
 
-  /** @param nodeId the node that is not a member (the request's sender) */
+  /**
+   * Creates a {@linkcode NotAMember}.
+   *
+   * @param nodeId the node that is not a member (the request's sender)
+   */
   constructor(nodeId: NodeId) {
     super(
       "NotAMember",
@@ -636,6 +694,7 @@ export class NotAMember extends RaftError {
     this.nodeId = nodeId;
   }
 
+  /** This error's fields for `toJSON`: `nodeId`. */
   protected override fields(): Record<string, unknown> {
     return { nodeId: this.nodeId };
   }
@@ -658,6 +717,8 @@ export class InternalError extends RaftError {
   readonly operation: string;
 
   /**
+   * Creates an {@linkcode InternalError}.
+   *
    * @param operation where it happened
    * @param cause the underlying exception
    */
@@ -670,6 +731,7 @@ export class InternalError extends RaftError {
     this.operation = operation;
   }
 
+  /** This error's fields for `toJSON`: `operation`. */
   protected override fields(): Record<string, unknown> {
     return { operation: this.operation };
   }
@@ -691,6 +753,8 @@ export class StorageError extends RaftError {
   readonly operation: string;
 
   /**
+   * Creates a {@linkcode StorageError}.
+   *
    * @param operation the storage operation that failed
    * @param cause the underlying error
    */
@@ -703,6 +767,7 @@ export class StorageError extends RaftError {
     this.operation = operation;
   }
 
+  /** This error's fields for `toJSON`: `operation`. */
   protected override fields(): Record<string, unknown> {
     return { operation: this.operation };
   }
@@ -729,6 +794,8 @@ export class ApplyError extends RaftError {
   readonly operation = "apply";
 
   /**
+   * Creates an {@linkcode ApplyError}.
+   *
    * @param first the first entry of the batch that failed
    * @param cause what `apply` threw
    */
@@ -742,6 +809,7 @@ export class ApplyError extends RaftError {
     this.first = first;
   }
 
+  /** This error's fields for `toJSON`: `first`, `operation`. */
   protected override fields(): Record<string, unknown> {
     return { first: this.first, operation: this.operation };
   }
@@ -780,7 +848,11 @@ export class LogDiverged extends RaftError {
   /** The operation that stopped the node: always `"append"` (like {@linkcode StorageError}). */
   readonly operation = "append";
 
-  /** @param d where the logs differ and who sent the append */
+  /**
+   * Creates a {@linkcode LogDiverged}.
+   *
+   * @param d where the logs differ and who sent the append
+   */
   constructor(d: LogDivergence) {
     super(
       "LogDiverged",
@@ -797,6 +869,10 @@ export class LogDiverged extends RaftError {
     this.term = d.term;
   }
 
+  /**
+   * This error's fields for `toJSON`: `index`, `committed`, `ownTerm`, `leaderTerm`,
+   * `leaderId`, `term`, `operation`.
+   */
   protected override fields(): Record<string, unknown> {
     return {
       index: this.index,
@@ -832,6 +908,8 @@ export class StateMachineBehindLog extends RaftError {
   readonly purged: LogId;
 
   /**
+   * Creates a {@linkcode StateMachineBehindLog}.
+   *
    * @param applied what the state machine reports applied
    * @param purged the log's last purged id
    */
@@ -847,6 +925,7 @@ export class StateMachineBehindLog extends RaftError {
     this.purged = purged;
   }
 
+  /** This error's fields for `toJSON`: `applied`, `purged`. */
   protected override fields(): Record<string, unknown> {
     return { applied: this.applied, purged: this.purged };
   }
@@ -862,7 +941,11 @@ export class StateMachineBehindLog extends RaftError {
  * ```
  */
 export class ShuttingDown extends RaftError {
-  /** @param message overrides the default message */
+  /**
+   * Creates a {@linkcode ShuttingDown}.
+   *
+   * @param message overrides the default message
+   */
   constructor(message: string = "the node is shutting down") {
     super("ShuttingDown", message);
   }
@@ -885,6 +968,8 @@ export class PayloadTooLarge extends RaftError {
   readonly limit: number;
 
   /**
+   * Creates a {@linkcode PayloadTooLarge}.
+   *
    * @param size the command's size in bytes
    * @param limit the largest size accepted
    */
@@ -894,6 +979,7 @@ export class PayloadTooLarge extends RaftError {
     this.limit = limit;
   }
 
+  /** This error's fields for `toJSON`: `size`, `limit`. */
   protected override fields(): Record<string, unknown> {
     return { size: this.size, limit: this.limit };
   }
@@ -915,6 +1001,8 @@ export class InvalidMessage extends RaftError {
   readonly reason: string;
 
   /**
+   * Creates an {@linkcode InvalidMessage}.
+   *
    * @param reason what is wrong with the message
    * @param options standard error options (`cause`)
    */
@@ -923,6 +1011,7 @@ export class InvalidMessage extends RaftError {
     this.reason = reason;
   }
 
+  /** This error's fields for `toJSON`: `reason`. */
   protected override fields(): Record<string, unknown> {
     return { reason: this.reason };
   }
@@ -944,6 +1033,8 @@ export class ConfigError extends RaftError {
   readonly field: string;
 
   /**
+   * Creates a {@linkcode ConfigError}.
+   *
    * @param field the offending option
    * @param message what is wrong; should name the field
    */
@@ -952,6 +1043,7 @@ export class ConfigError extends RaftError {
     this.field = field;
   }
 
+  /** This error's fields for `toJSON`: `field`. */
   protected override fields(): Record<string, unknown> {
     return { field: this.field };
   }

@@ -54,6 +54,8 @@ export class SeededRandom implements Random {
   #d: number;
 
   /**
+   * Creates a {@linkcode SeededRandom}.
+   *
    * @param seed any safe integer (negative and values above 2^32 included)
    * @throws {InvalidArgument} if `seed` is not a safe integer
    */

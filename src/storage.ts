@@ -149,6 +149,11 @@ export interface Snapshot {
 export function snapshotOfBytes(
   meta: SnapshotMeta,
   bytes: Uint8Array,
+  chunkSize?: number,
+): Snapshot;
+export function snapshotOfBytes(
+  meta: SnapshotMeta,
+  bytes: Uint8Array,
   chunkSize: number = 64 * 1024,
 ): Snapshot {
   return { meta, open: () => bytesToStream(bytes, chunkSize), size: bytes.byteLength };

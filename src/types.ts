@@ -252,6 +252,12 @@ export const EMPTY_MEMBERSHIP: Membership = Object.freeze({
  */
 export function membershipOf(
   voters: Iterable<NodeId>,
+  learners?: Iterable<NodeId>,
+  addresses?: ReadonlyMap<NodeId, RaftNode>,
+  clusterId?: string,
+): Membership;
+export function membershipOf(
+  voters: Iterable<NodeId>,
   learners: Iterable<NodeId> = [],
   addresses: ReadonlyMap<NodeId, RaftNode> = new Map(),
   clusterId = "",

@@ -68,6 +68,8 @@ export class CountingStateMachine implements StateMachine<number> {
   }
 
   /**
+   * The last applied log id and the membership in effect.
+   *
    * @example
    * ```ts
    * import { CountingStateMachine } from "./counting_state_machine.ts";
@@ -121,6 +123,8 @@ export class CountingStateMachine implements StateMachine<number> {
   }
 
   /**
+   * Captures the count and the last applied log id.
+   *
    * @example
    * ```ts
    * import { CountingStateMachine } from "./counting_state_machine.ts";
@@ -143,6 +147,8 @@ export class CountingStateMachine implements StateMachine<number> {
   }
 
   /**
+   * Replaces the count and the applied state with the snapshot's (a big-endian float64).
+   *
    * @example
    * ```ts
    * import { CountingStateMachine } from "./counting_state_machine.ts";
@@ -168,6 +174,8 @@ export class CountingStateMachine implements StateMachine<number> {
   }
 
   /**
+   * The last snapshot built or installed, or `null`.
+   *
    * @example
    * ```ts
    * import { CountingStateMachine } from "./counting_state_machine.ts";

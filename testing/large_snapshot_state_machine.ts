@@ -235,7 +235,12 @@ export class LargeSnapshotStateMachine implements StateMachine<number> {
   #installs = 0;
   #counter = 0;
 
-  /** @param options payload size, chunk size, seed */
+  /**
+   * Creates a {@linkcode LargeSnapshotStateMachine}.
+   *
+   * @param options payload size, chunk size, seed
+   */
+  constructor(options?: LargeSnapshotOptions);
   constructor(options: LargeSnapshotOptions = {}) {
     const size = options.snapshotBytes ?? 100 * 1024 * 1024;
     if (!Number.isSafeInteger(size) || size < 0) {
@@ -319,6 +324,8 @@ export class LargeSnapshotStateMachine implements StateMachine<number> {
   }
 
   /**
+   * The last applied log id and the membership in effect.
+   *
    * @example
    * ```ts
    * import { LargeSnapshotStateMachine } from "./large_snapshot_state_machine.ts";

@@ -384,7 +384,12 @@ export class HistoryRecorder<I, O> {
   #tick = 0;
   #now: () => number;
 
-  /** @param options the clock; default a counter */
+  /**
+   * Creates a {@linkcode HistoryRecorder}.
+   *
+   * @param options the clock; default a counter
+   */
+  constructor(options?: HistoryRecorderOptions);
   constructor(options: HistoryRecorderOptions = {}) {
     this.#now = options.now ?? ((): number => this.#tick++);
   }
@@ -642,6 +647,11 @@ export type CheckResult = LinearizableResult | ViolationResult | UnknownResult;
  * if (result.result === "violation") console.log(result.message);
  * ```
  */
+export function checkLinearizable<S, I, O>(
+  history: readonly Operation<I, O>[],
+  model: Model<S, I, O>,
+  options?: CheckOptions,
+): CheckResult;
 export function checkLinearizable<S, I, O>(
   history: readonly Operation<I, O>[],
   model: Model<S, I, O>,

@@ -24,21 +24,6 @@
  * index need not be durable: after a reopen `readCommitted()` may return
  * `null`, but never another value.
  *
- * @example Running the suite with `node:test` (under Deno or Bun)
- * ```ts ignore
- * import { test } from "node:test";
- * import { LOG_STORE_CASES } from "@x/raft/testing";
- * import { MemoryLogStore } from "@x/raft/adapters/memory";
- *
- * for (const c of LOG_STORE_CASES) {
- *   test(`memory log store: ${c.name}`, () =>
- *     c.run(
- *       () => Promise.resolve(new MemoryLogStore()),
- *       (closed) => Promise.resolve((closed as MemoryLogStore).crash()),
- *     ));
- * }
- * ```
- *
  * @module
  */
 

@@ -132,6 +132,8 @@ export class NetworkError extends RaftError {
   readonly reason: NetworkFailure;
 
   /**
+   * Creates a {@linkcode NetworkError}.
+   *
    * @param from the sender
    * @param to the target
    * @param reason what happened
@@ -143,6 +145,7 @@ export class NetworkError extends RaftError {
     this.reason = reason;
   }
 
+  /** This error's fields for `toJSON`: `from`, `to`, `reason`. */
   protected override fields(): Record<string, unknown> {
     return { from: this.from, to: this.to, reason: this.reason };
   }
@@ -286,8 +289,11 @@ export class MemoryNetwork {
   #inFlight = 0;
 
   /**
+   * Creates a {@linkcode MemoryNetwork}.
+   *
    * @param options randomness, clock and initial faults
    */
+  constructor(options?: MemoryNetworkOptions);
   constructor(options: MemoryNetworkOptions = {}) {
     this.#random = options.random ?? new SeededRandom(0);
     this.#clock = options.clock ?? new SystemClock();

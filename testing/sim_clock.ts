@@ -64,9 +64,12 @@ export class NodeClock implements Clock {
   #held: (() => void)[] = [];
 
   /**
+   * Creates a {@linkcode NodeClock}.
+   *
    * @param base the shared virtual clock
    * @param options offset and drift
    */
+  constructor(base: ManualClock, options?: NodeClockOptions);
   constructor(base: ManualClock, options: NodeClockOptions = {}) {
     const drift = options.drift ?? 0;
     if (!(drift > -1) || !Number.isFinite(drift)) {

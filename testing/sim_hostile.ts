@@ -24,11 +24,6 @@ import type { NodeClock } from "./sim_clock.ts";
  * A hostile request and what the node must answer: a refusal with that
  * error `code`, or (for a forged TimeoutNow of its own cluster) a response
  * that does not accept it.
- *
- * @example
- * ```ts ignore
- * const h = hostileRequest(random, metrics);
- * ```
  */
 export interface HostileRequest {
   /** The request. */
@@ -47,12 +42,6 @@ export const HOSTILE_ID: NodeId = 99;
 /**
  * A hostile request for the node whose metrics are `m` (it must have joined
  * its cluster: a blank node accepts any cluster's requests).
- *
- * @example
- * ```ts ignore
- * const h = hostileRequest(faults, raft.metrics.current);
- * raft.handle(h.request, h.data).then(...);
- * ```
  */
 export function hostileRequest(r: Random, m: RaftMetrics): HostileRequest {
   const own = m.membership.membership.clusterId;
@@ -169,11 +158,6 @@ export function hostileRequest(r: Random, m: RaftMetrics): HostileRequest {
  * required, else what is wrong. A node that stopped meanwhile
  * (`ShuttingDown`) answered nothing wrong, nor one that refused a request
  * it would not accept with `NotAMember`.
- *
- * @example
- * ```ts ignore
- * const wrong = judgeHostileAnswer(h, { response });
- * ```
  */
 export function judgeHostileAnswer(
   h: HostileRequest,
@@ -200,13 +184,6 @@ export function judgeHostileAnswer(
  * cluster as learners, as an operator who pointed a node at the wrong data
  * directory and joined it would. The members must refuse it; it never
  * learns a match from them.
- *
- * @example
- * ```ts ignore
- * const intruder = await SimIntruder.start(94, [1, 2], net.client(94), clock, 7);
- * intruder.refusedBy(1); // true once node 1 refused it
- * await intruder.stop();
- * ```
  */
 export class SimIntruder {
   readonly #raft: Raft<Uint8Array | null>;

@@ -48,9 +48,22 @@ export interface InvariantViolation {
  * What the checker reads of a node at the end of a step.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { NodeView } from "./sim_invariants.ts";
+ * import { SimLogStore } from "./sim_store.ts";
+ * import { ManualClock } from "../src/clock.ts";
+ * import { SeededRandom } from "../src/random.ts";
+ * const clock = new ManualClock();
+ * const store = new SimLogStore({ node: 1, clock, random: new SeededRandom(1), fsyncMaxMs: 2 });
+ * // A crashed node: down, with only its store (no metrics, no state machine).
  * const view: NodeView = {
- *   id: 1, life: 0, up: true, store, metrics: raft.metrics.current, sm, snapshotIndex: 0,
+ *   id: 1,
+ *   life: 0,
+ *   up: false,
+ *   store,
+ *   metrics: null,
+ *   sm: null,
+ *   snapshotIndex: 0,
  * };
  * ```
  */
@@ -201,7 +214,12 @@ export class InvariantChecker implements SimStoreObserver {
   #newLeaders: { node: NodeId; term: number }[] = [];
   #recheckQuorum = false;
 
-  /** @param options which checks run */
+  /**
+   * Creates an {@linkcode InvariantChecker}.
+   *
+   * @param options which checks run
+   */
+  constructor(options?: InvariantOptions);
   constructor(options: InvariantOptions = {}) {
     this.#acks = options.acks ?? true;
   }

@@ -160,12 +160,11 @@ class _Crashed extends Error {
  * import { SimLogStore } from "./sim_store.ts";
  * const clock = new ManualClock();
  * const store = new SimLogStore({ node: 1, clock, random: new SeededRandom(1), fsyncMaxMs: 2 });
- * let done = false;
- * store.append([{ term: 1, index: 1, type: "blank" }])?.then(() => done = true);
+ * const write = store.append([{ term: 1, index: 1, type: "blank" }]);
  * console.assert(store.lastIndex() === 1 && store.lastIndex("durable") === 0);
  * clock.advance(2); // the sync
- * await Promise.resolve();
- * console.assert(done && store.lastIndex("durable") === 1);
+ * await write;
+ * console.assert(store.lastIndex("durable") === 1);
  * ```
  */
 export class SimLogStore implements LogStore {
@@ -183,7 +182,11 @@ export class SimLogStore implements LogStore {
   /** `${index}/${term}` → the sync that last made that entry durable. */
   readonly #madeDurable = new Map<string, number>();
 
-  /** @param options clock, randomness, latency, fault and observer */
+  /**
+   * Creates a {@linkcode SimLogStore}.
+   *
+   * @param options clock, randomness, latency, fault and observer
+   */
   constructor(options: SimLogStoreOptions) {
     if (!(options.fsyncMaxMs >= 0)) throw new RangeError("fsyncMaxMs must be ≥ 0");
     this.#opts = options;

@@ -78,8 +78,21 @@ export const swapRegisterModel: Model<string | null, SimOp, string | null> = {
  * A node as clients see it.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { WorkloadNode } from "./sim_workload.ts";
+ * import { Raft } from "../src/runtime/raft.ts";
+ * import { MemoryLogStore } from "../adapters/memory.ts";
+ * import { MemoryStateMachine } from "../kv/mod.ts";
+ * import { MemoryNetwork } from "./memory_network.ts";
+ * const sm = new MemoryStateMachine();
+ * const raft = await Raft.create({
+ *   id: 1,
+ *   logStore: new MemoryLogStore(),
+ *   stateMachine: sm,
+ *   network: new MemoryNetwork().client(1),
+ * });
  * const node: WorkloadNode = { raft, sm };
+ * await node.raft.shutdown();
  * ```
  */
 export interface WorkloadNode {
@@ -93,8 +106,17 @@ export interface WorkloadNode {
  * What the workload needs from the simulator.
  *
  * @example
- * ```ts ignore
- * const host: WorkloadHost = { ids, node, leader, setTimer, random, trace };
+ * ```ts
+ * import type { WorkloadHost } from "./sim_workload.ts";
+ * import { SeededRandom } from "../src/random.ts";
+ * const host: WorkloadHost = {
+ *   ids: [1, 2, 3],
+ *   node: () => null, // no node runs: every operation waits for one
+ *   leader: () => null,
+ *   setTimer: () => {},
+ *   random: new SeededRandom(1),
+ *   trace: () => {},
+ * };
  * ```
  */
 export interface WorkloadHost {
@@ -178,11 +200,30 @@ function _text(b: Uint8Array | null | undefined): string | null {
  * write and a read that must all succeed.
  *
  * @example
- * ```ts ignore
- * const workload = new SimWorkload(host, options);
- * workload.start();
- * // ... steps ...
+ * ```ts
+ * import { SimWorkload, swapRegisterModel } from "./sim_workload.ts";
+ * import type { WorkloadHost } from "./sim_workload.ts";
+ * import { checkLinearizable } from "./linearizability.ts";
+ * import { SeededRandom } from "../src/random.ts";
+ * const host: WorkloadHost = {
+ *   ids: [1, 2, 3],
+ *   node: () => null, // no node runs: every operation waits for one
+ *   leader: () => null,
+ *   setTimer: () => {},
+ *   random: new SeededRandom(1),
+ *   trace: () => {},
+ * };
+ * const workload = new SimWorkload(host, {
+ *   clients: 2,
+ *   keys: 1,
+ *   thinkMs: 10,
+ *   giveUpMs: 1000,
+ *   readTimeoutMs: 500,
+ *   writeShare: 0.5,
+ * });
+ * workload.start(); // the simulator then runs its steps (see Simulator)
  * const result = checkLinearizable(workload.history(), swapRegisterModel);
+ * console.assert(result.result === "ok"); // nothing completed yet: trivially linearizable
  * ```
  */
 export class SimWorkload {
@@ -198,7 +239,12 @@ export class SimWorkload {
   /** What each operation was, for reports. */
   readonly #labels = new Map<number, string>();
 
-  /** @param host the simulator; @param options the shape of the workload */
+  /**
+   * Creates a {@linkcode SimWorkload}.
+   *
+   * @param host the simulator
+   * @param options the shape of the workload
+   */
   constructor(host: WorkloadHost, options: WorkloadOptions) {
     this.#host = host;
     this.#opts = options;

@@ -278,7 +278,11 @@ export class Simulator {
   #intruder: SimIntruder | null = null;
   #intruders = 0;
 
-  /** @param options the seed and options */
+  /**
+   * Creates a {@linkcode Simulator}.
+   *
+   * @param options the seed and options
+   */
   constructor(options: SimOptions) {
     if (!Number.isSafeInteger(options.seed)) {
       throw new RangeError(`seed must be a safe integer, got ${options.seed}`);

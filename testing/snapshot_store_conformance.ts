@@ -10,16 +10,6 @@
  * only the storage's owner can do; a case's `requires` names them (skip the
  * case without them).
  *
- * @example Running the suite with `node:test` (under Deno or Bun)
- * ```ts ignore
- * import { test } from "node:test";
- * import { SNAPSHOT_STORE_CASES } from "@x/raft/testing";
- *
- * for (const c of SNAPSHOT_STORE_CASES) {
- *   test(`my snapshot store: ${c.name}`, () => c.run(myHarness()));
- * }
- * ```
- *
  * @module
  */
 

@@ -32,27 +32,6 @@
  * for a state machine that keeps nothing across a restart — a node using one
  * must then start from an empty log every time.
  *
- * @example Running the suite against your own state machine with `node:test` (Deno or Bun)
- * ```ts ignore
- * import { test } from "node:test";
- * import { STATE_MACHINE_CASES, type StateMachineHarness } from "@x/raft/testing";
- * import { MyStateMachine } from "./my_state_machine.ts";
- *
- * const harness: StateMachineHarness = {
- *   open: () => MyStateMachine.open(freshDirectory()),
- *   command: (i) => new TextEncoder().encode(JSON.stringify({ add: `k${i % 5}`, by: i })),
- *   view: (sm) => (sm as MyStateMachine).toJSON(), // a copy, as plain data
- *   restart: async (sm) => {
- *     await (sm as MyStateMachine).close();
- *     return MyStateMachine.open((sm as MyStateMachine).directory);
- *   },
- *   close: (sm) => (sm as MyStateMachine).close(),
- * };
- * for (const c of STATE_MACHINE_CASES) {
- *   test(`my state machine: ${c.name}`, () => c.run(harness));
- * }
- * ```
- *
  * @module
  */
 

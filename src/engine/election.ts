@@ -35,11 +35,6 @@ import { becomeCandidate, becomeFollower, becomePreCandidate } from "./roles.ts"
  * that heard from no leader for its randomized election timeout campaigns.
  * The timer is restarted by every role change (roles.ts) and by hearing
  * from the leader (`followLeader`); a leader has none.
- *
- * @example
- * ```ts ignore
- * electionTick(core);
- * ```
  */
 export function electionTick(core: EngineCore): void {
   if (core.now >= core.electionDeadline && core.electEnabled && core.mayCampaign()) {
@@ -50,11 +45,6 @@ export function electionTick(core: EngineCore): void {
 /**
  * When {@linkcode electionTick} next has something to do, or `Infinity`
  * (campaigning is off, or this node may not campaign).
- *
- * @example
- * ```ts ignore
- * const at = electionTimerDeadline(core);
- * ```
  */
 export function electionTimerDeadline(core: EngineCore): number {
   return core.electEnabled && core.mayCampaign() ? core.electionDeadline : Infinity;
@@ -65,11 +55,6 @@ export function electionTimerDeadline(core: EngineCore): number {
  * by a leader), otherwise an election at the next term. Only voters campaign
  * (of the effective or, while a change is uncommitted, the committed config).
  * `reason` (for logs) defaults to `election-triggered`.
- *
- * @example
- * ```ts ignore
- * campaign(core, { transfer: false });
- * ```
  */
 export function campaign(
   core: EngineCore,
@@ -119,11 +104,6 @@ function startElection(core: EngineCore, transfer: boolean, reason: RoleReason):
 /**
  * Called after storage progress: counts the candidate's own vote once
  * durable (and takes office if that makes a quorum).
- *
- * @example
- * ```ts ignore
- * countOwnVoteIfDurable(core); // after core.onFlushed(io)
- * ```
  */
 export function countOwnVoteIfDurable(core: EngineCore): void {
   const p = core.pendingSelfVote;
@@ -143,11 +123,6 @@ function otherVoters(core: EngineCore): NodeId[] {
 /**
  * Answers a vote or pre-vote request. The reply to a real vote waits until
  * the vote (and any term change) is durable.
- *
- * @example
- * ```ts ignore
- * handleVoteRequest(core, 2, request, token);
- * ```
  */
 export function handleVoteRequest(
   core: EngineCore,
@@ -227,11 +202,6 @@ function removedCandidate(core: EngineCore, from: NodeId): boolean {
 
 /**
  * Counts a vote or pre-vote response; steps down on a higher term.
- *
- * @example
- * ```ts ignore
- * handleVoteResponse(core, 2, { type: "vote-response", term: 3, granted: true });
- * ```
  */
 export function handleVoteResponse(core: EngineCore, from: NodeId, res: VoteResponse): void {
   if (res.type === "pre-vote-response") {
@@ -266,11 +236,6 @@ export function handleVoteResponse(core: EngineCore, from: NodeId, res: VoteResp
  * of another term, to a candidate or a leader) is refused and changes
  * nothing, not even the term — a real leader of a newer term has sent
  * appends first.
- *
- * @example
- * ```ts ignore
- * handleTimeoutNow(core, 1, { type: "timeout-now", term: 2, leaderId: 1, clusterId: "" }, token);
- * ```
  */
 export function handleTimeoutNow(
   core: EngineCore,

@@ -32,11 +32,6 @@ import { followLeader, followMembership } from "./roles.ts";
 
 /**
  * Handles an append request (or heartbeat) from a leader.
- *
- * @example
- * ```ts ignore
- * handleAppendRequest(core, 1, request, token);
- * ```
  */
 export function handleAppendRequest(
   core: EngineCore,

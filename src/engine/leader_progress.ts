@@ -59,11 +59,6 @@ export interface LeaderProgress {
  * it; a commit serves the reads waiting for the leader's first commit and
  * moves a membership change on (which may step the leader down); an
  * accepted append may let a transfer send TimeoutNow.
- *
- * @example
- * ```ts ignore
- * afterLeaderProgress(core, leader, { committed: advanceCommit(core, leader) });
- * ```
  */
 export function afterLeaderProgress(
   core: EngineCore,
@@ -82,11 +77,6 @@ export function afterLeaderProgress(
  * Takes office after winning an election: becomes leader (roles.ts),
  * appends the blank entry of the new term and replicates it. A single
  * voter acknowledges and commits it at once.
- *
- * @example
- * ```ts ignore
- * takeOffice(core); // the candidate has a quorum of votes
- * ```
  */
 export function takeOffice(core: EngineCore): void {
   const leader = becomeLeader(core);
@@ -99,11 +89,6 @@ export function takeOffice(core: EngineCore): void {
  * Handles a peer's answer to an append request: steps down on a higher
  * term; otherwise records the round it echoes and what it accepted (or
  * where it conflicts), then sends it what it still lacks.
- *
- * @example
- * ```ts ignore
- * handleAppendResponse(core, 2, response);
- * ```
  */
 export function handleAppendResponse(core: EngineCore, from: NodeId, res: AppendResponse): void {
   if (res.term > core.vote.term) {
@@ -134,11 +119,6 @@ export function handleAppendResponse(core: EngineCore, from: NodeId, res: Append
 /**
  * Storage made more of the leader's log durable: its own index counts
  * towards the commit.
- *
- * @example
- * ```ts ignore
- * if (core.onFlushed(io)) commitDurable(core);
- * ```
  */
 export function commitDurable(core: EngineCore): void {
   const leader = core.leader;
@@ -149,11 +129,6 @@ export function commitDurable(core: EngineCore): void {
 /**
  * Sends a heartbeat round now (a single voter's round is acknowledged at
  * once).
- *
- * @example
- * ```ts ignore
- * heartbeatNow(core, leader);
- * ```
  */
 export function heartbeatNow(core: EngineCore, leader: LeaderState): void {
   afterLeaderProgress(core, leader, { roundAcked: sendHeartbeats(core, leader) });
@@ -163,11 +138,6 @@ export function heartbeatNow(core: EngineCore, leader: LeaderState): void {
  * Leader timers, on every tick: check-quorum (step down when no quorum
  * acknowledged a round for the maximum election timeout), heartbeats, and
  * the transfer deadline.
- *
- * @example
- * ```ts ignore
- * leaderTick(core, leader);
- * ```
  */
 export function leaderTick(core: EngineCore, leader: LeaderState): void {
   const c = core.config;
@@ -188,11 +158,6 @@ export function leaderTick(core: EngineCore, leader: LeaderState): void {
 /**
  * The earliest time at which {@linkcode leaderTick} has something to do:
  * the next heartbeat, the check-quorum deadline, the transfer deadline.
- *
- * @example
- * ```ts ignore
- * const at = leaderDeadline(core, leader);
- * ```
  */
 export function leaderDeadline(core: EngineCore, leader: LeaderState): number {
   let d = leader.heartbeatDue;

@@ -38,11 +38,6 @@ import { quorumValue } from "./quorum.ts";
 /**
  * Starts the leader's term: appends the blank entry of its term (nothing of
  * an earlier term commits before one of its own) and sends it to every peer.
- *
- * @example
- * ```ts ignore
- * appendBlankEntry(core, leader); // right after becomeLeader (roles.ts)
- * ```
  */
 export function appendBlankEntry(core: EngineCore, leader: LeaderState): void {
   const blank: Entry = { term: core.vote.term, index: core.log.lastIndex() + 1, type: "blank" };
@@ -54,11 +49,6 @@ export function appendBlankEntry(core: EngineCore, leader: LeaderState): void {
  * Sends a peer what it lacks, as far as its state allows: one probe, or
  * pipelined batches up to the in-flight window. With `heartbeat`, sends at
  * least an empty request carrying the current round and commit index.
- *
- * @example
- * ```ts ignore
- * replicateTo(core, leader, 2, false);
- * ```
  */
 export function replicateTo(
   core: EngineCore,
@@ -163,11 +153,6 @@ function sendRange(
 
 /**
  * Replicates to every peer (after new entries, or as a heartbeat).
- *
- * @example
- * ```ts ignore
- * broadcast(core, leader, false);
- * ```
  */
 export function broadcast(core: EngineCore, leader: LeaderState, heartbeat: boolean): void {
   for (const id of leader.progress.keys()) replicateTo(core, leader, id, heartbeat);
@@ -175,11 +160,6 @@ export function broadcast(core: EngineCore, leader: LeaderState, heartbeat: bool
 
 /**
  * Starts a new heartbeat round (sent from now on); returns its number.
- *
- * @example
- * ```ts ignore
- * const round = newRound(core, leader);
- * ```
  */
 export function newRound(core: EngineCore, leader: LeaderState): number {
   leader.round++;
@@ -191,11 +171,6 @@ export function newRound(core: EngineCore, leader: LeaderState): number {
 /**
  * Starts a new heartbeat round and sends it to every peer. Returns whether
  * a quorum acknowledged a newer round (a single voter is its own quorum).
- *
- * @example
- * ```ts ignore
- * afterLeaderProgress(core, leader, { roundAcked: sendHeartbeats(core, leader) });
- * ```
  */
 export function sendHeartbeats(core: EngineCore, leader: LeaderState): boolean {
   // Requests lost without a failure report would stall a pipeline for good: after an
@@ -217,11 +192,6 @@ export function sendHeartbeats(core: EngineCore, leader: LeaderState): boolean {
  * Records that peer `p` echoed `round`. Returns whether a quorum now
  * acknowledged a newer round. A round this leadership did not send yet (an
  * echo from an earlier one) counts for nothing.
- *
- * @example
- * ```ts ignore
- * if (ackRound(core, leader, p, res.round)) releaseReads(core, leader);
- * ```
  */
 export function ackRound(
   core: EngineCore,
@@ -238,11 +208,6 @@ export function ackRound(
  * Recomputes the highest round a quorum acknowledged: renews the lease and
  * the check-quorum clock. Returns whether it moved (reads waiting for it
  * may be served: `afterLeaderProgress`).
- *
- * @example
- * ```ts ignore
- * afterLeaderProgress(core, leader, { roundAcked: onRoundAck(core, leader) });
- * ```
  */
 export function onRoundAck(core: EngineCore, leader: LeaderState): boolean {
   const q = quorumValue(
@@ -261,11 +226,6 @@ export function onRoundAck(core: EngineCore, leader: LeaderState): boolean {
  * Peer `p` accepted an append: it holds the log up to `index`. Moves its
  * progress on and, if its match grew, the commit index. Returns whether the
  * commit index moved.
- *
- * @example
- * ```ts ignore
- * const committed = onAppendAccepted(core, leader, p, res.index);
- * ```
  */
 export function onAppendAccepted(
   core: EngineCore,
@@ -285,11 +245,6 @@ export function onAppendAccepted(
 /**
  * Peer `p` rejected an append: probe it again from where its conflict hint
  * points (a stale rejection changes nothing).
- *
- * @example
- * ```ts ignore
- * onAppendRejected(core, p, res);
- * ```
  */
 export function onAppendRejected(
   core: EngineCore,
@@ -336,11 +291,6 @@ function logReverted(p: ReplicationProgress, res: AppendResponse): boolean {
  * An idle peer (nothing in flight, nothing to send) that has not been told
  * the commit index it could use learns it now; busy peers learn it with
  * their next request.
- *
- * @example
- * ```ts ignore
- * syncCommit(core, leader, 2);
- * ```
  */
 export function syncCommit(core: EngineCore, leader: LeaderState, peer: NodeId): void {
   const p = leader.progress.get(peer);
@@ -362,11 +312,6 @@ function hintedNext(core: EngineCore, res: AppendResponse): number {
 /**
  * The peer could not be reached: probe it again from its match point on the
  * next heartbeat. Nothing to do when not leading.
- *
- * @example
- * ```ts ignore
- * handleUnreachable(core, 3);
- * ```
  */
 export function handleUnreachable(core: EngineCore, peer: NodeId): void {
   core.leader?.progress.get(peer)?.becomeProbe();
@@ -378,11 +323,6 @@ export function handleUnreachable(core: EngineCore, peer: NodeId): void {
  * configuration left out, and tells idle peers. Returns whether the commit
  * index moved (waiting reads and a membership change may go on:
  * `afterLeaderProgress`).
- *
- * @example
- * ```ts ignore
- * afterLeaderProgress(core, leader, { committed: advanceCommit(core, leader) });
- * ```
  */
 export function advanceCommit(core: EngineCore, leader: LeaderState): boolean {
   const q = quorumValue(

@@ -25,11 +25,6 @@ import { replicateTo } from "./leader_replication.ts";
 /**
  * Starts handing leadership to `to`. Transferring to oneself is a no-op
  * that succeeds; to a node that is not a voter it is refused.
- *
- * @example
- * ```ts ignore
- * transferLeader(core, 2); // { ok: true, logId: null }
- * ```
  */
 export function transferLeader(core: EngineCore, to: NodeId): AdminResult {
   const leader = core.leader;
@@ -49,11 +44,6 @@ export function transferLeader(core: EngineCore, to: NodeId): AdminResult {
  * Sends TimeoutNow once the transfer target holds the whole log. Called
  * when the transfer starts and after every append a peer accepts
  * (`afterLeaderProgress`).
- *
- * @example
- * ```ts ignore
- * maybeSendTimeoutNow(core, leader);
- * ```
  */
 export function maybeSendTimeoutNow(core: EngineCore, leader: LeaderState): void {
   const t = leader.transfer;
@@ -77,11 +67,6 @@ export function maybeSendTimeoutNow(core: EngineCore, leader: LeaderState): void
 /**
  * Gives up a transfer whose deadline passed. If its TimeoutNow went out,
  * the lease stays void for the rest of the term.
- *
- * @example
- * ```ts ignore
- * expireTransfer(core, leader);
- * ```
  */
 export function expireTransfer(core: EngineCore, leader: LeaderState): void {
   const t = leader.transfer;

@@ -31,11 +31,6 @@ import { becomeFollower } from "./roles.ts";
  * Changes the cluster to `target` (one voter set plus learners). Voter sets
  * that differ go through a joint configuration; otherwise (only learners
  * change) the target is appended directly.
- *
- * @example
- * ```ts ignore
- * changeMembership(core, membershipOf([2, 3, 4]));
- * ```
  */
 export function changeMembership(core: EngineCore, target: Membership): AdminResult {
   const leader = core.leader;
@@ -90,11 +85,6 @@ function sameSet(a: readonly NodeId[], b: readonly NodeId[]): boolean {
  * After the commit index moved (`afterLeaderProgress`): leave a committed
  * joint configuration, report a committed final one, and step down if no
  * longer a voter.
- *
- * @example
- * ```ts ignore
- * maybeFinalizeMembership(core, leader);
- * ```
  */
 export function maybeFinalizeMembership(core: EngineCore, leader: LeaderState): void {
   const eff = core.effective();

@@ -61,12 +61,6 @@ export function largestPeerTerm(own: number): number {
  * stores. Terms above {@linkcode largestPeerTerm} are refused from anyone. A request
  * from a node this node believes removed is refused as `not-a-member` when
  * that changes nothing (see {@linkcode removedSender}).
- *
- * @example
- * ```ts ignore
- * const refusal = peerRefusal(core, 2, message);
- * if (refusal !== null) core.emit({ type: "refuse", token, refusal });
- * ```
  */
 export function peerRefusal(core: EngineCore, from: NodeId, message: RaftMessage): Refusal | null {
   if (message.term > MAX_PEER_TERM) {
@@ -118,11 +112,6 @@ export function peerRefusal(core: EngineCore, from: NodeId, message: RaftMessage
  * heard of yet (its log lags behind the entry adding it) may lead, or be
  * the only candidate able to win: its appends carry a term at least this
  * node's, and its log is newer than this node's, so neither is refused here.
- *
- * @example
- * ```ts ignore
- * if (removedSender(core, 4, request)) refuse({ kind: "not-a-member", from: 4 });
- * ```
  */
 export function removedSender(
   core: EngineCore,

@@ -46,11 +46,6 @@ import { broadcast, newRound, onRoundAck } from "./leader_replication.ts";
  * Asks to serve reads for `tokens` under `policy`. Emits `read-ready` (with
  * the index the state machine must reach first) or `read-failed`, now or
  * later.
- *
- * @example
- * ```ts ignore
- * requestReads(core, [1, 2], "read-index");
- * ```
  */
 export function requestReads(
   core: EngineCore,
@@ -80,11 +75,6 @@ export function requestReads(
  * local ReadIndex read, answered by a `reply` with the read index once a
  * quorum confirmed this leadership; refused at once (`index: null`) by a
  * node that does not lead, or that leads an older term than the asker's.
- *
- * @example
- * ```ts ignore
- * handleReadIndexRequest(core, 2, { type: "read-index", term: 3, readerId: 2, clusterId }, token);
- * ```
  */
 export function handleReadIndexRequest(
   core: EngineCore,
@@ -172,11 +162,6 @@ function serve(
 /**
  * A quorum acknowledged a newer round: serves every waiting read whose
  * round it covers.
- *
- * @example
- * ```ts ignore
- * releaseReads(core, leader);
- * ```
  */
 export function releaseReads(core: EngineCore, leader: LeaderState): void {
   const reads = leader.reads;
@@ -201,11 +186,6 @@ export function releaseReads(core: EngineCore, leader: LeaderState): void {
 /**
  * The commit index moved (so the leader committed an entry of its own
  * term): serve reads that waited for it.
- *
- * @example
- * ```ts ignore
- * onOwnTermCommitted(core, leader);
- * ```
  */
 export function onOwnTermCommitted(core: EngineCore, leader: LeaderState): void {
   if (leader.readsAwaitingCommit.length === 0) return;
@@ -220,11 +200,6 @@ export function onOwnTermCommitted(core: EngineCore, leader: LeaderState): void 
 
 /**
  * Whether the leader lease holds now (never when not leading).
- *
- * @example
- * ```ts ignore
- * if (leaseValid(core)) serveLocally();
- * ```
  */
 export function leaseValid(core: EngineCore): boolean {
   const leader = core.leader;

@@ -28,11 +28,6 @@ import type { ReadIndexResponse } from "../messages.ts";
  * dropped and the reads it held fail. `reason` (for logs) defaults to
  * `higher-term` when the term rises; a leader handing over to the node
  * that starts that term steps down for `leadership-transfer`.
- *
- * @example
- * ```ts ignore
- * becomeFollower(core, response.term, null); // a higher term was seen
- * ```
  */
 export function becomeFollower(
   core: EngineCore,
@@ -79,11 +74,6 @@ export function becomeFollower(
  * A request from `from`, leader of `term` (not below ours): follows it,
  * commits the vote for it (no other leader can win this term), and counts
  * it as heard from now (its lease; the election timer restarts).
- *
- * @example
- * ```ts ignore
- * followLeader(core, request.term, from); // an append or snapshot from the leader
- * ```
  */
 export function followLeader(core: EngineCore, term: number, from: NodeId): void {
   if (term > core.vote.term || core.role === "candidate" || core.leaderId !== from) {
@@ -100,11 +90,6 @@ export function followLeader(core: EngineCore, term: number, from: NodeId): void
 /**
  * Becomes a pre-candidate: a candidate asking for pre-votes for the next
  * term, changing neither term nor vote. Counts its own pre-vote.
- *
- * @example
- * ```ts ignore
- * becomePreCandidate(core); // then ask the other voters (election.ts)
- * ```
  */
 export function becomePreCandidate(core: EngineCore, reason: RoleReason): void {
   core.role = "candidate";
@@ -121,11 +106,6 @@ export function becomePreCandidate(core: EngineCore, reason: RoleReason): void {
  * vote counts once durable: `pendingSelfVote`). `transfer`: a leader asked
  * for this election (TimeoutNow). `reason`: why it campaigns (for logs).
  * Returns the new term.
- *
- * @example
- * ```ts ignore
- * const term = becomeCandidate(core, false, "election-timeout"); // then ask the other voters
- * ```
  */
 export function becomeCandidate(core: EngineCore, transfer: boolean, reason: RoleReason): number {
   const term = core.vote.term + 1;
@@ -147,11 +127,6 @@ export function becomeCandidate(core: EngineCore, transfer: boolean, reason: Rol
  * with one progress per peer, probed from the next index. Appending the
  * blank entry and replicating it is taking office's next step
  * (`takeOffice`, leader_progress.ts).
- *
- * @example
- * ```ts ignore
- * const leader = becomeLeader(core);
- * ```
  */
 export function becomeLeader(core: EngineCore): LeaderState {
   const term = core.vote.term;
@@ -176,11 +151,6 @@ export function becomeLeader(core: EngineCore): LeaderState {
  * learner or back. A leader keeps leading (its replication targets already
  * follow the membership: `EngineCore.syncProgress`); it steps down only once
  * a configuration without it commits (membership_change.ts).
- *
- * @example
- * ```ts ignore
- * if (core.appendEntries(entries)) followMembership(core);
- * ```
  */
 export function followMembership(core: EngineCore): void {
   if (core.leader !== null) return;

@@ -25,11 +25,6 @@ import { becomeFollower, followLeader, followMembership } from "./roles.ts";
 
 /**
  * Records a snapshot the state machine built (if newer than the current one).
- *
- * @example
- * ```ts ignore
- * snapshotBuilt(core, meta);
- * ```
  */
 export function snapshotBuilt(core: EngineCore, meta: SnapshotMeta): void {
   const cur = core.snapshot?.lastLogId?.index ?? 0;
@@ -40,11 +35,6 @@ export function snapshotBuilt(core: EngineCore, meta: SnapshotMeta): void {
  * Purges the log up to `upTo`, bounded by the current snapshot, the applied
  * index and the commit index. Returns the log id purged up to, or `null`
  * when there is nothing to purge.
- *
- * @example
- * ```ts ignore
- * purgeLog(core, 1000);
- * ```
  */
 export function purgeLog(core: EngineCore, upTo: number): LogId | null {
   const snap = core.snapshot?.lastLogId;
@@ -59,11 +49,6 @@ export function purgeLog(core: EngineCore, upTo: number): LogId | null {
 
 /**
  * Handles a leader's snapshot offer (metadata; the runtime holds the bytes).
- *
- * @example
- * ```ts ignore
- * handleInstallSnapshot(core, 1, request, token);
- * ```
  */
 export function handleInstallSnapshot(
   core: EngineCore,
@@ -94,11 +79,6 @@ export function handleInstallSnapshot(
 /**
  * The runtime installed the snapshot of `token` into the state machine:
  * replace the log up to it, move commit and applied, answer the leader.
- *
- * @example
- * ```ts ignore
- * snapshotInstalled(core, token);
- * ```
  */
 export function snapshotInstalled(core: EngineCore, token: number): void {
   const pending = core.pendingInstall;
@@ -122,11 +102,6 @@ export function snapshotInstalled(core: EngineCore, token: number): void {
  * keeps it) and purging the log up to it (a separate store) leaves a log
  * that does not hold the snapshot's last entry — shorter than the snapshot,
  * or with a lost term's entry there. Finishes that install's log part.
- *
- * @example
- * ```ts ignore
- * finishInterruptedInstall(core); // from the engine's constructor
- * ```
  */
 export function finishInterruptedInstall(core: EngineCore): void {
   const meta = core.snapshot;
@@ -157,11 +132,6 @@ function continueLogFromSnapshot(core: EngineCore, meta: SnapshotMeta): void {
 /**
  * The runtime could not install the snapshot (bad data): refuse it; the
  * leader will offer it again.
- *
- * @example
- * ```ts ignore
- * snapshotInstallFailed(core, token);
- * ```
  */
 export function snapshotInstallFailed(core: EngineCore, token: number): void {
   const pending = core.pendingInstall;
@@ -177,11 +147,6 @@ export function snapshotInstallFailed(core: EngineCore, token: number): void {
 /**
  * Leader: a peer answered a snapshot. On success, replicate from its end;
  * on refusal, probe again at the next heartbeat.
- *
- * @example
- * ```ts ignore
- * handleInstallSnapshotResponse(core, 3, response);
- * ```
  */
 export function handleInstallSnapshotResponse(
   core: EngineCore,

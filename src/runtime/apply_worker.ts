@@ -53,14 +53,6 @@ interface Install {
 
 /**
  * What the worker needs from its node.
- *
- * @example
- * ```ts ignore
- * const host: ApplyHost<string> = {
- *   stateMachine, io, engine, writes, reads, logger, tracer: null, now: () => clock.now(), config,
- *   post, call, fail, applyFailed, unusable, onApplied: () => metrics.invalidate(build),
- * };
- * ```
  */
 export interface ApplyHost<R> {
   /** The application's state machine. */
@@ -97,13 +89,6 @@ export interface ApplyHost<R> {
 
 /**
  * The apply/snapshot worker of one node.
- *
- * @example
- * ```ts ignore
- * const worker = new ApplyWorker(host, appliedIndex, snapshotIndex);
- * worker.apply(8, { term: 2, index: 12 }); // the engine's apply command
- * const meta = await worker.buildSnapshot();
- * ```
  */
 export class ApplyWorker<R> {
   readonly #host: ApplyHost<R>;

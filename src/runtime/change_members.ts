@@ -97,11 +97,6 @@ export type ChangeMembers =
  * `nodes`) on a non-leader, {@linkcode InProgress} while the effective
  * membership is joint or not committed yet, and whatever
  * {@linkcode applyChange} throws.
- *
- * @example
- * ```ts ignore
- * const target = changeTarget(engine.status(), { type: "add-voter-ids", ids: [4] }, false, nodes);
- * ```
  */
 export function changeTarget(
   status: Pick<

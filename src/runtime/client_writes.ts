@@ -52,11 +52,6 @@ export interface ExpectedLeader {
 
 /**
  * A write waiting to be proposed, then for its entry to be applied.
- *
- * @example
- * ```ts ignore
- * const p: Proposal<string> = { data, term: 0, index: 0, ifLeader: null, withdrawn: false, resolve, reject };
- * ```
  */
 export interface Proposal<R> {
   /** The command, or `null` for a blank entry (a barrier). */
@@ -77,16 +72,6 @@ export interface Proposal<R> {
 
 /**
  * What the client writes need from their node.
- *
- * @example
- * ```ts ignore
- * const host: WriteHost = {
- *   propose: (p) => engine.propose(p),
- *   leaderId: () => engine.leaderId,
- *   term: () => engine.term,
- *   nodes: () => nodes,
- * };
- * ```
  */
 export interface WriteHost {
   /** Proposes commands as consecutive entries (the engine's `propose`). */
@@ -112,14 +97,6 @@ export interface WriteHost {
 /**
  * The client writes of one node: queued commands, then proposals waiting
  * for their entries.
- *
- * @example
- * ```ts ignore
- * const writes = new ClientWrites<string>(host);
- * const result = writes.add(command); // settles once applied (or refused)
- * writes.propose(); // in the next turn
- * writes.applied(entries, responses); // from the apply worker
- * ```
  */
 export class ClientWrites<R> {
   readonly #host: WriteHost;

@@ -84,6 +84,7 @@ export interface ConsoleLoggerOptions {
  * console.assert(lines.length === 1 && record.level === "info" && record.to === "leader");
  * ```
  */
+export function consoleLogger(options?: ConsoleLoggerOptions): Logger;
 export function consoleLogger(options: ConsoleLoggerOptions = {}): Logger {
   const level = options.level ?? "info";
   if (!isLogLevel(level)) {

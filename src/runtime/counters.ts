@@ -74,7 +74,14 @@ export interface RaftCounters {
  * console.assert(RPC_TYPES.includes("append"));
  * ```
  */
-export const RPC_TYPES = Object.freeze(
+export const RPC_TYPES: readonly [
+  "append",
+  "vote",
+  "pre-vote",
+  "timeout-now",
+  "install-snapshot",
+  "read-index",
+] = Object.freeze(
   ["append", "vote", "pre-vote", "timeout-now", "install-snapshot", "read-index"] as const,
 );
 
@@ -102,7 +109,9 @@ export type RpcType = typeof RPC_TYPES[number];
  * console.assert(RPC_OUTCOMES.length === 4);
  * ```
  */
-export const RPC_OUTCOMES = Object.freeze(["ok", "rejected", "refused", "error"] as const);
+export const RPC_OUTCOMES: readonly ["ok", "rejected", "refused", "error"] = Object.freeze(
+  ["ok", "rejected", "refused", "error"] as const,
+);
 
 /**
  * One of {@linkcode RPC_OUTCOMES}.
@@ -208,7 +217,11 @@ export class Histogram {
   #sum = 0;
   #count = 0;
 
-  /** @param bounds upper bounds of the buckets, ascending */
+  /**
+   * Creates a {@linkcode Histogram}.
+   *
+   * @param bounds upper bounds of the buckets, ascending
+   */
   constructor(bounds: readonly number[]) {
     this.#bounds = bounds;
     this.#counts = new Array<number>(bounds.length + 1).fill(0);

@@ -82,11 +82,6 @@ export function proposeError(
 
 /**
  * What {@linkcode adminError} names in the errors it builds.
- *
- * @example
- * ```ts ignore
- * const context: AdminContext = { nodes, status: engine.status() };
- * ```
  */
 export interface AdminContext {
   /** Node addresses, to name the leader with. */
@@ -150,11 +145,6 @@ export function adminError(
 
 /**
  * What {@linkcode readError} names in the errors it builds.
- *
- * @example
- * ```ts ignore
- * const context: ReadContext = { self: 1, nodes, membership: () => engine.effectiveMembership().membership };
- * ```
  */
 export interface ReadContext {
   /** This node. */

@@ -24,12 +24,6 @@ type StorageCommand = Extract<Command, { io: number }>;
 
 /**
  * The storage executor of one node.
- *
- * @example
- * ```ts ignore
- * const io = new LogIo(store, (io) => engine.flushed(io), (e) => fail(e));
- * io.submit(command);
- * ```
  */
 export class LogIo {
   readonly #store: LogStore;

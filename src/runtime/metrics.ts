@@ -100,13 +100,6 @@ export interface RaftMetrics {
  * The metrics of node `node.id` whose engine reports `status`: the role is
  * `shutdown` once the node stopped; replication is reported on a leader
  * only.
- *
- * @example
- * ```ts ignore
- * const m = metricsOf(engine.status(), {
- *   id: 1, stopped: false, fatal: null, clock, lagThreshold: 5000,
- * });
- * ```
  */
 export function metricsOf(
   status: EngineStatus,
@@ -159,17 +152,36 @@ export function metricsOf(
  * already do) or rejects with {@linkcode Timeout}.
  *
  * @example
- * ```ts ignore
- * await raft.metrics.wait({ timeout: 1000 }).leader(1);
- * await raft.metrics.wait({ timeout: 1000 }).appliedAtLeast(10);
- * await raft.metrics.wait({ timeout: 1000 }).purgedAtLeast(100);
+ * ```ts
+ * import { Raft } from "./raft.ts";
+ * import { MemoryLogStore } from "../../adapters/memory.ts";
+ * import { MemoryStateMachine } from "../../kv/mod.ts";
+ * import { MemoryNetwork } from "../../testing/memory_network.ts";
+ *
+ * const net = new MemoryNetwork();
+ * const raft = await Raft.create({
+ *   id: 1,
+ *   logStore: new MemoryLogStore(),
+ *   stateMachine: new MemoryStateMachine(),
+ *   network: net.client(1),
+ * });
+ * net.register(1, (_from, req, data) => raft.handle(req, data));
+ * await raft.initialize([1]);
+ * await raft.metrics.wait({ timeout: 5000 }).leader(1);
+ * await raft.metrics.wait({ timeout: 5000 }).appliedAtLeast(1); // the leader's blank entry
+ * await raft.shutdown();
  * ```
  */
 export class Wait {
   readonly #watch: MetricsWatch;
   readonly #timeout: number;
 
-  /** @param watch the metrics source; @param timeout ms */
+  /**
+   * Creates a {@linkcode Wait}.
+   *
+   * @param watch the metrics source
+   * @param timeout ms
+   */
   constructor(watch: MetricsWatch, timeout: number) {
     this.#watch = watch;
     this.#timeout = timeout;
@@ -246,9 +258,27 @@ export class Wait {
  * Holds the latest metrics, notifies subscribers, and serves {@linkcode Wait}.
  *
  * @example
- * ```ts ignore
- * const off = raft.metrics.subscribe((m) => console.log(m.state));
+ * ```ts
+ * import { Raft } from "./raft.ts";
+ * import { MemoryLogStore } from "../../adapters/memory.ts";
+ * import { MemoryStateMachine } from "../../kv/mod.ts";
+ * import { MemoryNetwork } from "../../testing/memory_network.ts";
+ *
+ * const net = new MemoryNetwork();
+ * const raft = await Raft.create({
+ *   id: 1,
+ *   logStore: new MemoryLogStore(),
+ *   stateMachine: new MemoryStateMachine(),
+ *   network: net.client(1),
+ * });
+ * net.register(1, (_from, req, data) => raft.handle(req, data));
+ * const states: string[] = [];
+ * const off = raft.metrics.subscribe((m) => states.push(m.state));
+ * await raft.initialize([1]);
+ * await raft.metrics.wait({ timeout: 5000 }).role("leader");
  * off();
+ * console.assert(states.includes("leader"));
+ * await raft.shutdown();
  * ```
  */
 export class MetricsWatch {
@@ -291,6 +321,7 @@ export class MetricsWatch {
   }
 
   /** A waiter whose conditions must hold within `timeout` ms (default 10 s). */
+  wait(options?: { timeout?: number }): Wait;
   wait(options: { timeout?: number } = {}): Wait {
     return new Wait(this, options.timeout ?? 10_000);
   }

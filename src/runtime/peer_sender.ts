@@ -44,19 +44,6 @@ import { endSpan, type Span, spanError, startSpan, type Tracer } from "./tracer.
 
 /**
  * What the sender needs from its node.
- *
- * @example
- * ```ts ignore
- * const host: SenderHost = {
- *   network, io, stateMachine, logger, tracer: null,
- *   now: () => clock.now(), time: () => turnTime,
- *   snapshotChunkSize: 1 << 20, maxAppendBytes: 1 << 20,
- *   node: (id) => nodes.get(id) ?? { addr: "" },
- *   received: (from, res, sentAt) =>
- *     post(() => { sender.answered(res, sentAt, turnTime); engine.receive(from, res); }),
- *   unreachable: (peer) => post(() => engine.unreachable(peer)),
- * };
- * ```
  */
 export interface SenderHost {
   /** How to reach peers. */
@@ -95,13 +82,6 @@ export interface SenderHost {
 
 /**
  * The sending side of one node.
- *
- * @example
- * ```ts ignore
- * const sender = new PeerSender(host);
- * sender.replicate(2, plan); // an append (or heartbeat) to node 2
- * sender.refusal(2); // a ClusterMismatch if node 2 refuses this cluster
- * ```
  */
 export class PeerSender {
   readonly #host: SenderHost;

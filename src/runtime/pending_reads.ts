@@ -40,16 +40,6 @@ interface ReadRequest {
 
 /**
  * What the pending reads need from their node.
- *
- * @example
- * ```ts ignore
- * const host: ReadHost = {
- *   read: (tokens, policy) => engine.read(tokens, policy),
- *   readFromLeader: (tokens) => askLeader(tokens),
- *   nextToken: () => token++,
- *   error: (reason) => readError(reason, context),
- * };
- * ```
  */
 export interface ReadHost {
   /** Hands reads to the engine (its `read`). */
@@ -68,15 +58,6 @@ export interface ReadHost {
 
 /**
  * The pending linearizable reads of one node.
- *
- * @example
- * ```ts ignore
- * const reads = new PendingReads(clock, host);
- * const index = reads.add("read-index", 1000); // resolves with the read index
- * reads.start(); // in the next turn
- * reads.ready(token, 7, appliedIndex); // the engine's read-ready
- * reads.release(appliedIndex); // after each apply
- * ```
  */
 export class PendingReads {
   readonly #clock: Clock;

@@ -156,9 +156,16 @@ export interface MembershipOptions extends CallOptions {
  * What a node is made of.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { RaftOptions } from "./raft.ts";
+ * import { MemoryLogStore } from "../../adapters/memory.ts";
+ * import { MemoryStateMachine } from "../../kv/mod.ts";
+ * import { MemoryNetwork } from "../../testing/memory_network.ts";
  * const options: RaftOptions<Uint8Array | null> = {
- *   id: 1, logStore: new MemoryLogStore(), stateMachine: new MemoryStateMachine(), network,
+ *   id: 1,
+ *   logStore: new MemoryLogStore(),
+ *   stateMachine: new MemoryStateMachine(),
+ *   network: new MemoryNetwork().client(1),
  * };
  * ```
  */
@@ -463,6 +470,10 @@ export class Raft<R = unknown> {
    * if this node has any log or vote, and {@linkcode NotInMembers} if it is
    * not among `members`.
    */
+  initialize(
+    members: readonly NodeId[] | ReadonlyMap<NodeId, RaftNode>,
+    options?: { clusterId?: string },
+  ): Promise<void>;
   async initialize(
     members: readonly NodeId[] | ReadonlyMap<NodeId, RaftNode>,
     options: { clusterId?: string } = {},
@@ -636,6 +647,7 @@ export class Raft<R = unknown> {
    * timeouts), {@linkcode Aborted} when `signal` aborts. A read changes
    * nothing: its errors' `logId` is `null`.
    */
+  ensureLinearizable(options?: { policy?: ReadPolicy } & CallOptions): Promise<number>;
   ensureLinearizable(
     options: { policy?: ReadPolicy } & CallOptions = {},
   ): Promise<number> {
@@ -668,6 +680,11 @@ export class Raft<R = unknown> {
    * 30 s, {@linkcode Timeout} with the membership entry's `logId`: the
    * learner stays added) and `signal`.
    */
+  addLearner(
+    id: NodeId,
+    node: RaftNode,
+    options?: { blocking?: boolean } & CallOptions,
+  ): Promise<{ logId: LogId }>;
   addLearner(
     id: NodeId,
     node: RaftNode,
@@ -730,6 +747,7 @@ export class Raft<R = unknown> {
    * the wait (with the change's `logId` once it is in the log: it may still
    * complete), {@linkcode OutcomeUnknown} when this node lost leadership.
    */
+  changeMembership(change: ChangeMembers, options?: MembershipOptions): Promise<LogId>;
   changeMembership(
     change: ChangeMembers,
     options: MembershipOptions = {},
@@ -887,9 +905,27 @@ export class Raft<R = unknown> {
    * function that removes the listener. A listener that throws is logged.
    *
    * @example
-   * ```ts ignore
-   * const off = raft.onLeaderChange(({ term, leaderId }) => console.log(term, leaderId));
+   * ```ts
+   * import { Raft } from "./raft.ts";
+   * import { MemoryLogStore } from "../../adapters/memory.ts";
+   * import { MemoryStateMachine } from "../../kv/mod.ts";
+   * import { MemoryNetwork } from "../../testing/memory_network.ts";
+   *
+   * const net = new MemoryNetwork();
+   * const raft = await Raft.create({
+   *   id: 1,
+   *   logStore: new MemoryLogStore(),
+   *   stateMachine: new MemoryStateMachine(),
+   *   network: net.client(1),
+   * });
+   * net.register(1, (_from, req, data) => raft.handle(req, data));
+   * const leaders: (number | null)[] = [];
+   * const off = raft.onLeaderChange(({ leaderId }) => leaders.push(leaderId));
+   * await raft.initialize([1]);
+   * await raft.metrics.wait({ timeout: 5000 }).leader(1);
    * off();
+   * console.assert(leaders.includes(1));
+   * await raft.shutdown();
    * ```
    */
   onLeaderChange(listener: (change: LeaderChange) => void): () => void {

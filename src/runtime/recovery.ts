@@ -21,11 +21,6 @@ import { CHUNK } from "./apply_worker.ts";
 
 /**
  * The options recovery reads (a subset of `RaftOptions`).
- *
- * @example
- * ```ts ignore
- * const options: RecoveryOptions = { id: 1, logStore, stateMachine };
- * ```
  */
 export interface RecoveryOptions {
   /** This node's id. */
@@ -44,11 +39,6 @@ export interface RecoveryOptions {
 
 /**
  * A node recovered from storage, ready to start.
- *
- * @example
- * ```ts ignore
- * const node: Recovered = { config, clock, random, engine, appliedIndex: 12, snapshotIndex: 10 };
- * ```
  */
 export interface Recovered {
   /** The resolved configuration. */
@@ -73,11 +63,6 @@ export interface Recovered {
  * held: it must persist its snapshot), and `StorageError` (naming the call)
  * if storage cannot be read or an exception that is not a `RaftError`
  * escapes `start`.
- *
- * @example
- * ```ts ignore
- * const engine = await recover(options, (node) => node.engine);
- * ```
  */
 export async function recover<T>(
   opts: RecoveryOptions,

@@ -309,6 +309,7 @@ export function adminErrorStatus(code: string): number {
  * await raft.shutdown();
  * ```
  */
+export function adminRoutes(raft: AdminRaft, options?: AdminRoutesOptions): Hono;
 export function adminRoutes(raft: AdminRaft, options: AdminRoutesOptions = {}): Hono {
   const maxBodyBytes = countOption(
     "maxBodyBytes",

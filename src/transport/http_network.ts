@@ -254,6 +254,7 @@ export class HttpNetwork implements RaftNetwork {
    *
    * @param options timeouts, fetch, decode limits, response size limit, secret
    */
+  constructor(options?: HttpNetworkOptions);
   constructor(options: HttpNetworkOptions = {}) {
     this.#timeout = _positive("timeout", options.timeout ?? 1000);
     this.#snapshotTimeout = _positive("snapshotTimeout", options.snapshotTimeout ?? 600_000);

@@ -243,6 +243,7 @@ const STATES: readonly ServerState[] = ["leader", "follower", "candidate", "lear
  * await raft.shutdown();
  * ```
  */
+export function prometheusMetrics(raft: MetricsSource, options?: PrometheusOptions): string;
 export function prometheusMetrics(raft: MetricsSource, options: PrometheusOptions = {}): string {
   const m = raft.metrics.current;
   const out: string[] = [];

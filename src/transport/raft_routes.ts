@@ -249,6 +249,7 @@ const _CBOR_INIT: ResponseInit = { headers: { "content-type": _CBOR } };
  * console.assert(text.status === 415);
  * ```
  */
+export function raftRoutes(raft: RaftHandler, options?: RaftRoutesOptions): Hono;
 export function raftRoutes(raft: RaftHandler, options: RaftRoutesOptions = {}): Hono {
   const maxBodyBytes = countOption("maxBodyBytes", options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
   const maxSnapshotBytes = countOption(

@@ -9,47 +9,21 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tlsFetch, type TlsFetchFn } from "../../adapters/tls_fetch.ts";
-import { type DocHosts, docHosts, onHost, runToEnd, type Shell, shell } from "./_doc_shell.ts";
-import { IS_BUN, ROOT, tempDir, until, within } from "./_process.ts";
+import {
+  docHosts,
+  DocNodes,
+  documented as documentedOn,
+  makeCerts,
+  onHost,
+  ready,
+  runToEnd,
+  START,
+} from "./_doc_shell.ts";
+import { IS_BUN, tempDir, until } from "./_process.ts";
 
-const PAGE = readFileSync(join(ROOT, "docs", "deploying.md"), "utf8");
+/** A command of docs/deploying.md, checked to be on the page as written. */
+const documented = (command: string): string => documentedOn("deploying.md", command);
 
-/** A documented command, checked to be on the page as written (joined as the docs test joins). */
-function documented(command: string): string {
-  const joined = PAGE.replace(/ *\\\n */g, " ");
-  assert.ok(joined.includes(command), `docs/deploying.md no longer has: ${command}`);
-  return command;
-}
-
-const CERT_COMMANDS = [
-  // exercises: openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key
-  "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key",
-  // exercises: openssl req -x509 -new -key ca.key -sha256 -days 3650 -subj "/CN=raft CA" -out ca.pem
-  'openssl req -x509 -new -key ca.key -sha256 -days 3650 -subj "/CN=raft CA" -out ca.pem',
-];
-/** Made for node-1 as written, then for node-2 and node-3 as the page says. */
-const NODE_CERT_COMMANDS = [
-  // exercises: openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out node-1.key
-  "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out node-1.key",
-  // exercises: openssl req -new -key node-1.key -subj "/CN=node-1" -out node-1.csr
-  'openssl req -new -key node-1.key -subj "/CN=node-1" -out node-1.csr',
-  // exercises: printf 'subjectAltName=IP:10.0.0.1\nextendedKeyUsage=serverAuth\n' > node-1.ext
-  "printf 'subjectAltName=IP:10.0.0.1\\nextendedKeyUsage=serverAuth\\n' > node-1.ext",
-  // exercises: openssl x509 -req -in node-1.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 825 -sha256 -extfile node-1.ext -out node-1.pem
-  "openssl x509 -req -in node-1.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 825 -sha256 -extfile node-1.ext -out node-1.pem",
-];
-// exercises: openssl rand -hex 32 > secret
-const SECRET_COMMAND = "openssl rand -hex 32 > secret";
-
-const START = [
-  "",
-  // exercises: RAFT_SECRET=$(cat /etc/raft/secret) deno run -A examples/kv.ts --id 1 --addr 10.0.0.1:21001 --data /var/lib/raft --tls-cert /etc/raft/node-1.pem --tls-key /etc/raft/node-1.key --tls-ca /etc/raft/ca.pem --init --join 10.0.0.2:21001,10.0.0.3:21001
-  "RAFT_SECRET=$(cat /etc/raft/secret) deno run -A examples/kv.ts --id 1 --addr 10.0.0.1:21001 --data /var/lib/raft --tls-cert /etc/raft/node-1.pem --tls-key /etc/raft/node-1.key --tls-ca /etc/raft/ca.pem --init --join 10.0.0.2:21001,10.0.0.3:21001",
-  // exercises: RAFT_SECRET=$(cat /etc/raft/secret) deno run -A examples/kv.ts --id 2 --addr 10.0.0.2:21001 --data /var/lib/raft --tls-cert /etc/raft/node-2.pem --tls-key /etc/raft/node-2.key --tls-ca /etc/raft/ca.pem --join 10.0.0.1:21001
-  "RAFT_SECRET=$(cat /etc/raft/secret) deno run -A examples/kv.ts --id 2 --addr 10.0.0.2:21001 --data /var/lib/raft --tls-cert /etc/raft/node-2.pem --tls-key /etc/raft/node-2.key --tls-ca /etc/raft/ca.pem --join 10.0.0.1:21001",
-  // exercises: RAFT_SECRET=$(cat /etc/raft/secret) deno run -A examples/kv.ts --id 3 --addr 10.0.0.3:21001 --data /var/lib/raft --tls-cert /etc/raft/node-3.pem --tls-key /etc/raft/node-3.key --tls-ca /etc/raft/ca.pem --join 10.0.0.1:21001
-  "RAFT_SECRET=$(cat /etc/raft/secret) deno run -A examples/kv.ts --id 3 --addr 10.0.0.3:21001 --data /var/lib/raft --tls-cert /etc/raft/node-3.pem --tls-key /etc/raft/node-3.key --tls-ca /etc/raft/ca.pem --join 10.0.0.1:21001",
-];
 // exercises: curl --cacert /etc/raft/ca.pem https://10.0.0.1:21001/ready
 const READY_1 = "curl --cacert /etc/raft/ca.pem https://10.0.0.1:21001/ready";
 // exercises: curl --cacert /etc/raft/ca.pem https://10.0.0.2:21001/ready
@@ -62,42 +36,6 @@ const BACKUP = "cp -a /var/lib/raft /var/backups/raft";
 // exercises: rm -rf /var/lib/raft && cp -a /var/backups/raft /var/lib/raft
 const RESTORE = "rm -rf /var/lib/raft && cp -a /var/backups/raft /var/lib/raft";
 
-/** The three nodes, started and stopped with the documented command lines. */
-class Nodes {
-  readonly running: (Shell | null)[] = [null, null, null, null];
-  constructor(readonly hosts: DocHosts) {}
-
-  start(ids: readonly number[]): Promise<string[]> {
-    for (const id of ids) {
-      this.running[id] = shell(onHost(this.hosts, id, documented(START[id]!)));
-    }
-    return Promise.all(ids.map((id) => this.running[id]!.line(/listening on/, 60_000)));
-  }
-
-  /** SIGTERM, then exit 0 (a graceful stop). */
-  async stop(id: number): Promise<string> {
-    const node = this.running[id]!;
-    node.kill("SIGTERM");
-    const code = await within(node.exited, 20_000, `node ${id} after SIGTERM`);
-    assert.equal(code, 0, `node ${id} exits 0 after SIGTERM:\n${node.stderr()}`);
-    this.running[id] = null;
-    return node.stdout();
-  }
-
-  async killAll(): Promise<void> {
-    for (const node of this.running) node?.kill("SIGKILL");
-    await Promise.all(this.running.map((n) => n?.exited));
-  }
-}
-
-/** Polls a /ready command (the documented one, or it for another host) until it says ok. */
-function ready(hosts: DocHosts, command: string, host: number): Promise<true> {
-  return until(`${command} on host ${host}`, async () => {
-    const out = await runToEnd(onHost(hosts, host, command));
-    return out.includes('"ok":true') ? true : undefined;
-  }, 30_000);
-}
-
 test(
   "docs/deploying.md: openssl certificates, three TLS nodes with the secret from the documented command lines, /ready, /cluster/metrics, a rolling restart, a cold backup restored",
   { timeout: 240_000 },
@@ -109,18 +47,10 @@ test(
     const dir = await tempDir("raft-docs-deploying-");
     const hosts = await docHosts(dir.path, 3);
     const etc = join(dir.path, "etc-raft");
-    const nodes = new Nodes(hosts);
+    const nodes = new DocNodes(hosts, START.map((c) => c === "" ? c : documented(c)));
     let fetchTls: TlsFetchFn | null = null;
     try {
-      for (const c of CERT_COMMANDS) await runToEnd(onHost(hosts, 1, documented(c)), etc);
-      for (const n of [1, 2, 3]) {
-        for (const c of NODE_CERT_COMMANDS) {
-          const forNode = documented(c).replaceAll("node-1", `node-${n}`)
-            .replaceAll("10.0.0.1", `10.0.0.${n}`);
-          await runToEnd(onHost(hosts, n, forNode), etc);
-        }
-      }
-      await runToEnd(documented(SECRET_COMMAND), etc);
+      await makeCerts(hosts, [1, 2, 3]);
       const secret = readFileSync(join(etc, "secret"), "utf8").trim();
       assert.match(secret, /^[0-9a-f]{64}$/);
 

@@ -67,6 +67,8 @@ export interface Background {
   line(re: RegExp, ms?: number): Promise<string>;
   /** Everything printed so far. */
   output(): string;
+  /** Resolves with the exit code once it exits by itself; rejects after `ms`. */
+  exit(ms?: number): Promise<number | string>;
   /** Sends SIGINT to its process group and resolves with the exit code (SIGKILL after `ms`). */
   stop(ms?: number): Promise<number | string>;
 }
@@ -132,6 +134,13 @@ export function background(command: string, env: Record<string, string> = {}): B
       });
     },
     output: () => out,
+    exit(ms = 30_000) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`still running after ${ms} ms:\n${out}`)), ms);
+      });
+      return Promise.race([exited, late]).finally(() => clearTimeout(timer));
+    },
     async stop(ms = 15_000) {
       if (exitValue !== null) return exitValue;
       group("SIGINT");
@@ -174,8 +183,14 @@ export function run(
   });
 }
 
-/** A temp dir, and its removal. */
-export function tempDir(prefix: string): { path: string; remove(): void } {
+/** A temp dir, and its removal (and that of one of its entries). */
+export function tempDir(
+  prefix: string,
+): { path: string; remove(): void; removeSub(name: string): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+  return {
+    path,
+    remove: () => rmSync(path, { recursive: true, force: true }),
+    removeSub: (name) => rmSync(join(path, name), { recursive: true, force: true }),
+  };
 }

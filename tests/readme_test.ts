@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 
 const root = new URL("../", import.meta.url);
 
@@ -39,13 +39,36 @@ function anchor(heading: string): string {
   return heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "").replaceAll(" ", "-");
 }
 
-test("readme: relative links (README.md, bench/RESULTS.md, docs/tracing.md) reach files and headings that exist", () => {
-  for (const doc of ["README.md", "bench/RESULTS.md", "docs/tracing.md"]) {
+/** The pages whose relative links are checked: README.md, bench/RESULTS.md, every docs/*.md. */
+const LINKED_PAGES: readonly string[] = [
+  "README.md",
+  "bench/RESULTS.md",
+  ...readdirSync(new URL("docs/", root)).filter((f) => f.endsWith(".md")).sort().map((f) =>
+    `docs/${f}`
+  ),
+];
+
+test("readme: every docs page is checked for links, and the docs index lists every page", () => {
+  const pages = LINKED_PAGES.filter((p) => p.startsWith("docs/") && p !== "docs/README.md");
+  assert.ok(pages.length >= 10, `docs pages found: ${pages.join(", ")}`);
+  const index = readFileSync(new URL("docs/README.md", root), "utf8");
+  for (const page of pages) {
+    const name = page.slice("docs/".length);
+    assert.ok(index.includes(`](${name})`), `docs/README.md does not link ${name}`);
+  }
+});
+
+for (const doc of LINKED_PAGES) {
+  test(`readme: relative links of ${doc} reach files and headings that exist`, () => {
     const docUrl = new URL(doc, root);
-    const text = readFileSync(docUrl, "utf8").replace(/```[\s\S]*?```/g, "");
+    const text = readFileSync(docUrl, "utf8").replace(/```[\s\S]*?```/g, "")
+      .replace(/`[^`\n]*`/g, "");
     const links = [...text.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!)
       .filter((l) => !/^[a-z]+:/.test(l));
-    if (doc === "README.md") assert.ok(links.includes("bench/RESULTS.md"), "README links RESULTS");
+    if (doc === "README.md") {
+      assert.ok(links.includes("bench/RESULTS.md"), "README links RESULTS");
+      assert.ok(links.includes("docs/README.md"), "README links the docs index");
+    }
     for (const link of links) {
       const [path, hash] = link.split("#") as [string, string | undefined];
       const target = path === "" ? docUrl : new URL(path, docUrl);
@@ -60,5 +83,5 @@ test("readme: relative links (README.md, bench/RESULTS.md, docs/tracing.md) reac
         assert.ok(anchors.includes(hash), `${doc}: ${link}: no heading #${hash}`);
       }
     }
-  }
-});
+  });
+}

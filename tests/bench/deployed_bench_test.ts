@@ -41,6 +41,7 @@ test(
       return;
     }
     const dirsBefore = new Set(benchDirs());
+    // exercises: ./node_modules/.bin/deno run -A bench/deployed_bench.ts --runtime deno,bun --repeat 2
     const child = run([
       "--ops",
       "put",

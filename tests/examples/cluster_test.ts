@@ -32,6 +32,8 @@ test(
   async () => {
     const dir = await tempDir("raft-cluster-script-");
     const base = await freeBase();
+    // The program `npm run cluster` and `deno task cluster` run (after scripts/setup.sh).
+    // exercises: npm run cluster
     const child = run(["--base-port", String(base), "--data", dir.path], {
       script: join(ROOT, "examples", "cluster.ts"),
     });

@@ -20,7 +20,10 @@ import type { NodeId } from "../src/types.ts";
  * probably lost (wiped data directory, new disk). It must not come back
  * under that id: it forgot its vote and could vote twice in one term. The
  * message says how to recover: remove it, then join under a new id
- * (`suggestedId`, the cluster's largest id plus one).
+ * (`suggestedId`, the largest id the cluster uses now plus one). The
+ * cluster does not remember the ids of nodes removed earlier: if one of
+ * those was larger, the new id must be larger still — an id is never
+ * reused.
  *
  * @example
  * ```ts
@@ -36,7 +39,10 @@ export class RejoinRefused extends RaftError {
   readonly voters: readonly NodeId[];
   /** The base URL of the member that answered. */
   readonly member: string;
-  /** An id not used in the cluster: its largest id plus one. */
+  /**
+   * The largest id the cluster uses now, plus one: unused unless a node
+   * removed earlier had it (the cluster does not remember those).
+   */
   readonly suggestedId: NodeId;
 
   /**
@@ -64,7 +70,9 @@ export class RejoinRefused extends RaftError {
         "forgot its vote and could vote twice in one term. To recover: remove node " +
         `${nodeId} from the cluster (POST ${member}/cluster/membership ` +
         `{"voters":[${others.join(",")}]}), then start this node under a new id with ` +
-        `--join (e.g. --id ${suggestedId} --join ${member.replace(/^http:\/\//, "")})`,
+        `--join and an id this cluster has never used (e.g. --id ${suggestedId} --join ` +
+        `${member.replace(/^http:\/\//, "")}, if no node removed earlier had ${suggestedId} ` +
+        "or more: an id is never reused)",
       options,
     );
     this.nodeId = nodeId;

@@ -312,13 +312,29 @@ export function learnersOf(membership: Membership): NodeId[] {
   );
 }
 
-/** An entry of no content: a new leader appends one to commit entries of earlier terms. */
+/**
+ * An entry of no content: a new leader appends one to commit entries of earlier terms.
+ *
+ * @example
+ * ```ts
+ * import type { BlankEntry } from "./types.ts";
+ * const e: BlankEntry = { term: 2, index: 7, type: "blank" };
+ * ```
+ */
 export interface BlankEntry extends LogId {
   /** Discriminant. */
   readonly type: "blank";
 }
 
-/** An entry carrying one application command, already encoded as bytes. */
+/**
+ * An entry carrying one application command, already encoded as bytes.
+ *
+ * @example
+ * ```ts
+ * import type { NormalEntry } from "./types.ts";
+ * const e: NormalEntry = { term: 2, index: 8, type: "normal", data: new TextEncoder().encode("x") };
+ * ```
+ */
 export interface NormalEntry extends LogId {
   /** Discriminant. */
   readonly type: "normal";
@@ -326,7 +342,15 @@ export interface NormalEntry extends LogId {
   readonly data: Uint8Array;
 }
 
-/** An entry carrying a new cluster configuration. */
+/**
+ * An entry carrying a new cluster configuration.
+ *
+ * @example
+ * ```ts
+ * import { type MembershipEntry, membershipOf } from "./types.ts";
+ * const e: MembershipEntry = { term: 1, index: 1, type: "membership", membership: membershipOf([1, 2, 3]) };
+ * ```
+ */
 export interface MembershipEntry extends LogId {
   /** Discriminant. */
   readonly type: "membership";

@@ -45,7 +45,15 @@ export type FaultKind =
   | "hostile"
   | "intruder";
 
-/** Every {@linkcode FaultKind}, in a fixed order. */
+/**
+ * Every {@linkcode FaultKind}, in a fixed order.
+ *
+ * @example
+ * ```ts
+ * import { FAULT_KINDS } from "./sim_profile.ts";
+ * console.assert(FAULT_KINDS.includes("partition"));
+ * ```
+ */
 export const FAULT_KINDS: readonly FaultKind[] = [
   "partition",
   "cut",

@@ -12,7 +12,20 @@ import { InvalidArgument } from "../errors.ts";
 import type { ClientWriteResult } from "./client_writes.ts";
 import type { Raft, WriteOptions, WriteOutcome } from "./raft.ts";
 
-/** The part of a {@linkcode Raft} node a {@linkcode TypedClient} writes through. */
+/**
+ * The part of a {@linkcode Raft} node a {@linkcode TypedClient} writes through
+ * (a test can pass a stand-in).
+ *
+ * @example
+ * ```ts
+ * import type { TypedClientNode } from "./typed_client.ts";
+ * const refusing: TypedClientNode<string> = {
+ *   clientWrite: () => Promise.reject(new Error("not the leader")),
+ *   clientWriteEach: () => Promise.reject(new Error("not the leader")),
+ *   clientWriteFF: () => {},
+ * };
+ * ```
+ */
 export type TypedClientNode<R> = Pick<
   Raft<R>,
   "clientWrite" | "clientWriteEach" | "clientWriteFF"

@@ -31,7 +31,11 @@
  * - truncate moves `last` down (or deletes it) in its first atomic, then
  *   deletes the entries beyond it;
  * - purge writes `purged` (and deletes `last` if nothing remains) in its
- *   first atomic, then deletes the entries at or below it.
+ *   first atomic, with the first purged keys; the rest are deleted after it
+ *   resolves, a few hundred keys per atomic, each taking its turn among the
+ *   calls that come meanwhile (a purge of thousands of entries used to hold
+ *   every append behind it for ~100 ms). Keys below `purged` that a crash or
+ *   `close` left are deleted when the store is opened.
  *
  * **Fencing.** Opening a database rewrites `owner`, and every write of a
  * store checks it: if another store (in this process or another) opened the
@@ -98,6 +102,8 @@ const _MARKER_BYTES = _KEY_BYTES + 32;
 const _READ_BATCH = 500;
 /** Keys listed per round trip while deleting (their values are read too). */
 const _DELETE_BATCH = 200;
+/** Purged keys deleted per atomic after a purge resolved (between other calls). */
+const _SWEEP_BATCH = 250;
 
 function _logKey(index: number, chunk?: number): Deno.KvKey {
   return chunk === undefined ? [_P, "log", index] : [_P, "log", index, chunk];
@@ -233,6 +239,8 @@ export class DenoKvLogStore implements LogStore {
   readonly #meta: LogMeta;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
+  /** Purged keys may remain: a sweep is queued. */
+  #sweeping = false;
   #failed: unknown = undefined;
 
   private constructor(kv: Deno.Kv, owner: string, meta: LogMeta) {
@@ -677,11 +685,46 @@ export class DenoKvLogStore implements LogStore {
           a.mutations++;
           a.bytes += _KEY_BYTES;
         }
-        await this.#deleteListed(a, { prefix: _LOG, end: _logKey(upTo.index + 1) });
+        const more = await this.#deletePurged(a, upTo.index);
         meta.purged = purged;
         if (emptied) meta.last = null;
+        if (more) this.#sweep();
       });
     });
+  }
+
+  /**
+   * Adds up to {@linkcode _SWEEP_BATCH} deletes of keys at or below index
+   * `upTo` to `a` and commits it; returns whether keys may remain.
+   */
+  async #deletePurged(a: _Atomic, upTo: number): Promise<boolean> {
+    let listed = 0;
+    const keys = this.#kv.list({ prefix: _LOG, end: _logKey(upTo + 1) }, {
+      limit: _SWEEP_BATCH,
+      batchSize: _SWEEP_BATCH,
+    });
+    for await (const { key } of keys) {
+      a.op.delete(key);
+      a.mutations++;
+      a.bytes += _KEY_BYTES;
+      listed++;
+    }
+    await this.#commit(a);
+    return listed === _SWEEP_BATCH;
+  }
+
+  /** Queues the deletion of the next purged keys behind the calls made so far. */
+  #sweep(): void {
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    this.#run("purge", async () => {
+      this.#sweeping = false;
+      let more = false;
+      await this.#io(async () => {
+        more = await this.#deletePurged(this.#atomic(), this.#meta.purgedIndex);
+      });
+      if (more) this.#sweep();
+    }).catch(() => {}); // closed meanwhile (the open deletes the rest), or failed (reported by the next call)
   }
 
   /**

@@ -204,3 +204,59 @@ test(
       await again.close();
     }),
 );
+
+/** Keys under the store's log prefix, counted by opening the closed database directly. */
+async function logKeys(file: string): Promise<number> {
+  const kv = await Deno.openKv(file);
+  let n = 0;
+  for await (const _ of kv.list({ prefix: ["raft", "log"] })) n++;
+  kv.close();
+  return n;
+}
+
+test(
+  `${label}: a purge of thousands of entries resolves after one atomic; the other keys go between later calls`,
+  {
+    skip,
+  },
+  () =>
+    withDir("deno-kv", async (dir) => {
+      const file = `${dir}/log`;
+      const store = await DenoKvLogStore.open(file);
+      const hooks = _testHooks(store);
+      await store.append(range(1, 1, 3000, 8));
+      const before = hooks.commits;
+      await store.purge({ term: 1, index: 2900 });
+      assert.equal(hooks.commits, before + 1, "the purge resolved after its first atomic");
+      assert.deepEqual((await store.logState()).lastPurged, { term: 1, index: 2900 });
+      await store.append(range(1, 3001, 3001, 8));
+      // The append waited for one sweep atomic (queued before it), not for all of them.
+      assert.ok(hooks.commits <= before + 4, `${hooks.commits - before} atomics before the append`);
+      assert.deepEqual(views(await store.entries(1, 3001)), views(range(1, 2901, 3001, 8)));
+      // 2,900 purged keys, 250 per atomic: the sweep ends within a bounded number of calls.
+      for (let i = 0; i < 40 && hooks.commits < before + 13; i++) await store.logState();
+      assert.equal(
+        hooks.commits,
+        before + 13,
+        "the first atomic, 11 sweep atomics and the append; then no more",
+      );
+      await store.close();
+      assert.equal(await logKeys(file), 101, "only 2901..3001 remain");
+    }),
+);
+
+test(`${label}: purged keys a close left behind are deleted when the store is opened`, {
+  skip,
+}, () =>
+  withDir("deno-kv", async (dir) => {
+    const file = `${dir}/log`;
+    const store = await DenoKvLogStore.open(file);
+    await store.append(range(1, 1, 3000, 8));
+    await store.purge({ term: 1, index: 2990 });
+    await store.close(); // the sweep is cut short
+    assert.ok(await logKeys(file) > 10, "purged keys are still there after the close");
+    const again = await DenoKvLogStore.open(file);
+    assert.deepEqual(views(await again.entries(1, 3000)), views(range(1, 2991, 3000, 8)));
+    await again.close();
+    assert.equal(await logKeys(file), 10);
+  }));

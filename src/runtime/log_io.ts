@@ -59,6 +59,8 @@ export class LogIo {
   #commitTimer: TimerHandle | null = null;
   /** `idle()` was asked for: a waiting commit index is saved at once. */
   #flushCommitted = false;
+  /** Between `hold()` and `release()`: commands queue up but no store call starts. */
+  #held = false;
 
   /**
    * @param store the log store
@@ -97,7 +99,27 @@ export class LogIo {
     else if (cmd.type === "truncate-log") this.#cacheTruncate(cmd.since);
     else if (cmd.type === "purge-log") this.#cachePurge(cmd.upTo.index);
     this.#queue.push(cmd);
-    if (!this.#running) this.#run();
+    if (!this.#running && !this.#held) this.#run();
+  }
+
+  /**
+   * Until {@linkcode release}, submitted commands wait (the cache reflects
+   * them at once). The node holds its storage while it executes one batch
+   * of the engine's commands, so that with a store that writes
+   * synchronously (bun:sqlite: the fsync on the event loop) the batch's
+   * append requests are on their way to the followers before the leader's
+   * own fsync starts, and the two fsyncs overlap. Whatever must be durable
+   * before it goes out (votes, a follower's answers), the engine emits only
+   * once storage reported it durable.
+   */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Starts what was submitted since {@linkcode hold}. */
+  release(): void {
+    this.#held = false;
+    if (!this.#running && (this.#queue.length > 0 || this.#committed !== undefined)) this.#run();
   }
 
   /**
@@ -109,7 +131,7 @@ export class LogIo {
   saveCommitted(committed: LogId): void {
     if (this.#failed) return;
     this.#committed = committed;
-    if (!this.#running) this.#run();
+    if (!this.#running && !this.#held) this.#run();
   }
 
   /**

@@ -1140,7 +1140,14 @@ export class Raft<R = unknown> {
     this.#inTurn = true;
     try {
       for (let c = engine.takeCommands(); c.length > 0; c = engine.takeCommands()) {
-        this.#execute(c);
+        // Messages first, then storage (see LogIo.hold): a synchronous store's fsync starts
+        // once this batch's sends are out; what it makes durable comes in the next batch.
+        this.#io.hold();
+        try {
+          this.#execute(c);
+        } finally {
+          this.#io.release();
+        }
       }
     } finally {
       this.#inTurn = false;

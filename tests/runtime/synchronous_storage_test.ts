@@ -172,3 +172,52 @@ for (const mode of ["throw", "reject"] as const) {
     }
   });
 }
+
+test("runtime: with a synchronous log store, a leader sends a write's append requests before its own append (the fsyncs overlap)", async () => {
+  const events: string[] = [];
+  /** A synchronous store that records each append's last index. */
+  class RecordingLogStore extends MemoryLogStore {
+    override append(entries: readonly Entry[]): Promise<void> | void {
+      const last = entries[entries.length - 1];
+      if (last !== undefined) events.push(`store ${last.index}`);
+      return super.append(entries);
+    }
+  }
+  const net = new MemoryNetwork();
+  const client = net.client(1);
+  const recording: typeof client = {
+    send(target, node, request, options) {
+      if (request.type === "append" && request.entries.length > 0) {
+        events.push(`send ${request.entries[request.entries.length - 1]!.index}`);
+      }
+      return client.send(target, node, request, options);
+    },
+    installSnapshot: (...args) => client.installSnapshot(...args),
+  };
+  const leader = await Raft.create({
+    id: 1,
+    config: FAST,
+    logStore: new RecordingLogStore(),
+    stateMachine: new MemoryStateMachine(),
+    network: recording,
+    random: new SeededRandom(1),
+  });
+  net.register(1, (_from, req, data) => leader.handle(req, data));
+  const others = [
+    await start(net, 2, new MemoryLogStore(), new MemoryStateMachine()),
+    await start(net, 3, new MemoryLogStore(), new MemoryStateMachine()),
+  ];
+  try {
+    await leader.initialize([1, 2, 3]);
+    await leader.metrics.wait({ timeout: 5000 }).role("leader");
+    await leader.writeBlank();
+    events.length = 0;
+    const { logId } = await leader.clientWrite(kvSet("a", enc("1")));
+    const stored = events.indexOf(`store ${logId.index}`);
+    const sent = events.indexOf(`send ${logId.index}`);
+    assert.ok(stored >= 0 && sent >= 0, events.join(", "));
+    assert.ok(sent < stored, `sent before stored: ${events.join(", ")}`);
+  } finally {
+    for (const n of [leader, ...others]) await n.shutdown();
+  }
+});

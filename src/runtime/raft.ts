@@ -758,8 +758,9 @@ export class Raft<R = unknown> {
     const ifMembership = options.ifMembership;
     let appended: LogId | null = null;
     let withdrawn = false;
-    const start = () =>
-      new Promise<LogId>((resolve, reject) => {
+    const start = async () => {
+      await this.#termCommitted(options.timeout);
+      return await new Promise<LogId>((resolve, reject) => {
         this.#post(() => {
           if (withdrawn) return;
           try {
@@ -804,11 +805,32 @@ export class Raft<R = unknown> {
           }
         });
       });
+    };
     if (options.timeout === undefined && options.signal === undefined) return start();
     return withCallOptions(this.#clock, "changeMembership", options, start, () => {
       withdrawn = true;
       return appended;
     });
+  }
+
+  /**
+   * A leader changes the membership only once an entry of its term is
+   * committed (the blank entry it appends when elected): until then the
+   * engine refuses with {@linkcode InProgress}. A change asked for in that
+   * moment — right after `metrics.wait().role("leader")` — waits for it
+   * instead (at most `timeout`, default four maximum election timeouts;
+   * then the engine's answer stands). A node that is not the leader does
+   * not wait: it answers {@linkcode ForwardToLeader}.
+   */
+  async #termCommitted(timeout = this.config.electionTimeoutMax * 4): Promise<void> {
+    const ready = (m: RaftMetrics) =>
+      m.state !== "leader" || (m.committed !== null && m.committed.term === m.currentTerm);
+    if (ready(this.metrics.current)) return;
+    try {
+      await this.metrics.wait({ timeout }).metrics(ready, "an entry of this term committed");
+    } catch (e) {
+      if (!(e instanceof Timeout)) throw e;
+    }
   }
 
   /** Why a call that needs a membership cannot be made now, or `null`. */

@@ -152,3 +152,25 @@ test("runtime/config: with elections disabled no node campaigns until triggered"
     await c.shutdown();
   }
 });
+
+test("runtime/membership: a change asked for the moment a node becomes leader waits for its first entry to commit, not InProgress", async () => {
+  const c = new RuntimeCluster();
+  try {
+    const first = await c.bootstrap([1, 2, 3]);
+    await c.startNode(4);
+    const next = [1, 2, 3].find((id) => id !== first)!;
+    await c.node(first).trigger.transferLeader(next);
+    const raft = c.node(next);
+    await raft.metrics.wait({ timeout: 5000 }).role("leader");
+    const m = raft.metrics.current;
+    assert.ok(
+      m.committed === null || m.committed.term < m.currentTerm,
+      "the new leader's first entry is not committed yet",
+    );
+    const { logId } = await raft.addLearner(4, { addr: "n4" });
+    assert.equal(logId.term, m.currentTerm);
+    assert.deepEqual(learnersOf(raft.metrics.current.membership.membership), [4]);
+  } finally {
+    await c.shutdown();
+  }
+});

@@ -174,9 +174,6 @@ interface _Progress {
   done: boolean;
 }
 
-const _anySignal: ((signals: AbortSignal[]) => AbortSignal) | undefined =
-  typeof AbortSignal.any === "function" ? AbortSignal.any.bind(AbortSignal) : undefined;
-
 /**
  * Sends Raft requests over HTTP: `POST ${node.addr}/raft/<type>` with the
  * request encoded by `encodeMessage`, and decodes the response, which must be
@@ -519,15 +516,15 @@ export class HttpNetwork implements RaftNetwork {
       };
       idleTimer = setTimeout(check, idle);
     }
-    let signal = ctrl.signal;
+    const signal = ctrl.signal;
+    // The caller's signal (long-lived: the node's, until shutdown) aborts this request through a
+    // listener removed when it ends — not `AbortSignal.any([ctrl.signal, outer])`: under Deno
+    // every signal made so stayed referenced from `outer` until a later GC cycle cleared it,
+    // tens of MB at thousands of requests per second (a node's heap grew over a long run).
     let forward: (() => void) | undefined;
     if (outer !== undefined) {
-      if (_anySignal !== undefined) {
-        signal = _anySignal([ctrl.signal, outer]);
-      } else {
-        forward = () => ctrl.abort(outer.reason);
-        outer.addEventListener("abort", forward, { once: true });
-      }
+      forward = () => ctrl.abort(outer.reason);
+      outer.addEventListener("abort", forward, { once: true });
     }
     try {
       let bytes: Uint8Array;

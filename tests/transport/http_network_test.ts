@@ -848,3 +848,40 @@ function bytesOf(n: number): ReadableStream<Uint8Array> {
     },
   });
 }
+
+test("HttpNetwork: a long-lived options.signal holds nothing of the requests that ended (no listener, no dependent signal)", async () => {
+  const ctrl = new AbortController();
+  let listening = 0;
+  const add = ctrl.signal.addEventListener.bind(ctrl.signal);
+  const remove = ctrl.signal.removeEventListener.bind(ctrl.signal);
+  ctrl.signal.addEventListener = ((...args: Parameters<AbortSignal["addEventListener"]>) => {
+    listening++;
+    add(...args);
+  }) as AbortSignal["addEventListener"];
+  ctrl.signal.removeEventListener = ((...args: Parameters<AbortSignal["removeEventListener"]>) => {
+    listening--;
+    remove(...args);
+  }) as AbortSignal["removeEventListener"];
+  const any = AbortSignal.any;
+  let combined = 0;
+  AbortSignal.any = (signals: AbortSignal[]) => {
+    if (signals.includes(ctrl.signal)) combined++;
+    return any.call(AbortSignal, signals);
+  };
+  try {
+    const net = new HttpNetwork({
+      fetch: () => Promise.resolve(cborResponse({ type: "vote-response", term: 1, granted: true })),
+    });
+    for (let i = 0; i < 20; i++) {
+      await net.send(2, { addr: "http://x" }, VOTE, { signal: ctrl.signal });
+    }
+    await rejection(
+      new HttpNetwork({ fetch: () => Promise.reject(new TypeError("refused")) })
+        .send(2, { addr: "http://x" }, VOTE, { signal: ctrl.signal }),
+    );
+  } finally {
+    AbortSignal.any = any;
+  }
+  assert.equal(listening, 0, "every listener on the caller's signal was removed");
+  assert.equal(combined, 0, "no signal depends on the caller's (Deno kept those alive)");
+});

@@ -191,6 +191,16 @@ class _WorkerLink {
     for (const p of pending) p.reject(error);
   }
 
+  /** Whether the worker is gone (ended, failed or exited): every call rejects. */
+  get dead(): boolean {
+    return this.#dead !== null;
+  }
+
+  /** Test hook: ends the worker abruptly, as if its thread died (its "close" event follows). */
+  kill(): void {
+    this.#worker.terminate();
+  }
+
   /** Ends the worker (after `close`, or when the store gave up on it). */
   terminate(): void {
     this.#die(new Error(`${_NAME}: the store is closed`));
@@ -228,6 +238,11 @@ export interface BunSqliteTestHooks {
   crashAfterRows: number | null;
   /** The value of a PRAGMA of the store's connection (read in its worker, in call order). */
   pragma(name: string): Promise<unknown>;
+  /**
+   * Ends the store's worker abruptly, as if its thread died: the calls it
+   * has not answered reject, and the store is failed.
+   */
+  killWorker(): void;
 }
 
 const _hooks = new WeakMap<BunSqliteLogStore, BunSqliteTestHooks>();
@@ -268,6 +283,7 @@ export function _testHooks(store: BunSqliteLogStore): BunSqliteTestHooks {
         }
         return link.call({ op: "pragma", name });
       },
+      killWorker: () => _links.get(store)?.kill(),
     };
     _hooks.set(store, h);
   }
@@ -767,6 +783,7 @@ export class BunSqliteLogStore implements LogStore {
     const p = this.#queue.then(async () => {
       if (this.#closed) return;
       this.#closed = true;
+      if (this.#link.dead) return; // its worker is gone, and the connection with it
       try {
         await this.#link.call({ op: "close" });
       } finally {

@@ -167,3 +167,23 @@ test(
       await again.close();
     }),
 );
+
+test(
+  `${label}: if its worker dies, the write in flight rejects and the store stays failed`,
+  { skip },
+  () =>
+    withDir("bun-sqlite", async (dir) => {
+      const store = await open(`${dir}/log`);
+      await store.append(range(1, 1, 10));
+      const inFlight = store.append(range(1, 11, 5010, 1024));
+      (await adapter())._testHooks(store).killWorker();
+      assert.match((await rejection(inFlight)).message, /its worker exited/);
+      assert.match(
+        (await rejection(store.append(range(1, 11, 11)))).message,
+        /^BunSqliteLogStore\.append: an earlier write failed \(BunSqliteLogStore: its worker exited\)/,
+      );
+      assert.match((await rejection(store.logState())).message, /an earlier write failed/);
+      await store.close();
+      assert.match((await rejection(store.readVote())).message, /closed/);
+    }),
+);

@@ -402,7 +402,7 @@ export class Simulator {
           fault: options.storeFault ?? "none",
           observer: this.#observer,
         }),
-        sm: new MemoryStateMachine(),
+        sm: new MemoryStateMachine({ recordApplyLog: true }),
         unsubscribe: null,
         lastRole: "",
       });

@@ -126,7 +126,7 @@ async function recover(
     entries.forEach((e, i) => assert.equal(e.index, purged + 1 + i));
 
     // Restart: the state machine from the snapshot, then only the log after it.
-    const sm = await MemoryStateMachine.open(storage.snapshotStore!);
+    const sm = await MemoryStateMachine.open(storage.snapshotStore!, { recordApplyLog: true });
     assert.equal(sm.lastApplied?.index, snapIndex, "restored from the snapshot");
     raft = await Raft.create({
       id: 1,

@@ -44,7 +44,7 @@ test("memory state machine: apply returns previous values and undefined for blan
 });
 
 test("memory state machine: exactly-once bookkeeping and order checks", async () => {
-  const sm = new MemoryStateMachine();
+  const sm = new MemoryStateMachine({ recordApplyLog: true });
   await sm.apply([blank(1, 1), normal(1, 2, kvSet("k", "v"))]);
   await sm.apply([normal(2, 3, kvSet("k", "w"))]);
   assert.equal(sm.appliedCount, 3);
@@ -89,7 +89,7 @@ test("memory state machine: snapshot round trip restores map, lastApplied and me
   assert.equal(snap.meta.snapshotId, "2-4-1");
   assert.equal((await a.currentSnapshot())?.meta, snap.meta);
 
-  const b = new MemoryStateMachine();
+  const b = new MemoryStateMachine({ recordApplyLog: true });
   await b.installSnapshot(snap.meta, snap.open());
   assert.deepEqual(b.pairs(), a.pairs());
   assert.deepEqual(b.lastApplied, { term: 2, index: 4 });
@@ -142,7 +142,7 @@ test("memory state machine: installSnapshot rejects bad data, mismatched meta an
 });
 
 test("memory state machine: crash() restarts from the current snapshot", async () => {
-  const sm = new MemoryStateMachine();
+  const sm = new MemoryStateMachine({ recordApplyLog: true });
   assert.equal(sm.crash().lastApplied, null);
   await sm.apply([normal(1, 1, kvSet("a", "1"))]);
   const snap = await sm.buildSnapshot();
@@ -160,3 +160,15 @@ test("memory state machine: crash() restarts from the current snapshot", async (
 });
 
 // ---------------------------------------------------- CountingStateMachine
+
+test("memory state machine: records no apply log unless asked (it would grow with every entry)", async () => {
+  const sm = new MemoryStateMachine();
+  await sm.apply([blank(1, 1), normal(1, 2, kvSet("k", "v"))]);
+  assert.equal(sm.appliedCount, 2);
+  assert.throws(() => sm.applyLog, /recordApplyLog/);
+  assert.throws(() => sm.crash().applyLog, /recordApplyLog/, "a restart keeps the choice");
+  const recorded = new MemoryStateMachine({ recordApplyLog: true });
+  await recorded.apply([blank(1, 1)]);
+  assert.equal(ids(recorded.applyLog), "1-1");
+  assert.equal(recorded.crash().applyLog.length, 0);
+});

@@ -52,7 +52,9 @@ export class RuntimeCluster {
     // A restart keeps what was durable: the log store's synced state and the
     // state machine's snapshot (the memory state machine's live map is lost).
     const store = keepState ? this.stores.get(id)!.crash() : new MemoryLogStore();
-    const sm = keepState ? this.machines.get(id)!.crash() : new MemoryStateMachine();
+    const sm = keepState
+      ? this.machines.get(id)!.crash()
+      : new MemoryStateMachine({ recordApplyLog: true });
     const raft = await Raft.create({
       id,
       config: this.config,

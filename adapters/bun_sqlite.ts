@@ -18,21 +18,10 @@
  * `INSERT` (group commit: one fsync per append, whatever its size); a purge
  * deletes the entries and records the purge point together.
  *
- * **A worker thread.** Each store runs its SQLite connection in a `Worker`
- * of its own (adapters/_bun_sqlite_worker.ts), which opens the database and
- * executes every statement, reads included: a commit's fsync blocks that
- * thread, not the event loop, which meanwhile serves the network. The store
- * keeps the small state (vote, purge point, last entry, commit index) in
- * memory and validates every call on the calling thread; it sends the
- * worker only the SQL work (an append as its encoded entries, in one
- * transferred buffer). Calls are served one at a time in call order; a
- * write's promise resolves once its transaction committed. After a write
- * fails, every later call rejects: close and reopen. `close()` waits for
- * the calls made before it, then closes the database and ends the worker.
- * The worker does not keep the process alive while no call is pending.
- *
- * `bun:sqlite` is loaded (in the worker) when a store is opened, so this
- * module can be type-checked and loaded by Deno (where opening rejects).
+ * `bun:sqlite` is loaded with a dynamic `import()` when a store is opened,
+ * so this module can be type-checked and loaded by Deno (where opening
+ * rejects). Its calls are synchronous: a commit blocks the event loop for
+ * its fsync. The promises settle as microtasks.
  *
  * @example
  * ```ts
@@ -52,11 +41,12 @@
  * @module
  */
 
+/// <reference types="./bun_sqlite.d.ts" />
+
 import { ConfigError } from "../src/errors.ts";
 import { decodeEntry, decodeVote, encodeEntry, encodeVote } from "../src/codec.ts";
 import type { LogState, LogStore } from "../src/storage.ts";
 import type { Entry, LogId, Vote } from "../src/types.ts";
-import type { BunSqliteReply, BunSqliteRequest } from "./_bun_sqlite_worker.ts";
 import {
   checkAppend,
   checkLogId,
@@ -72,7 +62,14 @@ import {
   LogMeta,
 } from "./_log_checks.ts";
 
+type _Sqlite = Awaited<ReturnType<typeof _loadSqlite>>;
+type _Database = InstanceType<_Sqlite["Database"]>;
+type _Statement = ReturnType<_Database["prepare"]>;
+
 const _NAME = "BunSqliteLogStore";
+const _FORMAT = 1;
+/** Entries read per query. */
+const _READ_BATCH = 1000;
 
 function _corrupt(what: string): Error {
   return new Error(`${_NAME}: the database is corrupt: ${what}`);
@@ -92,120 +89,21 @@ function _bytes(v: unknown, what: string): Uint8Array {
   return v;
 }
 
-function _rows(v: unknown, what: string): unknown[] {
-  if (!Array.isArray(v)) throw _corrupt(`${what} are not rows`);
-  return v;
-}
-
-/** Rejects outside Bun (bun:sqlite); the worker loads bun:sqlite itself. */
-function _needBun(): void {
-  if (!("Bun" in globalThis)) {
-    throw new Error(
-      `${_NAME} needs Bun (bun:sqlite), and this is not Bun: under Deno use DenoKvLogStore ` +
-        '("@x/raft/adapters/deno-kv"), or openStorage ("@x/raft/adapters"), which picks ' +
-        "the runtime's store",
-    );
-  }
-}
-
-/** A request without its id (the link numbers it). */
-type _Call = BunSqliteRequest extends infer R ? R extends unknown ? Omit<R, "id"> : never
-  : never;
-
-/** Bun's `Worker` can stop keeping the process alive (not in the Web API's types). */
-interface _Refs {
-  ref?(): void;
-  unref?(): void;
-}
-
-/** An error the worker answered with. */
-class _WorkerError extends Error {
-  /** The append was interrupted by the test hook (the worker closed the database). */
-  readonly crashed: boolean;
-  constructor(message: string, name: string, crashed: boolean) {
-    super(message);
-    if (name !== "Error") this.name = name;
-    this.crashed = crashed;
-  }
-}
-
 /**
- * The store's worker thread and the requests it has not answered yet. The
- * worker keeps the process alive only while a request is pending (a store
- * left open does not hold the process, as a plain connection would not).
+ * Loads bun:sqlite. Its types come from ./bun_sqlite.d.ts: Deno type-checks
+ * this module but never runs this import (`open` rejects first).
  */
-class _WorkerLink {
-  readonly #worker: Worker;
-  readonly #pending = new Map<
-    number,
-    { resolve(value: unknown): void; reject(error: unknown): void }
-  >();
-  #next = 1;
-  #dead: Error | null = null;
-
-  constructor() {
-    // Under JSR's npm compatibility the package is transpiled to .js files.
-    const url = import.meta.url.endsWith(".js")
-      ? new URL("./_bun_sqlite_worker.js", import.meta.url)
-      : new URL("./_bun_sqlite_worker.ts", import.meta.url);
-    this.#worker = new Worker(url, { type: "module" });
-    (this.#worker as unknown as _Refs).unref?.();
-    this.#worker.onmessage = (event: MessageEvent<BunSqliteReply>) => this.#answer(event.data);
-    this.#worker.onerror = (event: ErrorEvent) => {
-      event.preventDefault();
-      this.#die(new Error(`${_NAME}: its worker failed: ${event.message}`));
-    };
-    this.#worker.addEventListener(
-      "close",
-      () => this.#die(new Error(`${_NAME}: its worker exited`)),
+function _loadSqlite(): Promise<typeof import("bun:sqlite")> {
+  if (!("Bun" in globalThis)) {
+    return Promise.reject(
+      new Error(
+        `${_NAME} needs Bun (bun:sqlite), and this is not Bun: under Deno use DenoKvLogStore ` +
+          '("@x/raft/adapters/deno-kv"), or openStorage ("@x/raft/adapters"), which picks ' +
+          "the runtime's store",
+      ),
     );
   }
-
-  /** Sends a request; resolves with the worker's answer. */
-  call(request: _Call, transfer: Transferable[] = []): Promise<unknown> {
-    if (this.#dead !== null) return Promise.reject(this.#dead);
-    const id = this.#next++;
-    return new Promise((resolve, reject) => {
-      if (this.#pending.size === 0) (this.#worker as unknown as _Refs).ref?.();
-      this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...request, id }, transfer);
-    });
-  }
-
-  #answer(reply: BunSqliteReply): void {
-    const p = this.#pending.get(reply.id);
-    if (p === undefined) return;
-    this.#pending.delete(reply.id);
-    if (this.#pending.size === 0) (this.#worker as unknown as _Refs).unref?.();
-    if (reply.ok) p.resolve(reply.value);
-    else p.reject(new _WorkerError(reply.message, reply.name, reply.crashed));
-  }
-
-  /** Rejects every pending request with `error`, and every later one. */
-  #die(error: Error): void {
-    if (this.#dead !== null) return;
-    this.#dead = error;
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    (this.#worker as unknown as _Refs).unref?.();
-    for (const p of pending) p.reject(error);
-  }
-
-  /** Whether the worker is gone (ended, failed or exited): every call rejects. */
-  get dead(): boolean {
-    return this.#dead !== null;
-  }
-
-  /** Test hook: ends the worker abruptly, as if its thread died (its "close" event follows). */
-  kill(): void {
-    this.#worker.terminate();
-  }
-
-  /** Ends the worker (after `close`, or when the store gave up on it). */
-  terminate(): void {
-    this.#die(new Error(`${_NAME}: the store is closed`));
-    this.#worker.terminate();
-  }
+  return import("bun:sqlite");
 }
 
 /**
@@ -222,7 +120,7 @@ class _WorkerLink {
  *   const path = join(await mkdtemp(join(tmpdir(), "raft-")), "raft-log.sqlite");
  *   const store = await BunSqliteLogStore.open(path);
  *   const hooks: BunSqliteTestHooks = _testHooks(store);
- *   console.assert(hooks.crashAfterRows === null && await hooks.pragma("synchronous") === 2);
+ *   console.assert(hooks.crashAfterRows === null && hooks.pragma("synchronous") === 2);
  *   await store.close();
  * }
  * ```
@@ -236,18 +134,16 @@ export interface BunSqliteTestHooks {
    * the append rejects; `null` (the default) never.
    */
   crashAfterRows: number | null;
-  /** The value of a PRAGMA of the store's connection (read in its worker, in call order). */
-  pragma(name: string): Promise<unknown>;
-  /**
-   * Ends the store's worker abruptly, as if its thread died: the calls it
-   * has not answered reject, and the store is failed.
-   */
-  killWorker(): void;
+  /** The value of a PRAGMA of the store's connection. */
+  pragma(name: string): unknown;
 }
 
 const _hooks = new WeakMap<BunSqliteLogStore, BunSqliteTestHooks>();
-/** Each store's worker, for the test hooks. */
-const _links = new WeakMap<BunSqliteLogStore, _WorkerLink>();
+/** Each store's connection, for the test hooks. */
+const _dbs = new WeakMap<BunSqliteLogStore, _Database>();
+
+/** The error of an append interrupted by the test hook. */
+class _SimulatedCrash extends Error {}
 
 /**
  * Installs (or returns) the test hooks of `store`: counts its write
@@ -277,13 +173,10 @@ export function _testHooks(store: BunSqliteLogStore): BunSqliteTestHooks {
       transactions: 0,
       crashAfterRows: null,
       pragma: (name) => {
-        const link = _links.get(store);
-        if (link === undefined || !/^[a-z_]+$/.test(name)) {
-          return Promise.reject(new RangeError(`bad pragma ${name}`));
-        }
-        return link.call({ op: "pragma", name });
+        const db = _dbs.get(store);
+        if (db === undefined || !/^[a-z_]+$/.test(name)) throw new RangeError(`bad pragma ${name}`);
+        return _row(db.query(`PRAGMA ${name}`).get(), name)[name];
       },
-      killWorker: () => _links.get(store)?.kill(),
     };
     _hooks.set(store, h);
   }
@@ -292,9 +185,9 @@ export function _testHooks(store: BunSqliteLogStore): BunSqliteTestHooks {
 
 /**
  * A {@linkcode LogStore} on `bun:sqlite`: one transaction per write (group
- * commit), WAL with `synchronous=FULL`, an exclusive lock on the file, the
- * connection in a worker thread. Validates its calls exactly as
- * `MemoryLogStore` does. See the module documentation for the schema.
+ * commit), WAL with `synchronous=FULL`, an exclusive lock on the file.
+ * Validates its calls exactly as `MemoryLogStore` does. See the module
+ * documentation for the schema.
  *
  * @example
  * ```ts
@@ -314,17 +207,52 @@ export function _testHooks(store: BunSqliteLogStore): BunSqliteTestHooks {
  * ```
  */
 export class BunSqliteLogStore implements LogStore {
-  readonly #link: _WorkerLink;
+  readonly #db: _Database;
   readonly #meta: LogMeta;
-  /** Settles when the last call made so far has been served. */
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #insert: _Statement;
+  readonly #range: _Statement;
+  readonly #termAt: _Statement;
+  readonly #deleteFrom: _Statement;
+  readonly #deleteUpTo: _Statement;
+  readonly #setState: _Statement;
+  readonly #deleteState: _Statement;
+  readonly #appendTx: (entries: readonly Entry[], encoded: Uint8Array[]) => void;
+  readonly #purgeTx: (upTo: LogId) => void;
   #closed = false;
   #failed: unknown = undefined;
 
-  private constructor(link: _WorkerLink, meta: LogMeta) {
-    this.#link = link;
+  private constructor(db: _Database, meta: LogMeta) {
+    this.#db = db;
     this.#meta = meta;
-    _links.set(this, link);
+    _dbs.set(this, db);
+    this.#insert = db.prepare("INSERT INTO raft_log (idx, term, entry) VALUES (?, ?, ?)");
+    this.#range = db.prepare(
+      "SELECT idx, entry FROM raft_log WHERE idx >= ? AND idx <= ? ORDER BY idx",
+    );
+    this.#termAt = db.prepare("SELECT term FROM raft_log WHERE idx = ?");
+    this.#deleteFrom = db.prepare("DELETE FROM raft_log WHERE idx >= ?");
+    this.#deleteUpTo = db.prepare("DELETE FROM raft_log WHERE idx <= ?");
+    this.#setState = db.prepare(
+      "INSERT OR REPLACE INTO raft_state (name, term, idx, data) VALUES (?, ?, ?, ?)",
+    );
+    this.#deleteState = db.prepare("DELETE FROM raft_state WHERE name = ?");
+    this.#appendTx = db.transaction((entries: readonly Entry[], encoded: Uint8Array[]) => {
+      const hooks = _hooks.get(this);
+      const crashAfter = hooks?.crashAfterRows ?? null;
+      const insert = this.#insert;
+      for (let i = 0; i < entries.length; i++) {
+        if (crashAfter !== null && i === crashAfter) {
+          hooks!.crashAfterRows = null;
+          throw new _SimulatedCrash(`${_NAME}: simulated crash`);
+        }
+        const e = entries[i]!;
+        insert.run(e.index, e.term, encoded[i]!);
+      }
+    });
+    this.#purgeTx = db.transaction((upTo: LogId) => {
+      this.#deleteUpTo.run(upTo.index);
+      this.#setState.run("purged", upTo.term, upTo.index, null);
+    });
   }
 
   /**
@@ -355,29 +283,67 @@ export class BunSqliteLogStore implements LogStore {
     if (typeof path !== "string" || path === "") {
       throw new ConfigError("path", `${_NAME}.open: path must be a non-empty string`);
     }
-    _needBun();
-    const link = new _WorkerLink();
-    let opened: unknown;
+    const { Database } = await _loadSqlite();
+    const db = new Database(path, { create: true });
     try {
-      opened = await link.call({ op: "open", path });
+      try {
+        db.exec("PRAGMA locking_mode = EXCLUSIVE");
+        db.exec("PRAGMA journal_mode = WAL");
+        db.exec("PRAGMA synchronous = FULL");
+        db.exec("BEGIN IMMEDIATE");
+      } catch (e) {
+        if (e instanceof Error && /locked|busy/i.test(e.message)) {
+          throw new Error(`${_NAME}.open: ${path} is in use by another store (${e.message})`, {
+            cause: e,
+          });
+        }
+        throw e;
+      }
+      try {
+        BunSqliteLogStore.#setUp(db, path);
+        db.exec("COMMIT");
+      } catch (e) {
+        db.exec("ROLLBACK");
+        throw e;
+      }
+      const mode = _row(db.query("PRAGMA journal_mode").get(), "journal_mode").journal_mode;
+      const sync = _row(db.query("PRAGMA synchronous").get(), "synchronous").synchronous;
+      if (String(mode).toLowerCase() !== "wal" || sync !== 2) {
+        throw new Error(
+          `${_NAME}.open: ${path}: expected journal_mode=wal and synchronous=FULL (2), ` +
+            `got ${String(mode)} and ${String(sync)}`,
+        );
+      }
+      return new BunSqliteLogStore(db, BunSqliteLogStore.#readMeta(db));
     } catch (e) {
-      link.terminate();
-      throw e;
-    }
-    try {
-      return new BunSqliteLogStore(link, BunSqliteLogStore.#readMeta(opened));
-    } catch (e) {
-      await link.call({ op: "close" }).catch(() => {});
-      link.terminate();
+      db.close();
       throw e;
     }
   }
 
-  /** The small state, from the rows the worker read at open. */
-  static #readMeta(opened: unknown): LogMeta {
-    const o = _row(opened, "the opened state");
+  /** Creates the schema of a new database; checks the version of an existing one. */
+  static #setUp(db: _Database, path: string): void {
+    const version = _row(db.query("PRAGMA user_version").get(), "user_version").user_version;
+    if (version !== 0 && version !== _FORMAT) {
+      throw new Error(
+        `${_NAME}.open: ${path} holds layout version ${String(version)}; ` +
+          `this version reads ${_FORMAT}`,
+      );
+    }
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS raft_log " +
+        "(idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, entry BLOB NOT NULL)",
+    );
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS raft_state " +
+        "(name TEXT PRIMARY KEY, term INTEGER, idx INTEGER, data BLOB) WITHOUT ROWID",
+    );
+    if (version === 0) db.exec(`PRAGMA user_version = ${_FORMAT}`);
+  }
+
+  static #readMeta(db: _Database): LogMeta {
     const meta = new LogMeta();
-    for (const raw of _rows(o.state, "the raft_state rows")) {
+    for (const raw of db.query("SELECT name, term, idx, data FROM raft_state").all()) {
       const row = _row(raw, "a raft_state row");
       const id = (): LogId => {
         if (!_isInt(row.term) || !_isInt(row.idx)) throw _corrupt(`${row.name} is not a log id`);
@@ -387,7 +353,10 @@ export class BunSqliteLogStore implements LogStore {
       else if (row.name === "purged") meta.purged = id();
       else if (row.name === "committed") meta.committed = id();
     }
-    const stats = _row(o.stats, "the log's extent");
+    const stats = _row(
+      db.query("SELECT count(*) AS n, min(idx) AS lo, max(idx) AS hi FROM raft_log").get(),
+      "the log's extent",
+    );
     if (stats.n !== 0) {
       const { n, lo, hi } = stats;
       if (!_isInt(n) || !_isInt(lo) || !_isInt(hi)) throw _corrupt("bad log extent");
@@ -397,7 +366,7 @@ export class BunSqliteLogStore implements LogStore {
             `${fmtId(meta.purged)}`,
         );
       }
-      const term = _row(o.last, "last").term;
+      const term = _row(db.query("SELECT term FROM raft_log WHERE idx = ?").get(hi), "last").term;
       if (!_isInt(term)) throw _corrupt(`entry ${hi} has no term`);
       meta.last = { term, index: hi };
     }
@@ -407,23 +376,62 @@ export class BunSqliteLogStore implements LogStore {
   // ------------------------------------------------------------ plumbing
 
   /**
-   * Serves a call in its turn: after every call made before it has been
-   * served, and only if the store is neither closed nor failed.
+   * Finalizes the statements and closes the connection: SQLite keeps a
+   * connection with live statements open (and its exclusive lock held).
    */
-  #run<T>(op: keyof LogStore, body: () => Promise<T> | T): Promise<T> {
-    const p = this.#queue.then(() => {
-      if (this.#closed) throw closedError(_NAME, op);
-      if (this.#failed !== undefined) throw failedStoreError(_NAME, op, this.#failed);
-      return body();
-    });
-    this.#queue = p.catch(() => {});
-    return p;
+  #release(): void {
+    for (
+      const s of [
+        this.#insert,
+        this.#range,
+        this.#termAt,
+        this.#deleteFrom,
+        this.#deleteUpTo,
+        this.#setState,
+        this.#deleteState,
+      ]
+    ) s.finalize();
+    this.#db.close(true);
   }
 
-  /** Runs one write transaction in the worker: a failure leaves the store failed. */
-  async #write(request: _Call, transfer?: Transferable[]): Promise<void> {
+  /** The rejection a call meets instead of running: the store is closed or failed. */
+  #refusal(op: keyof LogStore): Promise<never> | null {
+    if (this.#closed) return Promise.reject(closedError(_NAME, op));
+    if (this.#failed !== undefined) {
+      return Promise.reject(failedStoreError(_NAME, op, this.#failed));
+    }
+    return null;
+  }
+
+  #run<T>(op: keyof LogStore, body: () => T): Promise<T> {
+    const refused = this.#refusal(op);
+    if (refused !== null) return refused;
     try {
-      await this.#link.call(request, transfer);
+      return Promise.resolve(body());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * A write: SQLite commits it (synchronous FULL) before returning, so
+   * success is `undefined` — durable on return, no promise (the `LogStore`
+   * contract's synchronous form). Failures come as a rejected promise.
+   */
+  #runWrite(op: keyof LogStore, body: () => void): Promise<void> | void {
+    const refused = this.#refusal(op);
+    if (refused !== null) return refused;
+    try {
+      body();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Runs one write transaction: a failure leaves the store failed. */
+  #write(body: () => void): void {
+    try {
+      body();
     } catch (e) {
       if (!this.#closed) this.#failed = e;
       throw e;
@@ -432,32 +440,27 @@ export class BunSqliteLogStore implements LogStore {
     if (hooks !== undefined) hooks.transactions++;
   }
 
-  /** The term of the entry at `index` (which must be present). */
-  async #termAt(index: number): Promise<number> {
-    const term = _row(await this.#link.call({ op: "termAt", index }), `entry ${index}`).term;
-    if (!_isInt(term)) throw _corrupt(`entry ${index} has no term`);
-    return term;
-  }
-
-  async #read(lo: number, hi: number): Promise<Entry[]> {
-    const rows = _rows(await this.#link.call({ op: "read", lo, hi }), "the raft_log rows");
+  #read(lo: number, hi: number): Entry[] {
     const out: Entry[] = [];
-    for (const raw of rows) {
-      const row = _row(raw, "a raft_log row");
-      const index = lo + out.length;
-      if (row.idx !== index) throw _corrupt(`entry ${index} is missing`);
-      let e: Entry;
-      try {
-        e = decodeEntry(_bytes(row.entry, `entry ${index}`));
-      } catch (err) {
-        throw new Error(`${_NAME}: the database is corrupt: entry ${index}: ${String(err)}`, {
-          cause: err,
-        });
+    for (let from = lo; from <= hi; from += _READ_BATCH) {
+      const to = Math.min(hi, from + _READ_BATCH - 1);
+      for (const raw of this.#range.all(from, to)) {
+        const row = _row(raw, "a raft_log row");
+        const index = lo + out.length;
+        if (row.idx !== index) throw _corrupt(`entry ${index} is missing`);
+        let e: Entry;
+        try {
+          e = decodeEntry(_bytes(row.entry, `entry ${index}`));
+        } catch (err) {
+          throw new Error(`${_NAME}: the database is corrupt: entry ${index}: ${String(err)}`, {
+            cause: err,
+          });
+        }
+        if (e.index !== row.idx) {
+          throw _corrupt(`the entry stored at ${index} has index ${e.index}`);
+        }
+        out.push(e);
       }
-      if (e.index !== row.idx) {
-        throw _corrupt(`the entry stored at ${index} has index ${e.index}`);
-      }
-      out.push(e);
     }
     if (out.length !== hi - lo + 1) throw _corrupt(`entry ${lo + out.length} is missing`);
     return out;
@@ -508,15 +511,15 @@ export class BunSqliteLogStore implements LogStore {
    * }
    * ```
    */
-  saveVote(vote: Vote): Promise<void> {
-    return this.#run("saveVote", async () => {
+  saveVote(vote: Vote): Promise<void> | void {
+    return this.#runWrite("saveVote", () => {
       checkVote(_NAME, this.#meta.vote, vote);
       const v: Vote = Object.freeze({
         term: vote.term,
         votedFor: vote.votedFor,
         committed: vote.committed,
       });
-      await this.#write({ op: "saveVote", data: encodeVote(v) });
+      this.#write(() => this.#setState.run("vote", null, null, encodeVote(v)));
       this.#meta.vote = v;
     });
   }
@@ -569,7 +572,7 @@ export class BunSqliteLogStore implements LogStore {
    * ```
    */
   entries(from: number, to: number): Promise<Entry[]> {
-    return this.#run("entries", (): Entry[] | Promise<Entry[]> => {
+    return this.#run("entries", () => {
       checkRange(_NAME, from, to);
       const meta = this.#meta;
       if (meta.last === null) return [];
@@ -599,41 +602,19 @@ export class BunSqliteLogStore implements LogStore {
    * }
    * ```
    */
-  append(entries: readonly Entry[]): Promise<void> {
-    return this.#run("append", async () => {
+  append(entries: readonly Entry[]): Promise<void> | void {
+    return this.#runWrite("append", () => {
       checkAppend(_NAME, this.#meta, entries);
       const last = entries[entries.length - 1];
       if (last === undefined) return;
       // Encoded before the transaction: an entry the codec refuses rejects the call cleanly.
       const encoded = entries.map(encodeEntry);
-      // One buffer for the worker, transferred rather than copied again.
-      let size = 0;
-      for (const b of encoded) size += b.length;
-      const data = new Uint8Array(size);
-      const ends: number[] = [];
-      let at = 0;
-      for (const b of encoded) {
-        data.set(b, at);
-        at += b.length;
-        ends.push(at);
-      }
-      const hooks = _hooks.get(this);
-      const crashAfterRows = hooks?.crashAfterRows ?? null;
-      const request: _Call = {
-        op: "append",
-        indexes: entries.map((e) => e.index),
-        terms: entries.map((e) => e.term),
-        ends,
-        data: data.buffer,
-        crashAfterRows,
-      };
       try {
-        await this.#write(request, [data.buffer]);
+        this.#write(() => this.#appendTx(entries, encoded));
       } catch (e) {
-        if (e instanceof _WorkerError && e.crashed) {
-          hooks!.crashAfterRows = null;
+        if (e instanceof _SimulatedCrash) {
           this.#closed = true;
-          this.#link.terminate(); // the worker closed the database
+          this.#release();
         }
         throw e;
       }
@@ -662,14 +643,18 @@ export class BunSqliteLogStore implements LogStore {
    * }
    * ```
    */
-  truncate(since: number): Promise<void> {
-    return this.#run("truncate", async () => {
+  truncate(since: number): Promise<void> | void {
+    return this.#runWrite("truncate", () => {
       const meta = this.#meta;
       if (!checkTruncate(_NAME, meta, since)) return;
       const keep = since - 1;
       let last: LogId | null = null;
-      if (keep > meta.purgedIndex) last = { term: await this.#termAt(keep), index: keep };
-      await this.#write({ op: "truncate", since });
+      if (keep > meta.purgedIndex) {
+        const term = _row(this.#termAt.get(keep), `entry ${keep}`).term;
+        if (!_isInt(term)) throw _corrupt(`entry ${keep} has no term`);
+        last = { term, index: keep };
+      }
+      this.#write(() => this.#deleteFrom.run(since));
       meta.last = last;
     });
   }
@@ -697,15 +682,20 @@ export class BunSqliteLogStore implements LogStore {
    * }
    * ```
    */
-  purge(upTo: LogId): Promise<void> {
-    return this.#run("purge", async () => {
+  purge(upTo: LogId): Promise<void> | void {
+    return this.#runWrite("purge", () => {
       const meta = this.#meta;
       if (!checkPurgeStart(_NAME, meta, upTo)) return;
       const lastIndex = meta.last?.index ?? 0;
-      const term = upTo.index <= lastIndex ? await this.#termAt(upTo.index) : undefined;
+      let term: number | undefined;
+      if (upTo.index <= lastIndex) {
+        const t = _row(this.#termAt.get(upTo.index), `entry ${upTo.index}`).term;
+        if (!_isInt(t)) throw _corrupt(`entry ${upTo.index} has no term`);
+        term = t;
+      }
       checkPurgeTerm(_NAME, meta, upTo, term);
       const purged: LogId = Object.freeze({ term: upTo.term, index: upTo.index });
-      await this.#write({ op: "purge", term: purged.term, index: purged.index });
+      this.#write(() => this.#purgeTx(purged));
       meta.purged = purged;
       if (upTo.index >= lastIndex) meta.last = null;
     });
@@ -731,11 +721,14 @@ export class BunSqliteLogStore implements LogStore {
    * }
    * ```
    */
-  saveCommitted(committed: LogId | null): Promise<void> {
-    return this.#run("saveCommitted", async () => {
+  saveCommitted(committed: LogId | null): Promise<void> | void {
+    return this.#runWrite("saveCommitted", () => {
       if (committed !== null) checkLogId(_NAME, "saveCommitted", committed, "log id");
       const c = committed === null ? null : Object.freeze(copyId(committed)!);
-      await this.#write({ op: "saveCommitted", committed: c });
+      this.#write(() => {
+        if (c === null) this.#deleteState.run("committed");
+        else this.#setState.run("committed", c.term, c.index, null);
+      });
       this.#meta.committed = c;
     });
   }
@@ -762,8 +755,7 @@ export class BunSqliteLogStore implements LogStore {
   }
 
   /**
-   * Closes the database once the calls made before it have been served,
-   * releasing its lock, and ends the worker. Later calls reject; closing
+   * Closes the database, releasing its lock. Later calls reject; closing
    * again is harmless.
    *
    * @example
@@ -780,17 +772,13 @@ export class BunSqliteLogStore implements LogStore {
    * ```
    */
   close(): Promise<void> {
-    const p = this.#queue.then(async () => {
-      if (this.#closed) return;
-      this.#closed = true;
-      if (this.#link.dead) return; // its worker is gone, and the connection with it
-      try {
-        await this.#link.call({ op: "close" });
-      } finally {
-        this.#link.terminate();
-      }
-    });
-    this.#queue = p.catch(() => {});
-    return p;
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    try {
+      this.#release();
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 }

@@ -9,8 +9,8 @@
  *   loses nothing written by it.
  * - A write (`saveVote`, `append`, `truncate`, `purge`, `saveCommitted`) may
  *   instead return `undefined` — only when it is durable by the time it
- *   returns. A synchronous store (in memory) does so and saves the runtime a
- *   promise and an event-loop turn per write.
+ *   returns. Synchronous stores (in memory, bun:sqlite) do so and save the
+ *   runtime a promise and an event-loop turn per write.
  * - Writes never overlap: the runtime issues them one at a time, in order,
  *   each after the previous one answered. Reads (`entries`, for replication
  *   and apply when the runtime's cache lacks them) may come while a write is
@@ -44,7 +44,7 @@ export interface LogState {
  * Durable storage of the vote and the log.
  *
  * Writes answer once durable: with a promise, or — for a store that is
- * durable when the call returns (in memory) — with `undefined`,
+ * durable when the call returns (in memory, bun:sqlite) — with `undefined`,
  * which lets the runtime carry on in the same event-loop turn. Writes never
  * overlap: the runtime waits for each before the next.
  *

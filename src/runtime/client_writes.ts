@@ -190,7 +190,7 @@ export class ClientWrites<R> {
    * and one append request per peer for all of them. Over HTTP, writes
    * arrive in separate I/O callbacks, each followed by its own turn: without
    * this, each became a proposal of its own, and with a store that writes
-   * synchronously an fsync of its own. Batches of an earlier
+   * synchronously (bun:sqlite) an fsync of its own. Batches of an earlier
    * term, or once this node no longer leads, do not hold writes back (their
    * proposal is refused at once).
    */

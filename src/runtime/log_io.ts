@@ -106,7 +106,7 @@ export class LogIo {
    * Until {@linkcode release}, submitted commands wait (the cache reflects
    * them at once). The node holds its storage while it executes one batch
    * of the engine's commands, so that with a store that writes
-   * synchronously (its fsync on the event loop) the batch's
+   * synchronously (bun:sqlite: the fsync on the event loop) the batch's
    * append requests are on their way to the followers before the leader's
    * own fsync starts, and the two fsyncs overlap. Whatever must be durable
    * before it goes out (votes, a follower's answers), the engine emits only

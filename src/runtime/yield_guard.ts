@@ -1,7 +1,7 @@
 /**
  * Keeps a node's turns from starving the event loop. Turns are scheduled as
  * microtasks (fast: no timer clamping), and when storage and the state
- * machine answer synchronously (an in-memory store and map), a client
+ * machine answer synchronously (bun:sqlite, an in-memory map), a client
  * looping on `await raft.clientWrite(…)` never lets the event loop reach
  * its macrotasks: work that waits for real I/O — a snapshot being written
  * to files — never progresses. Once such work has been pending for

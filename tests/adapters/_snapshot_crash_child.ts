@@ -7,7 +7,7 @@
 //                   has not heard of it: the log is not purged behind it
 //   during-purge    the purge behind it has committed its first atomic of
 //                   several (Deno KV only: bun:sqlite purges in one
-//                   transaction)
+//                   synchronous transaction)
 //   after-purge     the purge behind it resolved
 //
 // Arguments: <data dir> <marker file> <ack file> <mode> <first write number>.
@@ -114,7 +114,7 @@ for (let batch = 0; batch < 200; batch++) {
   const results = await raft.clientWriteMany(commands);
   appendFileSync(ackFile, `${j - 1} ${results[results.length - 1]!.logId.index}\n`);
   // Let I/O callbacks run between batches, as a server's requests do. Without
-  // it, with a synchronous log store (bun:sqlite was one) and no network, the
+  // it, under Bun with bun:sqlite (synchronous writes) and no network, the
   // whole write path is a chain of microtasks and the snapshot's file writes
   // never complete (200 batches, 0 snapshots; tests/kv/snapshot_starvation_test.ts).
   await new Promise((resolve) => setTimeout(resolve, 0));

@@ -1,5 +1,5 @@
 // Regression: a node whose writes all complete in microtasks (a synchronous
-// log store — MemoryLogStore, as bun:sqlite once was — and a client in the same process
+// log store — MemoryLogStore, or bun:sqlite — and a client in the same process
 // writing back-to-back) never completed a durable snapshot while the writes
 // went on: the snapshot store's file I/O waited for a macrotask turn that never
 // came, so nothing was purged. The runtime's YieldGuard

@@ -1,5 +1,5 @@
 // A client looping on `await raft.clientWrite(…)` against a durable node must not starve the
-// event loop: with a synchronous log store and the in-memory state machine every turn is a
+// event loop: with bun:sqlite (synchronous) and the in-memory state machine every turn is a
 // microtask, and the snapshot's file I/O would never run. Snapshots are built, and the log
 // purged, during such a loop (on Deno with Deno KV as well).
 import { test } from "node:test";

@@ -5,23 +5,12 @@
 // directories go to a temp dir through RAFT_DATA: tests never bind fixed ports.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { ROOT } from "./_doc_blocks.ts";
+import { freePort } from "../../chaos/node_placement.ts";
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => port > 0 ? resolve(port) : reject(new Error("no free port")));
-    });
-  });
-}
+export { freePort };
 
 /** Maps documented addresses (`127.0.0.1:21001`) to the free ports a test uses. */
 export class Ports {

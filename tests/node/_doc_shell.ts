@@ -5,9 +5,9 @@
 // under Deno does not): the commands start `deno`, whichever runner runs the tests.
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
-import { ROOT, until, within } from "./_process.ts";
+import { lineOf, ROOT, until, within } from "./_process.ts";
+import { freePort } from "../../chaos/node_placement.ts";
 
 /** Where the documented hosts live on this machine. */
 export interface DocHosts {
@@ -15,19 +15,6 @@ export interface DocHosts {
   readonly dir: string;
   /** Port of documented host 10.0.0.N (index N). */
   readonly ports: readonly number[];
-}
-
-/** A free port on 127.0.0.1 (bound, then released). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** `n` hosts (10.0.0.1 … 10.0.0.n) on free ports under `dir`. */
@@ -151,23 +138,7 @@ export function shell(command: string, cwd: string = ROOT): Shell {
       }
     },
     line: (re, ms = 30_000) =>
-      new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`no line matching ${re} in ${ms} ms:\n${out}\n${err}`));
-        }, ms);
-        function check(): void {
-          const found = out.split("\n").find((l) => re.test(l));
-          if (found !== undefined || done) {
-            clearTimeout(timer);
-            waiters.delete(check);
-            if (found !== undefined) resolve(found);
-            else reject(new Error(`exited without a line matching ${re}:\n${out}\n${err}`));
-          }
-        }
-        waiters.add(check);
-        check();
-      }),
+      lineOf(re, ms, { out: () => out, err: () => err, done: () => done, waiters }),
   };
 }
 

@@ -116,24 +116,41 @@ export function run(
       }
     },
     line: (re, ms = 20_000) =>
-      new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`no line matching ${re} in ${ms} ms:\n${out}\n${err}`));
-        }, ms);
-        function check(): void {
-          const found = out.split("\n").find((l) => re.test(l));
-          if (found !== undefined || done) {
-            clearTimeout(timer);
-            waiters.delete(check);
-            if (found !== undefined) resolve(found);
-            else reject(new Error(`exited without a line matching ${re}:\n${out}\n${err}`));
-          }
-        }
-        waiters.add(check);
-        check();
-      }),
+      lineOf(re, ms, { out: () => out, err: () => err, done: () => done, waiters }),
   };
+}
+
+/** What {@linkcode lineOf} watches: a child's output so far, and whether it ended. */
+export interface Output {
+  out(): string;
+  err(): string;
+  done(): boolean;
+  /** Called (each) whenever stdout grows or the child ends. */
+  readonly waiters: Set<() => void>;
+}
+
+/**
+ * The first stdout line matching `re`, waiting for it (at most `ms`); rejects
+ * with both outputs if none comes or the child ends without one.
+ */
+export function lineOf(re: RegExp, ms: number, o: Output): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      o.waiters.delete(check);
+      reject(new Error(`no line matching ${re} in ${ms} ms:\n${o.out()}\n${o.err()}`));
+    }, ms);
+    function check(): void {
+      const found = o.out().split("\n").find((l) => re.test(l));
+      if (found !== undefined || o.done()) {
+        clearTimeout(timer);
+        o.waiters.delete(check);
+        if (found !== undefined) resolve(found);
+        else reject(new Error(`exited without a line matching ${re}:\n${o.out()}\n${o.err()}`));
+      }
+    }
+    o.waiters.add(check);
+    check();
+  });
 }
 
 /** `p`, or a rejection after `ms`. */

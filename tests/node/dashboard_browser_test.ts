@@ -12,9 +12,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { type Child, http, IS_BUN, ROOT, run, tempDir, until, urlOf } from "./_process.ts";
+import { freePort } from "../../chaos/node_placement.ts";
 
 /** The browser's path, or why there is none. */
 function findChromium(): { path: string } | { skip: string } {
@@ -49,18 +49,6 @@ function findChromium(): { path: string } | { skip: string } {
 
 const CHROMIUM = IS_BUN ? { skip: "heavy: runs under deno test only" } : findChromium();
 if ("skip" in CHROMIUM) console.warn(`dashboard browser test skipped: ${CHROMIUM.skip}`);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => port > 0 ? resolve(port) : reject(new Error("no free port")));
-    });
-  });
-}
 
 /** A minimal Chrome DevTools Protocol client over one WebSocket (flat sessions). */
 class Cdp {

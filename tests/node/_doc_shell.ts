@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { lineOf, ROOT, until, within } from "./_process.ts";
+import { type Child, childEnv, ROOT, spawnChild, until, within } from "./_process.ts";
 import { freePort } from "../../chaos/node_placement.ts";
 
 /** Where the documented hosts live on this machine. */
@@ -49,97 +49,19 @@ export function onHost(hosts: DocHosts, host: number, command: string): string {
 }
 
 /** A `bash -c` process and its output. */
-export interface Shell {
-  readonly exited: Promise<number | string>;
-  stdout(): string;
-  stderr(): string;
-  /** The first stdout line matching `re`; rejects at the deadline or when it exits without. */
-  line(re: RegExp, ms?: number): Promise<string>;
-  kill(signal: "SIGTERM" | "SIGKILL"): void;
-}
-
-interface _DenoChild {
-  readonly stdout: ReadableStream<Uint8Array>;
-  readonly stderr: ReadableStream<Uint8Array>;
-  readonly status: Promise<{ code: number; signal: string | null }>;
-  kill(signal: string): void;
-}
-
-interface _DenoApi {
-  Command: new (cmd: string, options: {
-    args: string[];
-    cwd: string;
-    env: Record<string, string>;
-    clearEnv: boolean;
-    stdin: "null";
-    stdout: "piped";
-    stderr: "piped";
-  }) => { spawn(): _DenoChild };
-}
+export type Shell = Child;
 
 /** The environment of the commands: PATH with node_modules/.bin first, no RAFT_* variables. */
 function _env(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith("RAFT_")) env[k] = v;
-  }
-  env.PATH = `${join(ROOT, "node_modules", ".bin")}:${env.PATH ?? "/usr/bin:/bin"}`;
-  env.NO_COLOR = "1";
-  return env;
+  return childEnv({
+    PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+  });
 }
 
 /** Runs `command` with `bash -c` in `cwd` (default: the checkout, where `examples/` is). */
 export function shell(command: string, cwd: string = ROOT): Shell {
-  const deno = (globalThis as { Deno?: _DenoApi }).Deno;
-  if (deno === undefined) throw new Error("doc shell commands run under Deno only");
-  const child = new deno.Command("bash", {
-    args: ["-c", command],
-    cwd,
-    env: _env(),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let out = "";
-  let err = "";
-  let done = false;
-  const waiters = new Set<() => void>();
-  const wake = (): void => {
-    for (const w of waiters) w();
-  };
-  const decoder = new TextDecoder();
-  const pump = async (stream: ReadableStream<Uint8Array>, on: (s: string) => void) => {
-    for await (const chunk of stream) on(decoder.decode(chunk, { stream: true }));
-  };
-  const exited = Promise.all([
-    child.status,
-    pump(child.stdout, (s) => {
-      out += s;
-      wake();
-    }),
-    pump(child.stderr, (s) => {
-      err += s;
-    }),
-  ]).then(([s]) => s.signal ?? s.code).finally(() => {
-    done = true;
-    wake();
-  });
-  return {
-    exited,
-    stdout: () => out,
-    stderr: () => err,
-    kill: (signal) => {
-      if (done) return;
-      try {
-        child.kill(signal);
-      } catch {
-        // Already gone.
-      }
-    },
-    line: (re, ms = 30_000) =>
-      lineOf(re, ms, { out: () => out, err: () => err, done: () => done, waiters }),
-  };
+  if (!("Deno" in globalThis)) throw new Error("doc shell commands run under Deno only");
+  return spawnChild("bash", ["-c", command], { env: _env(), cwd, lineTimeout: 30_000 });
 }
 
 /** Runs a short command to its end (bounded); asserts exit 0; resolves with its stdout. */

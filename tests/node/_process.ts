@@ -26,7 +26,7 @@ export interface Child {
 }
 
 /** The env of a child: this process's without RAFT_* variables, plus `env`. */
-function _env(env: Record<string, string>): Record<string, string> {
+export function childEnv(env: Record<string, string>): Record<string, string> {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !k.startsWith("RAFT_")) clean[k] = v;
@@ -41,6 +41,24 @@ export function run(
 ): Child {
   const script = options.script ?? KV;
   const runtimeArgs = IS_BUN ? ["run", script] : ["run", "-A", script];
+  return spawnChild(RUNTIME, [...runtimeArgs, ...args], {
+    env: childEnv(options.env ?? {}),
+    cwd: options.cwd ?? ROOT,
+  });
+}
+
+/**
+ * Starts `binary` with `args` (in `cwd`, with exactly `env`) and collects its
+ * output; `line` waits `lineTimeout` ms unless told otherwise (default 20 s).
+ */
+export function spawnChild(
+  binary: string,
+  args: readonly string[],
+  options: { env: Record<string, string>; cwd: string; lineTimeout?: number },
+): Child {
+  const childEnv = options.env;
+  const cwd = options.cwd;
+  const lineTimeout = options.lineTimeout ?? 20_000;
   let done = false;
   let out = "";
   let err = "";
@@ -49,16 +67,14 @@ export function run(
     for (const w of waiters) w();
   };
   const decoder = new TextDecoder();
-  const childEnv = _env(options.env ?? {});
-  const cwd = options.cwd ?? ROOT;
   let exited: Promise<number | string>;
   let signal: (s: "SIGINT" | "SIGTERM" | "SIGKILL") => void;
   const deno = (globalThis as { Deno?: typeof Deno }).Deno;
   if (!IS_BUN && deno !== undefined) {
     // Deno's node:child_process reports a child that handled SIGTERM and
     // exited 0 as killed by the signal; Deno.Command reports the exit code.
-    const child = new deno.Command(RUNTIME, {
-      args: [...runtimeArgs, ...args],
+    const child = new deno.Command(binary, {
+      args: [...args],
       cwd,
       env: childEnv,
       clearEnv: true,
@@ -81,7 +97,7 @@ export function run(
     exited = Promise.all([child.status, pumped]).then(([s]) => s.signal ?? s.code);
     signal = (s) => child.kill(s);
   } else {
-    const child = spawn(RUNTIME, [...runtimeArgs, ...args], {
+    const child = spawn(binary, [...args], {
       cwd,
       env: childEnv,
       stdio: ["ignore", "pipe", "pipe"],
@@ -115,13 +131,13 @@ export function run(
         }
       }
     },
-    line: (re, ms = 20_000) =>
+    line: (re, ms = lineTimeout) =>
       lineOf(re, ms, { out: () => out, err: () => err, done: () => done, waiters }),
   };
 }
 
 /** What {@linkcode lineOf} watches: a child's output so far, and whether it ended. */
-export interface Output {
+interface Output {
   out(): string;
   err(): string;
   done(): boolean;
@@ -133,7 +149,7 @@ export interface Output {
  * The first stdout line matching `re`, waiting for it (at most `ms`); rejects
  * with both outputs if none comes or the child ends without one.
  */
-export function lineOf(re: RegExp, ms: number, o: Output): Promise<string> {
+function lineOf(re: RegExp, ms: number, o: Output): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       o.waiters.delete(check);

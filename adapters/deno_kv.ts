@@ -214,6 +214,13 @@ interface _Atomic {
   bytes: number;
 }
 
+/** Adds the deletion of `key` to `a`, counting it against the atomic's limits. */
+function _delete(a: _Atomic, key: Deno.KvKey): void {
+  a.op.delete(key);
+  a.mutations++;
+  a.bytes += _KEY_BYTES;
+}
+
 /**
  * A {@linkcode LogStore} on Deno KV: group commit, entries of any size
  * (chunked), crash-safe multi-atomic writes, fencing of a second opener.
@@ -397,9 +404,7 @@ export class DenoKvLogStore implements LogStore {
         await this.#commit(a);
         a = this.#atomic();
       }
-      a.op.delete(key);
-      a.mutations++;
-      a.bytes += _KEY_BYTES;
+      _delete(a, key);
     }
     if (a.mutations > 0) await this.#commit(a);
   }
@@ -680,11 +685,7 @@ export class DenoKvLogStore implements LogStore {
         a.op.set(_PURGED_KEY, _idValue(purged));
         a.mutations++;
         a.bytes += _MARKER_BYTES;
-        if (emptied) {
-          a.op.delete(_LAST_KEY);
-          a.mutations++;
-          a.bytes += _KEY_BYTES;
-        }
+        if (emptied) _delete(a, _LAST_KEY);
         const more = await this.#deletePurged(a, upTo.index);
         meta.purged = purged;
         if (emptied) meta.last = null;
@@ -704,9 +705,7 @@ export class DenoKvLogStore implements LogStore {
       batchSize: _SWEEP_BATCH,
     });
     for await (const { key } of keys) {
-      a.op.delete(key);
-      a.mutations++;
-      a.bytes += _KEY_BYTES;
+      _delete(a, key);
       listed++;
     }
     await this.#commit(a);

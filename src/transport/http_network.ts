@@ -25,7 +25,7 @@
  * @module
  */
 
-import { concatChunks } from "./_bytes.ts";
+import { concatChunks, readDeclared } from "./_bytes.ts";
 import { type CodecLimits, decodeMessage, encodeMessage } from "../codec.ts";
 import {
   ClusterMismatch,
@@ -692,6 +692,11 @@ async function _readUpTo(res: Response, max: number, strict: boolean): Promise<_
     return { bytes: new Uint8Array(0), over: true, seen: declared };
   }
   if (stream === null) return { bytes: new Uint8Array(0), over: false, seen: 0 };
+  if (declared >= 0 && declared <= max) {
+    const bytes = await readDeclared(res);
+    if (bytes.byteLength <= max) return { bytes, over: false, seen: bytes.byteLength };
+    return { bytes: bytes.subarray(0, max), over: true, seen: bytes.byteLength };
+  }
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;

@@ -207,6 +207,14 @@ test("raftRoutes: a body over maxBodyBytes gets 413, declared or streamed", asyn
   assert.equal(json.code, "PayloadTooLarge");
   assert.equal(json.limit, 16);
 
+  // Declared within the limit (read in one call), but longer: still refused.
+  const understated = await app.request(
+    "/raft/append",
+    post(big, { "content-length": "8" }),
+  );
+  assert.equal(understated.status, 413);
+  assert.equal((await errorJson(understated)).code, "PayloadTooLarge");
+
   let pulled = 0;
   const endless = new ReadableStream<Uint8Array>({
     pull(c) {

@@ -47,7 +47,7 @@
  *   or a command larger than the node's `maxPayloadBytes`;
  * - 415: a compare-and-set body that is not `application/json` (so no
  *   cross-site form can send one);
- * - 503: `QuorumNotEnough` (the lease lapsed, no quorum) and
+ * - 503: `QuorumNotEnough` (no quorum) and
  *   `NotInitialized` (the node belongs to no cluster yet: initialize it or
  *   add it), both with `Retry-After: 1`; for a `follower` read, `NoLeader`
  *   (no leader known, or it refused: never a redirect) and `Unreachable`

@@ -163,7 +163,6 @@ export interface AppendPlan {
  */
 export type ReadFailure =
   | { readonly kind: "not-leader"; readonly leaderId: NodeId | null }
-  | { readonly kind: "lease-expired" }
   | { readonly kind: "quorum-lost" };
 
 /**

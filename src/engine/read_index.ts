@@ -14,6 +14,10 @@
  *   elect anybody else for the minimum election timeout after hearing from
  *   us. It is void for the rest of the term once a leadership transfer sent
  *   TimeoutNow (voters skip their lease for the election it starts).
+ * - A lease read that finds no lease is not refused: it becomes a ReadIndex
+ *   read (one round, shared as below). Under load a heartbeat's answer can
+ *   be handled later than the lease allows; the leader still leads, and a
+ *   read failing then would only make its client retry.
  *
  * - Reads share rounds: a read joins the current round while that round's
  *   messages are still in the engine's output (they leave after it arrived).
@@ -129,11 +133,13 @@ function serve(
 ): void {
   if (tokens.length === 0) return;
   if (policy === "lease") {
-    const ok = leaseValid(core);
-    for (const token of tokens) {
-      if (ok) ready(core, token, core.commit, peer);
-      else core.emit({ type: "read-failed", token, reason: { kind: "lease-expired" } });
+    if (leaseValid(core)) {
+      for (const token of tokens) ready(core, token, core.commit, peer);
+      return;
     }
+    // No lease (no quorum acknowledged a round recently enough, a transfer voided it, or
+    // check-quorum is off): a round confirms these reads instead, as ReadIndex reads.
+    serve(core, leader, tokens, "read-index", peer);
     return;
   }
   // The current round's messages have not left yet: they confirm this read too.

@@ -157,22 +157,20 @@ export interface ReadContext {
 
 /**
  * The error for a read the engine could not serve: {@linkcode ForwardToLeader}
- * on a non-leader, {@linkcode QuorumNotEnough} when the lease lapsed or the
- * quorum was lost.
+ * on a non-leader, {@linkcode QuorumNotEnough} when the quorum was lost.
  *
  * @example
  * ```ts
  * import { readError } from "./engine_errors.ts";
  * import { membershipOf } from "../types.ts";
  * const context = { self: 1, nodes: new Map(), membership: () => membershipOf([1, 2, 3]) };
- * console.assert(readError({ kind: "lease-expired" }, context).code === "QuorumNotEnough");
+ * console.assert(readError({ kind: "quorum-lost" }, context).code === "QuorumNotEnough");
  * ```
  */
 export function readError(reason: ReadFailure, context: ReadContext): RaftError {
   switch (reason.kind) {
     case "not-leader":
       return forwardToLeader(reason.leaderId, context.nodes);
-    case "lease-expired":
     case "quorum-lost": {
       const voters = votersOf(context.membership());
       return new QuorumNotEnough(`[${voters.join(", ")}]`, [context.self]);

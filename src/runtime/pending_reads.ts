@@ -17,7 +17,8 @@ import { type RaftError, Timeout } from "../errors.ts";
  * - `read-index` (on the leader): a quorum round started after the read
  *   arrived confirms leadership; the read index is the commit index then.
  * - `lease` (on the leader): no round while the leader lease holds — cheaper,
- *   but relies on bounded clock drift (`leaseMargin`).
+ *   but relies on bounded clock drift (`leaseMargin`); when it does not hold
+ *   (it lapsed, or a transfer voided it), a `read-index` read instead.
  * - `follower` (on any member, learners included): the node asks the leader
  *   for a read index with one `read-index` request (the reads that arrive in
  *   one turn share it; the leader confirms it with its ReadIndex round), then

@@ -633,7 +633,8 @@ export class Raft<R = unknown> {
    * Makes a following local read linearizable, and waits until the state
    * machine has applied up to the read index; resolves with that index.
    * `policy` says how ({@linkcode ReadPolicy}): `read-index` (default) and
-   * `lease` confirm leadership on the leader; `follower` works on any member
+   * `lease` confirm leadership on the leader (`lease` without a round while
+   * the leader lease holds, with one when it does not); `follower` works on any member
    * (followers and learners): it asks the leader for the read index with one
    * request (reads arriving in one turn share it), then waits to have
    * applied it here; on the leader it is a `read-index` read. Rejects with
@@ -642,7 +643,6 @@ export class Raft<R = unknown> {
    * {@linkcode Unreachable} (the network's error as its `cause`) when the
    * leader cannot be asked (`follower`),
    * {@linkcode NotInitialized} before the node has a membership,
-   * {@linkcode QuorumNotEnough} when the lease lapsed (policy `lease`),
    * {@linkcode Timeout} after `timeout` ms (default four maximum election
    * timeouts), {@linkcode Aborted} when `signal` aborts. A read changes
    * nothing: its errors' `logId` is `null`.

@@ -32,7 +32,7 @@ function elected(ids = [1, 2, 3], learners: NodeId[] = []): TestCluster {
   return c;
 }
 
-test("engine/transfer: the lease is void while TimeoutNow is out", () => {
+test("engine/transfer: the lease is void while TimeoutNow is out; a lease read takes a round", () => {
   const c = elected();
   assert.equal(st(c, 1).leaseValid, true);
   const held = hold(c, (e) => e.message.type === "timeout-now");
@@ -42,7 +42,11 @@ test("engine/transfer: the lease is void while TimeoutNow is out", () => {
   assert.equal(st(c, 1).leaseValid, false);
   c.node(1).engine.read([1], "lease");
   c.process();
-  assert.deepEqual(c.node(1).readsFailed.get(1), { kind: "lease-expired" });
+  assert.equal(c.node(1).readsReady.has(1), false, "not served on the void lease");
+  c.run();
+  // The followers acknowledged a round sent after the read arrived (still term 1).
+  assert.equal(c.node(1).readsReady.get(1), st(c, 1).committed?.index);
+  assert.equal(c.node(1).readsFailed.size, 0);
 });
 
 test("engine/transfer: after giving up on a sent TimeoutNow, the lease stays void for the term; ReadIndex works", () => {
@@ -154,7 +158,14 @@ test("engine/transfer: a TimeoutNow delivered after the transfer was abandoned c
   assert.equal(st(c, 1).role, "leader");
   assert.equal(st(c, 1).leaseValid, false);
   c.node(1).engine.read([1], "lease");
-  c.process();
+  c.run();
+  // Its round reaches 2 and 3, whose answers (of term 2) never come back: the read waits.
   assert.equal(c.node(1).readsReady.has(1), false);
-  assert.deepEqual(c.node(1).readsFailed.get(1), { kind: "lease-expired" });
+  assert.equal(c.node(1).readsFailed.has(1), false);
+  c.cuts.clear();
+  c.advance(TEST_CONFIG.heartbeatInterval);
+  // 1 hears of term 2 and steps down: the read fails, never served from the old state.
+  assert.equal(st(c, 1).role, "follower");
+  assert.equal(c.node(1).readsReady.has(1), false);
+  assert.equal(c.node(1).readsFailed.get(1)?.kind, "not-leader");
 });

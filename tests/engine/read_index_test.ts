@@ -310,7 +310,7 @@ test("engine/lease-read: served at once, without a round, while the lease holds"
   assert.equal(replicatesSince(leader, mark).length, 0);
 });
 
-test("engine/lease-read: refused with lease-expired once electionTimeoutMin - leaseMargin passes unacked", () => {
+test("engine/lease-read: once electionTimeoutMin - leaseMargin passes unacked, a lease read waits for a round, then is served", () => {
   const c = elected();
   const sentAt = st(c, 1).quorumAckAt!;
   assert.equal(sentAt, c.now);
@@ -324,10 +324,16 @@ test("engine/lease-read: refused with lease-expired once electionTimeoutMin - le
   c.advance(10);
   assert.equal(st(c, 1).leaseValid, false);
   assert.equal(st(c, 1).role, "leader");
+  const mark = c.node(1).commands.length;
   c.node(1).engine.read([2], "lease");
   c.process();
-  assert.deepEqual(c.node(1).readsFailed.get(2), { kind: "lease-expired" });
-  assert.equal(c.node(1).readsReady.has(2), false);
+  assert.equal(c.node(1).readsFailed.has(2), false, "not refused");
+  assert.equal(c.node(1).readsReady.has(2), false, "not served without a round");
+  assert.ok(replicatesSince(c.node(1), mark).length > 0, "a round went out for it");
+  c.dropIf = null;
+  c.run();
+  assert.equal(c.node(1).readsReady.get(2), 1);
+  assert.equal(st(c, 1).leaseValid, true, "the round renewed the lease");
 });
 
 test("engine/lease-read: the lease renews once acks resume", () => {
@@ -343,14 +349,17 @@ test("engine/lease-read: the lease renews once acks resume", () => {
   assert.equal(c.node(1).readsReady.get(1), 1);
 });
 
-test("engine/lease-read: with checkQuorum off the lease never holds; ReadIndex still works", () => {
+test("engine/lease-read: with checkQuorum off the lease never holds; lease reads take a round", () => {
   const c = elected(cfg({ checkQuorum: false }));
   assert.equal(st(c, 1).leaseValid, false);
+  const mark = c.node(1).commands.length;
   c.node(1).engine.read([1], "lease");
   c.node(1).engine.read([2], "read-index");
   c.run();
-  assert.deepEqual(c.node(1).readsFailed.get(1), { kind: "lease-expired" });
+  assert.ok(replicatesSince(c.node(1), mark).length > 0);
+  assert.equal(c.node(1).readsReady.get(1), 1);
   assert.equal(c.node(1).readsReady.get(2), 1);
+  assert.equal(c.node(1).readsFailed.size, 0);
 });
 
 test("engine/lease-read: a single voter's lease stays valid across many timeouts", () => {

@@ -113,10 +113,10 @@ test("pending reads: a failed read rejects with the host's error; unknown tokens
   reads.start();
   reads.failed(555, { kind: "quorum-lost" });
   assert.deepEqual(host.reasons, []);
-  reads.failed(100, { kind: "lease-expired" });
+  reads.failed(100, { kind: "quorum-lost" });
   reads.ready(100, 3, 10); // already settled: ignored
   await settle();
-  assert.deepEqual(host.reasons, [{ kind: "lease-expired" }]);
+  assert.deepEqual(host.reasons, [{ kind: "quorum-lost" }]);
   assert.equal(a.length, 1);
   assert.ok(!a[0]!.ok && a[0]!.error instanceof QuorumNotEnough);
   assert.equal(clock.pending, 0);

@@ -35,7 +35,9 @@
  *   resolves, a few hundred keys per atomic, each taking its turn among the
  *   calls that come meanwhile (a purge of thousands of entries used to hold
  *   every append behind it for ~100 ms). Keys below `purged` that a crash or
- *   `close` left are deleted when the store is opened.
+ *   `close` left are deleted when the store is opened. The keys of entries
+ *   appended since the open are computed (the store remembers which entries
+ *   have more than one chunk), not listed: listing reads every value.
  *
  * **Fencing.** Opening a database rewrites `owner`, and every write of a
  * store checks it: if another store (in this process or another) opened the
@@ -249,6 +251,17 @@ export class DenoKvLogStore implements LogStore {
   /** Purged keys may remain: a sweep is queued. */
   #sweeping = false;
   #failed: unknown = undefined;
+  /** Every log key at or below this index is deleted (swept). */
+  #sweptTo = 0;
+  /**
+   * The log's last index when the store was opened: the chunk counts of the
+   * entries up to it are not known, so purging them lists their keys.
+   */
+  #openedLast = 0;
+  /** No log key above this index exists. */
+  #writtenTo = 0;
+  /** The chunk count of each entry appended since the open that has more than one. */
+  readonly #chunks = new Map<number, number>();
 
   private constructor(kv: Deno.Kv, owner: string, meta: LogMeta) {
     this.#kv = kv;
@@ -339,6 +352,8 @@ export class DenoKvLogStore implements LogStore {
         throw _corrupt(`the last entry ${fmtId(last)} does not match the end marker`);
       }
     }
+    this.#sweptTo = meta.purgedIndex;
+    this.#openedLast = this.#writtenTo = meta.lastIndex;
   }
 
   // ------------------------------------------------------------ plumbing
@@ -610,9 +625,11 @@ export class DenoKvLogStore implements LogStore {
             a.mutations++;
             a.bytes += size;
           }
+          if (chunks > 1) this.#chunks.set(e.index, chunks);
           completed = e;
         }
         a.op.set(_LAST_KEY, _idValue(lastEntry));
+        this.#writtenTo = Math.max(this.#writtenTo, lastEntry.index);
         await this.#commit(a);
         this.#meta.last = { term: lastEntry.term, index: lastEntry.index };
       });
@@ -650,6 +667,8 @@ export class DenoKvLogStore implements LogStore {
         a.bytes += _MARKER_BYTES;
         await this.#deleteListed(a, { prefix: _LOG, start: _logKey(since) });
         meta.last = last;
+        this.#writtenTo = Math.min(this.#writtenTo, since - 1);
+        for (const index of this.#chunks.keys()) if (index >= since) this.#chunks.delete(index);
       });
     });
   }
@@ -695,21 +714,59 @@ export class DenoKvLogStore implements LogStore {
   }
 
   /**
-   * Adds up to {@linkcode _SWEEP_BATCH} deletes of keys at or below index
-   * `upTo` to `a` and commits it; returns whether keys may remain.
+   * Adds the deletes of the next purged keys at or below index `upTo` to
+   * `a` (up to {@linkcode _SWEEP_BATCH} entries' keys) and commits it;
+   * returns whether keys may remain.
+   *
+   * Keys are deleted in index order. An entry appended since the open has
+   * its keys computed (its chunk count is remembered): nothing is read.
+   * Entries that were in the log when it was opened have their keys listed,
+   * which reads their values too and cost more than the deletes themselves
+   * (purging 5,000 entries: ~55 ms of CPU to list them, ~35 ms to delete).
    */
   async #deletePurged(a: _Atomic, upTo: number): Promise<boolean> {
-    let listed = 0;
-    const keys = this.#kv.list({ prefix: _LOG, end: _logKey(upTo + 1) }, {
-      limit: _SWEEP_BATCH,
-      batchSize: _SWEEP_BATCH,
-    });
-    for await (const { key } of keys) {
-      _delete(a, key);
-      listed++;
+    const from = this.#sweptTo;
+    if (from < this.#openedLast && from < upTo) {
+      const end = Math.min(upTo, this.#openedLast);
+      let listed = 0;
+      const keys = this.#kv.list({ prefix: _LOG, end: _logKey(end + 1) }, {
+        limit: _SWEEP_BATCH,
+        batchSize: _SWEEP_BATCH,
+      });
+      for await (const { key } of keys) {
+        _delete(a, key);
+        listed++;
+      }
+      await this.#commit(a);
+      if (listed === _SWEEP_BATCH) return true;
+      this.#swept(end);
+      return end < upTo;
+    }
+    // Beyond what was ever written there are no keys to delete.
+    const hi = Math.min(upTo, this.#writtenTo);
+    let done = from;
+    while (done < hi && done - from < _SWEEP_BATCH) {
+      const chunks = this.#chunks.get(done + 1) ?? 1;
+      if (a.mutations + chunks > _MAX_MUTATIONS || a.bytes + chunks * _KEY_BYTES > _MAX_BYTES) {
+        if (done > from) break;
+        // One entry with more chunks than an atomic takes: its keys, over several atomics.
+        await this.#deleteListed(a, { prefix: _logKey(done + 1) });
+        this.#swept(done + 1);
+        return done + 1 < hi;
+      }
+      for (let c = 0; c < chunks; c++) _delete(a, _logKey(done + 1, c));
+      done++;
     }
     await this.#commit(a);
-    return listed === _SWEEP_BATCH;
+    this.#swept(done < hi ? done : Math.max(from, upTo));
+    return done < hi;
+  }
+
+  /** The keys at or below `index` are deleted. */
+  #swept(index: number): void {
+    if (index <= this.#sweptTo) return;
+    this.#sweptTo = index;
+    for (const i of this.#chunks.keys()) if (i <= index) this.#chunks.delete(i);
   }
 
   /** Queues the deletion of the next purged keys behind the calls made so far. */

@@ -260,3 +260,70 @@ test(`${label}: purged keys a close left behind are deleted when the store is op
     await again.close();
     assert.equal(await logKeys(file), 10);
   }));
+
+/** `range(term, from, to, 8)` with the entries at `big` replaced by ones of the given sizes. */
+function withBig(term: number, from: number, to: number, big: Record<number, number>) {
+  return range(term, from, to, 8).map((e) =>
+    big[e.index] === undefined ? e : normal(term, e.index, bytes(big[e.index]!, e.index))
+  );
+}
+
+/** Lets a queued sweep finish: each call waits behind the sweep atomics queued before it. */
+async function settleSweep(store: DenoKvLogStore): Promise<void> {
+  for (let i = 0; i < 60; i++) await store.logState();
+}
+
+test(
+  `${label}: a purge deletes every key of the purged entries, chunked ones included, whether written before or since the open`,
+  { skip },
+  () =>
+    withDir("deno-kv", async (dir) => {
+      const file = `${dir}/log`;
+      const first = await DenoKvLogStore.open(file);
+      // Before the open: 1..400, entry 100 in 4 chunks.
+      await first.append(withBig(1, 1, 400, { 100: 200_000 }));
+      await first.close();
+      const store = await DenoKvLogStore.open(file);
+      // Since the open: 401..800, entry 600 in 2 chunks, 700 in 3.
+      await store.append(withBig(1, 401, 800, { 600: 70_000, 700: 140_000 }));
+      await store.purge({ term: 1, index: 650 });
+      await settleSweep(store);
+      assert.deepEqual(
+        views(await store.entries(1, 800)),
+        views(withBig(1, 651, 800, { 700: 140_000 })),
+      );
+      await store.close();
+      assert.equal(await logKeys(file), 150 + 2, "651..800, entry 700 with 3 keys");
+      // Purging past the end after a truncate: keys above the truncation are gone already.
+      const again = await DenoKvLogStore.open(file);
+      await again.truncate(751);
+      await again.append(withBig(1, 751, 760, { 755: 70_000 }));
+      await again.purge({ term: 1, index: 5_000 });
+      await settleSweep(again);
+      assert.deepEqual((await again.logState()).lastLogId, { term: 1, index: 5_000 });
+      await again.append(range(1, 5_001, 5_002, 8));
+      await again.close();
+      assert.equal(await logKeys(file), 2, "only 5001 and 5002");
+    }),
+);
+
+test(
+  `${label}: a purge deletes an entry with more chunks than one atomic takes (1,001 chunks)`,
+  { skip },
+  () =>
+    withDir("deno-kv", async (dir) => {
+      const file = `${dir}/log`;
+      const store = await DenoKvLogStore.open(file);
+      const size = 1_001 * 65_536 - 100; // 1,001 chunks: more than the 1,000 mutations of an atomic
+      await store.append([
+        ...range(1, 1, 2, 8),
+        normal(1, 3, new Uint8Array(size)),
+        ...range(1, 4, 5, 8),
+      ]);
+      await store.purge({ term: 1, index: 4 });
+      await settleSweep(store);
+      assert.deepEqual(views(await store.entries(1, 5)), views(range(1, 5, 5, 8)));
+      await store.close();
+      assert.equal(await logKeys(file), 1, "only entry 5");
+    }),
+);

@@ -47,12 +47,13 @@ export async function readBody(req: Request, max: number): Promise<Uint8Array | 
     await req.body?.cancel().catch(() => {});
     return declared;
   }
-  const stream = req.body;
-  if (stream === null) return new Uint8Array(0);
   if (declared >= 0) {
+    // Without touching `req.body`: on Deno the getter builds a stream.
     const bytes = await readDeclared(req);
     return bytes.byteLength > max ? bytes.byteLength : bytes;
   }
+  const stream = req.body;
+  if (stream === null) return new Uint8Array(0);
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;

@@ -685,18 +685,19 @@ interface _Read {
  * declared `content-length` over `max` is refused unread.
  */
 async function _readUpTo(res: Response, max: number, strict: boolean): Promise<_Read> {
-  const stream = res.body;
   const declared = Number(res.headers.get("content-length") ?? NaN);
   if (strict && declared > max) {
-    void stream?.cancel().catch(() => {});
+    void res.body?.cancel().catch(() => {});
     return { bytes: new Uint8Array(0), over: true, seen: declared };
   }
-  if (stream === null) return { bytes: new Uint8Array(0), over: false, seen: 0 };
   if (declared >= 0 && declared <= max) {
+    // Without touching `res.body`: on Deno the getter builds a stream.
     const bytes = await readDeclared(res);
     if (bytes.byteLength <= max) return { bytes, over: false, seen: bytes.byteLength };
     return { bytes: bytes.subarray(0, max), over: true, seen: bytes.byteLength };
   }
+  const stream = res.body;
+  if (stream === null) return { bytes: new Uint8Array(0), over: false, seen: 0 };
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;

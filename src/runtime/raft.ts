@@ -634,10 +634,10 @@ export class Raft<R = unknown> {
    * machine has applied up to the read index; resolves with that index.
    * `policy` says how ({@linkcode ReadPolicy}): `read-index` (default) and
    * `lease` confirm leadership on the leader (`lease` without a round while
-   * the leader lease holds, with one when it does not); `follower` works on any member
-   * (followers and learners): it asks the leader for the read index with one
-   * request (reads arriving in one turn share it), then waits to have
-   * applied it here; on the leader it is a `read-index` read. Rejects with
+   * the leader lease holds, with one when it does not); `follower` works on
+   * any member (followers and learners): it asks the leader for the read
+   * index with one request (reads arriving in one turn share it), then waits
+   * to have applied it here; on the leader it is a `read-index` read. Rejects with
    * {@linkcode ForwardToLeader} on a non-leader (`read-index`, `lease`) or
    * when no leader is known or the leader refuses (`follower`),
    * {@linkcode Unreachable} (the network's error as its `cause`) when the

@@ -7,15 +7,16 @@
  * @module
  */
 
-import { type RaftError, ShuttingDown } from "../src/errors.ts";
+import type { RaftError } from "../src/errors.ts";
 import type { Raft } from "../src/runtime/raft.ts";
 
 /**
- * Calls `handler` once when `raft` stops (its metrics show a storage or
- * internal error, or the role `shutdown`), with the error that stopped it
- * (`StorageError`, `InternalError`, or `ShuttingDown` when it was shut down
- * without one). Returns a function that stops watching: call it before
- * shutting the node down yourself.
+ * Calls `handler` once when `raft` stops, with the error that stopped it
+ * (`StorageError`, `ApplyError`, `LogDiverged`, `InternalError`, or
+ * `ShuttingDown` when it was shut down without one): {@linkcode Raft.onStopped},
+ * which costs nothing while the node runs (watching `raft.metrics` instead
+ * would build a metrics object on every turn). Returns a function that stops
+ * watching: call it before shutting the node down yourself.
  *
  * @example
  * ```ts
@@ -36,19 +37,5 @@ import type { Raft } from "../src/runtime/raft.ts";
  * ```
  */
 export function onNodeStopped<R>(raft: Raft<R>, handler: (error: RaftError) => void): () => void {
-  let done = false;
-  let off = (): void => {};
-  const check = (): void => {
-    const m = raft.metrics.current;
-    if (done || (m.storageError === null && m.state !== "shutdown")) return;
-    done = true;
-    off();
-    handler(m.storageError ?? new ShuttingDown());
-  };
-  off = raft.metrics.subscribe(check);
-  check();
-  return () => {
-    done = true;
-    off();
-  };
+  return raft.onStopped(handler);
 }

@@ -308,6 +308,10 @@ export class Raft<R = unknown> {
   /** Follower reads confirmed through the leader (a counter). */
   #followerReads = 0;
   readonly #leaders: LeaderWatch;
+  /** {@linkcode Raft.onStopped} listeners, until the node stops. */
+  readonly #stopListeners = new Set<(error: RaftError) => void>();
+  /** Why the node stopped, once it did and its listeners were told. */
+  #stoppedWith: RaftError | null = null;
   readonly #turnFn = (): void => this.#turn();
   /** Decides when a turn must be a macrotask, so that I/O waiting on the event loop runs. */
   readonly #yields: YieldGuard;
@@ -955,6 +959,65 @@ export class Raft<R = unknown> {
   }
 
   /**
+   * Calls `listener` once when this node stops: with the
+   * {@linkcode StorageError}, {@linkcode ApplyError}, {@linkcode LogDiverged}
+   * or {@linkcode InternalError} that stopped it, or with
+   * {@linkcode ShuttingDown} once {@linkcode Raft.shutdown} has finished
+   * (storage closed). On a node already stopped, `listener` is called at
+   * once. Cheap: nothing is built or compared while the node runs (a
+   * `metrics.subscribe` listener costs a metrics object per turn). Returns
+   * the function that removes the listener. A listener that throws is
+   * logged.
+   *
+   * @example
+   * ```ts
+   * import { Raft } from "./raft.ts";
+   * import { MemoryLogStore } from "../../adapters/memory.ts";
+   * import { MemoryStateMachine } from "../../kv/mod.ts";
+   * import { MemoryNetwork } from "../../testing/memory_network.ts";
+   *
+   * const raft = await Raft.create({
+   *   id: 1,
+   *   logStore: new MemoryLogStore(),
+   *   stateMachine: new MemoryStateMachine(),
+   *   network: new MemoryNetwork().client(1),
+   * });
+   * const why: string[] = [];
+   * raft.onStopped((error) => why.push(error.code));
+   * await raft.shutdown();
+   * console.assert(why.join() === "ShuttingDown");
+   * ```
+   */
+  onStopped(listener: (error: RaftError) => void): () => void {
+    const stopped = this.#stoppedWith;
+    if (stopped !== null) {
+      this.#tellStopped(listener, stopped);
+      return () => {};
+    }
+    this.#stopListeners.add(listener);
+    return () => {
+      this.#stopListeners.delete(listener);
+    };
+  }
+
+  #tellStopped(listener: (error: RaftError) => void, error: RaftError): void {
+    try {
+      listener(error);
+    } catch (e) {
+      this.#logger.error("onStopped listener threw", { error: String(e) });
+    }
+  }
+
+  /** Tells the {@linkcode onStopped} listeners, once, why the node stopped. */
+  #announceStop(error: RaftError): void {
+    if (this.#stoppedWith !== null) return;
+    this.#stoppedWith = error;
+    const listeners = [...this.#stopListeners];
+    this.#stopListeners.clear();
+    for (const l of listeners) this.#tellStopped(l, error);
+  }
+
+  /**
    * What this node counted since it started: elections started, leader
    * changes, proposals (and those pending), appends sent and received,
    * snapshots sent, installed and built (and their bytes), RPCs sent and
@@ -1090,6 +1153,7 @@ export class Raft<R = unknown> {
     await this.#io.idle();
     await this.#logStore.close();
     this.metrics.publish(this.#buildMetrics());
+    this.#announceStop(err);
   }
 
   // ---- the loop --------------------------------------------------------------------
@@ -1353,6 +1417,7 @@ export class Raft<R = unknown> {
     this.#yields.stop();
     this.#rejectAll(this.#fatal);
     this.metrics.publish(this.#buildMetrics());
+    this.#announceStop(fatal);
   }
 
   /** Settles everything pending, each part in turn (shutdown, fatal error). */

@@ -153,6 +153,11 @@ export function kvRoutes(
 ): Hono {
   const token = options.token === undefined ? null : new SecretCheck(options.token);
   const app = new Hono();
+  // Whether this node leads, as of its last turn: every write checks it before reading its body.
+  // Kept by a leader-change listener, not read from `raft.metrics`, which would be rebuilt
+  // whole for the first write after every turn.
+  const role = { leads: raft.metrics.current.state === "leader" };
+  raft.onLeaderChange((change) => role.leads = change.role === "leader");
 
   if (token !== null) {
     app.use("/kv/*", async (c, next) => {
@@ -168,7 +173,7 @@ export function kvRoutes(
   app.put("/kv/:key", async (c) => {
     const key = c.req.param("key");
     try {
-      const value = await _readValue(c, raft);
+      const value = await _readValue(c, raft, role.leads);
       if (value instanceof Response) return value;
       const { logId } = await raft.clientWrite(kvSet(key, value));
       return c.json({ index: logId.index });
@@ -180,7 +185,7 @@ export function kvRoutes(
   app.delete("/kv/:key", async (c) => {
     const key = c.req.param("key");
     try {
-      const early = await _forwardEarly(c, raft);
+      const early = role.leads ? null : await _forwardEarly(c, raft);
       if (early !== null) return early;
       const { logId, response } = await raft.clientWrite(kvDelete(key));
       return c.json({ index: logId.index, deleted: response != null });
@@ -192,7 +197,7 @@ export function kvRoutes(
   app.post("/kv/:key/cas", async (c) => {
     const key = c.req.param("key");
     try {
-      const body = await _readCas(c, raft);
+      const body = await _readCas(c, raft, role.leads);
       if (body instanceof Response) return body;
       const { response } = await raft.clientWrite(kvCas(key, body.expected, body.value));
       const found = response ?? null;
@@ -261,7 +266,8 @@ export function kvRoutes(
 /**
  * On a node that surely does not lead (the metrics say so), the redirect (or
  * 503) to answer at once, before the body is read; `null` otherwise (the
- * call itself then decides).
+ * call itself then decides). Called only when the node did not lead as of
+ * its last turn.
  */
 async function _forwardEarly(c: Context, raft: Raft<Uint8Array | null>): Promise<Response | null> {
   const m = raft.metrics.current;
@@ -277,8 +283,9 @@ async function _forwardEarly(c: Context, raft: Raft<Uint8Array | null>): Promise
 async function _readValue(
   c: Context,
   raft: Raft<Uint8Array | null>,
+  leads: boolean,
 ): Promise<Uint8Array | Response> {
-  const early = await _forwardEarly(c, raft);
+  const early = leads ? null : await _forwardEarly(c, raft);
   if (early !== null) return early;
   const body = await readBoundedBody(c.req.raw, raft.config.maxPayloadBytes);
   if (!body.ok) return _error(c, body.refusal.error, body.refusal.message, body.refusal.status);
@@ -289,11 +296,12 @@ async function _readValue(
 async function _readCas(
   c: Context,
   raft: Raft<Uint8Array | null>,
+  leads: boolean,
 ): Promise<{ expected: Uint8Array | null; value: Uint8Array } | Response> {
   const req = c.req.raw;
   const refused = await refuseUnlessJson(req);
   if (refused !== null) return _error(c, refused.error, refused.message, refused.status);
-  const early = await _forwardEarly(c, raft);
+  const early = leads ? null : await _forwardEarly(c, raft);
   if (early !== null) return early;
   const body = await readJsonObject(req, raft.config.maxPayloadBytes);
   if (!body.ok) return _error(c, body.refusal.error, body.refusal.message, body.refusal.status);

@@ -239,6 +239,30 @@ test("kv routes: a follower redirects writes, CAS and linearizable/lease reads t
   }
 });
 
+test("kv routes follow leadership: after a transfer the old leader redirects writes to the new one before reading their body, and the new one takes them", async () => {
+  const c = new RuntimeCluster({ ...FAST, maxPayloadBytes: 64 });
+  try {
+    const first = await cluster3(c);
+    const apps = new Map([1, 2, 3].map((id) => [id, kvRoutes(c.node(id), c.machines.get(id)!)]));
+    assert.equal((await apps.get(first)!.request("/kv/a", put("1"))).status, 200);
+    const next = [1, 2, 3].find((id) => id !== first)!;
+    await c.node(first).trigger.transferLeader(next);
+    await c.node(next).metrics.wait({ timeout: 5000 }).role("leader");
+    await until(() => c.node(first).metrics.current.currentLeader === next);
+    const moved = await apps.get(first)!.request("/kv/a", put("2"));
+    assert.equal(moved.status, 307);
+    assert.equal(moved.headers.get("location"), `${base(next)}/kv/a`);
+    // Redirected before its body is read: a body over the limit is not refused here (413).
+    const big = await apps.get(first)!.request("/kv/a", put("x".repeat(100)));
+    assert.equal(big.status, 307);
+    assert.equal((await apps.get(first)!.request("/kv/a", { method: "DELETE" })).status, 307);
+    assert.equal((await apps.get(next)!.request("/kv/a", put("2"))).status, 200);
+    assert.equal(c.machines.get(next)!.get("a")?.[0], "2".charCodeAt(0));
+  } finally {
+    await c.shutdown();
+  }
+});
+
 test("kv routes: ?read=follower is served by the follower itself, linearizably, never redirected", async () => {
   const c = new RuntimeCluster(FAST);
   try {

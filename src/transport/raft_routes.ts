@@ -145,7 +145,8 @@ export interface RaftHandler {
   readonly config?: { readonly maxPayloadBytes: number; readonly maxAppendBytes: number };
   /**
    * The node's metrics: once its membership has a cluster id, a request
-   * whose `x-raft-cluster` names another cluster gets 412.
+   * whose `x-raft-cluster` names another cluster gets 412. Read until the
+   * cluster id is known (it never changes afterwards), not for every request.
    */
   readonly metrics?: {
     readonly current: {
@@ -267,6 +268,7 @@ export function raftRoutes(raft: RaftHandler, options: RaftRoutesOptions = {}): 
   const peer: _Peer = {
     raft,
     secret: options.secret === undefined ? null : new SecretCheck(options.secret),
+    clusterId: "",
   };
   const app = new Hono();
   // One route per request type (route name = message type): a snapshot
@@ -360,6 +362,12 @@ function _checkContentType(req: Request, route: string): Response | null {
 interface _Peer {
   readonly raft: RaftHandler;
   readonly secret: SecretCheck | null;
+  /**
+   * The node's cluster id once its membership has one (`""` until then): it
+   * never changes afterwards, so it is read from the metrics only until
+   * known — reading them for every request would rebuild them for most.
+   */
+  clusterId: string;
 }
 
 /**
@@ -399,11 +407,15 @@ async function _checkPeer(peer: _Peer, req: Request, route: string): Promise<Res
   const cluster = req.headers.get(CLUSTER_HEADER);
   const fromHeader = req.headers.get(FROM_HEADER);
   if (cluster !== null && fromHeader !== null && metrics !== undefined) {
-    const expected = metrics.current?.membership?.membership?.clusterId;
+    if (peer.clusterId === "") {
+      const known = metrics.current?.membership?.membership?.clusterId;
+      if (typeof known === "string") peer.clusterId = known;
+    }
+    const expected = peer.clusterId;
     const from = Number(fromHeader);
     const got = _percentDecoded(cluster);
     if (
-      typeof expected === "string" && expected !== "" && isNodeId(from) &&
+      expected !== "" && isNodeId(from) &&
       String(from) === fromHeader.trim() && got !== null && got !== expected
     ) {
       return _json(412, new ClusterMismatch(expected, got, from).toJSON());

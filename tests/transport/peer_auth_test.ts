@@ -293,6 +293,36 @@ test("raftRoutes: x-raft-cluster naming another cluster gets 412 ClusterMismatch
   }
 });
 
+test("raftRoutes: a node that joins a cluster after its routes were made refuses other clusters from then on", async () => {
+  let reads = 0;
+  let clusterId = "";
+  const node: RaftHandler = {
+    id: 2,
+    metrics: {
+      get current() {
+        reads++;
+        return { membership: { membership: { clusterId } } };
+      },
+    },
+    handle: (req) => Promise.resolve(answer(req)),
+  };
+  const app = raftRoutes(node);
+  const headers = { "x-raft-to": "2", "x-raft-from": "1", "x-raft-cluster": "other" };
+  assert.equal(
+    (await app.request("/raft/vote", post(VOTE, headers))).status,
+    200,
+    "no cluster yet",
+  );
+  clusterId = "c1";
+  for (let i = 0; i < 3; i++) {
+    const res = await app.request("/raft/vote", post(VOTE, headers));
+    assert.equal(res.status, 412);
+    assert.equal((await errorJson(res)).expected, "c1");
+  }
+  // Known once: the metrics are not read (rebuilt) for every request any more.
+  assert.equal(reads, 2);
+});
+
 test("raftRoutes: a read-index request of another cluster gets 412 ClusterMismatch, unread", async () => {
   const node = fake(2, "c1");
   const app = raftRoutes(node);

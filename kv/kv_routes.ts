@@ -47,7 +47,8 @@
  *   or a command larger than the node's `maxPayloadBytes`;
  * - 415: a compare-and-set body that is not `application/json` (so no
  *   cross-site form can send one);
- * - 503: `QuorumNotEnough` (no quorum) and
+ * - 503: `QuorumNotEnough` (a read waited on a leader that lost its
+ *   majority and was deposed) and
  *   `NotInitialized` (the node belongs to no cluster yet: initialize it or
  *   add it), both with `Retry-After: 1`; for a `follower` read, `NoLeader`
  *   (no leader known, or it refused: never a redirect) and `Unreachable`
@@ -376,7 +377,7 @@ function _failed(c: Context, raft: Raft<Uint8Array | null>, e: unknown): Respons
   if (e instanceof ForwardToLeader) return _forward(c, raft, e);
   const status = _status(e.code);
   if (status === 500) return _error(c, "InternalError", "internal error", 500);
-  // Worth retrying soon: the lease may come back, the node may be added.
+  // Worth retrying soon: a new leader is elected, the node is added, the leader answers.
   if (e.code === "QuorumNotEnough" || e.code === "NotInitialized" || e.code === "Unreachable") {
     c.header("retry-after", "1");
   }

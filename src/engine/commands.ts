@@ -153,7 +153,10 @@ export interface AppendPlan {
 }
 
 /**
- * Why a read could not be served.
+ * Why a read could not be served: this node does not lead (`not-leader`,
+ * naming the leader if known), or it led and check-quorum deposed it while
+ * the read waited, since no majority had answered for an election timeout
+ * (`quorum-lost`).
  *
  * @example
  * ```ts

@@ -25,7 +25,8 @@ import type { ReadIndexResponse } from "../messages.ts";
 /**
  * Becomes a follower (or learner) in `term`, following `leaderId` if known.
  * Persists the term when it rises. A leader steps down: its state is
- * dropped and the reads it held fail. `reason` (for logs) defaults to
+ * dropped and the reads it held fail (`quorum-lost` when check-quorum
+ * deposed it, `not-leader` otherwise). `reason` (for logs) defaults to
  * `higher-term` when the term rises; a leader handing over to the node
  * that starts that term steps down for `leadership-transfer`.
  */
@@ -62,7 +63,10 @@ export function becomeFollower(
         core.emit({
           type: "read-failed",
           token: r.token,
-          reason: { kind: "not-leader", leaderId: core.leaderId },
+          // Deposed by check-quorum: no majority answered for an election timeout.
+          reason: why === "check-quorum"
+            ? { kind: "quorum-lost" }
+            : { kind: "not-leader", leaderId: core.leaderId },
         });
       }
     }

@@ -644,6 +644,8 @@ export class Raft<R = unknown> {
    * to have applied it here; on the leader it is a `read-index` read. Rejects with
    * {@linkcode ForwardToLeader} on a non-leader (`read-index`, `lease`) or
    * when no leader is known or the leader refuses (`follower`),
+   * {@linkcode QuorumNotEnough} when check-quorum deposed this leader while
+   * the read waited (no majority answered for an election timeout),
    * {@linkcode Unreachable} (the network's error as its `cause`) when the
    * leader cannot be asked (`follower`),
    * {@linkcode NotInitialized} before the node has a membership,

@@ -162,8 +162,8 @@ test("engine/read-index: reads waiting for the next round fail when the leader s
   c.isolate(1);
   c.advance(TEST_CONFIG.electionTimeoutMax + 10);
   assert.notEqual(st(c, 1).role, "leader");
-  assert.equal(leader.readsFailed.get(1)?.kind, "not-leader");
-  assert.equal(leader.readsFailed.get(2)?.kind, "not-leader");
+  assert.equal(leader.readsFailed.get(1)?.kind, "quorum-lost");
+  assert.equal(leader.readsFailed.get(2)?.kind, "quorum-lost");
   assert.equal(leader.readsReady.size, 0);
 });
 
@@ -251,7 +251,7 @@ test("engine/read-index: a read on a learner fails with not-leader", () => {
   assert.deepEqual(c.node(4).readsFailed.get(1), { kind: "not-leader", leaderId: 1 });
 });
 
-test("engine/read-index: pending reads fail when check-quorum deposes the leader", () => {
+test("engine/read-index: pending reads fail with quorum-lost when check-quorum deposes the leader; later ones with not-leader", () => {
   const c = elected();
   c.isolate(1);
   c.node(1).engine.read([1, 2], "read-index");
@@ -259,9 +259,14 @@ test("engine/read-index: pending reads fail when check-quorum deposes the leader
   assert.equal(c.node(1).readsFailed.size, 0);
   c.advance(TEST_CONFIG.electionTimeoutMax);
   assert.notEqual(st(c, 1).role, "leader");
-  assert.equal(c.node(1).readsFailed.get(1)?.kind, "not-leader");
-  assert.equal(c.node(1).readsFailed.get(2)?.kind, "not-leader");
+  assert.equal(st(c, 1).roleReason, "check-quorum");
+  for (const token of [1, 2]) {
+    assert.deepEqual(c.node(1).readsFailed.get(token), { kind: "quorum-lost" });
+  }
   assert.equal(c.node(1).readsReady.size, 0);
+  c.node(1).engine.read([4], "read-index");
+  c.run();
+  assert.deepEqual(c.node(1).readsFailed.get(4), { kind: "not-leader", leaderId: null });
 });
 
 test("engine/read-index: pending reads fail when a newer leader's heartbeat arrives", () => {
@@ -291,8 +296,8 @@ test("engine/read-index: reads waiting for the blank entry fail when the new lea
   c.node(1).engine.read([2], "lease");
   c.advance(TEST_CONFIG.electionTimeoutMax);
   assert.notEqual(st(c, 1).role, "leader");
-  assert.equal(c.node(1).readsFailed.get(1)?.kind, "not-leader");
-  assert.equal(c.node(1).readsFailed.get(2)?.kind, "not-leader");
+  assert.equal(c.node(1).readsFailed.get(1)?.kind, "quorum-lost");
+  assert.equal(c.node(1).readsFailed.get(2)?.kind, "quorum-lost");
   assert.equal(c.node(1).readsReady.size, 0);
 });
 

@@ -144,6 +144,24 @@ test("runtime: a linearizable read on a partitioned old leader fails, never stal
   }
 });
 
+test("runtime: a read waiting on a leader that check-quorum deposes rejects with QuorumNotEnough naming the voters; later reads get ForwardToLeader", async () => {
+  const c = new RuntimeCluster();
+  try {
+    const leader = await c.bootstrap([1, 2, 3]);
+    await c.node(leader).clientWrite(kvSet("x", enc("1")));
+    c.net.isolate(leader);
+    const read = c.node(leader).ensureLinearizable({ policy: "read-index", timeout: 5000 });
+    const err = await read.then(() => null, (e: unknown) => e);
+    assert.ok(err instanceof QuorumNotEnough, String(err));
+    assert.equal(err.code, "QuorumNotEnough");
+    assert.match(err.message, /\[1, 2, 3\]/);
+    assert.equal(c.node(leader).metrics.current.state === "leader", false);
+    await assert.rejects(c.node(leader).ensureLinearizable(), ForwardToLeader);
+  } finally {
+    await c.shutdown();
+  }
+});
+
 test("runtime: a lease read is served while the lease holds; after it lapses it needs a round (served on heal, refused once deposed)", async () => {
   const c = new RuntimeCluster({ ...FAST, electionTimeoutMin: 200, electionTimeoutMax: 400 });
   try {
@@ -171,11 +189,13 @@ test("runtime: a lease read is served while the lease holds; after it lapses it 
     // ...and is served once the round is answered.
     for (const f of followers) c.net.uncut(f, leader);
     assert.ok((await waiting) >= idx);
-    // A lapsed lease on a leader that never hears from a majority again: refused once deposed.
+    // A lapsed lease on a leader that never hears from a majority again: refused once
+    // check-quorum deposes it (QuorumNotEnough), or at once if that already happened.
     c.net.isolate(leader);
     await sleep(220);
+    const stillLeads = c.node(leader).metrics.current.state === "leader";
     const refused = c.node(leader).ensureLinearizable({ policy: "lease", timeout: 5000 });
-    await assert.rejects(refused, ForwardToLeader);
+    await assert.rejects(refused, stillLeads ? QuorumNotEnough : ForwardToLeader);
   } finally {
     await c.shutdown();
   }

@@ -113,7 +113,9 @@ const _utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Builds the key-value routes of `raft`, reading values from `store` (see
- * the module doc). Throws a `ConfigError` for a malformed `token`.
+ * the module doc). Throws a `ConfigError` for a malformed `token`. Build
+ * them once per node: they listen to its leader changes
+ * (`raft.onLeaderChange`) for as long as it lives.
  *
  * @example
  * ```ts

@@ -2,7 +2,8 @@
  * Starts our three-node cluster for the deployed benchmark: three processes
  * of `examples/kv.ts` (the deployable node) under Deno or Bun, each with
  * the runtime's default durable storage (`--storage auto`: Deno KV on Deno,
- * bun:sqlite on Bun) in a temp data dir: node 1 with `--init`, then nodes 2
+ * bun:sqlite on Bun) in a temp data dir, Deno nodes with the flags they are
+ * deployed with (`DENO_NODE_FLAGS`): node 1 with `--init`, then nodes 2
  * and 3 with `--join 127.0.0.1:<node 1>`, one at a time, each awaited until
  * `/ready` answers 200 and node 1's membership lists it as a voter.
  *
@@ -16,6 +17,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { type BenchCluster, type BenchMember, fetchJson, tail, waitFor } from "./_bench_cluster.ts";
 import { removeDir, stopChild, trackChild, trackDir } from "./_cleanup.ts";
+import { DENO_NODE_FLAGS } from "../chaos/node_contract.ts";
 
 /** How to start our cluster. */
 export interface RaftClusterOptions {
@@ -28,8 +30,9 @@ export interface RaftClusterOptions {
   /** Node `i` (1–3) listens on `basePort + i - 1`. */
   readonly basePort: number;
   /**
-   * Extra runtime flags before the script (they run with the repository as cwd); `{id}` in
-   * them becomes the node's id (e.g. `--inspect=127.0.0.1:933{id}`).
+   * Extra runtime flags before the script, after `DENO_NODE_FLAGS` on Deno (they run with the
+   * repository as cwd); `{id}` in them becomes the node's id (e.g.
+   * `--inspect=127.0.0.1:933{id}`).
    */
   readonly runtimeArgs?: readonly string[];
   /** Extra flags of `examples/kv.ts` after the ones set here (e.g. `--election-timeout 1000-2000`). */
@@ -87,7 +90,7 @@ export async function startRaftCluster(o: RaftClusterOptions): Promise<BenchClus
       const fd = openSync(log, "a");
       const role = id === 1 ? ["--init"] : ["--join", `127.0.0.1:${o.basePort}`];
       const args = [
-        ...(o.runtime === "deno" ? ["run", "-A"] : ["run"]),
+        ...(o.runtime === "deno" ? ["run", "-A", ...DENO_NODE_FLAGS] : ["run"]),
         ...(o.runtimeArgs ?? []).map((arg) => arg.replaceAll("{id}", String(id))),
         join(o.root, "examples", "kv.ts"),
         "--id",

@@ -29,7 +29,9 @@
  *   --value-bytes 256       size of each written value
  *   --base-port 22001       ours on Deno: 22001–22003, ours on Bun: +10, etcd clients +20, peers +30
  *   --node-args "ARGS"      extra runtime flags for our nodes, {id} = the node's id
- *                           (e.g. "--inspect=127.0.0.1:933{id}" for bench/_cdp_profile.ts)
+ *                           (e.g. "--inspect=127.0.0.1:933{id}" for bench/_cdp_profile.ts); Deno
+ *                           nodes always get DENO_NODE_FLAGS (chaos/node_contract.ts) first, as
+ *                           deployed; a later --v8-flags value overrides theirs
  *   --node-flags "FLAGS"    extra examples/kv.ts flags (e.g. "--election-timeout 1000-2000",
  *                           etcd's default, to keep one leader while profiling a loaded machine)
  *   --json                  print only the JSON lines

@@ -10,4 +10,6 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 bash scripts/setup.sh >&2 || exit 1
 if [ "$#" -eq 0 ]; then set -- --init; fi
-exec node_modules/.bin/deno run -A examples/kv.ts "$@"
+# V8's young generation capped at 2 MB per semi-space: ~40-50 MB less RSS under load at the same
+# speed (bench/RESULTS.md, "A Deno node's young generation"; docs/deploying.md).
+exec node_modules/.bin/deno run -A --v8-flags=--max-semi-space-size=2 examples/kv.ts "$@"

@@ -114,12 +114,12 @@ export const SECRET_COMMAND = "openssl rand -hex 32 > secret";
 /** The start command lines of nodes 1–3 in docs/deploying.md (index = id). */
 export const START: readonly string[] = [
   "",
-  // exercises: RAFT_SECRET=$(cat /etc/raft/secret) deno run -A examples/kv.ts --id 1 --addr 10.0.0.1:21001 --data /var/lib/raft --tls-cert /etc/raft/node-1.pem --tls-key /etc/raft/node-1.key --tls-ca /etc/raft/ca.pem --init --join 10.0.0.2:21001,10.0.0.3:21001
-  "RAFT_SECRET=$(cat /etc/raft/secret) deno run -A examples/kv.ts --id 1 --addr 10.0.0.1:21001 --data /var/lib/raft --tls-cert /etc/raft/node-1.pem --tls-key /etc/raft/node-1.key --tls-ca /etc/raft/ca.pem --init --join 10.0.0.2:21001,10.0.0.3:21001",
-  // exercises: RAFT_SECRET=$(cat /etc/raft/secret) deno run -A examples/kv.ts --id 2 --addr 10.0.0.2:21001 --data /var/lib/raft --tls-cert /etc/raft/node-2.pem --tls-key /etc/raft/node-2.key --tls-ca /etc/raft/ca.pem --join 10.0.0.1:21001
-  "RAFT_SECRET=$(cat /etc/raft/secret) deno run -A examples/kv.ts --id 2 --addr 10.0.0.2:21001 --data /var/lib/raft --tls-cert /etc/raft/node-2.pem --tls-key /etc/raft/node-2.key --tls-ca /etc/raft/ca.pem --join 10.0.0.1:21001",
-  // exercises: RAFT_SECRET=$(cat /etc/raft/secret) deno run -A examples/kv.ts --id 3 --addr 10.0.0.3:21001 --data /var/lib/raft --tls-cert /etc/raft/node-3.pem --tls-key /etc/raft/node-3.key --tls-ca /etc/raft/ca.pem --join 10.0.0.1:21001
-  "RAFT_SECRET=$(cat /etc/raft/secret) deno run -A examples/kv.ts --id 3 --addr 10.0.0.3:21001 --data /var/lib/raft --tls-cert /etc/raft/node-3.pem --tls-key /etc/raft/node-3.key --tls-ca /etc/raft/ca.pem --join 10.0.0.1:21001",
+  // exercises: RAFT_SECRET=$(cat /etc/raft/secret) deno run -A --v8-flags=--max-semi-space-size=2 examples/kv.ts --id 1 --addr 10.0.0.1:21001 --data /var/lib/raft --tls-cert /etc/raft/node-1.pem --tls-key /etc/raft/node-1.key --tls-ca /etc/raft/ca.pem --init --join 10.0.0.2:21001,10.0.0.3:21001
+  "RAFT_SECRET=$(cat /etc/raft/secret) deno run -A --v8-flags=--max-semi-space-size=2 examples/kv.ts --id 1 --addr 10.0.0.1:21001 --data /var/lib/raft --tls-cert /etc/raft/node-1.pem --tls-key /etc/raft/node-1.key --tls-ca /etc/raft/ca.pem --init --join 10.0.0.2:21001,10.0.0.3:21001",
+  // exercises: RAFT_SECRET=$(cat /etc/raft/secret) deno run -A --v8-flags=--max-semi-space-size=2 examples/kv.ts --id 2 --addr 10.0.0.2:21001 --data /var/lib/raft --tls-cert /etc/raft/node-2.pem --tls-key /etc/raft/node-2.key --tls-ca /etc/raft/ca.pem --join 10.0.0.1:21001
+  "RAFT_SECRET=$(cat /etc/raft/secret) deno run -A --v8-flags=--max-semi-space-size=2 examples/kv.ts --id 2 --addr 10.0.0.2:21001 --data /var/lib/raft --tls-cert /etc/raft/node-2.pem --tls-key /etc/raft/node-2.key --tls-ca /etc/raft/ca.pem --join 10.0.0.1:21001",
+  // exercises: RAFT_SECRET=$(cat /etc/raft/secret) deno run -A --v8-flags=--max-semi-space-size=2 examples/kv.ts --id 3 --addr 10.0.0.3:21001 --data /var/lib/raft --tls-cert /etc/raft/node-3.pem --tls-key /etc/raft/node-3.key --tls-ca /etc/raft/ca.pem --join 10.0.0.1:21001
+  "RAFT_SECRET=$(cat /etc/raft/secret) deno run -A --v8-flags=--max-semi-space-size=2 examples/kv.ts --id 3 --addr 10.0.0.3:21001 --data /var/lib/raft --tls-cert /etc/raft/node-3.pem --tls-key /etc/raft/node-3.key --tls-ca /etc/raft/ca.pem --join 10.0.0.1:21001",
 ];
 
 /**

@@ -36,9 +36,9 @@ const SNAPSHOT =
 // exercises: curl --cacert /etc/raft/ca.pem --location-trusted -H "authorization: Bearer $(cat /etc/raft/secret)" -H 'content-type: application/json' -d '{"voters": [1, 3]}' https://10.0.0.1:21001/cluster/membership
 const REMOVE =
   `curl --cacert /etc/raft/ca.pem --location-trusted -H "authorization: Bearer $(cat /etc/raft/secret)" -H 'content-type: application/json' -d '{"voters": [1, 3]}' https://10.0.0.1:21001/cluster/membership`;
-// exercises: RAFT_SECRET=$(cat /etc/raft/secret) deno run -A examples/kv.ts --id 4 --addr 10.0.0.4:21001 --data /var/lib/raft --tls-cert /etc/raft/node-4.pem --tls-key /etc/raft/node-4.key --tls-ca /etc/raft/ca.pem --join 10.0.0.1:21001,10.0.0.3:21001
+// exercises: RAFT_SECRET=$(cat /etc/raft/secret) deno run -A --v8-flags=--max-semi-space-size=2 examples/kv.ts --id 4 --addr 10.0.0.4:21001 --data /var/lib/raft --tls-cert /etc/raft/node-4.pem --tls-key /etc/raft/node-4.key --tls-ca /etc/raft/ca.pem --join 10.0.0.1:21001,10.0.0.3:21001
 const START_4 =
-  "RAFT_SECRET=$(cat /etc/raft/secret) deno run -A examples/kv.ts --id 4 --addr 10.0.0.4:21001 --data /var/lib/raft --tls-cert /etc/raft/node-4.pem --tls-key /etc/raft/node-4.key --tls-ca /etc/raft/ca.pem --join 10.0.0.1:21001,10.0.0.3:21001";
+  "RAFT_SECRET=$(cat /etc/raft/secret) deno run -A --v8-flags=--max-semi-space-size=2 examples/kv.ts --id 4 --addr 10.0.0.4:21001 --data /var/lib/raft --tls-cert /etc/raft/node-4.pem --tls-key /etc/raft/node-4.key --tls-ca /etc/raft/ca.pem --join 10.0.0.1:21001,10.0.0.3:21001";
 
 interface MetricsJson {
   readonly role: string;

@@ -156,17 +156,19 @@ export interface AppendPlan {
  * Why a read could not be served: this node does not lead (`not-leader`,
  * naming the leader if known), or it led and check-quorum deposed it while
  * the read waited, since no majority had answered for an election timeout
- * (`quorum-lost`).
+ * (`quorum-lost`, with the voters that did answer within that time: this
+ * node first, then its peers in id order).
  *
  * @example
  * ```ts
  * import type { ReadFailure } from "./commands.ts";
  * const f: ReadFailure = { kind: "not-leader", leaderId: 2 };
+ * const lost: ReadFailure = { kind: "quorum-lost", acked: [1, 4] };
  * ```
  */
 export type ReadFailure =
   | { readonly kind: "not-leader"; readonly leaderId: NodeId | null }
-  | { readonly kind: "quorum-lost" };
+  | { readonly kind: "quorum-lost"; readonly acked: readonly NodeId[] };
 
 /**
  * A command for the runtime. Storage commands carry an increasing `io`

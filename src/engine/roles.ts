@@ -21,6 +21,7 @@ import type { EngineCore, RoleReason } from "./engine_core.ts";
 import { LeaderState } from "./leader_state.ts";
 import type { NodeId } from "../types.ts";
 import type { ReadIndexResponse } from "../messages.ts";
+import type { ReadFailure } from "./commands.ts";
 
 /**
  * Becomes a follower (or learner) in `term`, following `leaderId` if known.
@@ -49,6 +50,10 @@ export function becomeFollower(
   core.campaignByTransfer = false;
   core.leaderId = leaderId;
   if (leader !== null) {
+    // Deposed by check-quorum: no majority answered for an election timeout.
+    const lost: ReadFailure | null = why === "check-quorum"
+      ? { kind: "quorum-lost", acked: _votersHeardFrom(core, leader) }
+      : null;
     core.leader = null;
     for (const r of leader.pendingReads()) {
       if (r.peer === true) {
@@ -63,15 +68,30 @@ export function becomeFollower(
         core.emit({
           type: "read-failed",
           token: r.token,
-          // Deposed by check-quorum: no majority answered for an election timeout.
-          reason: why === "check-quorum"
-            ? { kind: "quorum-lost" }
-            : { kind: "not-leader", leaderId: core.leaderId },
+          reason: lost ?? { kind: "not-leader", leaderId: core.leaderId },
         });
       }
     }
   }
   core.resetElectionTimer();
+}
+
+/**
+ * The voters a deposed leader heard from within the window check-quorum
+ * judged: itself first, then, in id order, the peers that acknowledged a
+ * heartbeat round sent less than the maximum election timeout ago. (No
+ * quorum acknowledged such a round, or check-quorum would not have fired:
+ * these peers acknowledged rounds newer than the quorum's.)
+ */
+function _votersHeardFrom(core: EngineCore, leader: LeaderState): NodeId[] {
+  const since = core.now - core.config.electionTimeoutMax;
+  const voters = new Set(core.voterSets().flat());
+  const peers: NodeId[] = [];
+  for (const [id, p] of leader.progress) {
+    if (id === core.id || !voters.has(id) || p.ackedRound <= leader.quorumRound) continue;
+    if ((leader.roundSentAt.get(p.ackedRound) ?? -Infinity) > since) peers.push(id);
+  }
+  return [...(voters.has(core.id) ? [core.id] : []), ...peers.sort((a, b) => a - b)];
 }
 
 /**

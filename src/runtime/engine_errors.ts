@@ -147,8 +147,6 @@ export function adminError(
  * What {@linkcode readError} names in the errors it builds.
  */
 export interface ReadContext {
-  /** This node. */
-  readonly self: NodeId;
   /** Node addresses, to name the leader with. */
   readonly nodes: NodeAddresses;
   /** The effective membership (read only for a lost quorum). */
@@ -163,8 +161,8 @@ export interface ReadContext {
  * ```ts
  * import { readError } from "./engine_errors.ts";
  * import { membershipOf } from "../types.ts";
- * const context = { self: 1, nodes: new Map(), membership: () => membershipOf([1, 2, 3]) };
- * console.assert(readError({ kind: "quorum-lost" }, context).code === "QuorumNotEnough");
+ * const context = { nodes: new Map(), membership: () => membershipOf([1, 2, 3]) };
+ * console.assert(readError({ kind: "quorum-lost", acked: [1] }, context).code === "QuorumNotEnough");
  * ```
  */
 export function readError(reason: ReadFailure, context: ReadContext): RaftError {
@@ -173,7 +171,7 @@ export function readError(reason: ReadFailure, context: ReadContext): RaftError 
       return forwardToLeader(reason.leaderId, context.nodes);
     case "quorum-lost": {
       const voters = votersOf(context.membership());
-      return new QuorumNotEnough(`[${voters.join(", ")}]`, [context.self]);
+      return new QuorumNotEnough(`[${voters.join(", ")}]`, reason.acked);
     }
     default:
       return assertNever(reason);

@@ -372,7 +372,6 @@ export class Raft<R = unknown> {
       nextToken: () => this.#nextToken++,
       error: (reason) =>
         readError(reason, {
-          self: this.id,
           nodes: this.#nodes,
           membership: () => engine.effectiveMembership().membership,
         }),

@@ -321,7 +321,7 @@ function fmtReadFailure(f: ReadFailure): string {
   if (f.kind === "not-leader") {
     return `not-leader (leader ${f.leaderId === null ? "unknown" : f.leaderId})`;
   }
-  return f.kind;
+  return `${f.kind} (heard from ${f.acked.join(", ")})`;
 }
 
 /** A vote as `votes` prints it: `term=1 vote=2 committed` (committed: its leader is known). */

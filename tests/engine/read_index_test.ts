@@ -261,12 +261,23 @@ test("engine/read-index: pending reads fail with quorum-lost when check-quorum d
   assert.notEqual(st(c, 1).role, "leader");
   assert.equal(st(c, 1).roleReason, "check-quorum");
   for (const token of [1, 2]) {
-    assert.deepEqual(c.node(1).readsFailed.get(token), { kind: "quorum-lost" });
+    assert.deepEqual(c.node(1).readsFailed.get(token), { kind: "quorum-lost", acked: [1] });
   }
   assert.equal(c.node(1).readsReady.size, 0);
   c.node(1).engine.read([4], "read-index");
   c.run();
   assert.deepEqual(c.node(1).readsFailed.get(4), { kind: "not-leader", leaderId: null });
+});
+
+test("engine/read-index: quorum-lost names the voters the deposed leader still heard from", () => {
+  const c = elected(TEST_CONFIG, [1, 2, 3, 4, 5]);
+  // Only 2's answers reach 1: two of five voters, no quorum.
+  c.dropIf = (e) => ackTo(1)(e) && e.from !== 2;
+  c.node(1).engine.read([1], "read-index");
+  c.run();
+  c.advance(TEST_CONFIG.electionTimeoutMax);
+  assert.equal(st(c, 1).roleReason, "check-quorum");
+  assert.deepEqual(c.node(1).readsFailed.get(1), { kind: "quorum-lost", acked: [1, 2] });
 });
 
 test("engine/read-index: pending reads fail when a newer leader's heartbeat arrives", () => {

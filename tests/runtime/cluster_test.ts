@@ -155,6 +155,7 @@ test("runtime: a read waiting on a leader that check-quorum deposes rejects with
     assert.ok(err instanceof QuorumNotEnough, String(err));
     assert.equal(err.code, "QuorumNotEnough");
     assert.match(err.message, /\[1, 2, 3\]/);
+    assert.deepEqual(err.got, [leader], "cut off, it heard from no other voter");
     assert.equal(c.node(leader).metrics.current.state === "leader", false);
     await assert.rejects(c.node(leader).ensureLinearizable(), ForwardToLeader);
   } finally {

@@ -85,7 +85,6 @@ test("engine errors: every administrative refusal", () => {
 test("engine errors: failed reads", () => {
   let looked = 0;
   const context = {
-    self: 3,
     nodes,
     membership: () => {
       looked++;
@@ -95,10 +94,11 @@ test("engine errors: failed reads", () => {
   const fwd = readError({ kind: "not-leader", leaderId: 1 }, context);
   assert.ok(fwd instanceof ForwardToLeader && fwd.leaderId === 1);
   assert.equal(looked, 0, "the membership is only looked up for a lost quorum");
-  const e = readError({ kind: "quorum-lost" }, context);
+  const e = readError({ kind: "quorum-lost", acked: [3, 1] }, context);
   assert.ok(e instanceof QuorumNotEnough);
   assert.equal(e.cluster, "[1, 2, 3]");
-  assert.deepEqual(e.got, [3]);
+  assert.deepEqual(e.got, [3, 1], "the voters that answered, as the engine lists them");
+  assert.match(e.message, /got \[3, 1\]/);
 });
 
 test("engine errors: refused peer requests", () => {

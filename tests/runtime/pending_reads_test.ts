@@ -111,12 +111,12 @@ test("pending reads: a failed read rejects with the host's error; unknown tokens
   const reads = new PendingReads(clock, host);
   const a = track(reads.add("lease", 1000));
   reads.start();
-  reads.failed(555, { kind: "quorum-lost" });
+  reads.failed(555, { kind: "quorum-lost", acked: [1] });
   assert.deepEqual(host.reasons, []);
-  reads.failed(100, { kind: "quorum-lost" });
+  reads.failed(100, { kind: "quorum-lost", acked: [1] });
   reads.ready(100, 3, 10); // already settled: ignored
   await settle();
-  assert.deepEqual(host.reasons, [{ kind: "quorum-lost" }]);
+  assert.deepEqual(host.reasons, [{ kind: "quorum-lost", acked: [1] }]);
   assert.equal(a.length, 1);
   assert.ok(!a[0]!.ok && a[0]!.error instanceof QuorumNotEnough);
   assert.equal(clock.pending, 0);

@@ -19,7 +19,7 @@
 
 import type { EngineCore, RoleReason } from "./engine_core.ts";
 import { LeaderState } from "./leader_state.ts";
-import type { NodeId } from "../types.ts";
+import { type NodeId, votersOf } from "../types.ts";
 import type { ReadIndexResponse } from "../messages.ts";
 import type { ReadFailure } from "./commands.ts";
 
@@ -85,13 +85,13 @@ export function becomeFollower(
  */
 function _votersHeardFrom(core: EngineCore, leader: LeaderState): NodeId[] {
   const since = core.now - core.config.electionTimeoutMax;
-  const voters = new Set(core.voterSets().flat());
-  const peers: NodeId[] = [];
-  for (const [id, p] of leader.progress) {
-    if (id === core.id || !voters.has(id) || p.ackedRound <= leader.quorumRound) continue;
-    if ((leader.roundSentAt.get(p.ackedRound) ?? -Infinity) > since) peers.push(id);
-  }
-  return [...(voters.has(core.id) ? [core.id] : []), ...peers.sort((a, b) => a - b)];
+  const voters = votersOf(core.effective().membership); // ascending
+  const peers = voters.filter((id) => {
+    const p = id === core.id ? undefined : leader.progress.get(id);
+    return p !== undefined && p.ackedRound > leader.quorumRound &&
+      (leader.roundSentAt.get(p.ackedRound) ?? -Infinity) > since;
+  });
+  return voters.includes(core.id) ? [core.id, ...peers] : peers;
 }
 
 /**

@@ -90,6 +90,9 @@ const _COMMITTED_KEY: Deno.KvKey = [_P, "committed"];
 const _LAST_KEY: Deno.KvKey = [_P, "last"];
 const _LOG: Deno.KvKey = [_P, "log"];
 
+/** How long a commit is tried again while SQLite reports the database locked, ms. */
+const _LOCKED_RETRY_MS = 5_000;
+
 /** Largest value Deno KV stores. */
 const _CHUNK = 65_536;
 /** Mutations per atomic operation (Deno KV's limit). */
@@ -106,6 +109,28 @@ const _READ_BATCH = 500;
 const _DELETE_BATCH = 200;
 /** Purged keys deleted per atomic after a purge resolved (between other calls). */
 const _SWEEP_BATCH = 250;
+
+/**
+ * Commits `op`, again while SQLite answers "database is locked" (for up to
+ * `_LOCKED_RETRY_MS`): another process writing the same file — a store being
+ * fenced by this one's open, finishing a write — makes SQLite refuse a
+ * read-then-write transaction at once, without its busy wait. A refused
+ * commit wrote nothing; its checks are made again.
+ */
+async function _commitRetryingLocked(
+  op: Deno.AtomicOperation,
+): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+  const deadline = performance.now() + _LOCKED_RETRY_MS;
+  for (let pause = 1;; pause = Math.min(pause * 2, 100)) {
+    try {
+      return await op.commit();
+    } catch (e) {
+      const locked = e instanceof Error && e.message.includes("database is locked");
+      if (!locked || performance.now() + pause > deadline) throw e;
+    }
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
+}
 
 function _logKey(index: number, chunk?: number): Deno.KvKey {
   return chunk === undefined ? [_P, "log", index] : [_P, "log", index, chunk];
@@ -273,7 +298,10 @@ export class DenoKvLogStore implements LogStore {
    * Opens (creating if needed) the store in the Deno KV database at `path`,
    * and finishes what a crash interrupted (deletes entries outside the log).
    * Rejects for a database holding another layout version or a corrupt
-   * state.
+   * state. While another process writes the same database (a store this
+   * open fences, finishing a write), SQLite may refuse a commit at once with
+   * "database is locked" (its busy wait does not cover that case): the
+   * open's claim and every later commit are tried again, for up to 5 s.
    *
    * @param path the database file (its directory must exist)
    *
@@ -305,11 +333,11 @@ export class DenoKvLogStore implements LogStore {
       }
       // Claim the database first: from here on, an earlier store's writes fail,
       // so what is read next stays true.
-      const claimed = await kv.atomic()
+      const claim = kv.atomic()
         .check(format)
         .set(_FORMAT_KEY, _FORMAT)
-        .set(_OWNER_KEY, crypto.randomUUID())
-        .commit();
+        .set(_OWNER_KEY, crypto.randomUUID());
+      const claimed = await _commitRetryingLocked(claim);
       if (!claimed.ok) throw new Error(`${_NAME}.open: ${path} was opened concurrently`);
       const [vote, purged, last, committed] = await kv.getMany([
         _VOTE_KEY,
@@ -387,7 +415,7 @@ export class DenoKvLogStore implements LogStore {
   }
 
   async #commit(a: _Atomic): Promise<void> {
-    const r = await a.op.commit();
+    const r = await _commitRetryingLocked(a.op);
     if (!r.ok) {
       throw new Error(
         `${_NAME}: another store opened this database since this one was opened; ` +

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
+import { spawn } from "node:child_process";
 import { _testHooks, DenoKvLogStore } from "../../adapters/deno_kv.ts";
 import {
   blank,
@@ -325,5 +326,44 @@ test(
       assert.deepEqual(views(await store.entries(1, 5)), views(range(1, 5, 5, 8)));
       await store.close();
       assert.equal(await logKeys(file), 1, "only entry 5");
+    }),
+);
+
+test(
+  `${label}: opening and writing while another process writes the database succeed (SQLite's "database is locked" is retried)`,
+  { skip, timeout: 60_000 },
+  () =>
+    withDir("deno-kv", async (dir) => {
+      const file = `${dir}/log`;
+      await (await DenoKvLogStore.open(file)).close();
+      // Another process writing the same file, as a node being replaced may still be: without
+      // the retry, most opens here failed at their claim with "database is locked".
+      const script = `const kv = await Deno.openKv(${JSON.stringify(file)});
+await kv.set(["hammer", -1], 0);
+console.log("ready");
+const end = Date.now() + 30_000;
+for (let i = 0; Date.now() < end; i++) await kv.set(["hammer", i % 100], i);`;
+      const writer = spawn(process.execPath, ["eval", "--unstable-kv", script], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          writer.stdout!.on("data", (d: Uint8Array) => {
+            if (new TextDecoder().decode(d).includes("ready")) resolve();
+          });
+          writer.on("exit", (code) => reject(new Error(`writer exited early (${code})`)));
+        });
+        for (let i = 0; i < 30; i++) {
+          const store = await DenoKvLogStore.open(file);
+          await store.saveVote({ term: i + 1, votedFor: 1, committed: false });
+          assert.equal((await store.readVote())?.term, i + 1);
+          await store.close();
+        }
+      } finally {
+        writer.kill("SIGKILL");
+        await new Promise((resolve) =>
+          writer.exitCode !== null ? resolve(null) : writer.on("exit", resolve)
+        );
+      }
     }),
 );
